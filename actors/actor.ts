@@ -1,0 +1,32 @@
+import type { z } from "zod";
+import type { ActorContext, ActorLifecycleContext } from "../runtime/index.ts";
+
+/**
+ * Base class of every agent. Declare the messages once as a zod schema in `static protocol`; `handle`
+ * receives each message already parsed, one at a time. Its return value is the reply to an `ask`.
+ *
+ * ```ts
+ * class Triage extends Actor<TriageMsg, { seen: number }> {
+ *   static readonly protocol = TriageMsg;
+ *   state = { seen: 0 };
+ *   async handle(msg: TriageMsg, ctx: ActorContext) { … }
+ * }
+ * ```
+ */
+export abstract class Actor<M = unknown, S = undefined> {
+  /** The zod schema of the messages this actor accepts (parsed at the boundary). */
+  static readonly protocol: z.ZodType;
+  /** Capabilities advertised in the registry. */
+  static readonly capabilities: readonly string[] = [];
+
+  /** The actor's state. Only `handle` touches it, one message at a time. */
+  state!: S;
+
+  abstract handle(msg: M, ctx: ActorContext): unknown;
+
+  /** Runs once before the first message (bounded by the node's `actorStartTimeoutMs`). */
+  onStart?(ctx: ActorLifecycleContext): Promise<void> | void;
+
+  /** Runs once after the last message (bounded by `actorStopTimeoutMs`). */
+  onStop?(ctx: ActorLifecycleContext): Promise<void> | void;
+}

@@ -1,0 +1,34 @@
+import { z } from "zod";
+
+/** Registry record of one actor: who owns it, under which node lease. Stored as JSON in JetStream KV. */
+export const ActorRecord = z.strictObject({
+  type: z.literal("tether.registry.v1.actor"),
+  actorId: z.string().max(128),
+  nodeId: z.string().max(128),
+  /** The owning node's lease epoch when the claim was made (fencing). */
+  nodeEpoch: z.number().int().nonnegative(),
+  /** Class name of the actor implementation. */
+  className: z.string().max(256),
+  capabilities: z.array(z.string().max(128)).max(64),
+  spawnedAt: z.number().int(),
+});
+export type ActorRecord = z.infer<typeof ActorRecord>;
+
+/** Registry record of one node: its lease, renewed by heartbeat. */
+export const NodeRecord = z.strictObject({
+  type: z.literal("tether.registry.v1.node"),
+  nodeId: z.string().max(128),
+  network: z.string().max(128),
+  /** Increases every time a node with this id starts; ownership claims carry it. */
+  epoch: z.number().int().nonnegative(),
+  startedAt: z.number().int(),
+  heartbeatAt: z.number().int(),
+  /** The node counts as dead when now > heartbeatAt + leaseTtlMs. */
+  leaseTtlMs: z.number().int().positive(),
+  host: z.string().max(256),
+  pid: z.number().int(),
+  actorCount: z.number().int().nonnegative(),
+});
+export type NodeRecord = z.infer<typeof NodeRecord>;
+
+export const isLeaseAlive = (node: NodeRecord, now: number): boolean => now <= node.heartbeatAt + node.leaseTtlMs;

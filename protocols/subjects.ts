@@ -1,0 +1,77 @@
+import { TetherError } from "./errors.ts";
+
+/**
+ * Every NATS subject and JetStream name Tether uses is built here, under one prefix per network:
+ * `tether.<network>.…`. Tokens are validated so no id can inject a wildcard or an extra level.
+ */
+export const SUBJECT_PREFIX = "tether";
+
+const TOKEN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+export const isValidToken = (value: string): boolean => TOKEN.test(value);
+
+/** Throws ERR_ADDRESS_INVALID unless `value` is a safe subject token. */
+export const assertToken = (kind: "actor id" | "node id" | "network" | "correlation id", value: unknown): string => {
+  if (typeof value !== "string" || !TOKEN.test(value)) {
+    throw new TetherError(
+      "ERR_ADDRESS_INVALID",
+      `invalid ${kind} ${JSON.stringify(value)}: use 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit`,
+      { details: { kind, value: typeof value === "string" ? value.slice(0, 200) : typeof value } },
+    );
+  }
+  return value;
+};
+
+export interface NetworkSubjects {
+  readonly network: string;
+  /** Where an actor receives tells and asks. Its address names no host. */
+  actor(actorId: string): string;
+  /** Wildcard over every actor of the network (used by tools, never by nodes). */
+  allActors(): string;
+  /**
+   * One wildcard reply inbox per node: `…reply.<node>.<id>` carries an ask's reply;
+   * `…reply.<node>.<id>.<target>` carries the failure report of a tell to `<target>`.
+   */
+  replyInbox(nodeId: string): string;
+  /** Prefix of the inbox, with the trailing dot. */
+  replyPrefix(nodeId: string): string;
+  reply(nodeId: string, correlationId: string): string;
+  tellReport(nodeId: string, messageId: string, target: string): string;
+  /** Control plane of one node (ping, stats). */
+  node(nodeId: string): string;
+  /** Dead-letter records, by reason code. */
+  deadLetter(code: string): string;
+  deadLetterAll(): string;
+  /** JetStream stream holding dead letters of this network. */
+  deadLetterStream(): string;
+  /** JetStream KV bucket of actor ownership and node leases. */
+  registryBucket(): string;
+}
+
+export const networkSubjects = (network: string): NetworkSubjects => {
+  const net = assertToken("network", network);
+  const base = `${SUBJECT_PREFIX}.${net}`;
+  return {
+    network: net,
+    actor: (id) => `${base}.actor.${assertToken("actor id", id)}`,
+    allActors: () => `${base}.actor.*`,
+    replyInbox: (nodeId) => `${base}.reply.${assertToken("node id", nodeId)}.>`,
+    replyPrefix: (nodeId) => `${base}.reply.${assertToken("node id", nodeId)}.`,
+    reply: (nodeId, corr) => `${base}.reply.${assertToken("node id", nodeId)}.${assertToken("correlation id", corr)}`,
+    tellReport: (nodeId, id, target) =>
+      `${base}.reply.${assertToken("node id", nodeId)}.${assertToken("correlation id", id)}.${assertToken("actor id", target)}`,
+    node: (nodeId) => `${base}.node.${assertToken("node id", nodeId)}`,
+    deadLetter: (code) => `${base}.dlq.${assertToken("correlation id", code)}`,
+    deadLetterAll: () => `${base}.dlq.>`,
+    deadLetterStream: () => `TETHER_${net.replaceAll("-", "_")}_DLQ`,
+    registryBucket: () => `tether_${net}_registry`,
+  };
+};
+
+/** Registry keys (KV keys allow dots; the actor and node ids are tokens). */
+export const registryKeys = {
+  actor: (id: string): string => `actor.${assertToken("actor id", id)}`,
+  node: (id: string): string => `node.${assertToken("node id", id)}`,
+  actorPrefix: "actor.",
+  nodePrefix: "node.",
+} as const;

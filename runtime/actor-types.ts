@@ -1,0 +1,91 @@
+import type { z } from "zod";
+import type { Clock } from "./clock.ts";
+import type { Logger } from "./logger.ts";
+
+/**
+ * The structural contract between the runtime and actor classes. `actors/` provides the `Actor` base
+ * class that implements it; the runtime depends only on this shape (dependencies point one way).
+ */
+export interface ActorInstance {
+  handle(msg: never, ctx: ActorContext): unknown;
+  onStart?(ctx: ActorLifecycleContext): Promise<void> | void;
+  onStop?(ctx: ActorLifecycleContext): Promise<void> | void;
+}
+
+/** A class that can be spawned: a constructor plus a static zod `protocol` for its messages. */
+export interface ActorClass<I extends ActorInstance = ActorInstance> {
+  // Constructor arguments are the user's dependencies, passed through `spawn(…, { args })`.
+  // biome-ignore lint: any is needed to accept every constructor signature
+  new (...args: any[]): I;
+  readonly protocol: z.ZodType;
+  /** Capabilities advertised in the registry (shown by `tether agents ls`). */
+  readonly capabilities?: readonly string[];
+  readonly name: string;
+}
+
+/** What senders pass: the schema's input type. */
+export type MessageOf<C extends ActorClass> = z.input<C["protocol"]>;
+/** What the handler returns to an asker. */
+export type ReplyOf<C extends ActorClass> = Awaited<ReturnType<InstanceType<C>["handle"]>>;
+
+export interface TellOptions {
+  /** Deliver on the priority lane (override and supervision signals). */
+  readonly priority?: boolean;
+}
+
+export interface AskOptions extends TellOptions {
+  /** Default: the node's `askTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+/** A handle on an actor wherever it lives. Its address is the id alone; it never names a host. */
+export interface ActorRef<M = unknown, R = unknown> {
+  readonly id: string;
+  /**
+   * One-way, at-most-once. Throws synchronously when the message is invalid to send (too large,
+   * node stopped) or, for an actor on this node, when its mailbox is full. A remote rejection
+   * (mailbox full, invalid, no such actor) arrives as an `undeliverable` node event and a dead letter.
+   */
+  tell(msg: M, options?: TellOptions): void;
+  /** Request/reply; rejects with a TetherError (ERR_ASK_TIMEOUT, ERR_MAILBOX_FULL, ERR_ACTOR_NOT_FOUND, …). */
+  ask(msg: M, options?: AskOptions): Promise<R>;
+}
+
+/** Parameters of one significant action (see `ctx.act`). */
+export interface ActionCall {
+  readonly name: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly actorId: string;
+  readonly nodeId: string;
+  /** The message whose handling performs the action. */
+  readonly messageId: string;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Cross-cutting concerns on the action path (verification, approval, ECT minting, metering) are a
+ * chain of interceptors; each calls `next()` to continue, or throws to refuse the action.
+ */
+export type ActionInterceptor = (call: ActionCall, next: () => Promise<unknown>) => Promise<unknown>;
+
+export interface ActorLifecycleContext {
+  readonly self: string;
+  readonly nodeId: string;
+  readonly network: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+}
+
+export interface ActorContext extends ActorLifecycleContext {
+  /** Sender address of the current message (`node:<id>` for code outside an actor), if known. */
+  readonly sender: string | undefined;
+  readonly messageId: string;
+  /** True when the sender waits for a reply (ask). */
+  readonly expectsReply: boolean;
+  /** Fires when the runtime aborts the handler in flight (shutdown past its limit, override signals). */
+  readonly signal: AbortSignal;
+  /** A ref whose messages carry this handler's trace context and sender address. */
+  ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>>;
+  /** Runs a significant action through the node's action interceptors. */
+  act<T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T): Promise<T>;
+}

@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { TetherError, isValidToken } from "../protocols/index.ts";
+
+const token = (what: string) =>
+  z.string().refine(isValidToken, { message: `${what} must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit` });
+
+/**
+ * Node options. `z.input` is what users pass; `z.output` (with every default filled in) is what the
+ * runtime uses. This schema is the one place defaults live; README "Configuration" documents each.
+ */
+export const NodeOptionsSchema = z.strictObject({
+  /** Stable id of this node (default: a random id). Must be unique among live nodes. */
+  nodeId: token("nodeId").optional(),
+  /** The network (tenant) this node belongs to; every subject is under `tether.<network>.`. */
+  network: token("network").default("default"),
+  /** NATS server URLs. Empty: the node starts an embedded `nats-server` on a free loopback port. */
+  servers: z.array(z.string().min(1)).default([]),
+  /** Default bound of each actor's normal mailbox lane. */
+  mailboxCapacity: z.number().int().positive().max(1_000_000).default(1024),
+  /** Bound of each actor's priority lane. */
+  priorityCapacity: z.number().int().positive().max(100_000).default(256),
+  /** Default ask timeout. */
+  askTimeoutMs: z.number().int().positive().default(5_000),
+  /** Largest encoded message body accepted or sent. */
+  maxPayloadBytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Node heartbeat period (renews the node lease in the registry). */
+  heartbeatMs: z.number().int().positive().default(1_000),
+  /** A node whose last heartbeat is older than this is considered dead; its actors' ids become claimable. */
+  leaseTtlMs: z.number().int().positive().default(5_000),
+  /** Time allowed to drain mailboxes on shutdown before the rest is dead-lettered. */
+  shutdownTimeoutMs: z.number().int().positive().default(10_000),
+  /** Time allowed for an actor's onStart / onStop hooks. */
+  actorStartTimeoutMs: z.number().int().positive().default(5_000),
+  actorStopTimeoutMs: z.number().int().positive().default(5_000),
+  /** Client reconnect wait; the client's 2 s default is too slow for failover. Jitter is added. */
+  reconnectTimeWaitMs: z.number().int().nonnegative().default(250),
+  reconnectJitterMs: z.number().int().nonnegative().default(100),
+  /** Replicas of the registry bucket and dead-letter stream (3 on a 3-node cluster). */
+  jetstreamReplicas: z.number().int().min(1).max(5).default(1),
+  /** How long dead letters are kept. */
+  deadLetterMaxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+});
+
+export type NodeOptionsInput = z.input<typeof NodeOptionsSchema>;
+export type NodeOptionsResolved = z.output<typeof NodeOptionsSchema>;
+
+/** Validates and fills in defaults; bad input becomes ERR_CONFIG_INVALID with every problem listed. */
+export const resolveNodeOptions = (input: unknown): NodeOptionsResolved => {
+  const result = NodeOptionsSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new TetherError("ERR_CONFIG_INVALID", `invalid node options: ${problems.join("; ")}`, { details: { problems } });
+  }
+  const out = result.data;
+  if (out.leaseTtlMs <= out.heartbeatMs) {
+    throw new TetherError("ERR_CONFIG_INVALID", `leaseTtlMs (${out.leaseTtlMs}) must exceed heartbeatMs (${out.heartbeatMs})`);
+  }
+  return out;
+};

@@ -1,0 +1,74 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, DiscardPolicy, StorageType, type JetStreamClient } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import { TetherError, encodeBody, type DeadLetterRecord, type NetworkSubjects } from "../protocols/index.ts";
+import type { Logger } from "./logger.ts";
+
+export interface DeadLettersOptions {
+  readonly replicas: number;
+  readonly maxAgeMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * Writes dead-letter records to the network's JetStream DLQ stream (`tether.<net>.dlq.<code>`).
+ * Writes never block the message path; `flush()` waits for those in flight (shutdown, tests).
+ */
+export class DeadLetters {
+  readonly #js: JetStreamClient;
+  readonly #subjects: NetworkSubjects;
+  readonly #logger: Logger;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  private constructor(js: JetStreamClient, subjects: NetworkSubjects, logger: Logger) {
+    this.#js = js;
+    this.#subjects = subjects;
+    this.#logger = logger;
+  }
+
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: DeadLettersOptions): Promise<DeadLetters> {
+    const name = subjects.deadLetterStream();
+    try {
+      const jsm = await jetstreamManager(nc);
+      try {
+        await jsm.streams.info(name);
+      } catch {
+        await jsm.streams.add({
+          name,
+          subjects: [subjects.deadLetterAll()],
+          num_replicas: options.replicas,
+          max_age: nanos(options.maxAgeMs),
+          max_msgs: 1_000_000,
+          max_bytes: 1024 * 1024 * 1024,
+          discard: DiscardPolicy.Old,
+          storage: StorageType.File,
+        });
+      }
+    } catch (cause) {
+      // another node may have created it at the same moment
+      try {
+        const jsm = await jetstreamManager(nc);
+        await jsm.streams.info(name);
+      } catch {
+        throw new TetherError("ERR_REGISTRY_FAILED", `cannot create dead-letter stream ${name}: ${String(cause)}`, { cause });
+      }
+    }
+    return new DeadLetters(jetstream(nc), subjects, options.logger);
+  }
+
+  /** Stores a record (asynchronously). A failure to store is logged at error level, never swallowed. */
+  write(record: DeadLetterRecord): void {
+    const p = this.#js
+      .publish(this.#subjects.deadLetter(record.code), encodeBody(record), { msgID: record.id })
+      .then(
+        () => undefined,
+        (error: unknown) => this.#logger.error("dead letter could not be stored", { record, error }),
+      )
+      .finally(() => this.#inFlight.delete(p));
+    this.#inFlight.add(p);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.#inFlight]);
+  }
+}

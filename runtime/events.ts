@@ -1,0 +1,19 @@
+import type { DeadLetterRecord, ErrorCode } from "../protocols/index.ts";
+
+/** Operator-visible things a node reports. Subscribe with `node.onEvent(listener)`. */
+export type NodeEvent =
+  | { readonly type: "actor-started"; readonly actorId: string; readonly className: string }
+  | { readonly type: "actor-stopped"; readonly actorId: string }
+  | { readonly type: "actor-failed"; readonly actorId: string; readonly messageId: string; readonly error: unknown }
+  | { readonly type: "dead-letter"; readonly record: DeadLetterRecord }
+  | {
+      readonly type: "undeliverable";
+      readonly messageId: string;
+      readonly target: string | undefined;
+      readonly code: ErrorCode | string;
+      readonly message: string;
+    }
+  | { readonly type: "transport"; readonly status: string; readonly detail?: string }
+  | { readonly type: "node-stopping" | "node-stopped"; readonly nodeId: string };
+
+export type NodeEventListener = (event: NodeEvent) => void;

@@ -1,0 +1,92 @@
+import { TetherError } from "../protocols/index.ts";
+
+/** A FIFO ring buffer bounded by `capacity`; its storage starts small and doubles as needed. */
+class Ring<T> {
+  #items: (T | undefined)[] = new Array<T | undefined>(8);
+  #head = 0;
+  #size = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(item: T): boolean {
+    if (this.#size >= this.capacity) return false;
+    if (this.#size === this.#items.length) this.#grow();
+    this.#items[(this.#head + this.#size) % this.#items.length] = item;
+    this.#size++;
+    return true;
+  }
+
+  shift(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#items.length;
+    this.#size--;
+    return item;
+  }
+
+  #grow(): void {
+    const next = new Array<T | undefined>(Math.min(this.capacity, this.#items.length * 2));
+    for (let i = 0; i < this.#size; i++) next[i] = this.#items[(this.#head + i) % this.#items.length];
+    this.#items = next;
+    this.#head = 0;
+  }
+}
+
+export const MailboxLane = { normal: "normal", priority: "priority" } as const;
+export type MailboxLane = (typeof MailboxLane)[keyof typeof MailboxLane];
+
+export interface MailboxOptions {
+  /** Normal-lane capacity. When full, `offer` throws ERR_MAILBOX_FULL (backpressure, not a silent drop). */
+  readonly capacity: number;
+  /** Priority-lane capacity (override and supervision signals). */
+  readonly priorityCapacity: number;
+}
+
+/**
+ * A bounded two-lane mailbox. `take` always returns a priority item before any normal item.
+ * Ring buffers are allocated on first use and grow by doubling, so an idle actor costs a few bytes.
+ */
+export class Mailbox<T> {
+  #normal: Ring<T> | undefined;
+  #priority: Ring<T> | undefined;
+
+  constructor(readonly options: MailboxOptions) {}
+
+  get size(): number {
+    return (this.#normal?.size ?? 0) + (this.#priority?.size ?? 0);
+  }
+
+  /** Adds an item, or throws ERR_MAILBOX_FULL when its lane is full. */
+  offer(item: T, lane: MailboxLane = "normal"): void {
+    if (lane === "priority") {
+      this.#priority ??= new Ring<T>(this.options.priorityCapacity);
+      if (!this.#priority.push(item)) throw full("priority", this.options.priorityCapacity);
+      return;
+    }
+    this.#normal ??= new Ring<T>(this.options.capacity);
+    if (!this.#normal.push(item)) throw full("normal", this.options.capacity);
+  }
+
+  /** Next item: the priority lane first. */
+  take(): T | undefined {
+    if (this.#priority !== undefined && this.#priority.size > 0) return this.#priority.shift();
+    return this.#normal?.shift();
+  }
+
+  /** Removes and returns everything still queued (shutdown). */
+  drainAll(): T[] {
+    const out: T[] = [];
+    for (let item = this.take(); item !== undefined; item = this.take()) out.push(item);
+    return out;
+  }
+}
+
+const full = (lane: MailboxLane, capacity: number): TetherError =>
+  new TetherError("ERR_MAILBOX_FULL", `mailbox ${lane} lane is full (capacity ${capacity})`, {
+    details: { lane, capacity },
+  });

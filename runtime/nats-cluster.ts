@@ -1,0 +1,136 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { TetherError } from "../protocols/index.ts";
+import { NatsServer, freeLoopbackPort } from "./nats-server.ts";
+
+export interface NatsClusterOptions {
+  /** The per-node config template (default: `nats.conf` at the package root). */
+  readonly configFile?: string;
+  /** Number of servers (default 3). */
+  readonly size?: number;
+  /** Fixed client ports (e.g. 4222, 4223, 4224); default: free ports. */
+  readonly clientPorts?: readonly number[];
+  /** Fixed route ports; default: free ports. */
+  readonly routePorts?: readonly number[];
+  /** Directory for the JetStream stores (default: a temporary directory, removed on stop). */
+  readonly storeDir?: string;
+  readonly binary?: string;
+  /** How long to wait for the JetStream meta leader. Default 30 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+const defaultConfigFile = (): string => resolve(import.meta.dirname, "..", "nats.conf");
+
+/**
+ * A local NATS cluster started from the `nats.conf` template, one `nats-server` process per node,
+ * routes and clients on loopback only. Ready when JetStream has a meta leader.
+ */
+export class NatsCluster {
+  readonly servers: NatsServer[];
+  readonly #storeDir: string;
+  readonly #ownsStore: boolean;
+  readonly #options: Required<Pick<NatsClusterOptions, "configFile" | "size">> & NatsClusterOptions;
+  readonly #routePorts: number[];
+  #stopped: Promise<void> | undefined;
+
+  private constructor(servers: NatsServer[], storeDir: string, ownsStore: boolean, options: NatsClusterOptions, routePorts: number[]) {
+    this.servers = servers;
+    this.#storeDir = storeDir;
+    this.#ownsStore = ownsStore;
+    this.#options = { configFile: options.configFile ?? defaultConfigFile(), size: options.size ?? 3, ...options };
+    this.#routePorts = routePorts;
+  }
+
+  /** Client URLs of every server, for `connect({ servers })`. */
+  get urls(): string[] {
+    return this.servers.map((s) => s.url);
+  }
+
+  static async start(options: NatsClusterOptions = {}): Promise<NatsCluster> {
+    const size = options.size ?? 3;
+    const configFile = options.configFile ?? defaultConfigFile();
+    const routePorts = options.routePorts !== undefined ? [...options.routePorts] : await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
+    const ownsStore = options.storeDir === undefined;
+    const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "tether-cluster-"));
+    const servers: NatsServer[] = [];
+    try {
+      for (let i = 0; i < size; i++) {
+        servers.push(await NatsServer.start(NatsCluster.#serverOptions(i, configFile, routePorts, storeDir, options)));
+      }
+      const cluster = new NatsCluster(servers, storeDir, ownsStore, options, routePorts);
+      await cluster.waitForJetStream(options.readyTimeoutMs ?? 30_000);
+      return cluster;
+    } catch (error) {
+      await Promise.all(servers.map((s) => s.stop()));
+      if (ownsStore) rmSync(storeDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  static #serverOptions(i: number, configFile: string, routePorts: number[], storeDir: string, options: NatsClusterOptions) {
+    const name = `n${i + 1}`;
+    const store = join(storeDir, name);
+    mkdirSync(store, { recursive: true });
+    const env: Record<string, string> = {
+      TETHER_SERVER_NAME: name,
+      TETHER_CLIENT_PORT: String(options.clientPorts?.[i] ?? -1),
+      TETHER_CLUSTER_PORT: String(routePorts[i]),
+      TETHER_STORE_DIR: store,
+    };
+    for (let r = 0; r < 3; r++) env[`TETHER_ROUTE_${r + 1}`] = `nats-route://127.0.0.1:${routePorts[r] ?? routePorts[0]}`;
+    return { configFile, env, name, ...(options.binary === undefined ? {} : { binary: options.binary }) };
+  }
+
+  /** Restarts server `index` (after `kill` or `stopServer`) with the same ports and store. */
+  async restartServer(index: number): Promise<NatsServer> {
+    const old = this.servers[index];
+    if (old === undefined) throw new TetherError("ERR_CONFIG_INVALID", `no server ${index}`);
+    await old.stop();
+    const port = old.port;
+    const server = await NatsServer.start(
+      NatsCluster.#serverOptions(index, this.#options.configFile, this.#routePorts, this.#storeDir, { ...this.#options, clientPorts: this.servers.map((s, i) => (i === index ? port : s.port)) }),
+    );
+    this.servers[index] = server;
+    return server;
+  }
+
+  /** Waits until JetStream answers through every server (meta leader elected). */
+  async waitForJetStream(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const server of this.servers) {
+      const nc = await connect({ servers: server.url, reconnect: false });
+      try {
+        const jsm = await jetstreamManager(nc);
+        for (;;) {
+          try {
+            await jsm.getAccountInfo();
+            break;
+          } catch (error) {
+            if (Date.now() > deadline) {
+              throw new TetherError("ERR_SERVER_START_FAILED", `cluster JetStream not ready after ${timeoutMs} ms`, { cause: error });
+            }
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      } finally {
+        await nc.close();
+      }
+    }
+  }
+
+  /** Stops every server and removes a temporary store. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      await Promise.all(this.servers.map((s) => s.stop()));
+      if (this.#ownsStore) rmSync(this.#storeDir, { recursive: true, force: true });
+    })();
+    return this.#stopped;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}

@@ -1,0 +1,850 @@
+import { context as otelContext, type Context, type TracerProvider } from "@opentelemetry/api";
+import { connect, headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  ErrorReply,
+  HeaderNames,
+  TetherError,
+  assertToken,
+  decodeBody,
+  encodeBody,
+  errorFromWire,
+  isTetherError,
+  messageTypeOf,
+  networkSubjects,
+  type DeadLetterRecord,
+  type ErrorCode,
+  type NetworkSubjects,
+  type NodeRecord,
+  type ActorRecord,
+} from "../protocols/index.ts";
+import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor-cell.ts";
+import type {
+  ActionCall,
+  ActionInterceptor,
+  ActorClass,
+  ActorContext,
+  ActorLifecycleContext,
+  ActorRef,
+  AskOptions,
+  MessageOf,
+  ReplyOf,
+  TellOptions,
+} from "./actor-types.ts";
+import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
+import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved } from "./config.ts";
+import { DeadLetters } from "./dead-letters.ts";
+import type { NodeEvent, NodeEventListener } from "./events.ts";
+import { createStderrLogger, type Logger } from "./logger.ts";
+import { Mailbox } from "./mailbox.ts";
+import { NatsServer } from "./nats-server.ts";
+import { PendingReplies } from "./pending-replies.ts";
+import { Registry, type Claim } from "./registry.ts";
+import { Tracing, contextWithSpan, endSpan, extractTraceContext, injectTraceContext } from "./tracing.ts";
+import { classifySchemaError } from "./schema-errors.ts";
+
+/** Collaborators a node uses; everything is optional and passed explicitly (no globals). */
+export interface NodeDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Enables OpenTelemetry spans for send, receive and handle. Without it, tracing costs nothing. */
+  readonly tracerProvider?: TracerProvider;
+  /** Interceptors on `ctx.act`, outermost first. */
+  readonly actionInterceptors?: readonly ActionInterceptor[];
+  /** Path of the nats-server binary for the embedded default. */
+  readonly natsServerBinary?: string;
+}
+
+export interface SpawnOptions<C extends ActorClass> {
+  /** Constructor arguments (the actor's dependencies). */
+  readonly args?: ConstructorParameters<C>;
+  /** Capabilities recorded in the registry (default: the class's static `capabilities`). */
+  readonly capabilities?: readonly string[];
+  /** Normal-lane bound of this actor's mailbox (default: the node's `mailboxCapacity`). */
+  readonly mailboxCapacity?: number;
+}
+
+type NodeState = "running" | "stopping" | "stopped";
+
+/**
+ * A node: one NATS connection hosting actors. Create with `Node.create(options)`; dispose with
+ * `await using node = …` or `await node.close()` (drains mailboxes, releases ownership, closes).
+ */
+export class Node implements AsyncDisposable {
+  readonly id: string;
+  readonly network: string;
+  readonly options: NodeOptionsResolved;
+  readonly subjects: NetworkSubjects;
+  readonly #nc: NatsConnection;
+  readonly #server: NatsServer | undefined;
+  readonly #registry: Registry;
+  readonly #deadLetters: DeadLetters;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #tracing: Tracing;
+  readonly #interceptors: readonly ActionInterceptor[];
+  readonly #pending: PendingReplies;
+  readonly #cells = new Map<string, ActorCell>();
+  readonly #subs = new Map<string, Subscription>();
+  readonly #claims = new Map<string, Claim>();
+  readonly #starting = new Set<string>();
+  readonly #listeners = new Set<NodeEventListener>();
+  readonly #idleWaiters = new Set<() => void>();
+  readonly #replyPrefix: string;
+  readonly #self: string;
+  #record: NodeRecord;
+  #heartbeat: TimerHandle | undefined;
+  #state: NodeState = "running";
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    options: NodeOptionsResolved & { nodeId: string },
+    nc: NatsConnection,
+    server: NatsServer | undefined,
+    registry: Registry,
+    deadLetters: DeadLetters,
+    record: NodeRecord,
+    deps: NodeDeps,
+    logger: Logger,
+  ) {
+    this.id = options.nodeId;
+    this.network = options.network;
+    this.options = options;
+    this.subjects = networkSubjects(options.network);
+    this.#nc = nc;
+    this.#server = server;
+    this.#registry = registry;
+    this.#deadLetters = deadLetters;
+    this.#record = record;
+    this.#clock = deps.clock ?? systemClock;
+    this.#logger = logger;
+    this.#tracing = new Tracing(deps.tracerProvider, options.network);
+    this.#interceptors = deps.actionInterceptors ?? [];
+    this.#pending = new PendingReplies(this.#clock);
+    this.#replyPrefix = this.subjects.replyPrefix(this.id);
+    this.#self = `node:${this.id}`;
+  }
+
+  /**
+   * Connects (or starts an embedded `nats-server` when `servers` is empty), opens the registry and the
+   * dead-letter stream, registers the node lease and starts its heartbeat.
+   */
+  static async create(input: NodeOptionsInput = {}, deps: NodeDeps = {}): Promise<Node> {
+    const resolved = resolveNodeOptions(input);
+    const nodeId = resolved.nodeId ?? `node-${nuid.next().slice(-10)}`;
+    assertToken("node id", nodeId);
+    const options = { ...resolved, nodeId };
+    const logger = deps.logger ?? createStderrLogger("warn", { node: nodeId });
+    const clock = deps.clock ?? systemClock;
+    const subjects = networkSubjects(options.network);
+    const server =
+      options.servers.length === 0
+        ? await NatsServer.start({ name: `embedded-${nodeId}`, ...(deps.natsServerBinary === undefined ? {} : { binary: deps.natsServerBinary }) })
+        : undefined;
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: server === undefined ? options.servers : [server.url],
+        name: `tether-${options.network}-${nodeId}`,
+        reconnectTimeWait: options.reconnectTimeWaitMs,
+        reconnectJitter: options.reconnectJitterMs,
+        maxReconnectAttempts: -1,
+        pingInterval: 10_000,
+      });
+    } catch (cause) {
+      await server?.stop();
+      throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${options.servers.join(",") || server?.url}: ${String(cause)}`, { cause });
+    }
+    try {
+      const registry = await Registry.open(nc, subjects, { replicas: options.jetstreamReplicas, clock });
+      const deadLetters = await DeadLetters.open(nc, subjects, {
+        replicas: options.jetstreamReplicas,
+        maxAgeMs: options.deadLetterMaxAgeMs,
+        logger,
+      });
+      const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
+      const node = new Node(options, nc, server, registry, deadLetters, record, deps, logger);
+      node.#start();
+      return node;
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      await server?.stop();
+      throw error;
+    }
+  }
+
+  #start(): void {
+    this.#nc.subscribe(this.subjects.replyInbox(this.id), { callback: (_err, msg) => this.#onInbox(msg) });
+    this.#heartbeat = this.#clock.setInterval(() => void this.#beat(), this.options.heartbeatMs);
+    this.#heartbeat.unref?.();
+    void (async () => {
+      for await (const status of this.#nc.status()) {
+        this.#emit({ type: "transport", status: status.type, detail: JSON.stringify(status).slice(0, 512) });
+      }
+    })();
+  }
+
+  /** The NATS server URL this node is connected to. */
+  get url(): string {
+    const server = this.#nc.getServer();
+    return server.includes("://") ? server : `nats://${server}`;
+  }
+
+  /** The embedded server, when the node started one (no `servers` configured). */
+  get embeddedServer(): NatsServer | undefined {
+    return this.#server;
+  }
+
+  /** The node's lease epoch (increases on every start of the same node id). */
+  get epoch(): number {
+    return this.#record.epoch;
+  }
+
+  /** Ids of the actors hosted here. */
+  localActors(): string[] {
+    return [...this.#cells.keys()];
+  }
+
+  /** Every actor of the network, as recorded in the registry. */
+  listActors(): Promise<ActorRecord[]> {
+    return this.#registry.listActors();
+  }
+
+  listNodes(): Promise<NodeRecord[]> {
+    return this.#registry.listNodes();
+  }
+
+  onEvent(listener: NodeEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Waits for dead-letter writes in flight to be stored. */
+  flushDeadLetters(): Promise<void> {
+    return this.#deadLetters.flush();
+  }
+
+  // ---------------------------------------------------------------- spawning and stopping
+
+  /**
+   * Starts an actor with this id on this node. The id is claimed in the registry first: if a live node
+   * owns it (here or elsewhere), this throws ERR_ACTOR_ALREADY_ACTIVE and nothing starts.
+   */
+  async spawn<C extends ActorClass>(id: string, actorClass: C, options: SpawnOptions<C> = {}): Promise<ActorRef<MessageOf<C>, ReplyOf<C>>> {
+    this.#assertRunning();
+    assertToken("actor id", id);
+    validateActorClass(actorClass);
+    if (this.#cells.has(id) || this.#starting.has(id)) {
+      throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `actor ${id} is already active on this node (${this.id})`, {
+        details: { actorId: id, owner: this.id },
+      });
+    }
+    const capacity = options.mailboxCapacity ?? this.options.mailboxCapacity;
+    if (!Number.isInteger(capacity) || capacity <= 0) {
+      throw new TetherError("ERR_CONFIG_INVALID", `mailboxCapacity must be a positive integer, got ${String(capacity)}`);
+    }
+    this.#starting.add(id);
+    try {
+      let instance;
+      try {
+        instance = new actorClass(...((options.args ?? []) as unknown[]));
+      } catch (cause) {
+        throw new TetherError("ERR_ACTOR_START_FAILED", `constructing ${actorClass.name} for ${id} failed: ${String(cause)}`, { cause });
+      }
+      const claim = await this.#registry.claim({
+        type: "tether.registry.v1.actor",
+        actorId: id,
+        nodeId: this.id,
+        nodeEpoch: this.#record.epoch,
+        className: actorClass.name,
+        capabilities: [...(options.capabilities ?? actorClass.capabilities ?? [])],
+        spawnedAt: this.#clock.now(),
+      });
+      const mailbox = new Mailbox<Delivery>({ capacity, priorityCapacity: this.options.priorityCapacity });
+      const cell = new ActorCell(id, actorClass, instance, mailbox, this.#cellHost);
+      this.#cells.set(id, cell);
+      this.#claims.set(id, claim);
+      const subject = this.subjects.actor(id);
+      this.#subs.set(id, this.#nc.subscribe(subject, { callback: (_err, msg) => this.#onActorMessage(cell, msg) }));
+      try {
+        await this.#nc.flush(); // the server knows our interest before spawn returns
+        if (instance.onStart !== undefined) {
+          await withTimeout(Promise.resolve(instance.onStart(this.#lifecycleContext(id))), this.options.actorStartTimeoutMs, `onStart of ${id}`);
+        }
+      } catch (cause) {
+        this.#subs.get(id)?.unsubscribe();
+        this.#subs.delete(id);
+        this.#cells.delete(id);
+        this.#claims.delete(id);
+        for (const d of cell.mailbox.drainAll()) this.#rejectDelivery(d, "ERR_ACTOR_STOPPED", `actor ${id} failed to start`);
+        await this.#registry.release(claim).catch(() => undefined);
+        throw isTetherError(cause) && cause.code === "ERR_ACTOR_START_FAILED"
+          ? cause
+          : new TetherError("ERR_ACTOR_START_FAILED", `actor ${id} failed to start: ${String(cause)}`, { cause });
+      }
+      cell.state = "running";
+      cell.resume();
+      this.#emit({ type: "actor-started", actorId: id, className: actorClass.name });
+      return this.ref<C>(id);
+    } finally {
+      this.#starting.delete(id);
+    }
+  }
+
+  /** Stops one local actor: no new messages, drains its mailbox (bounded), runs onStop, releases its id. */
+  async stopActor(id: string): Promise<void> {
+    const cell = this.#cells.get(id);
+    if (cell === undefined) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${id} is not hosted on node ${this.id}`);
+    await this.#stopCells([cell], this.options.shutdownTimeoutMs);
+  }
+
+  /** A ref to an actor anywhere in the network, by id alone. */
+  ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>> {
+    assertToken("actor id", id);
+    return this.#makeRef(id, this.#self, () => (this.#tracing.enabled ? otelContext.active() : undefined)) as ActorRef<MessageOf<C>, ReplyOf<C>>;
+  }
+
+  #makeRef(id: string, from: string, parent: () => Context | undefined): ActorRef {
+    const subject = this.subjects.actor(id);
+    return {
+      id,
+      tell: (msg: unknown, options?: TellOptions) => {
+        void this.#send(id, subject, msg, false, options, from, parent());
+      },
+      ask: (msg: unknown, options?: AskOptions) => {
+        try {
+          return this.#send(id, subject, msg, true, options, from, parent()) ?? Promise.resolve(undefined);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Sends a tell (returns undefined, throws synchronously) or an ask (returns the reply promise). */
+  #send(target: string, subject: string, msg: unknown, isAsk: boolean, options: AskOptions | undefined, from: string, parent: Context | undefined): Promise<unknown> | undefined {
+    if (this.#state !== "running") throw new TetherError("ERR_NODE_STOPPED", `node ${this.id} is ${this.#state}`);
+    const id = nuid.next();
+    const messageType = messageTypeOf(msg);
+    const timeoutMs = options?.timeoutMs ?? this.options.askTimeoutMs;
+    const span = this.#tracing.enabled ? this.#tracing.startSend(target, messageType, isAsk ? "ask" : "tell", parent) : undefined;
+    const traceCtx = contextWithSpan(span, parent);
+    const local = this.#cells.get(target);
+    if (local !== undefined && local.state !== "stopping" && local.state !== "stopped") {
+      return this.#sendLocal(local, subject, msg, messageType, id, isAsk, options, from, traceCtx, timeoutMs, span);
+    }
+    let data: Uint8Array;
+    try {
+      data = encodeBody(msg);
+    } catch (cause) {
+      endSpan(span, cause);
+      throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
+    }
+    if (data.length > this.options.maxPayloadBytes) {
+      const error = tooLarge(target, data.length, this.options.maxPayloadBytes);
+      endSpan(span, error);
+      throw error;
+    }
+    const h = natsHeaders();
+    h.set(HeaderNames.kind, isAsk ? "ask" : "tell");
+    h.set(HeaderNames.id, id);
+    h.set(HeaderNames.from, from);
+    if (messageType !== undefined) h.set(HeaderNames.type, messageType);
+    if (options?.priority === true) h.set(HeaderNames.priority, "1");
+    if (traceCtx !== undefined) injectTraceContext(traceCtx, h);
+    const reply = isAsk ? this.#replyPrefix + id : `${this.#replyPrefix}${id}.${target}`;
+    const waiting = isAsk ? this.#pending.wait(id, target, timeoutMs) : undefined;
+    try {
+      this.#nc.publish(subject, data, { headers: h, reply });
+    } catch (cause) {
+      const error = new TetherError("ERR_TRANSPORT_FAILED", `publish to ${target} failed: ${String(cause)}`, { cause });
+      this.#pending.reject(id, error);
+      endSpan(span, error);
+      if (!isAsk) throw error;
+      return waiting;
+    }
+    if (span === undefined) return waiting;
+    if (waiting === undefined) {
+      span.end();
+      return undefined;
+    }
+    return waiting.then(
+      (value) => {
+        span.end();
+        return value;
+      },
+      (error: unknown) => {
+        endSpan(span, error);
+        throw error;
+      },
+    );
+  }
+
+  #sendLocal(
+    cell: ActorCell,
+    subject: string,
+    msg: unknown,
+    messageType: string | undefined,
+    id: string,
+    isAsk: boolean,
+    options: AskOptions | undefined,
+    from: string,
+    traceCtx: Context | undefined,
+    timeoutMs: number,
+    span: ReturnType<Tracing["startSend"]>,
+  ): Promise<unknown> | undefined {
+    const parsed = cell.protocol.safeParse(msg);
+    if (!parsed.success) {
+      const error = classifySchemaError(cell.id, messageType, parsed.error);
+      this.#deadLetter(error.code, error.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
+      endSpan(span, error);
+      if (isAsk) return Promise.reject(error);
+      throw error;
+    }
+    const waiting = isAsk ? this.#pending.wait(id, cell.id, timeoutMs) : undefined;
+    const delivery: Delivery = {
+      body: parsed.data,
+      messageType,
+      id,
+      from,
+      expectsReply: isAsk,
+      reply: isAsk ? (outcome) => this.#settleLocal(id, outcome) : undefined,
+      trace: traceCtx,
+      subject,
+    };
+    try {
+      cell.enqueue(delivery, options?.priority === true ? "priority" : "normal");
+    } catch (error) {
+      endSpan(span, error);
+      if (!isAsk) throw error;
+      this.#pending.reject(id, error);
+      return waiting;
+    }
+    endSpan(span);
+    return waiting;
+  }
+
+  #settleLocal(id: string, outcome: ReplyOutcome): void {
+    if (outcome.ok) this.#pending.resolve(id, outcome.value);
+    else this.#pending.reject(id, outcome.error);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #onInbox(msg: Msg): void {
+    const rest = msg.subject.slice(this.#replyPrefix.length);
+    const dot = rest.indexOf(".");
+    const id = dot < 0 ? rest : rest.slice(0, dot);
+    const tellTarget = dot < 0 ? undefined : rest.slice(dot + 1);
+    const h = msg.headers;
+    if (h?.hasError === true && h.code === 503) {
+      // no subscriber for the target subject: no live actor has that id
+      const target = tellTarget ?? this.#pending.targetOf(id);
+      const error = new TetherError("ERR_ACTOR_NOT_FOUND", `no live actor ${target ?? "(unknown)"} in network ${this.network}`, {
+        details: { actorId: target },
+      });
+      this.#deadLetter("ERR_ACTOR_NOT_FOUND", error.message, {
+        subject: target === undefined ? "" : this.subjects.actor(target),
+        target,
+        kind: tellTarget === undefined ? "ask" : "tell",
+        messageType: undefined,
+        from: this.#self,
+        messageId: id,
+        data: undefined,
+      });
+      if (tellTarget === undefined) this.#pending.reject(id, error);
+      else this.#emit({ type: "undeliverable", messageId: id, target, code: error.code, message: error.message });
+      return;
+    }
+    const kind = h?.get(HeaderNames.kind);
+    if (kind === "reply") {
+      let value: unknown;
+      try {
+        value = decodeBody(msg.data);
+      } catch (error) {
+        this.#pending.reject(id, error);
+        return;
+      }
+      if (!this.#pending.resolve(id, value)) this.#logger.debug("late or unknown reply", { id });
+      return;
+    }
+    if (kind === "error") {
+      const error = parseErrorReply(msg.data);
+      if (tellTarget !== undefined) {
+        this.#emit({ type: "undeliverable", messageId: id, target: tellTarget, code: error.code, message: error.message });
+      } else if (!this.#pending.reject(id, error)) this.#logger.debug("late or unknown error reply", { id, code: error.code });
+      return;
+    }
+    this.#logger.warn("unexpected message on reply inbox", { subject: msg.subject });
+  }
+
+  #onActorMessage(cell: ActorCell, msg: Msg): void {
+    const h = msg.headers;
+    const kind = h?.get(HeaderNames.kind);
+    const id = h?.get(HeaderNames.id) || nuid.next();
+    const from = h?.get(HeaderNames.from) || undefined;
+    const headerType = h?.get(HeaderNames.type) || undefined;
+    const isAsk = kind === "ask";
+    const base = { cell, msg, id, from, kind, messageType: headerType };
+    if (msg.data.length > this.options.maxPayloadBytes) {
+      this.#rejectInbound(base, tooLarge(cell.id, msg.data.length, this.options.maxPayloadBytes));
+      return;
+    }
+    if (kind !== "tell" && kind !== "ask") {
+      this.#rejectInbound(base, new TetherError("ERR_MESSAGE_MALFORMED", `message to ${cell.id} has no valid ${HeaderNames.kind} header`));
+      return;
+    }
+    let body: unknown;
+    try {
+      body = decodeBody(msg.data);
+    } catch (error) {
+      this.#rejectInbound(base, error as TetherError);
+      return;
+    }
+    const messageType = messageTypeOf(body) ?? headerType;
+    const parsed = cell.protocol.safeParse(body);
+    if (!parsed.success) {
+      this.#rejectInbound({ ...base, messageType }, classifySchemaError(cell.id, messageType, parsed.error));
+      return;
+    }
+    let trace: Context | undefined;
+    if (this.#tracing.enabled) {
+      const remote = extractTraceContext(h);
+      const span = this.#tracing.startReceive(cell.id, messageType, remote);
+      trace = contextWithSpan(span, remote);
+      span?.end();
+    }
+    const reply = isAsk && msg.reply ? this.#remoteReplier(msg.reply, cell.id) : undefined;
+    const delivery: Delivery = { body: parsed.data, messageType, id, from, expectsReply: isAsk, reply, trace, subject: msg.subject };
+    if (cell.state === "stopping" || cell.state === "stopped") {
+      this.#rejectInbound({ ...base, messageType }, new TetherError("ERR_ACTOR_STOPPED", `actor ${cell.id} is stopping`));
+      return;
+    }
+    try {
+      cell.enqueue(delivery, h?.get(HeaderNames.priority) === "1" ? "priority" : "normal");
+    } catch (error) {
+      this.#rejectInbound({ ...base, messageType }, error as TetherError);
+    }
+  }
+
+  #remoteReplier(replySubject: string, actorId: string): (outcome: ReplyOutcome) => void {
+    return (outcome) => {
+      if (this.#nc.isClosed()) return;
+      let data: Uint8Array;
+      let error: TetherError | undefined = outcome.ok ? undefined : outcome.error;
+      if (outcome.ok) {
+        try {
+          data = encodeBody(outcome.value);
+          if (data.length > this.options.maxPayloadBytes) error = tooLarge(`reply of ${actorId}`, data.length, this.options.maxPayloadBytes);
+        } catch (cause) {
+          error = new TetherError("ERR_MESSAGE_INVALID", `reply of ${actorId} cannot be encoded: ${String(cause)}`, { cause });
+          data = new Uint8Array();
+        }
+        if (error === undefined) {
+          const h = natsHeaders();
+          h.set(HeaderNames.kind, "reply");
+          this.#nc.publish(replySubject, data, { headers: h });
+          return;
+        }
+      }
+      if (error !== undefined) this.#publishError(replySubject, error);
+    };
+  }
+
+  #publishError(replySubject: string, error: TetherError): void {
+    if (this.#nc.isClosed()) return;
+    const h = natsHeaders();
+    h.set(HeaderNames.kind, "error");
+    h.set(HeaderNames.error, error.code);
+    const body: ErrorReply = { code: error.code, message: error.message.slice(0, 4096), retryable: error.retryable, details: safeDetails(error.details) };
+    this.#nc.publish(replySubject, encodeBody(body), { headers: h });
+  }
+
+  /** A message that never reaches the actor: error reply to the sender (ask or tell) and a dead letter. */
+  #rejectInbound(
+    m: { cell: ActorCell; msg: Msg; id: string; from: string | undefined; kind: string | undefined; messageType: string | undefined },
+    error: TetherError,
+  ): void {
+    if (m.msg.reply) this.#publishError(m.msg.reply, error);
+    this.#deadLetter(error.code, error.message, {
+      subject: m.msg.subject,
+      target: m.cell.id,
+      kind: m.kind,
+      messageType: m.messageType,
+      from: m.from,
+      messageId: m.id,
+      data: m.msg.data,
+    });
+  }
+
+  #rejectDelivery(d: Delivery, code: ErrorCode, message: string): void {
+    const error = new TetherError(code, message);
+    d.reply?.({ ok: false, error });
+    this.#deadLetter(code, message, {
+      subject: d.subject,
+      target: undefined,
+      kind: d.expectsReply ? "ask" : "tell",
+      messageType: d.messageType,
+      from: d.from,
+      messageId: d.id,
+      data: undefined,
+    });
+  }
+
+  #deadLetter(
+    code: ErrorCode,
+    reason: string,
+    m: { subject: string; target: string | undefined; kind: string | undefined; messageType: string | undefined; from: string | undefined; messageId: string; data: Uint8Array | undefined },
+  ): void {
+    const record: DeadLetterRecord = {
+      type: "tether.deadletter.v1",
+      id: nuid.next(),
+      messageId: m.messageId.slice(0, 128),
+      code,
+      reason: reason.slice(0, 4096),
+      network: this.network,
+      node: this.id,
+      subject: m.subject.slice(0, 512),
+      ...(m.target === undefined ? {} : { target: m.target }),
+      ...(m.kind === undefined ? {} : { kind: m.kind.slice(0, 16) }),
+      ...(m.messageType === undefined ? {} : { messageType: m.messageType.slice(0, 256) }),
+      ...(m.from === undefined ? {} : { from: m.from.slice(0, 256) }),
+      size: m.data?.length ?? 0,
+      payloadPreview: m.data === undefined ? "" : Buffer.from(m.data.subarray(0, 4096)).toString("base64"),
+      at: this.#clock.now(),
+    };
+    if (!this.#nc.isClosed()) this.#deadLetters.write(record);
+    else this.#logger.error("dead letter after close", { record });
+    this.#emit({ type: "dead-letter", record });
+  }
+
+  // ---------------------------------------------------------------- handling
+
+  readonly #cellHost: CellHost = {
+    invoke: (cell, delivery, signal) => {
+      const span = this.#tracing.enabled ? this.#tracing.startHandle(cell.id, delivery.messageType, delivery.trace) : undefined;
+      const traceCtx = contextWithSpan(span, delivery.trace);
+      const ctx = this.#handlerContext(cell, delivery, signal, traceCtx);
+      const run = () => Promise.resolve(cell.instance.handle(delivery.body as never, ctx));
+      const result = traceCtx !== undefined && span !== undefined ? otelContext.with(traceCtx, run) : run();
+      if (span === undefined) return result;
+      return result.then(
+        (value) => {
+          span.end();
+          return value;
+        },
+        (error: unknown) => {
+          endSpan(span, error);
+          throw error;
+        },
+      );
+    },
+    onFailure: (cell, delivery, error) => {
+      this.#logger.warn("actor handler failed", { actorId: cell.id, messageId: delivery.id, error });
+      this.#emit({ type: "actor-failed", actorId: cell.id, messageId: delivery.id, error });
+    },
+    onIdle: () => {
+      for (const waiter of [...this.#idleWaiters]) waiter();
+    },
+  };
+
+  #handlerContext(cell: ActorCell, delivery: Delivery, signal: () => AbortSignal, traceCtx: Context | undefined): ActorContext {
+    const node = this;
+    return {
+      self: cell.id,
+      nodeId: this.id,
+      network: this.network,
+      log: this.#logger,
+      clock: this.#clock,
+      sender: delivery.from,
+      messageId: delivery.id,
+      expectsReply: delivery.expectsReply,
+      get signal() {
+        return signal();
+      },
+      ref: <C extends ActorClass>(id: string) => {
+        assertToken("actor id", id);
+        return node.#makeRef(id, cell.id, () => traceCtx) as ActorRef<MessageOf<C>, ReplyOf<C>>;
+      },
+      act: <T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T) =>
+        this.#act({ name, params, actorId: cell.id, nodeId: this.id, messageId: delivery.id, signal: signal() }, run),
+    };
+  }
+
+  async #act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T> {
+    if (typeof call.name !== "string" || call.name.length === 0 || call.name.length > 256) {
+      throw new TetherError("ERR_MESSAGE_INVALID", `ctx.act needs an action name of 1-256 characters`);
+    }
+    if (typeof call.params !== "object" || call.params === null) {
+      throw new TetherError("ERR_MESSAGE_INVALID", `ctx.act params must be an object`);
+    }
+    const chain = this.#interceptors;
+    const dispatch = async (index: number): Promise<unknown> => {
+      const interceptor = chain[index];
+      return interceptor === undefined ? run() : interceptor(call, () => dispatch(index + 1));
+    };
+    return (await dispatch(0)) as T;
+  }
+
+  #lifecycleContext(id: string): ActorLifecycleContext {
+    return { self: id, nodeId: this.id, network: this.network, log: this.#logger, clock: this.#clock };
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async #beat(): Promise<void> {
+    if (this.#state !== "running") return;
+    try {
+      this.#record = await this.#registry.heartbeat({ ...this.#record, actorCount: this.#cells.size });
+    } catch (error) {
+      this.#logger.warn("heartbeat failed", { error });
+    }
+  }
+
+  async #stopCells(cells: ActorCell[], timeoutMs: number): Promise<void> {
+    for (const cell of cells) {
+      cell.state = "stopping";
+      this.#subs.get(cell.id)?.unsubscribe();
+      this.#subs.delete(cell.id);
+    }
+    const drained = await this.#waitIdle(cells, timeoutMs);
+    for (const cell of cells) {
+      if (!drained) {
+        cell.abortCurrent(new TetherError("ERR_SHUTDOWN_TIMEOUT", `actor ${cell.id} did not drain within ${timeoutMs} ms`));
+      }
+      for (const d of cell.mailbox.drainAll()) {
+        this.#rejectDelivery(d, "ERR_SHUTDOWN_TIMEOUT", `actor ${cell.id} stopped before handling message ${d.id}`);
+      }
+      cell.state = "stopped";
+    }
+    await Promise.all(
+      cells.map(async (cell) => {
+        try {
+          if (cell.instance.onStop !== undefined) {
+            await withTimeout(Promise.resolve(cell.instance.onStop(this.#lifecycleContext(cell.id))), this.options.actorStopTimeoutMs, `onStop of ${cell.id}`);
+          }
+        } catch (error) {
+          this.#logger.warn("onStop failed", { actorId: cell.id, error });
+        }
+        const claim = this.#claims.get(cell.id);
+        this.#claims.delete(cell.id);
+        this.#cells.delete(cell.id);
+        if (claim !== undefined) await this.#registry.release(claim).catch((error: unknown) => this.#logger.warn("release failed", { actorId: cell.id, error }));
+        this.#emit({ type: "actor-stopped", actorId: cell.id });
+      }),
+    );
+  }
+
+  #waitIdle(cells: ActorCell[], timeoutMs: number): Promise<boolean> {
+    const idle = () => cells.every((c) => !c.busy);
+    if (idle()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimeout(() => finish(false), timeoutMs);
+      const check = () => {
+        if (idle()) finish(true);
+      };
+      const finish = (ok: boolean) => {
+        this.#clock.clearTimeout(timer);
+        this.#idleWaiters.delete(check);
+        resolve(ok);
+      };
+      this.#idleWaiters.add(check);
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop accepting messages, drain mailboxes within `shutdownTimeoutMs` (the rest is
+   * rejected and dead-lettered), run onStop hooks, release ownership, remove the node lease, close the
+   * connection, and stop the embedded server. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#state = "stopping";
+      this.#emit({ type: "node-stopping", nodeId: this.id });
+      if (this.#heartbeat !== undefined) this.#clock.clearInterval(this.#heartbeat);
+      try {
+        await this.#stopCells([...this.#cells.values()], this.options.shutdownTimeoutMs);
+        await this.#registry.removeNode(this.id).catch((error: unknown) => this.#logger.warn("removing node lease failed", { error }));
+        await this.#deadLetters.flush();
+        this.#pending.rejectAll(new TetherError("ERR_NODE_STOPPED", `node ${this.id} stopped`));
+        await this.#nc.drain().catch(() => this.#nc.close());
+      } finally {
+        this.#state = "stopped";
+        await this.#server?.stop();
+        this.#emit({ type: "node-stopped", nodeId: this.id });
+      }
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #assertRunning(): void {
+    if (this.#state !== "running") throw new TetherError("ERR_NODE_STOPPED", `node ${this.id} is ${this.#state}`);
+  }
+
+  #emit(event: NodeEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger.error("event listener threw", { error });
+      }
+    }
+  }
+}
+
+const validateActorClass = (actorClass: unknown): void => {
+  const c = actorClass as Partial<ActorClass> | undefined;
+  const protocol = c?.protocol as { safeParse?: unknown } | undefined;
+  if (typeof actorClass !== "function" || typeof protocol?.safeParse !== "function") {
+    throw new TetherError("ERR_ACTOR_CLASS_INVALID", `${c?.name ?? String(actorClass)} must be a class with a static zod \`protocol\``);
+  }
+  if (typeof (actorClass as { prototype?: { handle?: unknown } }).prototype?.handle !== "function") {
+    throw new TetherError("ERR_ACTOR_CLASS_INVALID", `${c?.name ?? "actor class"} must define handle(msg, ctx)`);
+  }
+};
+
+const tooLarge = (target: string, size: number, max: number): TetherError =>
+  new TetherError("ERR_MESSAGE_TOO_LARGE", `message to ${target} is ${size} bytes; the limit is ${max}`, { details: { size, max } });
+
+const parseErrorReply = (data: Uint8Array): TetherError => {
+  try {
+    const parsed = ErrorReply.safeParse(decodeBody(data));
+    if (parsed.success) {
+      const { details, ...rest } = parsed.data;
+      return errorFromWire(details === undefined ? rest : { ...rest, details });
+    }
+  } catch {
+    /* fall through */
+  }
+  return new TetherError("ERR_MESSAGE_MALFORMED", "received an unreadable error reply");
+};
+
+const safeDetails = (details: Record<string, unknown>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(details).slice(0, 32)) {
+    if (typeof v === "string") out[k] = v.slice(0, 1024);
+    else if (typeof v === "number" || typeof v === "boolean" || v === null) out[k] = v;
+  }
+  return out;
+};
+
+const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TetherError("ERR_ACTOR_START_FAILED", `${what} did not finish within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+
