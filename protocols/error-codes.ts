@@ -24,6 +24,27 @@ export const ErrorCodes = {
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, summary: "Draining did not finish within the shutdown time limit; remaining messages were dead-lettered." },
+  // Execution Context Tokens (protocols/ect): one code per validation failure, in the spec's order.
+  ERR_ECT_MALFORMED: { retryable: false, summary: "The token is not a well-formed compact JWS / JWT (or not valid L1 unsigned JSON)." },
+  ERR_ECT_ALG_NOT_ALLOWED: { retryable: false, summary: "The JOSE `alg` is not on the allow-list (ES256, EdDSA); `none` is always refused." },
+  ERR_ECT_TYP_INVALID: { retryable: false, summary: "The JOSE `typ` is neither `wimse-exec+jwt` (-00) nor `exec+jwt` (-01)." },
+  ERR_ECT_KID_MISSING: { retryable: false, summary: "The JOSE header has no `kid`." },
+  ERR_ECT_KID_UNKNOWN: { retryable: false, summary: "No trusted key has the token's `kid`." },
+  ERR_ECT_KEY_REVOKED: { retryable: false, summary: "The token's `kid` names a revoked key." },
+  ERR_ECT_SIGNATURE_INVALID: { retryable: false, summary: "The signature does not verify with the key named by `kid`." },
+  ERR_ECT_CLAIM_INVALID: { retryable: false, summary: "A required claim is missing or a claim has the wrong type or form." },
+  ERR_ECT_AUDIENCE_MISMATCH: { retryable: false, summary: "The verifier is not among the token's `aud`." },
+  ERR_ECT_EXPIRED: { retryable: false, summary: "The token's `exp` has passed (beyond the allowed clock skew)." },
+  ERR_ECT_IAT_TOO_OLD: { retryable: false, summary: "The token's `iat` is older than the maximum age (900 s)." },
+  ERR_ECT_IAT_IN_FUTURE: { retryable: false, summary: "The token's `iat` is in the future beyond the clock skew (30 s)." },
+  ERR_ECT_REPLAYED: { retryable: false, summary: "The `jti` was already seen within the expiry window (scoped to `wid` when present)." },
+  ERR_ECT_TOO_MANY_PARENTS: { retryable: false, summary: "`par` (or -01 `pred`) lists more than 100 parents." },
+  ERR_ECT_PARENT_MISSING: { retryable: false, summary: "A parent `jti` named in `par` is not in the ECT store." },
+  ERR_ECT_PARENT_NEWER: { retryable: false, summary: "A parent's `iat` is later than the child's `iat` plus the clock skew." },
+  ERR_ECT_CYCLE: { retryable: false, summary: "Following `par` links leads back to the token (or the traversal exceeded 10,000 nodes)." },
+  ERR_ECT_EXT_TOO_LARGE: { retryable: false, summary: "`ext` (or -01 `ect_ext`) serializes to more than 4096 bytes." },
+  ERR_ECT_EXT_TOO_DEEP: { retryable: false, summary: "`ext` nests deeper than 5 levels." },
+  ERR_ECT_LEVEL_TOO_LOW: { retryable: false, summary: "The token's assurance level is below the receiver's configured minimum." },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
