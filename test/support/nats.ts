@@ -1,0 +1,29 @@
+import { NatsCluster, NatsServer, Node, silentLogger, type NodeDeps, type NodeOptionsInput } from "../../runtime/index.ts";
+
+/**
+ * The one helper tests use to get real NATS servers: each on a free loopback port, each stopped by
+ * `await using` (also when the test fails), so no test leaves a server running.
+ */
+export const startServer = (): Promise<NatsServer> => NatsServer.start({ name: "test" });
+
+/** A 3-node JetStream cluster started from the repository's `nats.conf` template. */
+export const startCluster = (): Promise<NatsCluster> => NatsCluster.start({ size: 3 });
+
+let counter = 0;
+
+/** A node on the given server(s), quiet unless a test passes its own logger. */
+export const startNode = (servers: string | string[], options: NodeOptionsInput = {}, deps: NodeDeps = {}): Promise<Node> =>
+  Node.create(
+    { nodeId: `t${process.pid}-${++counter}`, servers: Array.isArray(servers) ? servers : [servers], ...options },
+    { logger: silentLogger, ...deps },
+  );
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export const eventually = async (check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
