@@ -8,7 +8,7 @@ import { TetherError } from "../protocols/index.ts";
  */
 export const classifySchemaError = (actorId: string, messageType: string | undefined, error: z.ZodError): TetherError => {
   const issues = error.issues.slice(0, 8).map((i) => ({ path: i.path.map(String).join(".").slice(0, 200), message: i.message.slice(0, 300) }));
-  const unknownType = error.issues.some(
+  const unknownType = messageType !== undefined && error.issues.some(
     (i) => (i.code === "invalid_union" && i.path.length === 1 && i.path[0] === "type") || (i.code === "invalid_value" && i.path.length === 1 && i.path[0] === "type"),
   );
   const summary = issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; ");

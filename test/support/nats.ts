@@ -1,3 +1,6 @@
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { DeadLetterRecord, decodeBody, networkSubjects } from "../../protocols/index.ts";
 import { NatsCluster, NatsServer, Node, silentLogger, type NodeDeps, type NodeOptionsInput } from "../../runtime/index.ts";
 
 /**
@@ -25,5 +28,23 @@ export const eventually = async (check: () => boolean | Promise<boolean>, timeou
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+/** Reads every dead-letter record of a network from its JetStream stream (decoded and validated). */
+export const readDeadLetters = async (url: string, network = "default"): Promise<DeadLetterRecord[]> => {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const name = networkSubjects(network).deadLetterStream();
+    const info = await jsm.streams.info(name);
+    const out: DeadLetterRecord[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+      if (m !== null) out.push(DeadLetterRecord.parse(decodeBody(m.data)));
+    }
+    return out;
+  } finally {
+    await nc.close();
   }
 };
