@@ -1,1 +1,3 @@
 export { Actor } from "./actor.ts";
+export { defineAgents } from "./agent-spec.ts";
+export type { AgentSpec, AgentList } from "./agent-spec.ts";

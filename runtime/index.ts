@@ -33,3 +33,5 @@ export type { NodeEvent, NodeEventListener } from "./events.ts";
 export { injectTraceContext, extractTraceContext } from "./tracing.ts";
 export type { HeaderCarrier } from "./tracing.ts";
 export { classifySchemaError } from "./schema-errors.ts";
+export { startTelemetry } from "./telemetry.ts";
+export type { Telemetry } from "./telemetry.ts";

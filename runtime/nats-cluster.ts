@@ -103,9 +103,9 @@ export class NatsCluster {
     for (const server of this.servers) {
       const nc = await connect({ servers: server.url, reconnect: false });
       try {
-        const jsm = await jetstreamManager(nc);
         for (;;) {
           try {
+            const jsm = await jetstreamManager(nc, { timeout: 2_000 });
             await jsm.getAccountInfo();
             break;
           } catch (error) {

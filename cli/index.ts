@@ -1,0 +1,3 @@
+export { buildProgram } from "./program.ts";
+export { loadAgents } from "./agents-module.ts";
+export { parseServers } from "./servers.ts";

@@ -1,0 +1,70 @@
+import type { Command } from "commander";
+import { Node, createStderrLogger, startTelemetry, type LogLevel } from "../runtime/index.ts";
+import { loadAgents } from "./agents-module.ts";
+import { parsePositiveInt, parseServers } from "./servers.ts";
+
+interface NodeStartFlags {
+  nats?: string;
+  network: string;
+  agents?: string;
+  nodeId?: string;
+  replicas?: number;
+  logLevel: LogLevel;
+}
+
+/** `tether node start`: a node process hosting the agents a module exports, until SIGINT/SIGTERM. */
+export const registerNodeCommand = (program: Command): void => {
+  const node = program.command("node").description("run Tether nodes");
+  node
+    .command("start")
+    .description("start a node process hosting the agents exported by --agents (Ctrl-C or SIGTERM drains and stops it)")
+    .option("--nats <urls>", "comma-separated NATS server URLs (default: start an embedded nats-server)")
+    .option("--network <name>", "network (tenant) name", "default")
+    .option("--agents <module>", "module whose default export is a defineAgents([...]) list")
+    .option("--node-id <id>", "stable node id (default: random)")
+    .option("--replicas <n>", "JetStream replicas for the registry and dead letters (3 on a 3-node cluster)", parsePositiveInt("--replicas"))
+    .option("--log-level <level>", "debug | info | warn | error", "info")
+    .action(async (flags: NodeStartFlags) => {
+      const servers = parseServers(flags.nats);
+      const telemetry = startTelemetry(process.env, "tether-node");
+      const logger = createStderrLogger(flags.logLevel);
+      const n = await Node.create(
+        {
+          network: flags.network,
+          servers,
+          ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
+          ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
+        },
+        { logger, ...(telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider }) },
+      );
+      let stopping: Promise<void> | undefined;
+      const stop = (signal: string) => {
+        stopping ??= (async () => {
+          process.stdout.write(`tether: ${signal}: draining node ${n.id}\n`);
+          await n.close();
+          await telemetry.shutdown();
+          process.stdout.write(`tether: node ${n.id} stopped\n`);
+          process.exit(0);
+        })();
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      try {
+        const specs = flags.agents === undefined ? [] : await loadAgents(flags.agents, { nodeId: n.id, network: n.network });
+        for (const spec of specs) {
+          await n.spawn(spec.id, spec.actor, {
+            ...(spec.args === undefined ? {} : { args: spec.args }),
+            ...(spec.capabilities === undefined ? {} : { capabilities: spec.capabilities }),
+            ...(spec.mailboxCapacity === undefined ? {} : { mailboxCapacity: spec.mailboxCapacity }),
+          });
+        }
+        process.stdout.write(
+          `tether: node ${n.id} up on ${n.url} (network ${n.network}), hosting ${specs.length === 0 ? "no agents" : specs.map((s) => s.id).join(", ")}\n`,
+        );
+      } catch (error) {
+        await n.close();
+        await telemetry.shutdown();
+        throw error;
+      }
+    });
+};

@@ -1,0 +1,16 @@
+import { Command } from "commander";
+import { registerAgentsCommand } from "./agents-command.ts";
+import { registerClusterCommand } from "./cluster-command.ts";
+import { registerNodeCommand } from "./node-command.ts";
+
+/** The `tether` command line. Each command registers itself from its own file. */
+export const buildProgram = (): Command => {
+  const program = new Command("tether")
+    .description("Tether: supervised actors on NATS for running multi-agent systems safely")
+    .version("0.1.0")
+    .showHelpAfterError();
+  registerNodeCommand(program);
+  registerAgentsCommand(program);
+  registerClusterCommand(program);
+  return program;
+};

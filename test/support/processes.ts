@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..", "..");
+
+/** A `tether …` child process (bin/tether.js) whose output lines can be awaited; killed on dispose. */
+export class TetherProcess implements AsyncDisposable {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [resolve(root, "bin/tether.js"), ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout?.on("data", (c: Buffer) => (this.stdout += c.toString()));
+    this.child.stderr?.on("data", (c: Buffer) => (this.stderr += c.toString()));
+    this.exited = new Promise((r) => this.child.once("exit", (code) => r(code)));
+  }
+
+  /** Waits until stdout matches `pattern`; fails with the output so far if the process exits first. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.stdout.match(pattern);
+      if (m !== null) return m;
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`tether process: no ${pattern} (exit ${this.child.exitCode}).\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill("SIGKILL");
+      await this.exited;
+    }
+  }
+}
+
+/** Runs `tether …` to completion and returns its exit code and output. */
+export const runTether = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+  await using p = new TetherProcess(args, env);
+  const code = await p.exited;
+  return { code, stdout: p.stdout, stderr: p.stderr };
+};
