@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hasCode } from "../../protocols/index.ts";
 import { Counter } from "../support/actors.ts";
@@ -50,6 +54,26 @@ describe("a 3-node NATS cluster from nats.conf", () => {
     expect(after.stdout.trim()).toBe("");
   });
 
+  it("runs `tether cluster up` in the foreground and stops every server on Ctrl-C", async () => {
+    const store = mkdtempSync(join(tmpdir(), "tether-up-"));
+    try {
+      await using up = new TetherProcess(["cluster", "up", "--ports", "auto", "--route-ports", "auto", "--store", store]);
+      const [, urls = ""] = (await up.waitFor(/cluster ready: (\S+)/, 45_000)) as [string, string];
+      expect(urls.split(",")).toHaveLength(3);
+      await using node = await startNode(urls.split(","), { jetstreamReplicas: 3 });
+      await node.spawn("up-check", Counter);
+      expect(await node.ref<typeof Counter>("up-check").ask({ type: "add", n: 1 })).toBe(1);
+      await node.close();
+      up.child.kill("SIGINT");
+      expect(await up.exited).toBe(0);
+      expect(up.stdout).toMatch(/cluster stopped/);
+      const ports = urls.split(",").map((u) => Number(new URL(u).port));
+      for (const port of ports) expect(await canConnect(port)).toBe(false);
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
+
   it("exits non-zero with a coded error for a bad agents module or bad flags", async () => {
     const bad = await runTether(["node", "start", "--nats", "nats://127.0.0.1:1", "--agents", "nope.ts"]);
     expect(bad.code).toBe(1);
@@ -59,3 +83,13 @@ describe("a 3-node NATS cluster from nats.conf", () => {
     expect(flags.stderr).toMatch(/ERR_CONFIG_INVALID/);
   });
 });
+
+const canConnect = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = tcpConnect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
