@@ -46,6 +46,13 @@ export interface NetworkSubjects {
   deadLetterStream(): string;
   /** JetStream KV bucket of actor ownership and node leases. */
   registryBucket(): string;
+  /** JetStream KV bucket of public keys (the network's JWKS). */
+  keysBucket(): string;
+  /** JetStream KV bucket of Execution Context Tokens by jti (the ECT DAG store). */
+  ectBucket(): string;
+  /** JetStream stream of the audit ledger, and its subject. */
+  auditStream(): string;
+  audit(): string;
 }
 
 export const networkSubjects = (network: string): NetworkSubjects => {
@@ -65,6 +72,10 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     deadLetterAll: () => `${base}.dlq.>`,
     deadLetterStream: () => `TETHER_${net.replaceAll("-", "_")}_DLQ`,
     registryBucket: () => `tether_${net}_registry`,
+    keysBucket: () => `tether_${net}_keys`,
+    ectBucket: () => `tether_${net}_ect`,
+    auditStream: () => `TETHER_${net.replaceAll("-", "_")}_AUDIT`,
+    audit: () => `${base}.audit.ledger`,
   };
 };
 

@@ -1,0 +1,44 @@
+export { AuditErrorCodes, hasAuditCode } from "./audit-errors.ts";
+export type { AuditErrorCode } from "./audit-errors.ts";
+export { AuditLimits } from "./limits.ts";
+export { canonicalJson } from "./canonical-json.ts";
+export { GENESIS_HASH, Sha256B64url } from "./digest.ts";
+export {
+  AUDIT_RECORD_TYPE,
+  RecordKinds,
+  AssuranceLevels,
+  AuditEvents,
+  EctBody,
+  EventBody,
+  CheckpointBody,
+  EctRecord,
+  EventRecord,
+  CheckpointRecord,
+  LedgerRecord,
+  hashRecord,
+  parseRecord,
+  appendRecord,
+} from "./record.ts";
+export type { RecordKind, AssuranceLevel, KnownAuditEvent, AppendRecordInput } from "./record.ts";
+export { merkleRoot, merkleProof, verifyMerkleProof } from "./merkle.ts";
+export {
+  CHECKPOINT_TYP,
+  CheckpointAlgorithms,
+  CheckpointPayload,
+  signCheckpoint,
+  verifyCheckpointSignature,
+  checkpointRange,
+} from "./checkpoint.ts";
+export type {
+  CheckpointAlgorithm,
+  CheckpointSigner,
+  CheckpointKey,
+  ResolveCheckpointKey,
+  CheckpointRange,
+} from "./checkpoint.ts";
+export { Receipt, receiptFor, verifyReceipt } from "./receipt.ts";
+export type { ReceiptVerdict } from "./receipt.ts";
+export { LedgerProblems, verifyLedger } from "./verify-ledger.ts";
+export type { LedgerProblemKind, LedgerProblem, LedgerVerdict, VerifyLedgerOptions } from "./verify-ledger.ts";
+export { stitchWorkflow } from "./stitch.ts";
+export type { LedgerSource, StitchedStep, StitchResult, StitchOptions } from "./stitch.ts";

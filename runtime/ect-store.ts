@@ -1,0 +1,89 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { z } from "zod";
+import { TetherError, type EctStore, type NetworkSubjects } from "../protocols/index.ts";
+
+/** What the ECT DAG store keeps of each token (JetStream KV `tether_<net>_ect`, key `ect.<jti>`). */
+export const StoredEctRecord = z.strictObject({
+  jti: z.string().max(256),
+  iat: z.number().int(),
+  par: z.array(z.string().max(256)).max(100),
+  wid: z.string().max(64).optional(),
+  iss: z.string().max(2048),
+  exec_act: z.string().max(256),
+  level: z.enum(["L1", "L2", "L3"]),
+  token: z.string().max(64 * 1024),
+});
+export type StoredEctRecord = z.infer<typeof StoredEctRecord>;
+
+const encoder = new TextEncoder();
+/** jtis are UUIDs from Tether minters; other issuers may use any KV-safe string. */
+const JTI = /^[0-9A-Za-z_=-]{1,200}$/;
+
+/**
+ * The ECT DAG store: answers parent lookups for validation and for rollback, across nodes.
+ * A small bounded cache in front of KV serves the common case (a parent minted moments ago).
+ */
+export class KvEctStore implements EctStore {
+  readonly #kv: KV;
+  readonly #cache = new Map<string, StoredEctRecord>();
+  readonly #cacheSize: number;
+
+  private constructor(kv: KV, cacheSize: number) {
+    this.#kv = kv;
+    this.#cacheSize = cacheSize;
+  }
+
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number; maxAgeMs: number; cacheSize?: number }): Promise<KvEctStore> {
+    try {
+      const kv = await new Kvm(jetstream(nc)).create(subjects.ectBucket(), { history: 1, replicas: options.replicas, ttl: options.maxAgeMs });
+      return new KvEctStore(kv, options.cacheSize ?? 10_000);
+    } catch (cause) {
+      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open ECT store ${subjects.ectBucket()}: ${String(cause)}`, { cause });
+    }
+  }
+
+  async put(record: StoredEctRecord): Promise<void> {
+    if (!JTI.test(record.jti)) throw new TetherError("ERR_ECT_CLAIM_INVALID", `jti ${JSON.stringify(record.jti)} cannot be stored`);
+    this.#remember(record);
+    try {
+      await this.#kv.put(`ect.${record.jti}`, encoder.encode(JSON.stringify(record)));
+    } catch (cause) {
+      throw new TetherError("ERR_REGISTRY_FAILED", `storing ECT ${record.jti} failed: ${String(cause)}`, { cause });
+    }
+  }
+
+  async get(jti: string): Promise<StoredEctRecord | undefined> {
+    const cached = this.#cache.get(jti);
+    if (cached !== undefined) return cached;
+    if (!JTI.test(jti)) return undefined;
+    const entry = await this.#kv.get(`ect.${jti}`).catch(() => null);
+    if (entry === null || entry.operation !== "PUT") return undefined;
+    const parsed = StoredEctRecord.safeParse(entry.json());
+    if (!parsed.success) return undefined;
+    this.#remember(parsed.data);
+    return parsed.data;
+  }
+
+  /** Every stored record (for `tether usage` and rollback walks); reads the whole bucket. */
+  async *all(): AsyncGenerator<StoredEctRecord> {
+    const keys = await this.#kv.keys("ect.>");
+    const names: string[] = [];
+    for await (const k of keys) names.push(k);
+    for (const name of names) {
+      const entry = await this.#kv.get(name).catch(() => null);
+      if (entry === null || entry.operation !== "PUT") continue;
+      const parsed = StoredEctRecord.safeParse(entry.json());
+      if (parsed.success) yield parsed.data;
+    }
+  }
+
+  #remember(record: StoredEctRecord): void {
+    if (this.#cache.size >= this.#cacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done !== true) this.#cache.delete(oldest.value);
+    }
+    this.#cache.set(record.jti, record);
+  }
+}

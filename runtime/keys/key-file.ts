@@ -1,0 +1,33 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { TetherError, exportPrivateJwk, generateSigningKey, importPrivateJwk, type EctAlgorithm, type SigningKey } from "../../protocols/index.ts";
+
+/**
+ * Loads the private signing key at `path`, or creates one (ES256 by default) and saves it with
+ * owner-only permissions (file 0600 in a 0700 directory). A key file readable by others is refused.
+ */
+export const loadOrCreateSigningKey = async (path: string, alg: EctAlgorithm = "ES256"): Promise<{ key: SigningKey; created: boolean }> => {
+  if (existsSync(path)) {
+    const mode = statSync(path).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      throw new TetherError("ERR_CONFIG_INVALID", `key file ${path} is accessible by others (mode ${mode.toString(8)}): chmod 600 it`);
+    }
+    let jwk: unknown;
+    try {
+      jwk = JSON.parse(readFileSync(path, "utf8"));
+    } catch (cause) {
+      throw new TetherError("ERR_CONFIG_INVALID", `key file ${path} is not JSON`, { cause });
+    }
+    return { key: await importPrivateJwk(jwk), created: false };
+  }
+  const key = await generateSigningKey(alg);
+  saveSigningKey(path, await exportPrivateJwk(key));
+  return { key, created: true };
+};
+
+/** Writes a private JWK with mode 0600 (directory 0700). */
+export const saveSigningKey = (path: string, jwk: object): void => {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+};
