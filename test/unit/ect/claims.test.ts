@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EctWireClaims, generateSigningKey, mintEct, mintUnsignedEct, sha256B64url, TETHER_EXT_PREFIX } from "../../../protocols/ect/index.ts";
+import { EctWireClaims, generateSigningKey, mintEct, mintUnsignedEct, sha256B64url, TETHER_EXT_PREFIX } from "../../../protocols/index.ts";
 import { at, expectEctError, NOW_S, rootClaims, signerOf } from "./fixtures.ts";
 
 describe("EctWireClaims", () => {

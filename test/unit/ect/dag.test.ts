@@ -8,7 +8,7 @@ import {
   verifyEct,
   type EctClaims,
   type SigningKey,
-} from "../../../protocols/ect/index.ts";
+} from "../../../protocols/index.ts";
 import { at, expectEctError, ISSUER, makeKeys, NOW_S, rootClaims, signerOf, WORKFLOW, type TestKeys } from "./fixtures.ts";
 
 let keys: TestKeys;

@@ -7,7 +7,7 @@ import {
   type EctClaims,
   type MintEctOptions,
   type SigningKey,
-} from "../../../protocols/ect/index.ts";
+} from "../../../protocols/index.ts";
 
 /** The fixed clock of every ECT unit test: 2025-10-09T08:53:20Z. */
 export const NOW_MS = 1_760_000_000_000;

@@ -7,7 +7,7 @@ import {
   mintUnsignedEct,
   verifyEct,
   verifyUnsignedEct,
-} from "../../../protocols/ect/index.ts";
+} from "../../../protocols/index.ts";
 import { b64json, clock, makeKeys, rootClaims, signClaims, signerOf, signRaw, WORKFLOW } from "./fixtures.ts";
 
 /** mulberry32: a small seeded PRNG, so a failing case can be replayed from the seed. */

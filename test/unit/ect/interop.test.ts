@@ -1,6 +1,6 @@
 import { base64url, CompactSign, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeEctUnverified, generateSigningKey, JwksKeyResolver, verifyEct, type SigningKey } from "../../../protocols/ect/index.ts";
+import { decodeEctUnverified, generateSigningKey, JwksKeyResolver, verifyEct, type SigningKey } from "../../../protocols/index.ts";
 import { at, NOW_S } from "./fixtures.ts";
 
 /** The example payload of the reference implementation's README (ECT.md, "Fixtures"). */

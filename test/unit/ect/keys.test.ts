@@ -7,7 +7,7 @@ import {
   JwksKeyResolver,
   mintEct,
   verifyEct,
-} from "../../../protocols/ect/index.ts";
+} from "../../../protocols/index.ts";
 import { at, expectEctError, NOW_S, rootClaims, signerOf } from "./fixtures.ts";
 
 describe("generateSigningKey", () => {

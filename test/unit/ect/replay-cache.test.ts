@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GLOBAL_REPLAY_SCOPE, MemoryReplayCache } from "../../../protocols/ect/index.ts";
+import { GLOBAL_REPLAY_SCOPE, MemoryReplayCache } from "../../../protocols/index.ts";
 
 describe("MemoryReplayCache", () => {
   it("reports a jti as fresh once per scope until it expires", () => {

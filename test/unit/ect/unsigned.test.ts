@@ -5,7 +5,7 @@ import {
   MemoryReplayCache,
   mintUnsignedEct,
   verifyUnsignedEct,
-} from "../../../protocols/ect/index.ts";
+} from "../../../protocols/index.ts";
 import { b64json, clock, expectEctError, NOW_S, rootClaims, WORKFLOW } from "./fixtures.ts";
 
 describe("verifyUnsignedEct", () => {

@@ -10,7 +10,7 @@ import {
   sha256B64url,
   verifyEct,
   type KeyResolver,
-} from "../../../protocols/ect/index.ts";
+} from "../../../protocols/index.ts";
 import {
   b64json,
   clock,
