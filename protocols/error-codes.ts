@@ -24,6 +24,16 @@ export const ErrorCodes = {
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, summary: "Draining did not finish within the shutdown time limit; remaining messages were dead-lettered." },
+  ERR_QUOTA_EXCEEDED: { retryable: true, summary: "The action would exceed a configured quota; it was refused before it ran (no partial effects)." },
+  ERR_LEDGER_UNAVAILABLE: { retryable: true, summary: "The audit ledger did not acknowledge an append in time (regulated profile); dependent work must not proceed." },
+  // Audit ledger (protocols/audit)
+  ERR_AUDIT_RECORD_INVALID: { retryable: false, summary: "An audit ledger record failed its schema, or a range/record asked of a ledger is not in it." },
+  ERR_AUDIT_CANONICAL_JSON: { retryable: false, summary: "The value has no RFC 8785 canonical JSON form (non-finite number, lone surrogate, undefined in an array, function, bigint, cycle, …)." },
+  ERR_AUDIT_MERKLE_INPUT_INVALID: { retryable: false, summary: "A Merkle leaf is not a base64url SHA-256 digest, or the leaf index is outside the tree." },
+  ERR_AUDIT_CHECKPOINT_INVALID: { retryable: false, summary: "A checkpoint signature does not verify (alg, typ, kid, key, signature, payload), or a checkpoint to sign is malformed." },
+  ERR_AUDIT_RECEIPT_UNAVAILABLE: { retryable: true, summary: "No checkpoint covers the record yet; ask again after the next checkpoint." },
+  ERR_AUDIT_KEY_LOOKUP_FAILED: { retryable: true, summary: "The checkpoint key resolver failed; nothing was concluded about the ledger." },
+  ERR_AUDIT_TAMPERED: { retryable: false, summary: "`tether audit verify` found a modified, deleted, inserted or reordered record, or an invalid checkpoint." },
   // Execution Context Tokens (protocols/ect): one code per validation failure, in the spec's order.
   ERR_ECT_MALFORMED: { retryable: false, summary: "The token is not a well-formed compact JWS / JWT (or not valid L1 unsigned JSON)." },
   ERR_ECT_ALG_NOT_ALLOWED: { retryable: false, summary: "The JOSE `alg` is not on the allow-list (ES256, EdDSA); `none` is always refused." },

@@ -1,19 +1,8 @@
 import type { ErrorCode } from "../error-codes.ts";
-import { isTetherError, TetherError } from "../errors.ts";
+import { hasCode, TetherError } from "../errors.ts";
 
-/**
- * The codes this folder throws, with their default retryability. They are not yet in
- * `protocols/error-codes.ts`; once they are, `auditError` can pass `code` straight through.
- */
-export const AuditErrorCodes = {
-  ERR_AUDIT_RECORD_INVALID: { retryable: false },
-  ERR_AUDIT_CANONICAL_JSON: { retryable: false },
-  ERR_AUDIT_MERKLE_INPUT_INVALID: { retryable: false },
-  ERR_AUDIT_CHECKPOINT_INVALID: { retryable: false },
-  ERR_AUDIT_RECEIPT_UNAVAILABLE: { retryable: true },
-  ERR_AUDIT_KEY_LOOKUP_FAILED: { retryable: true },
-} as const satisfies Record<string, { retryable: boolean }>;
-export type AuditErrorCode = keyof typeof AuditErrorCodes;
+/** The codes this folder throws (registered in `protocols/error-codes.ts`). */
+export type AuditErrorCode = Extract<ErrorCode, `ERR_AUDIT_${string}`>;
 
 /** Longest hostile string copied into an error's message or details. */
 const MAX_ECHO_CHARS = 128;
@@ -32,16 +21,11 @@ export const auditError = (
   details: Record<string, unknown> = {},
   cause?: unknown,
 ): TetherError => {
-  const wireCode: string = code;
-  // TODO(lead): remove cast once codes are registered (and the explicit `retryable`, which
-  // TetherError would otherwise look up in ErrorCodes and not find).
-  return new TetherError(wireCode as ErrorCode, message, {
-    retryable: AuditErrorCodes[code].retryable,
+  return new TetherError(code, message, {
     details,
     ...(cause === undefined ? {} : { cause }),
   });
 };
 
-/** `hasCode` for the codes of this folder (which ErrorCode does not list yet). */
-export const hasAuditCode = (value: unknown, code: AuditErrorCode): value is TetherError =>
-  isTetherError(value) && (value.code as string) === code;
+/** `hasCode` for the codes of this folder. */
+export const hasAuditCode = (value: unknown, code: AuditErrorCode): value is TetherError => hasCode(value, code);

@@ -81,7 +81,9 @@ export const signCheckpoint = async (
       issues: parsed.error.issues.slice(0, 8).map((i) => `${i.path.map(String).join(".")}: ${i.message}`),
     });
   }
-  if (!isCheckpointAlgorithm(signer.alg)) throw invalid(`checkpoints are signed with ${CheckpointAlgorithms.join(" or ")}`, { alg: echo(signer.alg) });
+  if (!isCheckpointAlgorithm(signer.alg)) {
+    throw invalid(`checkpoints are signed with ${CheckpointAlgorithms.join(" or ")}`, { alg: echo(signer.alg) });
+  }
   if (typeof signer.kid !== "string" || signer.kid.length === 0 || signer.kid.length > AuditLimits.maxIdChars) {
     throw invalid("the signer needs a kid", { kid: echo(signer.kid) });
   }

@@ -1,8 +1,6 @@
-export { AuditErrorCodes, hasAuditCode } from "./audit-errors.ts";
-export type { AuditErrorCode } from "./audit-errors.ts";
 export { AuditLimits } from "./limits.ts";
 export { canonicalJson } from "./canonical-json.ts";
-export { GENESIS_HASH, Sha256B64url } from "./digest.ts";
+export { GENESIS_HASH } from "./digest.ts";
 export {
   AUDIT_RECORD_TYPE,
   RecordKinds,

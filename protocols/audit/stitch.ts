@@ -1,5 +1,5 @@
 import type { ResolveCheckpointKey } from "./checkpoint.ts";
-import type { AssuranceLevel, EctRecord, LedgerRecord } from "./record.ts";
+import { safeParseRecord, type AssuranceLevel } from "./record.ts";
 import { verifyLedger, type LedgerProblem } from "./verify-ledger.ts";
 
 /** One network's ledger as read from its stream, in stored order. */
@@ -170,10 +170,10 @@ export const stitchWorkflow = async (
       if (verdict.firstProblem !== undefined) failedLedgers.push({ network: ledger.network, problem: verdict.firstProblem });
       continue;
     }
-    // The ledger verified, so every record parses: the casts below only narrow.
-    for (const record of ledger.records as readonly LedgerRecord[]) {
-      if (record.kind !== "ect") continue;
-      const { body } = record as EctRecord;
+    for (const raw of ledger.records) {
+      const record = safeParseRecord(raw); // it parses: the ledger verified
+      if (record?.kind !== "ect") continue;
+      const { body } = record;
       everyJti.add(body.jti);
       if (body.wid !== wid) continue;
       const known = steps.get(body.jti);

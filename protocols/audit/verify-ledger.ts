@@ -69,7 +69,8 @@ export interface VerifyLedgerOptions {
  *     The one the next record links to is the original; the other is "inserted". When nothing
  *     follows, f is taken as the inserted one.
  *  5. f is not sound (content edited, hash not recomputed): "modified" at f. Exception, at the end
- *     of the array (no successor to vouch for it): an index other than f means "inserted".
+ *     of the array (no successor to vouch for it): an index other than f means "inserted", unless
+ *     setting the index back to f restores the stored hash (then only the index was edited).
  *  6. f is sound and links to E but has another index: "modified" at f (index edited, hash
  *     recomputed); at the end of the array, "inserted" (a forged record appended with a wrong index).
  *  7. f is sound, has index f, but does not link to E. If f is 0, or the next record does not link
@@ -95,7 +96,8 @@ export interface VerifyLedgerOptions {
  * Limits, inherent to a hash chain read on its own:
  *  - the end of the array has no successor to vouch for it: a truncated tail, an edit of the last
  *    record with its hash recomputed, or a well-formed record appended after it are invisible
- *    unless an anchor covers them; rules 4-6 and 9 guess at the end (documented above).
+ *    unless an anchor covers them; rules 4-6, 8 and 9 guess at the end (documented above), e.g. a
+ *    record appended with an unused index and a broken link reads as "deleted".
  *  - a rewrite that re-hashes everything after the edit is only caught by a checkpoint or anchor
  *    covering the edited record, and located to the range that checkpoint covers.
  *  - several tamperings are reported as the first one these rules see, not necessarily by kind.
@@ -150,6 +152,15 @@ const problemAt = (
   index: number | undefined,
 ): LedgerProblem => (index === undefined ? { position, problem, message } : { position, index, problem, message });
 
+/** True when putting `index` back to `position` restores the stored hash: only the index was edited. */
+const onlyIndexEdited = (record: LedgerRecord, position: number): boolean => {
+  try {
+    return hashRecord({ ...record, index: position }) === record.hash;
+  } catch {
+    return false;
+  }
+};
+
 /** Rule 2: a later record that, swapped back into f, puts f..g+1 in place. */
 const swapPartner = (entries: readonly Entry[], f: number, expectedPrev: string): number | undefined => {
   const view: View = (p) => entries[p];
@@ -187,12 +198,15 @@ const classify = (entries: readonly Entry[], f: number): LedgerProblem => {
   if (f > 0 && entry.sound && record.index === f - 1 && record.prevHash === prevOf(view, f - 1)) {
     if (hasNext && fits(view, f + 1, f, record.hash)) {
       const forged = entries[f - 1]?.record?.index;
-      return problemAt(f - 1, "inserted", `record at position ${f - 1} duplicates the slot of the next one, which the chain continues from`, forged);
+      const message = `record at position ${f - 1} duplicates the slot of the next one, which the chain continues from`;
+      return problemAt(f - 1, "inserted", message, forged);
     }
     return insertedHere(`it duplicates the slot of position ${f - 1}`);
   }
   if (!entry.sound) {
-    if (!hasNext && record.index !== f) return insertedHere(`it is last, claims index ${record.index} and does not match its hash`);
+    if (!hasNext && record.index !== f && !onlyIndexEdited(record, f)) {
+      return insertedHere(`it is last, claims index ${record.index} and does not match its hash`);
+    }
     return problemAt(f, "modified", `record at position ${f} does not match its hash`, record.index);
   }
   if (record.prevHash === expectedPrev) {
@@ -217,7 +231,9 @@ const classify = (entries: readonly Entry[], f: number): LedgerProblem => {
       return problemAt(
         f,
         "deleted",
-        missing === 1 ? `record ${f} is missing before position ${f}` : `records ${f}..${record.index - 1} are missing before position ${f}`,
+        missing === 1
+          ? `record ${f} is missing before position ${f}`
+          : `records ${f}..${record.index - 1} are missing before position ${f}`,
         f,
       );
     }
@@ -245,7 +261,9 @@ const checkCoverage = (
     return {
       problem: "modified",
       position,
-      message: `${where.label} signed other records ${fromIndex}..${toIndex}: a record from position ${position} on was edited and the chain re-hashed`,
+      message:
+        `${where.label} signed other records ${fromIndex}..${toIndex}: ` +
+        `a record from position ${position} on was edited and the chain re-hashed`,
     };
   }
   return {
@@ -271,8 +289,8 @@ const signedPayload = async (
 /**
  * Verifies a ledger as stored, in order: re-derives every record's hash and the chain, checks every
  * checkpoint's signature and re-computes its Merkle root over the covered records, then checks the
- * anchors. Reports the first problem, classified as the comment above this function's helpers
- * explains. Never throws for hostile records; a failing `resolveKey` rejects.
+ * anchors. Reports the first problem, classified by the rules above ("How a tampering is
+ * classified"). Never throws for hostile records; a failing `resolveKey` rejects.
  */
 export const verifyLedger = async (records: readonly unknown[], options: VerifyLedgerOptions): Promise<LedgerVerdict> => {
   const entries = records.map(entryOf);
@@ -293,7 +311,8 @@ export const verifyLedger = async (records: readonly unknown[], options: VerifyL
     } else if (record.kind === "ect") {
       const mismatch = ectBodyMismatch(record.body);
       if (mismatch !== undefined) {
-        found.push({ rank: Rank.content, problem: problemAt(record.index, "invalid", `record ${record.index}: ${mismatch}`, record.index) });
+        const message = `record ${record.index}: ${mismatch}`;
+        found.push({ rank: Rank.content, problem: problemAt(record.index, "invalid", message, record.index) });
       }
     }
   }
