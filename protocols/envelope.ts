@@ -23,8 +23,10 @@ export const HeaderNames = {
   /** W3C trace context. */
   traceparent: "traceparent",
   tracestate: "tracestate",
-  /** Execution Context Token (compact JWS), as in the ECT draft's HTTP binding. */
+  /** Execution Context Token (compact JWS, or an L1 unsigned token), as in the ECT draft's HTTP binding. */
   executionContext: "Execution-Context",
+  /** Audit-ledger receipt `<index>.<hash>` of the ECT (regulated profile, L3). */
+  receipt: "tether-receipt",
 } as const;
 
 export const MessageKind = { tell: "tell", ask: "ask", reply: "reply", error: "error" } as const;

@@ -2,6 +2,7 @@ import type { Context } from "@opentelemetry/api";
 import type { z } from "zod";
 import { TetherError, isTetherError } from "../protocols/index.ts";
 import type { ActorClass, ActorInstance } from "./actor-types.ts";
+import type { ScopeToken } from "./execution-scope.ts";
 import { Mailbox, type MailboxLane } from "./mailbox.ts";
 
 /** The outcome sent back to an asker. */
@@ -20,6 +21,8 @@ export interface Delivery {
   readonly trace: Context | undefined;
   /** Target subject (dead-letter records). */
   readonly subject: string;
+  /** The verified ECT the message carried, if any. */
+  readonly incoming: ScopeToken | undefined;
 }
 
 export type CellState = "starting" | "running" | "stopping" | "stopped";
@@ -43,6 +46,9 @@ export class ActorCell {
   readonly mailbox: Mailbox<Delivery>;
   readonly protocol: z.ZodType;
   state: CellState = "starting";
+  /** Inbound messages whose ECT is still being verified; later arrivals queue behind them (order kept). */
+  inboundPending = 0;
+  inboundTail: Promise<void> = Promise.resolve();
   #running = false;
   #controller: AbortController | undefined;
   #abortReason: TetherError | undefined;

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { Clock } from "./clock.ts";
+import type { ExecutionScope } from "./execution-scope.ts";
 import type { Logger } from "./logger.ts";
 
 /**
@@ -51,6 +52,12 @@ export interface ActorRef<M = unknown, R = unknown> {
   ask(msg: M, options?: AskOptions): Promise<R>;
 }
 
+/** Options of one `ctx.act`. */
+export interface ActOptions {
+  /** Declared cost per unit (e.g. `{ tokens: 800 }`), reserved against quotas before the action runs. */
+  readonly cost?: Readonly<Record<string, number>>;
+}
+
 /** Parameters of one significant action (see `ctx.act`). */
 export interface ActionCall {
   readonly name: string;
@@ -60,6 +67,9 @@ export interface ActionCall {
   /** The message whose handling performs the action. */
   readonly messageId: string;
   readonly signal: AbortSignal;
+  readonly cost: Readonly<Record<string, number>> | undefined;
+  /** The handler's execution scope: incoming ECT, latest minted ECT, workflow id, meter. */
+  readonly scope: ExecutionScope;
 }
 
 /**
@@ -86,6 +96,14 @@ export interface ActorContext extends ActorLifecycleContext {
   readonly signal: AbortSignal;
   /** A ref whose messages carry this handler's trace context and sender address. */
   ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>>;
-  /** Runs a significant action through the node's action interceptors. */
-  act<T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T): Promise<T>;
+  /**
+   * Runs a significant action through the node's action interceptors: it is metered, recorded as an
+   * Execution Context Token whose parent is the ECT of the message being handled, and (regulated
+   * profile) appended to the audit ledger before this returns. Messages sent after it carry its ECT.
+   */
+  act<T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T, options?: ActOptions): Promise<T>;
+  /** Reports usage in a user unit (e.g. model tokens) for the action in progress. */
+  meter(unit: string, amount: number): void;
+  /** The workflow id (ECT `wid`) this message belongs to, once known. */
+  readonly workflowId: string | undefined;
 }

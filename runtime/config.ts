@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TetherError, isValidToken } from "../protocols/index.ts";
+import { AssuranceOptions } from "./assurance-options.ts";
 
 const token = (what: string) =>
   z.string().refine(isValidToken, { message: `${what} must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit` });
@@ -39,6 +40,10 @@ export const NodeOptionsSchema = z.strictObject({
   jetstreamReplicas: z.number().int().min(1).max(5).default(1),
   /** How long dead letters are kept. */
   deadLetterMaxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+  /** How long the ECT DAG store keeps tokens (parent lookups, rollback, usage roll-ups). */
+  ectMaxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+  /** Assurance profile, keys, ledger policy and quotas (see README "Assurance profiles"). */
+  assurance: AssuranceOptions.prefault({}),
 });
 
 export type NodeOptionsInput = z.input<typeof NodeOptionsSchema>;

@@ -1,5 +1,5 @@
 import { context as otelContext, type Context, type TracerProvider } from "@opentelemetry/api";
-import { connect, headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { Match, connect, headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   ErrorReply,
   HeaderNames,
@@ -18,7 +18,10 @@ import {
   type ActorRecord,
 } from "../protocols/index.ts";
 import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor-cell.ts";
+import { Assurance } from "./assurance.ts";
+import { newScope, outgoingToken, type ExecutionScope, type ScopeToken } from "./execution-scope.ts";
 import type {
+  ActOptions,
   ActionCall,
   ActionInterceptor,
   ActorClass,
@@ -81,7 +84,9 @@ export class Node implements AsyncDisposable {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #tracing: Tracing;
-  readonly #interceptors: readonly ActionInterceptor[];
+  readonly #userInterceptors: readonly ActionInterceptor[];
+  #interceptors: readonly ActionInterceptor[] = [];
+  #assurance!: Assurance;
   readonly #pending: PendingReplies;
   readonly #cells = new Map<string, ActorCell>();
   readonly #subs = new Map<string, Subscription>();
@@ -118,7 +123,7 @@ export class Node implements AsyncDisposable {
     this.#clock = deps.clock ?? systemClock;
     this.#logger = logger;
     this.#tracing = new Tracing(deps.tracerProvider, options.network);
-    this.#interceptors = deps.actionInterceptors ?? [];
+    this.#userInterceptors = deps.actionInterceptors ?? [];
     this.#pending = new PendingReplies(this.#clock);
     this.#replyPrefix = this.subjects.replyPrefix(this.id);
     this.#self = `node:${this.id}`;
@@ -163,6 +168,23 @@ export class Node implements AsyncDisposable {
       });
       const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
       const node = new Node(options, nc, server, registry, deadLetters, record, deps, logger);
+      try {
+        node.#assurance = await Assurance.open({
+          nc,
+          subjects,
+          nodeId,
+          options: options.assurance,
+          replicas: options.jetstreamReplicas,
+          ectMaxAgeMs: options.ectMaxAgeMs,
+          clock,
+          logger,
+          ledgerRef: node.ref(options.assurance.ledger.actorId),
+        });
+      } catch (error) {
+        await registry.removeNode(nodeId).catch(() => undefined);
+        throw error;
+      }
+      node.#interceptors = [node.#assurance.interceptor, ...node.#userInterceptors];
       node.#start();
       return node;
     } catch (error) {
@@ -197,6 +219,16 @@ export class Node implements AsyncDisposable {
   /** The node's lease epoch (increases on every start of the same node id). */
   get epoch(): number {
     return this.#record.epoch;
+  }
+
+  /** The assurance engine: profile, key registry (rotate, revoke), ECT store, ledger client. */
+  get assurance(): Assurance {
+    return this.#assurance;
+  }
+
+  /** The node's NATS connection, for built-in actors that need JetStream (e.g. the audit ledger). */
+  get nats(): NatsConnection {
+    return this.#nc;
   }
 
   /** Ids of the actors hosted here. */
@@ -303,16 +335,16 @@ export class Node implements AsyncDisposable {
     return this.#makeRef(id, this.#self, () => (this.#tracing.enabled ? otelContext.active() : undefined)) as ActorRef<MessageOf<C>, ReplyOf<C>>;
   }
 
-  #makeRef(id: string, from: string, parent: () => Context | undefined): ActorRef {
+  #makeRef(id: string, from: string, parent: () => Context | undefined, scope?: ExecutionScope): ActorRef {
     const subject = this.subjects.actor(id);
     return {
       id,
       tell: (msg: unknown, options?: TellOptions) => {
-        void this.#send(id, subject, msg, false, options, from, parent());
+        void this.#send(id, subject, msg, false, options, from, parent(), scope);
       },
       ask: (msg: unknown, options?: AskOptions) => {
         try {
-          return this.#send(id, subject, msg, true, options, from, parent()) ?? Promise.resolve(undefined);
+          return this.#send(id, subject, msg, true, options, from, parent(), scope) ?? Promise.resolve(undefined);
         } catch (error) {
           return Promise.reject(error);
         }
@@ -323,16 +355,27 @@ export class Node implements AsyncDisposable {
   // ---------------------------------------------------------------- sending
 
   /** Sends a tell (returns undefined, throws synchronously) or an ask (returns the reply promise). */
-  #send(target: string, subject: string, msg: unknown, isAsk: boolean, options: AskOptions | undefined, from: string, parent: Context | undefined): Promise<unknown> | undefined {
+  #send(
+    target: string,
+    subject: string,
+    msg: unknown,
+    isAsk: boolean,
+    options: AskOptions | undefined,
+    from: string,
+    parent: Context | undefined,
+    scope: ExecutionScope | undefined,
+  ): Promise<unknown> | undefined {
     if (this.#state !== "running") throw new TetherError("ERR_NODE_STOPPED", `node ${this.id} is ${this.#state}`);
     const id = nuid.next();
     const messageType = messageTypeOf(msg);
     const timeoutMs = options?.timeoutMs ?? this.options.askTimeoutMs;
     const span = this.#tracing.enabled ? this.#tracing.startSend(target, messageType, isAsk ? "ask" : "tell", parent) : undefined;
     const traceCtx = contextWithSpan(span, parent);
+    const ect = outgoingToken(scope);
     const local = this.#cells.get(target);
     if (local !== undefined && local.state !== "stopping" && local.state !== "stopped") {
-      return this.#sendLocal(local, subject, msg, messageType, id, isAsk, options, from, traceCtx, timeoutMs, span);
+      if (scope?.meter !== undefined) scope.meter.messages++;
+      return this.#sendLocal(local, subject, msg, messageType, id, isAsk, options, from, traceCtx, timeoutMs, span, ect);
     }
     let data: Uint8Array;
     try {
@@ -353,6 +396,14 @@ export class Node implements AsyncDisposable {
     if (messageType !== undefined) h.set(HeaderNames.type, messageType);
     if (options?.priority === true) h.set(HeaderNames.priority, "1");
     if (traceCtx !== undefined) injectTraceContext(traceCtx, h);
+    if (ect !== undefined) {
+      h.set(HeaderNames.executionContext, ect.token);
+      if (ect.receipt !== undefined) h.set(HeaderNames.receipt, ect.receipt);
+    }
+    if (scope?.meter !== undefined) {
+      scope.meter.messages++;
+      scope.meter.bytes += data.length;
+    }
     const reply = isAsk ? this.#replyPrefix + id : `${this.#replyPrefix}${id}.${target}`;
     const waiting = isAsk ? this.#pending.wait(id, target, timeoutMs) : undefined;
     try {
@@ -393,6 +444,7 @@ export class Node implements AsyncDisposable {
     traceCtx: Context | undefined,
     timeoutMs: number,
     span: ReturnType<Tracing["startSend"]>,
+    incoming: ScopeToken | undefined,
   ): Promise<unknown> | undefined {
     const parsed = cell.protocol.safeParse(msg);
     if (!parsed.success) {
@@ -412,6 +464,7 @@ export class Node implements AsyncDisposable {
       reply: isAsk ? (outcome) => this.#settleLocal(id, outcome) : undefined,
       trace: traceCtx,
       subject,
+      incoming,
     };
     try {
       cell.enqueue(delivery, options?.priority === true ? "priority" : "normal");
@@ -516,16 +569,50 @@ export class Node implements AsyncDisposable {
       span?.end();
     }
     const reply = isAsk && msg.reply ? this.#remoteReplier(msg.reply, cell.id) : undefined;
-    const delivery: Delivery = { body: parsed.data, messageType, id, from, expectsReply: isAsk, reply, trace, subject: msg.subject };
-    if (cell.state === "stopping" || cell.state === "stopped") {
-      this.#rejectInbound({ ...base, messageType }, new TetherError("ERR_ACTOR_STOPPED", `actor ${cell.id} is stopping`));
+    const lane = h?.get(HeaderNames.priority) === "1" ? "priority" : "normal";
+    const make = (incoming: ScopeToken | undefined): Delivery => ({
+      body: parsed.data,
+      messageType,
+      id,
+      from,
+      expectsReply: isAsk,
+      reply,
+      trace,
+      subject: msg.subject,
+      incoming,
+    });
+    const deliver = (delivery: Delivery) => {
+      if (cell.state === "stopping" || cell.state === "stopped") {
+        this.#rejectInbound({ ...base, messageType }, new TetherError("ERR_ACTOR_STOPPED", `actor ${cell.id} is stopping`));
+        return;
+      }
+      try {
+        cell.enqueue(delivery, lane);
+      } catch (error) {
+        this.#rejectInbound({ ...base, messageType }, error as TetherError);
+      }
+    };
+    const token = h?.get(HeaderNames.executionContext, Match.IgnoreCase) || undefined;
+    if (token === undefined && cell.inboundPending === 0) {
+      deliver(make(undefined)); // fast path: nothing to verify, nothing queued ahead
       return;
     }
-    try {
-      cell.enqueue(delivery, h?.get(HeaderNames.priority) === "1" ? "priority" : "normal");
-    } catch (error) {
-      this.#rejectInbound({ ...base, messageType }, error as TetherError);
-    }
+    // Verification is asynchronous; deliveries still reach the mailbox in arrival order.
+    const verified = token === undefined ? Promise.resolve(undefined) : this.#assurance.verifyIncoming(token, h?.get(HeaderNames.receipt) || undefined, cell.id, id);
+    cell.inboundPending++;
+    cell.inboundTail = cell.inboundTail
+      .then(() => verified)
+      .then(
+        (incoming) => deliver(make(incoming)),
+        (error: unknown) =>
+          this.#rejectInbound(
+            { ...base, messageType },
+            isTetherError(error) ? error : new TetherError("ERR_ECT_MALFORMED", `execution context rejected: ${String(error)}`, { cause: error }),
+          ),
+      )
+      .finally(() => {
+        cell.inboundPending--;
+      });
   }
 
   #remoteReplier(replySubject: string, actorId: string): (outcome: ReplyOutcome) => void {
@@ -651,6 +738,7 @@ export class Node implements AsyncDisposable {
 
   #handlerContext(cell: ActorCell, delivery: Delivery, signal: () => AbortSignal, traceCtx: Context | undefined): ActorContext {
     const node = this;
+    const scope = newScope(delivery.incoming);
     return {
       self: cell.id,
       nodeId: this.id,
@@ -665,10 +753,20 @@ export class Node implements AsyncDisposable {
       },
       ref: <C extends ActorClass>(id: string) => {
         assertToken("actor id", id);
-        return node.#makeRef(id, cell.id, () => traceCtx) as ActorRef<MessageOf<C>, ReplyOf<C>>;
+        return node.#makeRef(id, cell.id, () => traceCtx, scope) as ActorRef<MessageOf<C>, ReplyOf<C>>;
       },
-      act: <T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T) =>
-        this.#act({ name, params, actorId: cell.id, nodeId: this.id, messageId: delivery.id, signal: signal() }, run),
+      act: <T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T, options?: ActOptions) =>
+        this.#act({ name, params, actorId: cell.id, nodeId: this.id, messageId: delivery.id, signal: signal(), cost: options?.cost, scope }, run),
+      meter: (unit: string, amount: number) => {
+        if (typeof unit !== "string" || unit.length === 0 || unit.length > 64 || !Number.isFinite(amount) || amount < 0) {
+          throw new TetherError("ERR_CONFIG_INVALID", `ctx.meter needs a unit name (1-64 chars) and a non-negative amount`);
+        }
+        if (scope.meter === undefined) throw new TetherError("ERR_CONFIG_INVALID", "ctx.meter can only be called while a ctx.act runs");
+        scope.meter.units[unit] = (scope.meter.units[unit] ?? 0) + amount;
+      },
+      get workflowId() {
+        return scope.wid;
+      },
     };
   }
 
@@ -767,6 +865,7 @@ export class Node implements AsyncDisposable {
         await this.#stopCells([...this.#cells.values()], this.options.shutdownTimeoutMs);
         await this.#registry.removeNode(this.id).catch((error: unknown) => this.#logger.warn("removing node lease failed", { error }));
         await this.#deadLetters.flush();
+        this.#assurance.close();
         this.#pending.rejectAll(new TetherError("ERR_NODE_STOPPED", `node ${this.id} stopped`));
         await this.#nc.drain().catch(() => this.#nc.close());
       } finally {

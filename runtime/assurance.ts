@@ -1,0 +1,295 @@
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  MemoryReplayCache,
+  TETHER_EXT_PREFIX,
+  TetherError,
+  canonicalJson,
+  decodeEctUnverified,
+  encodeBody,
+  hasCode,
+  isTetherError,
+  mintEct,
+  mintUnsignedEct,
+  sha256B64url,
+  verifyEct,
+  verifyUnsignedEct,
+  type NetworkSubjects,
+  type ReplayCache,
+  type SigningKey,
+} from "../protocols/index.ts";
+import type { ActionInterceptor, ActorRef } from "./actor-types.ts";
+import { levelRank, profileLevel, type AssuranceLevel, type AssuranceOptionsResolved } from "./assurance-options.ts";
+import type { Clock } from "./clock.ts";
+import { KvEctStore } from "./ect-store.ts";
+import type { ScopeToken } from "./execution-scope.ts";
+import { loadOrCreateSigningKey } from "./keys/key-file.ts";
+import { KeyRegistry } from "./keys/key-registry.ts";
+import { LedgerClient, type LedgerEntry, type LedgerReceipt } from "./ledger-client.ts";
+import type { Logger } from "./logger.ts";
+import { Quotas } from "./quotas.ts";
+
+export interface AssuranceParams {
+  readonly nc: NatsConnection;
+  readonly subjects: NetworkSubjects;
+  readonly nodeId: string;
+  readonly options: AssuranceOptionsResolved;
+  readonly replicas: number;
+  readonly ectMaxAgeMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** A ref to the network's audit ledger actor (used by the regulated profile and security events). */
+  readonly ledgerRef: ActorRef<unknown, unknown>;
+}
+
+/** `tether://<network>/agent/<id>`: an agent's stable workload identifier (ECT `iss`). */
+export const agentUri = (network: string, actorId: string): string => `tether://${network}/agent/${actorId}`;
+/** The audience of every token minted in a network: its agents and its ledger verify them. */
+export const networkAudience = (network: string): string => `tether://${network}`;
+
+/**
+ * The assurance engine of one node: mints an ECT for every `ctx.act` (the outermost action
+ * interceptor), verifies the ECT on every incoming message per the node's minimum level, keeps the
+ * ECT DAG store and, in the regulated profile, appends each token to the audit ledger before the
+ * action returns. The profile is configuration; actor code never changes.
+ */
+export class Assurance {
+  readonly level: AssuranceLevel;
+  readonly minLevel: AssuranceLevel;
+  readonly keys: KeyRegistry;
+  readonly store: KvEctStore;
+  readonly ledger: LedgerClient;
+  readonly quotas: Quotas | undefined;
+  #signingKey: SigningKey | undefined;
+  readonly #p: AssuranceParams;
+  readonly #replay: ReplayCache;
+  readonly #audience: string;
+
+  private constructor(p: AssuranceParams, keys: KeyRegistry, store: KvEctStore, signingKey: SigningKey | undefined, quotas: Quotas | undefined) {
+    this.#p = p;
+    this.keys = keys;
+    this.store = store;
+    this.#signingKey = signingKey;
+    this.quotas = quotas;
+    const profile = profileLevel(p.options.profile);
+    this.level = profile === "L3" && p.options.ledger.mode === "async" ? "L2" : profile;
+    this.minLevel = p.options.minLevel ?? profile;
+    this.#replay = new MemoryReplayCache({ now: () => p.clock.now() });
+    this.#audience = networkAudience(p.subjects.network);
+    this.ledger = new LedgerClient(p.ledgerRef, { onUnavailable: p.options.ledger.onUnavailable, timeoutMs: p.options.ledger.timeoutMs, clock: p.clock });
+  }
+
+  static async open(p: AssuranceParams): Promise<Assurance> {
+    const keys = await KeyRegistry.open(p.nc, p.subjects, { replicas: p.replicas, clock: p.clock, logger: p.logger });
+    const store = await KvEctStore.open(p.nc, p.subjects, { replicas: p.replicas, maxAgeMs: p.ectMaxAgeMs });
+    let signingKey: SigningKey | undefined;
+    if (p.options.profile !== "relaxed") {
+      const path = join(p.options.keyDir, p.subjects.network, `${p.nodeId}.jwk.json`);
+      const { key } = await loadOrCreateSigningKey(path, p.options.alg);
+      signingKey = key;
+      const existing = await keys.get(key.kid);
+      if (existing?.status === "revoked") {
+        throw new TetherError("ERR_ECT_KEY_REVOKED", `this node's key ${key.kid} was revoked: delete ${path} to make a new one`);
+      }
+      if (existing === undefined) await keys.publish(key, "node", p.nodeId);
+    }
+    const quotas = p.options.quotas.length === 0 ? undefined : await Quotas.open(p.nc, p.subjects, p.options.quotas, { replicas: p.replicas, clock: p.clock });
+    return new Assurance(p, keys, store, signingKey, quotas);
+  }
+
+  /** The kid this node signs with (standard and regulated profiles). */
+  get kid(): string | undefined {
+    return this.#signingKey?.kid;
+  }
+
+  /** Replaces this node's key: the new one signs from now on; the old one verifies until its tokens expire. */
+  async rotateKey(): Promise<string> {
+    const old = this.#signingKey;
+    const path = join(this.#p.options.keyDir, this.#p.subjects.network, `${this.#p.nodeId}.jwk.json`);
+    const { rmSync } = await import("node:fs");
+    rmSync(path, { force: true });
+    const { key } = await loadOrCreateSigningKey(path, this.#p.options.alg);
+    await this.keys.publish(key, "node", this.#p.nodeId);
+    this.#signingKey = key;
+    if (old !== undefined) await this.keys.retire(old.kid);
+    await this.recordEvent("key.rotated", this.#p.nodeId, { oldKid: old?.kid ?? null, newKid: key.kid });
+    return key.kid;
+  }
+
+  /** Revokes a key in the network (any node's); records the event in the ledger when one runs. */
+  async revokeKey(kid: string, reason: string): Promise<void> {
+    await this.keys.revoke(kid, reason);
+    await this.recordEvent("key.revoked", kid, { reason });
+  }
+
+  /** Appends a security event to the ledger; logged (not thrown) when no ledger is reachable. */
+  async recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<LedgerReceipt | undefined> {
+    try {
+      return await this.ledger.append({ kind: "event", event, subject, details });
+    } catch (error) {
+      this.#p.logger.warn("security event not recorded in the ledger", { event, subject, error });
+      return undefined;
+    }
+  }
+
+  /**
+   * The outermost action interceptor: runs the action (and the interceptors inside it), meters it,
+   * mints its ECT whatever the outcome, stores it, and in the regulated profile appends it to the
+   * ledger before returning. Quotas are reserved before anything runs.
+   */
+  readonly interceptor: ActionInterceptor = async (call, next) => {
+    const scope = call.scope;
+    const parent = scope.current ?? scope.incoming;
+    scope.wid ??= parent?.wid ?? randomUUID();
+    const usage = { messages: 0, bytes: 0, units: {} as Record<string, number> };
+    const outer = scope.meter;
+    scope.meter = usage;
+    const startedAt = this.#p.clock.now();
+    const cpu0 = process.cpuUsage();
+    const subject = { agent: call.actorId, workflow: scope.wid };
+    const declared = { actions: 1, ...(call.cost ?? {}) };
+    let result: unknown;
+    let failure: unknown;
+    let reserved = false;
+    try {
+      if (this.quotas !== undefined) {
+        await this.quotas.reserve(subject, declared);
+        reserved = true;
+      }
+      result = await next();
+    } catch (error) {
+      failure = error;
+    } finally {
+      scope.meter = outer;
+    }
+    const cpu = process.cpuUsage(cpu0);
+    if (reserved && this.quotas !== undefined) {
+      const extra: Record<string, number> = {};
+      for (const [unit, amount] of Object.entries(usage.units)) extra[unit] = amount - (declared[unit as keyof typeof declared] ?? 0);
+      await this.quotas.record(subject, extra).catch((error: unknown) => this.#p.logger.warn("quota usage not recorded", { error }));
+    }
+    const outcome = failure === undefined ? "ok" : hasCode(failure, "ERR_QUOTA_EXCEEDED") ? "refused" : "failed";
+    const minted = await this.#mint(call.name, call.actorId, call.params, parent, scope.wid, outcome, failure, result, {
+      wallMs: this.#p.clock.now() - startedAt,
+      cpuUs: cpu.user + cpu.system,
+      messages: usage.messages,
+      bytes: usage.bytes,
+      ...(Object.keys(usage.units).length === 0 ? {} : { units: usage.units }),
+    });
+    scope.current = minted;
+    if (failure !== undefined) throw failure;
+    return result;
+  };
+
+  async #mint(
+    name: string,
+    actorId: string,
+    params: unknown,
+    parent: ScopeToken | undefined,
+    wid: string,
+    outcome: string,
+    failure: unknown,
+    result: unknown,
+    usage: Record<string, unknown>,
+  ): Promise<ScopeToken> {
+    const jti = randomUUID();
+    const claims = {
+      iss: agentUri(this.#p.subjects.network, actorId),
+      aud: [this.#audience],
+      jti,
+      exec_act: name,
+      par: parent === undefined ? [] : [parent.jti],
+      wid,
+      inp_hash: hashValue(params),
+      ...(outcome === "ok" && result !== undefined ? { out_hash: hashValue(result) } : {}),
+      ext: {
+        [`${TETHER_EXT_PREFIX}node`]: this.#p.nodeId,
+        [`${TETHER_EXT_PREFIX}outcome`]: outcome,
+        [`${TETHER_EXT_PREFIX}level`]: this.level,
+        [`${TETHER_EXT_PREFIX}usage`]: usage,
+        ...(failure === undefined ? {} : { [`${TETHER_EXT_PREFIX}error`]: isTetherError(failure) ? failure.code : "ERR_ACTOR_HANDLER_FAILED" }),
+      },
+    };
+    const now = () => this.#p.clock.now();
+    const ttlSeconds = this.#p.options.tokenTtlSeconds;
+    const key = this.#signingKey;
+    const token =
+      key === undefined ? mintUnsignedEct(claims, { now, ttlSeconds }) : await mintEct(claims, { key: key.privateKey, kid: key.kid, alg: key.alg, now, ttlSeconds });
+    const iat = Math.floor(now() / 1000);
+    const record = { jti, iat, par: claims.par, wid, iss: claims.iss, exec_act: name, level: this.level, token };
+    if (this.level === "L1") {
+      void this.store.put(record).catch((error: unknown) => this.#p.logger.warn("ECT not stored", { jti, error }));
+    } else {
+      await this.store.put(record);
+    }
+    let receipt: string | undefined;
+    if (this.#p.options.profile === "regulated") {
+      const entry: LedgerEntry = { kind: "ect", token, level: this.level };
+      if (this.#p.options.ledger.mode === "sync") {
+        const r = await this.ledger.append(entry);
+        receipt = `${r.index}.${r.hash}`;
+      } else {
+        void this.ledger.append(entry).catch((error: unknown) => this.#p.logger.warn("async ledger append failed", { jti, error }));
+      }
+    }
+    return { token, jti, wid, level: this.level, receipt };
+  }
+
+  /**
+   * Verifies the ECT an incoming message carries, per this node's minimum level. The replay check is
+   * scoped to (receiving actor, message id): an action's token legitimately rides on every message the
+   * action sends, so what must never repeat is the same message presenting it again.
+   */
+  async verifyIncoming(token: string, receipt: string | undefined, actorId: string, messageId: string): Promise<ScopeToken> {
+    const unsigned = !token.includes(".");
+    const level: AssuranceLevel = unsigned ? "L1" : receipt !== undefined && RECEIPT.test(receipt) ? "L3" : "L2";
+    if (levelRank(level) < levelRank(this.minLevel)) {
+      throw new TetherError("ERR_ECT_LEVEL_TOO_LOW", `token level ${level} is below this node's minimum ${this.minLevel}`, {
+        details: { level, minLevel: this.minLevel },
+      });
+    }
+    const replayCache: ReplayCache = {
+      checkAndRemember: (scope, jti, expiresAt) => this.#replay.checkAndRemember(`${scope}|${actorId}|${messageId}`, jti, expiresAt),
+    };
+    const common = {
+      audience: this.#audience,
+      clockSkewSeconds: this.#p.options.clockSkewSeconds,
+      now: () => this.#p.clock.now(),
+      replayCache,
+    };
+    const verified = unsigned
+      ? await verifyUnsignedEct(token, { ...common, allowMissingParents: true })
+      : await verifyEct(token, {
+          ...common,
+          keys: this.keys,
+          // relaxed: no parent lookups; standard: look up and report; regulated: reject missing parents
+          ...(this.minLevel === "L1" ? { allowMissingParents: true } : { store: this.store, allowMissingParents: this.minLevel !== "L3" }),
+        });
+    if (verified.missingParents.length > 0 && this.minLevel === "L2") {
+      this.#p.logger.warn("ECT parents missing from the store (partial verification)", { jti: verified.claims.jti, missing: verified.missingParents });
+    }
+    const claims = verified.claims;
+    return { token, jti: claims.jti, wid: claims.wid, level, receipt: level === "L3" ? receipt : undefined };
+  }
+
+  /** Claims of a token without verifying it (for tools and logs). */
+  static peek(token: string): Record<string, unknown> {
+    return decodeEctUnverified(token).claims;
+  }
+
+  close(): void {
+    this.keys.close();
+  }
+}
+
+const RECEIPT = /^\d{1,15}\.[A-Za-z0-9_-]{43}$/;
+
+/** SHA-256 (base64url) of a value's RFC 8785 canonical JSON; values JSON cannot express are hashed as msgpack. */
+export const hashValue = (value: unknown): string => {
+  try {
+    return sha256B64url(canonicalJson(value));
+  } catch {
+    return sha256B64url(encodeBody(value));
+  }
+};

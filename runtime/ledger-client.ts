@@ -1,0 +1,93 @@
+import { TetherError, isTetherError } from "../protocols/index.ts";
+import type { ActorRef } from "./actor-types.ts";
+import type { Clock } from "./clock.ts";
+
+/** One entry to append: an ECT, or a security event. */
+export type LedgerEntry =
+  | { readonly kind: "ect"; readonly token: string; readonly level: "L1" | "L2" | "L3" }
+  | { readonly kind: "event"; readonly event: string; readonly subject?: string; readonly details: Record<string, unknown> };
+
+export interface LedgerReceipt {
+  readonly index: number;
+  readonly hash: string;
+}
+
+export interface LedgerClientOptions {
+  readonly onUnavailable: "wait" | "fail";
+  readonly timeoutMs: number;
+  readonly clock: Clock;
+}
+
+interface Waiting {
+  readonly entry: LedgerEntry;
+  readonly resolve: (r: LedgerReceipt) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * Appends to the network's audit ledger actor. Appends made in the same tick travel as one batch
+ * (one ask), so many concurrent actions cost one round trip. Unavailable ledger: fail at once, or
+ * retry until `timeoutMs`, per policy; either way the caller gets ERR_LEDGER_UNAVAILABLE, never a hang.
+ */
+export class LedgerClient {
+  readonly #ref: ActorRef<unknown, unknown>;
+  readonly #options: LedgerClientOptions;
+  #batch: Waiting[] = [];
+  #scheduled = false;
+
+  constructor(ref: ActorRef<unknown, unknown>, options: LedgerClientOptions) {
+    this.#ref = ref;
+    this.#options = options;
+  }
+
+  append(entry: LedgerEntry): Promise<LedgerReceipt> {
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ entry, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#scheduled = false;
+    for (let i = 0; i < batch.length; i += 500) {
+      const chunk = batch.slice(i, i + 500);
+      try {
+        const receipts = await this.#send(chunk.map((w) => w.entry));
+        chunk.forEach((w, j) => {
+          const r = receipts[j];
+          if (r === undefined) w.reject(new TetherError("ERR_LEDGER_UNAVAILABLE", "the ledger returned fewer receipts than entries"));
+          else w.resolve(r);
+        });
+      } catch (error) {
+        for (const w of chunk) w.reject(error);
+      }
+    }
+  }
+
+  async #send(entries: LedgerEntry[]): Promise<LedgerReceipt[]> {
+    const deadline = this.#options.clock.now() + this.#options.timeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      const remaining = deadline - this.#options.clock.now();
+      if (remaining <= 0) break;
+      try {
+        const reply = (await this.#ref.ask({ type: "tether.audit.v1.append", entries }, { timeoutMs: remaining })) as { receipts?: LedgerReceipt[] };
+        return reply.receipts ?? [];
+      } catch (error) {
+        lastError = error;
+        // ERR_ACTOR_NOT_FOUND (no ledger yet), ERR_ASK_TIMEOUT, ERR_MAILBOX_FULL… are all retryable
+        const transient = isTetherError(error) && error.retryable;
+        if (this.#options.onUnavailable === "fail" || !transient) break;
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+      }
+    }
+    throw new TetherError("ERR_LEDGER_UNAVAILABLE", `the audit ledger did not acknowledge ${entries.length} entr${entries.length === 1 ? "y" : "ies"}: ${lastError instanceof Error ? lastError.message : "timeout"}`, {
+      cause: lastError,
+    });
+  }
+}

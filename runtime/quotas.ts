@@ -1,0 +1,100 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
+import type { QuotaRule } from "./assurance-options.ts";
+import type { Clock } from "./clock.ts";
+
+export interface QuotaSubject {
+  readonly agent: string;
+  readonly workflow: string | undefined;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const SAFE = /[^A-Za-z0-9_-]/g;
+
+/**
+ * Cluster-wide quotas in JetStream KV (`tether_<net>_usage`), counted in fixed windows.
+ * `reserve` adds the action's declared cost with compare-and-set *before* the action runs and refuses
+ * (ERR_QUOTA_EXCEEDED) if that would pass a limit, so a refused action has no effects at all.
+ * Units reported during the action (`ctx.meter`) beyond the declared cost are added afterwards.
+ */
+export class Quotas {
+  readonly #kv: KV;
+  readonly #rules: readonly QuotaRule[];
+  readonly #clock: Clock;
+
+  private constructor(kv: KV, rules: readonly QuotaRule[], clock: Clock) {
+    this.#kv = kv;
+    this.#rules = rules;
+    this.#clock = clock;
+  }
+
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, rules: readonly QuotaRule[], options: { replicas: number; clock: Clock }): Promise<Quotas> {
+    const kv = await new Kvm(jetstream(nc)).create(`tether_${subjects.network}_usage`, { history: 1, replicas: options.replicas });
+    return new Quotas(kv, rules, options.clock);
+  }
+
+  /** Reserves `amounts` (unit → amount) for `subject` under every matching rule, or throws ERR_QUOTA_EXCEEDED. */
+  async reserve(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): Promise<void> {
+    const done: [string, number][] = [];
+    try {
+      for (const rule of this.#rules) {
+        const amount = amounts[rule.unit];
+        const key = this.#key(rule, subject);
+        if (amount === undefined || amount <= 0 || key === undefined) continue;
+        await this.#add(key, amount, rule.limit, rule);
+        done.push([key, amount]);
+      }
+    } catch (error) {
+      for (const [key, amount] of done) await this.#add(key, -amount, Number.POSITIVE_INFINITY, undefined).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Adds usage that was not reserved (reported during the action). Never refuses. */
+  async record(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): Promise<void> {
+    for (const rule of this.#rules) {
+      const amount = amounts[rule.unit];
+      const key = this.#key(rule, subject);
+      if (amount !== undefined && amount > 0 && key !== undefined) await this.#add(key, amount, Number.POSITIVE_INFINITY, undefined);
+    }
+  }
+
+  /** Current usage counted for a rule (for tests and `tether usage`). */
+  async current(rule: QuotaRule, subject: QuotaSubject): Promise<number> {
+    const key = this.#key(rule, subject);
+    if (key === undefined) return 0;
+    const entry = await this.#kv.get(key);
+    return entry === null || entry.operation !== "PUT" ? 0 : Number(decoder.decode(entry.value));
+  }
+
+  #key(rule: QuotaRule, subject: QuotaSubject): string | undefined {
+    const id = rule.scope === "agent" ? subject.agent : rule.scope === "workflow" ? subject.workflow : "all";
+    if (id === undefined || (rule.id !== undefined && rule.scope === "agent" && rule.id !== subject.agent)) return undefined;
+    const window = Math.floor(this.#clock.now() / rule.windowMs);
+    return `q.${rule.scope}.${id.replace(SAFE, "_")}.${rule.unit.replace(SAFE, "_")}.${window}`;
+  }
+
+  async #add(key: string, amount: number, limit: number, rule: QuotaRule | undefined): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const entry = await this.#kv.get(key);
+      const current = entry === null || entry.operation !== "PUT" ? 0 : Number(decoder.decode(entry.value));
+      const next = current + amount;
+      if (amount > 0 && next > limit) {
+        throw new TetherError("ERR_QUOTA_EXCEEDED", `quota exceeded: ${rule?.unit ?? "usage"} per ${rule?.scope ?? "scope"} would reach ${next} (limit ${limit})`, {
+          details: { key, current, amount, limit },
+        });
+      }
+      try {
+        if (entry === null) await this.#kv.create(key, encoder.encode(String(next)));
+        else await this.#kv.update(key, encoder.encode(String(next)), entry.revision);
+        return;
+      } catch {
+        // lost a compare-and-set race: read again
+      }
+    }
+    throw new TetherError("ERR_REGISTRY_FAILED", `quota counter ${key} kept changing; try again`);
+  }
+}
