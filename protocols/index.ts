@@ -124,3 +124,4 @@ export type {
   StitchResult,
   StitchOptions,
 } from "./audit/index.ts";
+export { AuditEntry, AuditMsg, AuditReceipt } from "./audit-wire.ts";

@@ -1,4 +1,4 @@
-import { TetherError, isTetherError } from "../protocols/index.ts";
+import { AuditReceipt, TetherError, errorFromWire, isTetherError } from "../protocols/index.ts";
 import type { ActorRef } from "./actor-types.ts";
 import type { Clock } from "./clock.ts";
 
@@ -59,9 +59,10 @@ export class LedgerClient {
       try {
         const receipts = await this.#send(chunk.map((w) => w.entry));
         chunk.forEach((w, j) => {
-          const r = receipts[j];
-          if (r === undefined) w.reject(new TetherError("ERR_LEDGER_UNAVAILABLE", "the ledger returned fewer receipts than entries"));
-          else w.resolve(r);
+          const parsed = AuditReceipt.safeParse(receipts[j]);
+          if (!parsed.success) w.reject(new TetherError("ERR_LEDGER_UNAVAILABLE", "the ledger returned no valid receipt for an entry"));
+          else if ("error" in parsed.data) w.reject(errorFromWire({ code: parsed.data.error, message: `the ledger refused the entry: ${parsed.data.message}` }));
+          else w.resolve(parsed.data);
         });
       } catch (error) {
         for (const w of chunk) w.reject(error);
@@ -69,15 +70,15 @@ export class LedgerClient {
     }
   }
 
-  async #send(entries: LedgerEntry[]): Promise<LedgerReceipt[]> {
+  async #send(entries: LedgerEntry[]): Promise<unknown[]> {
     const deadline = this.#options.clock.now() + this.#options.timeoutMs;
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - this.#options.clock.now();
       if (remaining <= 0) break;
       try {
-        const reply = (await this.#ref.ask({ type: "tether.audit.v1.append", entries }, { timeoutMs: remaining })) as { receipts?: LedgerReceipt[] };
-        return reply.receipts ?? [];
+        const reply = (await this.#ref.ask({ type: "tether.audit.v1.append", entries }, { timeoutMs: remaining })) as { receipts?: unknown[] };
+        return Array.isArray(reply?.receipts) ? reply.receipts : [];
       } catch (error) {
         lastError = error;
         // ERR_ACTOR_NOT_FOUND (no ledger yet), ERR_ASK_TIMEOUT, ERR_MAILBOX_FULL… are all retryable

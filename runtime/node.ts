@@ -226,6 +226,11 @@ export class Node implements AsyncDisposable {
     return this.#assurance;
   }
 
+  /** The clock the node runs on (injected, or the system clock). */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
   /** The node's NATS connection, for built-in actors that need JetStream (e.g. the audit ledger). */
   get nats(): NatsConnection {
     return this.#nc;

@@ -1,0 +1,190 @@
+import { join } from "node:path";
+import {
+  AuditMsg,
+  TetherError,
+  appendRecord,
+  checkpointRange,
+  decodeEctUnverified,
+  isTetherError,
+  signCheckpoint,
+  verifyEct,
+  type AuditEntry,
+  type AuditReceipt,
+  type KeyResolver,
+  type LedgerRecord,
+  type SigningKey,
+} from "../../protocols/index.ts";
+import { LedgerStream, loadOrCreateSigningKey, type ActorContext, type ActorLifecycleContext, type Clock, type Node } from "../../runtime/index.ts";
+import { Actor } from "../actor.ts";
+
+/** What the audit ledger actor needs, passed in (see `createAuditLedgerDeps`). */
+export interface AuditLedgerDeps {
+  readonly network: string;
+  readonly stream: LedgerStream;
+  /** The ledger's own key (role `audit`): it signs checkpoints, independent of workflow agents. */
+  readonly signer: SigningKey;
+  /** Verifies signed ECTs before they are appended. */
+  readonly keys: KeyResolver;
+  readonly clock: Clock;
+  /** A signed checkpoint closes a batch every this many records (default 100)… */
+  readonly checkpointEvery?: number;
+  /** …or when an append arrives this long after the last checkpoint (default 5 s). */
+  readonly checkpointIntervalMs?: number;
+}
+
+type AuditState = { last: LedgerRecord | undefined; batch: LedgerRecord[]; lastCheckpointAt: number };
+
+/**
+ * The network's tamper-evident audit ledger, as an actor (id `audit` by default). It appends ECTs and
+ * security events as a hash chain to a JetStream stream and closes batches with checkpoints signed by
+ * its own key (Merkle root over the batch): those are the receipts `tether audit verify` re-derives.
+ * One message at a time, and single activation, keep the chain linear.
+ */
+export class AuditLedger extends Actor<AuditMsg, AuditState> {
+  static override readonly protocol = AuditMsg;
+  static override readonly capabilities = ["audit.ledger"];
+  override state: AuditState = { last: undefined, batch: [], lastCheckpointAt: 0 };
+  readonly #d: AuditLedgerDeps;
+
+  constructor(deps: AuditLedgerDeps) {
+    super();
+    this.#d = deps;
+  }
+
+  override async onStart(_ctx: ActorLifecycleContext): Promise<void> {
+    // resume the chain: the last record, and the records since the last checkpoint
+    const every = this.#d.checkpointEvery ?? 100;
+    const tail = await this.#d.stream.tail(every + 1);
+    this.state.last = tail.at(-1);
+    const lastCheckpoint = tail.findLastIndex((r) => r.kind === "checkpoint");
+    this.state.batch = tail.slice(lastCheckpoint + 1);
+    this.state.lastCheckpointAt = this.#d.clock.now();
+  }
+
+  override async onStop(_ctx: ActorLifecycleContext): Promise<void> {
+    if (this.state.batch.length > 0) await this.#checkpoint();
+  }
+
+  async handle(msg: AuditMsg, _ctx: ActorContext): Promise<{ receipts: AuditReceipt[] } | { checkpoint: number | null }> {
+    switch (msg.type) {
+      case "tether.audit.v1.append":
+        return { receipts: await this.#append(msg.entries) };
+      case "tether.audit.v1.checkpoint":
+        return { checkpoint: this.state.batch.length === 0 ? null : (await this.#checkpoint()).index };
+    }
+  }
+
+  async #append(entries: readonly AuditEntry[]): Promise<AuditReceipt[]> {
+    const now = this.#d.clock.now();
+    const receipts: AuditReceipt[] = [];
+    const records: LedgerRecord[] = [];
+    let last = this.state.last;
+    for (const entry of entries) {
+      let record: LedgerRecord;
+      try {
+        record =
+          entry.kind === "ect"
+            ? appendRecord(last, { network: this.#d.network, kind: "ect", body: await this.#ectBody(entry.token, entry.level), at: now })
+            : appendRecord(last, {
+                network: this.#d.network,
+                kind: "event",
+                body: { event: entry.event, ...(entry.subject === undefined ? {} : { subject: entry.subject }), details: entry.details },
+                at: now,
+              });
+      } catch (error) {
+        const code = isTetherError(error) ? error.code : "ERR_AUDIT_RECORD_INVALID";
+        const message = error instanceof Error ? error.message.slice(0, 1024) : String(error);
+        receipts.push({ error: code, message });
+        // a refused token is itself a security event
+        record = appendRecord(last, { network: this.#d.network, kind: "event", body: { event: "violation", details: { reason: "ledger refused a token", code, message: message.slice(0, 512) } }, at: now });
+        records.push(record);
+        last = record;
+        continue;
+      }
+      records.push(record);
+      receipts.push({ index: record.index, hash: record.hash });
+      last = record;
+    }
+    await this.#d.stream.append(records);
+    this.state.last = last;
+    this.state.batch.push(...records);
+    const due = this.state.batch.length >= (this.#d.checkpointEvery ?? 100) || now - this.state.lastCheckpointAt >= (this.#d.checkpointIntervalMs ?? 5_000);
+    if (due) await this.#checkpoint();
+    return receipts;
+  }
+
+  async #ectBody(token: string, level: "L1" | "L2" | "L3") {
+    const signed = token.includes(".");
+    // the ledger appends only tokens it can verify itself (parents and replay are the receivers' checks)
+    const claims = signed
+      ? (await verifyEct(token, { keys: this.#d.keys, allowMissingParents: true, now: () => this.#d.clock.now() })).claims
+      : decodeEctUnverified(token).claims;
+    if (!signed && level !== "L1") throw new TetherError("ERR_ECT_LEVEL_TOO_LOW", `an unsigned token cannot be recorded as ${level}`);
+    const c = claims as Record<string, unknown>;
+    const par = (c["par"] ?? c["pred"]) as string[];
+    const ext = (c["ext"] ?? c["ect_ext"]) as Record<string, unknown> | undefined;
+    return {
+      token,
+      jti: String(c["jti"]),
+      ...(typeof c["wid"] === "string" ? { wid: c["wid"] } : {}),
+      iss: String(c["iss"]),
+      exec_act: String(c["exec_act"]),
+      par,
+      iat: Number(c["iat"]),
+      level,
+      ...(ext === undefined ? {} : { ext }),
+    };
+  }
+
+  async #checkpoint(): Promise<LedgerRecord> {
+    const batch = this.state.batch;
+    const first = batch[0];
+    const prev = this.state.last;
+    if (first === undefined || prev === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
+    const range = checkpointRange(batch, first.index, prev.index);
+    const at = this.#d.clock.now();
+    const signature = await signCheckpoint(
+      { network: this.#d.network, ...range, iat: Math.floor(at / 1000) },
+      { key: this.#d.signer.privateKey, kid: this.#d.signer.kid, alg: this.#d.signer.alg },
+    );
+    const record = appendRecord(prev, { network: this.#d.network, kind: "checkpoint", body: { ...range, signature }, at });
+    await this.#d.stream.append([record]);
+    this.state.last = record;
+    this.state.batch = [record]; // the next checkpoint covers this one too, so checkpoints chain
+    this.state.lastCheckpointAt = at;
+    return record;
+  }
+}
+
+export interface AuditLedgerDepsOptions {
+  /** Directory of the ledger's private key (file `<keyDir>/<network>/audit-<actorId>.jwk.json`). */
+  readonly keyDir?: string;
+  readonly actorId?: string;
+  readonly checkpointEvery?: number;
+  readonly checkpointIntervalMs?: number;
+  /** Allow deleting stream messages (only for tamper tests). Default false. */
+  readonly allowDelete?: boolean;
+}
+
+/**
+ * Assembles an audit ledger on a node: opens the stream, loads or creates the ledger's own key and
+ * publishes it in the key registry with role `audit`.
+ */
+export const createAuditLedgerDeps = async (node: Node, options: AuditLedgerDepsOptions = {}): Promise<AuditLedgerDeps> => {
+  const actorId = options.actorId ?? "audit";
+  const keyDir = options.keyDir ?? node.options.assurance.keyDir;
+  const stream = await LedgerStream.open(node.nats, node.subjects, { replicas: node.options.jetstreamReplicas, denyDelete: options.allowDelete !== true });
+  const { key } = await loadOrCreateSigningKey(join(keyDir, node.network, `audit-${actorId}.jwk.json`), "ES256");
+  const existing = await node.assurance.keys.get(key.kid);
+  if (existing?.status === "revoked") throw new TetherError("ERR_ECT_KEY_REVOKED", `the ledger key ${key.kid} was revoked`);
+  if (existing === undefined) await node.assurance.keys.publish(key, "audit", actorId);
+  return {
+    network: node.network,
+    stream,
+    signer: key,
+    keys: node.assurance.keys,
+    clock: node.clock,
+    ...(options.checkpointEvery === undefined ? {} : { checkpointEvery: options.checkpointEvery }),
+    ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
+  };
+};
