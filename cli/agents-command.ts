@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import { connect } from "@nats-io/transport-node";
 import { Registry, systemClock } from "../runtime/index.ts";
-import { TetherError, isLeaseAlive, networkSubjects } from "../protocols/index.ts";
-import { parseServers } from "./servers.ts";
+import { isLeaseAlive, networkSubjects } from "../protocols/index.ts";
+import { printTable, withConnection } from "./connection.ts";
 
 interface AgentsLsFlags {
   nats?: string;
@@ -19,15 +18,8 @@ export const registerAgentsCommand = (program: Command): void => {
     .option("--nats <urls>", "comma-separated NATS server URLs", "nats://127.0.0.1:4222")
     .option("--network <name>", "network (tenant) name", "default")
     .option("--json", "one JSON object per line")
-    .action(async (flags: AgentsLsFlags) => {
-      const servers = parseServers(flags.nats);
-      let nc;
-      try {
-        nc = await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000 });
-      } catch (cause) {
-        throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${servers.join(",")}: ${String(cause)}`, { cause });
-      }
-      try {
+    .action((flags: AgentsLsFlags) =>
+      withConnection(flags.nats, async (nc) => {
         const registry = await Registry.open(nc, networkSubjects(flags.network), { replicas: 1, clock: systemClock });
         const [actors, nodes] = await Promise.all([registry.listActors(), registry.listNodes()]);
         const now = systemClock.now();
@@ -46,14 +38,6 @@ export const registerAgentsCommand = (program: Command): void => {
           return;
         }
         printTable(["ID", "CLASS", "CAPABILITIES", "NODE", "STATUS"], rows.map((r) => [r.id, r.class, r.capabilities.join(",") || "-", r.node, r.status]));
-      } finally {
-        await nc.close();
-      }
-    });
-};
-
-const printTable = (head: string[], rows: string[][]): void => {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  process.stdout.write(`${[line(head), ...rows.map(line)].join("\n")}\n`);
+      }),
+    );
 };

@@ -10,6 +10,10 @@ interface NodeStartFlags {
   nodeId?: string;
   replicas?: number;
   logLevel: LogLevel;
+  profile: string;
+  minLevel?: string;
+  keyDir: string;
+  ledgerMode: string;
 }
 
 /** `tether node start`: a node process hosting the agents a module exports, until SIGINT/SIGTERM. */
@@ -24,6 +28,10 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--node-id <id>", "stable node id (default: random)")
     .option("--replicas <n>", "JetStream replicas for the registry and dead letters (3 on a 3-node cluster)", parsePositiveInt("--replicas"))
     .option("--log-level <level>", "debug | info | warn | error", "info")
+    .option("--profile <profile>", "assurance profile: relaxed | standard | regulated", "relaxed")
+    .option("--min-level <level>", "refuse incoming tokens below L1 | L2 | L3 (default: the profile's level)")
+    .option("--key-dir <dir>", "directory of the node's private signing key", ".tether/keys")
+    .option("--ledger-mode <mode>", "regulated profile: sync (L3, wait for receipts) | async (L2)", "sync")
     .action(async (flags: NodeStartFlags) => {
       const servers = parseServers(flags.nats);
       const telemetry = startTelemetry(process.env, "tether-node");
@@ -34,6 +42,12 @@ export const registerNodeCommand = (program: Command): void => {
           servers,
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
+          assurance: {
+            profile: flags.profile as "relaxed",
+            keyDir: flags.keyDir,
+            ledger: { mode: flags.ledgerMode as "sync" },
+            ...(flags.minLevel === undefined ? {} : { minLevel: flags.minLevel as "L1" }),
+          },
         },
         { logger, ...(telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider }) },
       );

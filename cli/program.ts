@@ -1,7 +1,11 @@
 import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
+import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
+import { registerEctCommand } from "./ect-command.ts";
+import { registerKeysCommand } from "./keys-command.ts";
 import { registerNodeCommand } from "./node-command.ts";
+import { registerUsageCommand } from "./usage-command.ts";
 
 /** The `tether` command line. Each command registers itself from its own file. */
 export const buildProgram = (): Command => {
@@ -12,5 +16,9 @@ export const buildProgram = (): Command => {
   registerNodeCommand(program);
   registerAgentsCommand(program);
   registerClusterCommand(program);
+  registerEctCommand(program);
+  registerKeysCommand(program);
+  registerAuditCommand(program);
+  registerUsageCommand(program);
   return program;
 };

@@ -87,7 +87,7 @@ describe("the audit ledger (regulated profile)", () => {
 
   it("marks tokens L2 in async mode, which a node requiring L3 refuses", async () => {
     await using server = await startServer();
-    await using ledger = await startLedger(server.url);
+    await using _ledger = await startLedger(server.url); // async appends still go to a ledger
     await using lax = await startNode(server.url, regulated({ mode: "async" }));
     await using strict = await startNode(server.url, regulated());
     await lax.spawn("intake", Stepper);
