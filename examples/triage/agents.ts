@@ -33,7 +33,10 @@ export class Triage extends Actor<TriageMsg, { routed: number }> {
   override state = { routed: 0 };
 
   async handle(msg: TriageMsg, ctx: ActorContext): Promise<Resolution> {
-    const area = /db|database|query|replica/i.test(msg.summary) ? "database" : "network";
+    // a significant action: recorded as an ECT (signed and audited in the regulated profile)
+    const area = await ctx.act("route_incident", { incident: msg.id, severity: msg.severity }, () =>
+      /db|database|query|replica/i.test(msg.summary) ? "database" : "network",
+    );
     this.state.routed++;
     return ctx.ref<typeof Specialist>(`${area}-specialist`).ask({ type: "diagnose", incident: msg }, { timeoutMs: 5_000 });
   }
@@ -53,16 +56,19 @@ export class Specialist extends Actor<SpecialistMsg> {
 
   async handle(msg: SpecialistMsg, ctx: ActorContext): Promise<Resolution> {
     const { incident } = msg;
-    const proposal =
-      this.area === "database"
+    const proposal = await ctx.act("propose_fix", { incident: incident.id, area: this.area }, () => this.#propose(incident));
+    const review = await ctx.ref<typeof Reviewer>("reviewer").ask({ type: "review", incident, proposal, specialist: ctx.self });
+    return { incident: incident.id, specialist: ctx.self, proposal, ...review };
+  }
+
+  #propose(incident: z.infer<typeof Incident>): string {
+    return this.area === "database"
         ? incident.severity === "critical"
           ? "fail over the primary database to its replica"
           : "kill the long-running query and add an index"
         : incident.severity === "critical"
           ? "reroute all traffic away from the core router"
           : "restart the flapping edge link";
-    const review = await ctx.ref<typeof Reviewer>("reviewer").ask({ type: "review", incident, proposal, specialist: ctx.self });
-    return { incident: incident.id, specialist: ctx.self, proposal, ...review };
   }
 }
 
@@ -77,9 +83,10 @@ export class Reviewer extends Actor<ReviewerMsg, { reviewed: number }> {
   static override readonly capabilities = ["review"];
   override state = { reviewed: 0 };
 
-  handle(msg: ReviewerMsg, ctx: ActorContext): { approved: boolean; reviewer: string; note: string } {
+  async handle(msg: ReviewerMsg, ctx: ActorContext): Promise<{ approved: boolean; reviewer: string; note: string }> {
     this.state.reviewed++;
     const risky = msg.incident.severity === "critical" && /all traffic|fail over/.test(msg.proposal);
+    await ctx.act(risky ? "hold_for_human" : "approve_fix", { incident: msg.incident.id, proposal: msg.proposal }, () => undefined);
     return {
       approved: !risky,
       reviewer: ctx.self,
