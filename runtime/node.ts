@@ -604,6 +604,9 @@ export class Node implements AsyncDisposable {
     }
     // Verification is asynchronous; deliveries still reach the mailbox in arrival order.
     const verified = token === undefined ? Promise.resolve(undefined) : this.#assurance.verifyIncoming(token, h?.get(HeaderNames.receipt) || undefined, cell.id, id);
+    // The chain below handles the rejection when this message's turn comes; mark it handled now so a
+    // token that fails before earlier messages finish is never an unhandled rejection (a process crash).
+    verified.catch(() => undefined);
     cell.inboundPending++;
     cell.inboundTail = cell.inboundTail
       .then(() => verified)
