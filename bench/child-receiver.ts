@@ -1,0 +1,67 @@
+/**
+ * The receiving side of the tell benchmark, in its own OS process. `raw`: one plain subscription that
+ * decodes each msgpack body. `tether`: a node hosting the `Sink` actor. Either way it counts messages
+ * and reports (over the control channel) when the armed number has arrived.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { unpack } from "msgpackr";
+import { Node, createStderrLogger } from "../runtime/index.ts";
+import { MessageCounter, Sink } from "./bench-actors.ts";
+import { BenchAddresses, openChildChannel } from "./child-control.ts";
+import { ownCpuUs, wallNowMs } from "./stats.ts";
+
+const counter = new MessageCounter();
+let nc: NatsConnection | undefined;
+let node: Node | undefined;
+
+const channel = openChildChannel(
+  (command) => {
+    switch (command.type) {
+      case "arm": {
+        const cpuAtArm = ownCpuUs();
+        counter.arm(command.n, () => {
+          const lastAt = wallNowMs();
+          channel.emit({ type: "done", count: counter.count, lastAt, cpuUs: ownCpuUs() - cpuAtArm });
+        });
+        channel.emit({ type: "armed" });
+        return;
+      }
+      case "status":
+        channel.emit({ type: "status", count: counter.count });
+        return;
+    }
+  },
+  async () => {
+    await node?.close();
+    await nc?.drain();
+  },
+);
+
+const { config } = channel;
+try {
+  if (config.mode === "raw") {
+    nc = await connect({ servers: [config.server], name: "bench-raw-receiver" });
+    nc.subscribe(BenchAddresses.rawTell, {
+      callback: (_err, msg) => {
+        unpack(msg.data);
+        counter.hit();
+      },
+    });
+    await nc.flush();
+  } else {
+    node = await Node.create(
+      {
+        nodeId: `receiver-${process.pid}`,
+        network: config.network,
+        servers: [config.server],
+        ...(config.mailboxCapacity === undefined ? {} : { mailboxCapacity: config.mailboxCapacity }),
+      },
+      { logger: createStderrLogger("warn", { role: "receiver" }) },
+    );
+    await node.spawn(BenchAddresses.sinkActor, Sink, { args: [counter] });
+  }
+  channel.emit({ type: "ready", pid: process.pid });
+} catch (error) {
+  channel.emit({ type: "failed", message: String(error) });
+  await channel.close(1);
+}

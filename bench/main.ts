@@ -1,0 +1,108 @@
+/**
+ * `npm run bench -- <suite> [options]`: benchmark suites. Results go to stdout (a table, or with
+ * `--json` one JSON object per metric and line); progress and notes go to stderr.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { cpus, loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Command, InvalidArgumentError } from "commander";
+import { findNatsServerBinary } from "../runtime/index.ts";
+import { runCore } from "./core.ts";
+import { comparedTable, jsonLines, valueTable } from "./report.ts";
+import { runScale } from "./scale.ts";
+
+const positiveInt = (value: string): number => {
+  const n = Number(value.replaceAll("_", ""));
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+};
+
+const describeMachine = (): string => {
+  let natsVersion = "?";
+  try {
+    natsVersion = execFileSync(findNatsServerBinary(), ["--version"], { encoding: "utf8" }).trim();
+  } catch {
+    /* reported as ? */
+  }
+  return `node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model ?? "?"}), ${natsVersion}`;
+};
+
+/** Other work on the machine skews results: the 1-minute load average is printed with them. */
+const loadNote = (atStart: number): string =>
+  `load average (1 min): ${atStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end`;
+
+const write = (text: string, json: boolean): void => {
+  // with --json the table goes to stderr, so stdout carries only JSON lines
+  (json ? process.stderr : process.stdout).write(text);
+};
+
+const program = new Command("bench")
+  .description("Tether benchmarks. Absolute numbers vary ±15–25% between runs on a small machine: compare ratios within one run.")
+  .showHelpAfterError();
+
+program
+  .command("core")
+  .description("tell throughput and ask latency/throughput: Tether vs the fastest raw NATS pattern, across two processes")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--rounds <n>", "measured rounds (the median is reported)", positiveInt, 3)
+  .option("--messages <n>", "tells per round and side", positiveInt, 200_000)
+  .option("--requests <n>", "asks per round, side and concurrency level", positiveInt, 20_000)
+  .option("--payload <bytes>", "payload bytes in each message", positiveInt, 128)
+  .option("--mailbox <n>", "mailbox capacity of the Tether actors (default: the node default)", positiveInt)
+  .option("--cpu-prof <dir>", "write V8 CPU profiles of each child process into <dir>/<child>/ (diagnosis; slows the children)")
+  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const metrics = await runCore({
+      rounds: opts.rounds,
+      messages: opts.messages,
+      requests: opts.requests,
+      payloadBytes: opts.payload,
+      mailboxCapacity: opts.mailbox,
+      cpuProfileDir: opts.cpuProf,
+    });
+    if (opts.json) process.stdout.write(jsonLines(metrics));
+    write(
+      `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload; ratio = tether / raw\n\n${comparedTable(metrics)}`,
+      opts.json,
+    );
+  });
+
+program
+  .command("scale")
+  .description("spawn many idle actors on one node: spawn rate, memory per actor, close time")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--actors <n>", "idle actors to spawn", positiveInt, 100_000)
+  .option("--concurrency <n>", "spawns in flight", positiveInt, 64)
+  .option("--sample <n>", "actors asked at the end", positiveInt, 100)
+  .option("--no-expose-gc", "do not re-run under --expose-gc when global.gc is missing")
+  .action(async (opts: { json: boolean; actors: number; concurrency: number; sample: number; exposeGc: boolean }) => {
+    if (typeof (globalThis as { gc?: unknown }).gc !== "function" && opts.exposeGc) {
+      // memory per actor is only meaningful after a full collection: re-run this command with --expose-gc
+      process.exitCode = await rerunWithGc();
+      return;
+    }
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runScale({ actors: opts.actors, concurrency: opts.concurrency, sample: Math.min(opts.sample, opts.actors) });
+    if (opts.json) process.stdout.write(jsonLines(result.metrics));
+    write(`\nscale: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
+  });
+
+const rerunWithGc = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: "inherit",
+    });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.once("SIGINT", forward).once("SIGTERM", forward);
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+}
