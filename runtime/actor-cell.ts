@@ -8,15 +8,16 @@ import { Mailbox, type MailboxLane } from "./mailbox.ts";
 /** The outcome sent back to an asker. */
 export type ReplyOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: TetherError };
 
-/** One message waiting in a mailbox, already parsed by the actor's schema. */
+/** One message waiting in a mailbox, already parsed by the actor's schema. Plain data: no closures. */
 export interface Delivery {
   readonly body: unknown;
   readonly messageType: string | undefined;
   readonly id: string;
   readonly from: string | undefined;
-  /** Present for asks (and for tells whose sender wants failure reports). */
-  readonly reply: ((outcome: ReplyOutcome) => void) | undefined;
+  /** True when the sender waits for a reply (ask). */
   readonly expectsReply: boolean;
+  /** A remote asker's reply subject; undefined for tells and for local asks (settled by `id`). */
+  readonly replyTo: string | undefined;
   /** Trace context of the receive (or local send) span. */
   readonly trace: Context | undefined;
   /** Target subject (dead-letter records). */
@@ -29,15 +30,25 @@ export type CellState = "starting" | "running" | "stopping" | "stopped";
 
 /** What a cell needs from its node, passed in (no reaching into the node). */
 export interface CellHost {
-  /** Builds the context, runs `handle` (with its span) and returns the handler's value. */
-  invoke(cell: ActorCell, delivery: Delivery, signal: () => AbortSignal): Promise<unknown>;
+  /** Runs `handle` for one delivery (with its context and span); returns its value or a promise of it. */
+  invoke(cell: ActorCell, delivery: Delivery): unknown;
+  /** Sends the outcome to the asker, if any. */
+  settle(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): void;
   onFailure(cell: ActorCell, delivery: Delivery, error: unknown): void;
   onIdle(cell: ActorCell): void;
 }
 
+/** Messages handled in one synchronous run before yielding to I/O. */
+const DRAIN_BUDGET = 256;
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
+
 /**
  * Hosts one actor instance: its mailbox and the loop that hands it one message at a time.
- * A failing handler never throws out of the cell: it becomes an error reply and a failure report.
+ * While handlers return plain values the mailbox drains synchronously (replies then leave in one
+ * socket write); the loop waits only when a handler returns a promise. A failing handler never
+ * throws out of the cell: it becomes an error reply and a failure report.
  */
 export class ActorCell {
   readonly id: string;
@@ -68,15 +79,24 @@ export class ActorCell {
     return this.#running || this.mailbox.size > 0;
   }
 
-  /** Queues a delivery (throws ERR_MAILBOX_FULL) and starts the loop if idle. */
+  /** Queues a delivery (throws ERR_MAILBOX_FULL) and schedules the loop if idle. */
   enqueue(delivery: Delivery, lane: MailboxLane): void {
     this.mailbox.offer(delivery, lane);
-    if (!this.#running && this.state === "running") void this.#loop();
+    this.#schedule();
   }
 
   /** Starts processing messages queued before the actor was running. */
   resume(): void {
-    if (!this.#running && this.mailbox.size > 0) void this.#loop();
+    if (this.mailbox.size > 0) this.#schedule();
+  }
+
+  /** The AbortSignal of the handler in flight (created on first use). */
+  signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
   }
 
   /** Aborts the handler in flight, if any, through `ctx.signal`. */
@@ -85,39 +105,50 @@ export class ActorCell {
     this.#controller?.abort(reason);
   }
 
-  async #loop(): Promise<void> {
+  #schedule(): void {
+    if (this.#running || this.state !== "running") return;
     this.#running = true;
-    try {
-      for (let delivery = this.mailbox.take(); delivery !== undefined; delivery = this.mailbox.take()) {
-        await this.#process(delivery);
-        if (this.state === "stopped") break;
-      }
-    } finally {
-      this.#running = false;
-      this.#host.onIdle(this);
-    }
+    queueMicrotask(this.#drain); // never run a handler inside the sender's call stack
   }
 
-  async #process(delivery: Delivery): Promise<void> {
-    this.#controller = undefined;
-    this.#abortReason = undefined;
-    const signal = (): AbortSignal => {
-      if (this.#controller === undefined) {
-        this.#controller = new AbortController();
-        if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+  readonly #drain = (): void => {
+    for (let budget = DRAIN_BUDGET; budget > 0; budget--) {
+      const delivery = this.state === "stopped" ? undefined : this.mailbox.take();
+      if (delivery === undefined) {
+        this.#running = false;
+        this.#host.onIdle(this);
+        return;
       }
-      return this.#controller.signal;
-    };
-    try {
-      const value = await this.#host.invoke(this, delivery, signal);
-      delivery.reply?.({ ok: true, value });
-    } catch (error) {
-      const wrapped = toHandlerError(this.id, error, this.#abortReason);
-      delivery.reply?.({ ok: false, error: wrapped });
-      this.#host.onFailure(this, delivery, error);
-    } finally {
       this.#controller = undefined;
+      this.#abortReason = undefined;
+      let result: unknown;
+      try {
+        result = this.#host.invoke(this, delivery);
+      } catch (error) {
+        this.#fail(delivery, error);
+        continue;
+      }
+      if (isThenable(result)) {
+        result.then(
+          (value) => {
+            this.#host.settle(this, delivery, { ok: true, value });
+            this.#drain();
+          },
+          (error: unknown) => {
+            this.#fail(delivery, error);
+            this.#drain();
+          },
+        );
+        return;
+      }
+      this.#host.settle(this, delivery, { ok: true, value: result });
     }
+    setImmediate(this.#drain); // budget spent: let I/O in, then carry on
+  };
+
+  #fail(delivery: Delivery, error: unknown): void {
+    this.#host.settle(this, delivery, { ok: false, error: toHandlerError(this.id, error, this.#abortReason) });
+    this.#host.onFailure(this, delivery, error);
   }
 }
 

@@ -51,3 +51,5 @@ export type { ExecutionScope, ScopeToken, Usage } from "./execution-scope.ts";
 export type { ActOptions } from "./actor-types.ts";
 export { rollUpUsage, UsageGrouping } from "./usage-report.ts";
 export type { UsageRow } from "./usage-report.ts";
+export { parseHeaderBlock, readInboundMeta, readMsgMeta, encodedHeaders, headerLine, isSafeHeaderValue } from "./wire-headers.ts";
+export type { InboundMeta } from "./wire-headers.ts";

@@ -1,5 +1,5 @@
 import { context as otelContext, type Context, type TracerProvider } from "@opentelemetry/api";
-import { Match, connect, headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connect, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   ErrorReply,
   HeaderNames,
@@ -19,13 +19,11 @@ import {
 } from "../protocols/index.ts";
 import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor-cell.ts";
 import { Assurance } from "./assurance.ts";
-import { newScope, outgoingToken, type ExecutionScope, type ScopeToken } from "./execution-scope.ts";
+import { outgoingToken, type ExecutionScope, type ScopeToken } from "./execution-scope.ts";
 import type {
-  ActOptions,
   ActionCall,
   ActionInterceptor,
   ActorClass,
-  ActorContext,
   ActorLifecycleContext,
   ActorRef,
   AskOptions,
@@ -42,7 +40,9 @@ import { Mailbox } from "./mailbox.ts";
 import { NatsServer } from "./nats-server.ts";
 import { PendingReplies } from "./pending-replies.ts";
 import { Registry, type Claim } from "./registry.ts";
-import { Tracing, contextWithSpan, endSpan, extractTraceContext, injectTraceContext } from "./tracing.ts";
+import { Tracing, contextFromTraceparent, contextWithSpan, endSpan, traceHeaderLines } from "./tracing.ts";
+import { HandlerContext, type ContextHost } from "./handler-context.ts";
+import { REPLY_HEADERS, encodedHeaders, errorHeaders, isSafeHeaderValue, readMsgMeta, type InboundMeta } from "./wire-headers.ts";
 import { classifySchemaError } from "./schema-errors.ts";
 
 /** Collaborators a node uses; everything is optional and passed explicitly (no globals). */
@@ -96,6 +96,7 @@ export class Node implements AsyncDisposable {
   readonly #idleWaiters = new Set<() => void>();
   readonly #replyPrefix: string;
   readonly #self: string;
+  readonly #contextHost: ContextHost;
   #record: NodeRecord;
   #heartbeat: TimerHandle | undefined;
   #state: NodeState = "running";
@@ -127,6 +128,14 @@ export class Node implements AsyncDisposable {
     this.#pending = new PendingReplies(this.#clock);
     this.#replyPrefix = this.subjects.replyPrefix(this.id);
     this.#self = `node:${this.id}`;
+    this.#contextHost = {
+      nodeId: this.id,
+      network: this.network,
+      logger: this.#logger,
+      clock: this.#clock,
+      refFrom: (id, from, trace, scope) => new Ref(this.#sendPort, id, this.subjects.actor(id), from, trace, scope),
+      act: (call, run) => this.#act(call, run),
+    };
   }
 
   /**
@@ -312,7 +321,7 @@ export class Node implements AsyncDisposable {
         this.#subs.delete(id);
         this.#cells.delete(id);
         this.#claims.delete(id);
-        for (const d of cell.mailbox.drainAll()) this.#rejectDelivery(d, "ERR_ACTOR_STOPPED", `actor ${id} failed to start`);
+        for (const d of cell.mailbox.drainAll()) this.#rejectDelivery(cell, d, "ERR_ACTOR_STOPPED", `actor ${id} failed to start`);
         await this.#registry.release(claim).catch(() => undefined);
         throw isTetherError(cause) && cause.code === "ERR_ACTOR_START_FAILED"
           ? cause
@@ -337,25 +346,13 @@ export class Node implements AsyncDisposable {
   /** A ref to an actor anywhere in the network, by id alone. */
   ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>> {
     assertToken("actor id", id);
-    return this.#makeRef(id, this.#self, () => (this.#tracing.enabled ? otelContext.active() : undefined)) as ActorRef<MessageOf<C>, ReplyOf<C>>;
+    return new Ref(this.#sendPort, id, this.subjects.actor(id), this.#self, ACTIVE_CONTEXT, undefined) as ActorRef<MessageOf<C>, ReplyOf<C>>;
   }
 
-  #makeRef(id: string, from: string, parent: () => Context | undefined, scope?: ExecutionScope): ActorRef {
-    const subject = this.subjects.actor(id);
-    return {
-      id,
-      tell: (msg: unknown, options?: TellOptions) => {
-        void this.#send(id, subject, msg, false, options, from, parent(), scope);
-      },
-      ask: (msg: unknown, options?: AskOptions) => {
-        try {
-          return this.#send(id, subject, msg, true, options, from, parent(), scope) ?? Promise.resolve(undefined);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      },
-    };
-  }
+  readonly #sendPort: SendPort = {
+    send: (ref, msg, isAsk, options) =>
+      this.#send(ref.id, ref.subject, msg, isAsk, options, ref.from, ref.trace === ACTIVE_CONTEXT ? (this.#tracing.enabled ? otelContext.active() : undefined) : ref.trace, ref.scope),
+  };
 
   // ---------------------------------------------------------------- sending
 
@@ -394,17 +391,15 @@ export class Node implements AsyncDisposable {
       endSpan(span, error);
       throw error;
     }
-    const h = natsHeaders();
-    h.set(HeaderNames.kind, isAsk ? "ask" : "tell");
-    h.set(HeaderNames.id, id);
-    h.set(HeaderNames.from, from);
-    if (messageType !== undefined) h.set(HeaderNames.type, messageType);
-    if (options?.priority === true) h.set(HeaderNames.priority, "1");
-    if (traceCtx !== undefined) injectTraceContext(traceCtx, h);
+    let lines = `${isAsk ? ASK_LINE : TELL_LINE}${HeaderNames.id}: ${id}\r\n${HeaderNames.from}: ${from}\r\n`;
+    if (messageType !== undefined && isSafeHeaderValue(messageType)) lines += `${HeaderNames.type}: ${messageType}\r\n`;
+    if (options?.priority === true) lines += PRIORITY_LINE;
+    if (traceCtx !== undefined) lines += traceHeaderLines(traceCtx);
     if (ect !== undefined) {
-      h.set(HeaderNames.executionContext, ect.token);
-      if (ect.receipt !== undefined) h.set(HeaderNames.receipt, ect.receipt);
+      lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
+      if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;
     }
+    const h = encodedHeaders(lines);
     if (scope?.meter !== undefined) {
       scope.meter.messages++;
       scope.meter.bytes += data.length;
@@ -466,7 +461,7 @@ export class Node implements AsyncDisposable {
       id,
       from,
       expectsReply: isAsk,
-      reply: isAsk ? (outcome) => this.#settleLocal(id, outcome) : undefined,
+      replyTo: undefined,
       trace: traceCtx,
       subject,
       incoming,
@@ -538,72 +533,55 @@ export class Node implements AsyncDisposable {
   }
 
   #onActorMessage(cell: ActorCell, msg: Msg): void {
-    const h = msg.headers;
-    const kind = h?.get(HeaderNames.kind);
-    const id = h?.get(HeaderNames.id) || nuid.next();
-    const from = h?.get(HeaderNames.from) || undefined;
-    const headerType = h?.get(HeaderNames.type) || undefined;
-    const isAsk = kind === "ask";
-    const base = { cell, msg, id, from, kind, messageType: headerType };
+    const meta = readMsgMeta(msg);
+    const id = meta.id ?? nuid.next();
+    const isAsk = meta.kind === "ask";
     if (msg.data.length > this.options.maxPayloadBytes) {
-      this.#rejectInbound(base, tooLarge(cell.id, msg.data.length, this.options.maxPayloadBytes));
+      this.#rejectInbound(cell, msg, meta, id, meta.type, tooLarge(cell.id, msg.data.length, this.options.maxPayloadBytes));
       return;
     }
-    if (kind !== "tell" && kind !== "ask") {
-      this.#rejectInbound(base, new TetherError("ERR_MESSAGE_MALFORMED", `message to ${cell.id} has no valid ${HeaderNames.kind} header`));
+    if (meta.kind !== "tell" && !isAsk) {
+      this.#rejectInbound(cell, msg, meta, id, meta.type, new TetherError("ERR_MESSAGE_MALFORMED", `message to ${cell.id} has no valid ${HeaderNames.kind} header`));
       return;
     }
     let body: unknown;
     try {
       body = decodeBody(msg.data);
     } catch (error) {
-      this.#rejectInbound(base, error as TetherError);
+      this.#rejectInbound(cell, msg, meta, id, meta.type, error as TetherError);
       return;
     }
-    const messageType = messageTypeOf(body) ?? headerType;
+    const messageType = messageTypeOf(body) ?? meta.type;
     const parsed = cell.protocol.safeParse(body);
     if (!parsed.success) {
-      this.#rejectInbound({ ...base, messageType }, classifySchemaError(cell.id, messageType, parsed.error));
+      this.#rejectInbound(cell, msg, meta, id, messageType, classifySchemaError(cell.id, messageType, parsed.error));
       return;
     }
     let trace: Context | undefined;
     if (this.#tracing.enabled) {
-      const remote = extractTraceContext(h);
+      const remote = contextFromTraceparent(meta.traceparent, meta.tracestate);
       const span = this.#tracing.startReceive(cell.id, messageType, remote);
       trace = contextWithSpan(span, remote);
       span?.end();
     }
-    const reply = isAsk && msg.reply ? this.#remoteReplier(msg.reply, cell.id) : undefined;
-    const lane = h?.get(HeaderNames.priority) === "1" ? "priority" : "normal";
-    const make = (incoming: ScopeToken | undefined): Delivery => ({
+    const delivery: Delivery = {
       body: parsed.data,
       messageType,
       id,
-      from,
+      from: meta.from,
       expectsReply: isAsk,
-      reply,
+      replyTo: isAsk && msg.reply ? msg.reply : undefined,
       trace,
       subject: msg.subject,
-      incoming,
-    });
-    const deliver = (delivery: Delivery) => {
-      if (cell.state === "stopping" || cell.state === "stopped") {
-        this.#rejectInbound({ ...base, messageType }, new TetherError("ERR_ACTOR_STOPPED", `actor ${cell.id} is stopping`));
-        return;
-      }
-      try {
-        cell.enqueue(delivery, lane);
-      } catch (error) {
-        this.#rejectInbound({ ...base, messageType }, error as TetherError);
-      }
+      incoming: undefined,
     };
-    const token = h?.get(HeaderNames.executionContext, Match.IgnoreCase) || undefined;
-    if (token === undefined && cell.inboundPending === 0) {
-      deliver(make(undefined)); // fast path: nothing to verify, nothing queued ahead
+    if (meta.executionContext === undefined && cell.inboundPending === 0) {
+      this.#accept(cell, msg, meta, delivery); // fast path: nothing to verify, nothing queued ahead
       return;
     }
     // Verification is asynchronous; deliveries still reach the mailbox in arrival order.
-    const verified = token === undefined ? Promise.resolve(undefined) : this.#assurance.verifyIncoming(token, h?.get(HeaderNames.receipt) || undefined, cell.id, id);
+    const token = meta.executionContext;
+    const verified = token === undefined ? Promise.resolve(undefined) : this.#assurance.verifyIncoming(token, meta.receipt, cell.id, id);
     // The chain below handles the rejection when this message's turn comes; mark it handled now so a
     // token that fails before earlier messages finish is never an unhandled rejection (a process crash).
     verified.catch(() => undefined);
@@ -611,10 +589,14 @@ export class Node implements AsyncDisposable {
     cell.inboundTail = cell.inboundTail
       .then(() => verified)
       .then(
-        (incoming) => deliver(make(incoming)),
+        (incoming) => this.#accept(cell, msg, meta, incoming === undefined ? delivery : { ...delivery, incoming }),
         (error: unknown) =>
           this.#rejectInbound(
-            { ...base, messageType },
+            cell,
+            msg,
+            meta,
+            id,
+            messageType,
             isTetherError(error) ? error : new TetherError("ERR_ECT_MALFORMED", `execution context rejected: ${String(error)}`, { cause: error }),
           ),
       )
@@ -623,59 +605,63 @@ export class Node implements AsyncDisposable {
       });
   }
 
-  #remoteReplier(replySubject: string, actorId: string): (outcome: ReplyOutcome) => void {
-    return (outcome) => {
-      if (this.#nc.isClosed()) return;
-      let data: Uint8Array;
-      let error: TetherError | undefined = outcome.ok ? undefined : outcome.error;
-      if (outcome.ok) {
-        try {
-          data = encodeBody(outcome.value);
-          if (data.length > this.options.maxPayloadBytes) error = tooLarge(`reply of ${actorId}`, data.length, this.options.maxPayloadBytes);
-        } catch (cause) {
-          error = new TetherError("ERR_MESSAGE_INVALID", `reply of ${actorId} cannot be encoded: ${String(cause)}`, { cause });
-          data = new Uint8Array();
-        }
-        if (error === undefined) {
-          const h = natsHeaders();
-          h.set(HeaderNames.kind, "reply");
-          this.#nc.publish(replySubject, data, { headers: h });
-          return;
-        }
-      }
-      if (error !== undefined) this.#publishError(replySubject, error);
-    };
+  #accept(cell: ActorCell, msg: Msg, meta: InboundMeta, delivery: Delivery): void {
+    if (cell.state === "stopping" || cell.state === "stopped") {
+      this.#rejectInbound(cell, msg, meta, delivery.id, delivery.messageType, new TetherError("ERR_ACTOR_STOPPED", `actor ${cell.id} is stopping`));
+      return;
+    }
+    try {
+      cell.enqueue(delivery, meta.priority ? "priority" : "normal");
+    } catch (error) {
+      this.#rejectInbound(cell, msg, meta, delivery.id, delivery.messageType, error as TetherError);
+    }
+  }
+
+  /** Sends a handler's outcome to a remote asker. */
+  #replyRemote(replySubject: string, actorId: string, outcome: ReplyOutcome): void {
+    if (this.#nc.isClosed()) return;
+    if (!outcome.ok) {
+      this.#publishError(replySubject, outcome.error);
+      return;
+    }
+    let data: Uint8Array;
+    try {
+      data = encodeBody(outcome.value);
+    } catch (cause) {
+      this.#publishError(replySubject, new TetherError("ERR_MESSAGE_INVALID", `reply of ${actorId} cannot be encoded: ${String(cause)}`, { cause }));
+      return;
+    }
+    if (data.length > this.options.maxPayloadBytes) {
+      this.#publishError(replySubject, tooLarge(`reply of ${actorId}`, data.length, this.options.maxPayloadBytes));
+      return;
+    }
+    this.#nc.publish(replySubject, data, { headers: REPLY_HEADERS });
   }
 
   #publishError(replySubject: string, error: TetherError): void {
     if (this.#nc.isClosed()) return;
-    const h = natsHeaders();
-    h.set(HeaderNames.kind, "error");
-    h.set(HeaderNames.error, error.code);
+    const h = errorHeaders(error.code);
     const body: ErrorReply = { code: error.code, message: error.message.slice(0, 4096), retryable: error.retryable, details: safeDetails(error.details) };
     this.#nc.publish(replySubject, encodeBody(body), { headers: h });
   }
 
   /** A message that never reaches the actor: error reply to the sender (ask or tell) and a dead letter. */
-  #rejectInbound(
-    m: { cell: ActorCell; msg: Msg; id: string; from: string | undefined; kind: string | undefined; messageType: string | undefined },
-    error: TetherError,
-  ): void {
-    if (m.msg.reply) this.#publishError(m.msg.reply, error);
+  #rejectInbound(cell: ActorCell, msg: Msg, meta: InboundMeta, id: string, messageType: string | undefined, error: TetherError): void {
+    if (msg.reply) this.#publishError(msg.reply, error);
     this.#deadLetter(error.code, error.message, {
-      subject: m.msg.subject,
-      target: m.cell.id,
-      kind: m.kind,
-      messageType: m.messageType,
-      from: m.from,
-      messageId: m.id,
-      data: m.msg.data,
+      subject: msg.subject,
+      target: cell.id,
+      kind: meta.kind,
+      messageType,
+      from: meta.from,
+      messageId: id,
+      data: msg.data,
     });
   }
 
-  #rejectDelivery(d: Delivery, code: ErrorCode, message: string): void {
+  #rejectDelivery(cell: ActorCell, d: Delivery, code: ErrorCode, message: string): void {
     const error = new TetherError(code, message);
-    d.reply?.({ ok: false, error });
+    this.#cellHost.settle(cell, d, { ok: false, error });
     this.#deadLetter(code, message, {
       subject: d.subject,
       target: undefined,
@@ -717,16 +703,14 @@ export class Node implements AsyncDisposable {
   // ---------------------------------------------------------------- handling
 
   readonly #cellHost: CellHost = {
-    invoke: (cell, delivery, signal) => {
-      const span = this.#tracing.enabled ? this.#tracing.startHandle(cell.id, delivery.messageType, delivery.trace) : undefined;
-      const traceCtx = contextWithSpan(span, delivery.trace);
-      const ctx = this.#handlerContext(cell, delivery, signal, traceCtx);
-      const run = () => Promise.resolve(cell.instance.handle(delivery.body as never, ctx));
-      const result = traceCtx !== undefined && span !== undefined ? otelContext.with(traceCtx, run) : run();
-      if (span === undefined) return result;
-      return result.then(
+    invoke: (cell, delivery) => {
+      if (!this.#tracing.enabled) return cell.instance.handle(delivery.body as never, new HandlerContext(this.#contextHost, cell, delivery, delivery.trace));
+      const span = this.#tracing.startHandle(cell.id, delivery.messageType, delivery.trace);
+      const traceCtx = contextWithSpan(span, delivery.trace) as Context;
+      const ctx = new HandlerContext(this.#contextHost, cell, delivery, traceCtx);
+      return Promise.resolve(otelContext.with(traceCtx, () => cell.instance.handle(delivery.body as never, ctx))).then(
         (value) => {
-          span.end();
+          span?.end();
           return value;
         },
         (error: unknown) => {
@@ -734,6 +718,10 @@ export class Node implements AsyncDisposable {
           throw error;
         },
       );
+    },
+    settle: (_cell, delivery, outcome) => {
+      if (delivery.replyTo !== undefined) this.#replyRemote(delivery.replyTo, _cell.id, outcome);
+      else if (delivery.expectsReply) this.#settleLocal(delivery.id, outcome);
     },
     onFailure: (cell, delivery, error) => {
       this.#logger.warn("actor handler failed", { actorId: cell.id, messageId: delivery.id, error });
@@ -743,40 +731,6 @@ export class Node implements AsyncDisposable {
       for (const waiter of [...this.#idleWaiters]) waiter();
     },
   };
-
-  #handlerContext(cell: ActorCell, delivery: Delivery, signal: () => AbortSignal, traceCtx: Context | undefined): ActorContext {
-    const node = this;
-    const scope = newScope(delivery.incoming);
-    return {
-      self: cell.id,
-      nodeId: this.id,
-      network: this.network,
-      log: this.#logger,
-      clock: this.#clock,
-      sender: delivery.from,
-      messageId: delivery.id,
-      expectsReply: delivery.expectsReply,
-      get signal() {
-        return signal();
-      },
-      ref: <C extends ActorClass>(id: string) => {
-        assertToken("actor id", id);
-        return node.#makeRef(id, cell.id, () => traceCtx, scope) as ActorRef<MessageOf<C>, ReplyOf<C>>;
-      },
-      act: <T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T, options?: ActOptions) =>
-        this.#act({ name, params, actorId: cell.id, nodeId: this.id, messageId: delivery.id, signal: signal(), cost: options?.cost, scope }, run),
-      meter: (unit: string, amount: number) => {
-        if (typeof unit !== "string" || unit.length === 0 || unit.length > 64 || !Number.isFinite(amount) || amount < 0) {
-          throw new TetherError("ERR_CONFIG_INVALID", `ctx.meter needs a unit name (1-64 chars) and a non-negative amount`);
-        }
-        if (scope.meter === undefined) throw new TetherError("ERR_CONFIG_INVALID", "ctx.meter can only be called while a ctx.act runs");
-        scope.meter.units[unit] = (scope.meter.units[unit] ?? 0) + amount;
-      },
-      get workflowId() {
-        return scope.wid;
-      },
-    };
-  }
 
   async #act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T> {
     if (typeof call.name !== "string" || call.name.length === 0 || call.name.length > 256) {
@@ -820,7 +774,7 @@ export class Node implements AsyncDisposable {
         cell.abortCurrent(new TetherError("ERR_SHUTDOWN_TIMEOUT", `actor ${cell.id} did not drain within ${timeoutMs} ms`));
       }
       for (const d of cell.mailbox.drainAll()) {
-        this.#rejectDelivery(d, "ERR_SHUTDOWN_TIMEOUT", `actor ${cell.id} stopped before handling message ${d.id}`);
+        this.#rejectDelivery(cell, d, "ERR_SHUTDOWN_TIMEOUT", `actor ${cell.id} stopped before handling message ${d.id}`);
       }
       cell.state = "stopped";
     }
@@ -900,6 +854,43 @@ export class Node implements AsyncDisposable {
       } catch (error) {
         this.#logger.error("event listener threw", { error });
       }
+    }
+  }
+}
+
+/** Marks a ref whose sends take the caller's active OpenTelemetry context. */
+const ACTIVE_CONTEXT = Symbol("active-context");
+const ASK_LINE = `${HeaderNames.kind}: ask\r\n`;
+const TELL_LINE = `${HeaderNames.kind}: tell\r\n`;
+const PRIORITY_LINE = `${HeaderNames.priority}: 1\r\n`;
+
+interface SendPort {
+  send(ref: Ref, msg: unknown, isAsk: boolean, options: AskOptions | undefined): Promise<unknown> | undefined;
+}
+
+/** An ActorRef: plain fields plus two methods (no closures per ref). */
+class Ref implements ActorRef {
+  readonly #port: SendPort;
+  constructor(
+    port: SendPort,
+    readonly id: string,
+    readonly subject: string,
+    readonly from: string,
+    readonly trace: Context | undefined | typeof ACTIVE_CONTEXT,
+    readonly scope: ExecutionScope | undefined,
+  ) {
+    this.#port = port;
+  }
+
+  tell(msg: unknown, options?: TellOptions): void {
+    void this.#port.send(this, msg, false, options);
+  }
+
+  ask(msg: unknown, options?: AskOptions): Promise<unknown> {
+    try {
+      return this.#port.send(this, msg, true, options) ?? Promise.resolve(undefined);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 }

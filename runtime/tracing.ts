@@ -28,25 +28,31 @@ export const injectTraceContext = (ctx: Context, headers: HeaderCarrier): void =
   if (span === undefined) return;
   const sc = span.spanContext();
   if (!trace.isSpanContextValid(sc)) return;
-  headers.set(HeaderNames.traceparent, `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 0xff).toString(16)}`);
+  headers.set(HeaderNames.traceparent, `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}`);
   const state = sc.traceState?.serialize();
   if (state) headers.set(HeaderNames.tracestate, state);
 };
 
-export const extractTraceContext = (headers: HeaderCarrier | undefined): Context | undefined => {
-  const tp = headers?.get(HeaderNames.traceparent);
-  if (!tp) return undefined;
-  const m = TRACEPARENT.exec(tp.trim().toLowerCase());
+export const extractTraceContext = (headers: HeaderCarrier | undefined): Context | undefined =>
+  contextFromTraceparent(headers?.get(HeaderNames.traceparent), headers?.get(HeaderNames.tracestate));
+
+/** The remote context named by a `traceparent` (and optional `tracestate`) value; undefined when invalid. */
+export const contextFromTraceparent = (traceparent: string | undefined, tracestate: string | undefined): Context | undefined => {
+  if (!traceparent) return undefined;
+  const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
   if (m === null) return undefined;
   const [, traceId = "", spanId = "", flags = "00"] = m;
-  const sc = { traceId, spanId, traceFlags: Number.parseInt(flags, 16), isRemote: true, ...traceStateOf(headers) };
+  const sc = { traceId, spanId, traceFlags: Number.parseInt(flags, 16), isRemote: true, ...(tracestate ? { traceState: createTraceState(tracestate) } : {}) };
   if (!trace.isSpanContextValid(sc)) return undefined;
   return trace.setSpanContext(ROOT_CONTEXT, sc);
 };
 
-const traceStateOf = (headers: HeaderCarrier | undefined) => {
-  const raw = headers?.get(HeaderNames.tracestate);
-  return raw ? { traceState: createTraceState(raw) } : {};
+/** `traceparent`/`tracestate` header lines for a context, or "" when it has no valid span. */
+export const traceHeaderLines = (ctx: Context): string => {
+  const sc = trace.getSpan(ctx)?.spanContext();
+  if (sc === undefined || !trace.isSpanContextValid(sc)) return "";
+  const state = sc.traceState?.serialize();
+  return `${HeaderNames.traceparent}: 00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}\r\n${state ? `${HeaderNames.tracestate}: ${state}\r\n` : ""}`;
 };
 
 /**

@@ -1,0 +1,102 @@
+import type { Context } from "@opentelemetry/api";
+import { TetherError, assertToken } from "../protocols/index.ts";
+import type { ActorCell, Delivery } from "./actor-cell.ts";
+import type { ActOptions, ActionCall, ActorClass, ActorContext, ActorRef, MessageOf, ReplyOf } from "./actor-types.ts";
+import type { Clock } from "./clock.ts";
+import { newScope, type ExecutionScope } from "./execution-scope.ts";
+import type { Logger } from "./logger.ts";
+
+/** What a handler context needs from its node (one object per node, not per message). */
+export interface ContextHost {
+  readonly nodeId: string;
+  readonly network: string;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  refFrom(id: string, from: string, trace: Context | undefined, scope: ExecutionScope): ActorRef;
+  act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T>;
+}
+
+/**
+ * The `ctx` a handler receives: a small object with prototype methods (no closures per message).
+ * The execution scope (ECT, workflow, meter) is created on first use.
+ */
+export class HandlerContext implements ActorContext {
+  readonly #host: ContextHost;
+  readonly #cell: ActorCell;
+  readonly #delivery: Delivery;
+  readonly #trace: Context | undefined;
+  #scope: ExecutionScope | undefined;
+
+  constructor(host: ContextHost, cell: ActorCell, delivery: Delivery, trace: Context | undefined) {
+    this.#host = host;
+    this.#cell = cell;
+    this.#delivery = delivery;
+    this.#trace = trace;
+  }
+
+  get self(): string {
+    return this.#cell.id;
+  }
+  get nodeId(): string {
+    return this.#host.nodeId;
+  }
+  get network(): string {
+    return this.#host.network;
+  }
+  get log(): Logger {
+    return this.#host.logger;
+  }
+  get clock(): Clock {
+    return this.#host.clock;
+  }
+  get sender(): string | undefined {
+    return this.#delivery.from;
+  }
+  get messageId(): string {
+    return this.#delivery.id;
+  }
+  get expectsReply(): boolean {
+    return this.#delivery.expectsReply;
+  }
+  get signal(): AbortSignal {
+    return this.#cell.signal();
+  }
+  get workflowId(): string | undefined {
+    return this.#scope?.wid ?? this.#delivery.incoming?.wid;
+  }
+
+  ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>> {
+    assertToken("actor id", id);
+    return this.#host.refFrom(id, this.#cell.id, this.#trace, this.#scopeOf()) as ActorRef<MessageOf<C>, ReplyOf<C>>;
+  }
+
+  act<T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T, options?: ActOptions): Promise<T> {
+    return this.#host.act(
+      {
+        name,
+        params,
+        actorId: this.#cell.id,
+        nodeId: this.#host.nodeId,
+        messageId: this.#delivery.id,
+        signal: this.#cell.signal(),
+        cost: options?.cost,
+        scope: this.#scopeOf(),
+      },
+      run,
+    );
+  }
+
+  meter(unit: string, amount: number): void {
+    if (typeof unit !== "string" || unit.length === 0 || unit.length > 64 || !Number.isFinite(amount) || amount < 0) {
+      throw new TetherError("ERR_CONFIG_INVALID", "ctx.meter needs a unit name (1-64 chars) and a non-negative amount");
+    }
+    const meter = this.#scope?.meter;
+    if (meter === undefined) throw new TetherError("ERR_CONFIG_INVALID", "ctx.meter can only be called while a ctx.act runs");
+    meter.units[unit] = (meter.units[unit] ?? 0) + amount;
+  }
+
+  #scopeOf(): ExecutionScope {
+    this.#scope ??= newScope(this.#delivery.incoming);
+    return this.#scope;
+  }
+}
