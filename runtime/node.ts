@@ -490,8 +490,8 @@ export class Node implements AsyncDisposable {
     const dot = rest.indexOf(".");
     const id = dot < 0 ? rest : rest.slice(0, dot);
     const tellTarget = dot < 0 ? undefined : rest.slice(dot + 1);
-    const h = msg.headers;
-    if (h?.hasError === true && h.code === 503) {
+    const meta = readMsgMeta(msg);
+    if (meta.status === 503) {
       // no subscriber for the target subject: no live actor has that id
       const target = tellTarget ?? this.#pending.targetOf(id);
       const error = new TetherError("ERR_ACTOR_NOT_FOUND", `no live actor ${target ?? "(unknown)"} in network ${this.network}`, {
@@ -510,7 +510,7 @@ export class Node implements AsyncDisposable {
       else this.#emit({ type: "undeliverable", messageId: id, target, code: error.code, message: error.message });
       return;
     }
-    const kind = h?.get(HeaderNames.kind);
+    const kind = meta.kind;
     if (kind === "reply") {
       let value: unknown;
       try {

@@ -34,6 +34,8 @@ export const errorHeaders = (code: string): MsgHdrs => encodedHeaders(headerLine
 
 /** Tether's metadata of one inbound message, read in a single pass over its headers. */
 export interface InboundMeta {
+  /** NATS status code of the header block (e.g. 503 "no responders"), 0 when none. */
+  status: number;
   kind: string | undefined;
   id: string | undefined;
   from: string | undefined;
@@ -48,6 +50,7 @@ export interface InboundMeta {
 const EXECUTION_CONTEXT_LOWER = HeaderNames.executionContext.toLowerCase();
 
 const emptyMeta = (): InboundMeta => ({
+  status: 0,
   kind: undefined,
   id: undefined,
   from: undefined,
@@ -109,6 +112,9 @@ export const parseHeaderBlock = (block: Uint8Array): InboundMeta => {
   const text = Buffer.from(block.buffer, block.byteOffset, block.byteLength).toString("utf8");
   let at = text.indexOf("\r\n");
   if (at < 0) return m;
+  // status line: "NATS/1.0" or "NATS/1.0 503 [description]"
+  const code = Number.parseInt(text.slice(8, at).trim(), 10);
+  if (Number.isInteger(code)) m.status = code;
   const seen = new Set<string>();
   while (at < text.length) {
     const start = at + 2;
@@ -142,6 +148,7 @@ export const readMsgMeta = (msg: Msg): InboundMeta => {
 export const readInboundMeta = (h: MsgHdrs | undefined): InboundMeta => {
   const m = emptyMeta();
   if (h === undefined) return m;
+  m.status = h.code;
   for (const [key, values] of h) {
     const v = values[0];
     if (v !== undefined) assign(m, key, v);
