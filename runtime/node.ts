@@ -314,7 +314,7 @@ export class Node implements AsyncDisposable {
       try {
         await this.#nc.flush(); // the server knows our interest before spawn returns
         if (instance.onStart !== undefined) {
-          await withTimeout(Promise.resolve(instance.onStart(this.#lifecycleContext(id))), this.options.actorStartTimeoutMs, `onStart of ${id}`);
+          await withTimeout(this.#clock, Promise.resolve(instance.onStart(this.#lifecycleContext(id))), this.options.actorStartTimeoutMs, "ERR_ACTOR_START_FAILED", `onStart of ${id}`);
         }
       } catch (cause) {
         this.#subs.get(id)?.unsubscribe();
@@ -782,7 +782,7 @@ export class Node implements AsyncDisposable {
       cells.map(async (cell) => {
         try {
           if (cell.instance.onStop !== undefined) {
-            await withTimeout(Promise.resolve(cell.instance.onStop(this.#lifecycleContext(cell.id))), this.options.actorStopTimeoutMs, `onStop of ${cell.id}`);
+            await withTimeout(this.#clock, Promise.resolve(cell.instance.onStop(this.#lifecycleContext(cell.id))), this.options.actorStopTimeoutMs, "ERR_SHUTDOWN_TIMEOUT", `onStop of ${cell.id}`);
           }
         } catch (error) {
           this.#logger.warn("onStop failed", { actorId: cell.id, error });
@@ -931,16 +931,17 @@ const safeDetails = (details: Record<string, unknown>): Record<string, unknown> 
   return out;
 };
 
-const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+/** Rejects with `code` when `promise` does not settle within `ms` on `clock`. */
+const withTimeout = <T>(clock: Clock, promise: Promise<T>, ms: number, code: ErrorCode, what: string): Promise<T> =>
   new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TetherError("ERR_ACTOR_START_FAILED", `${what} did not finish within ${ms} ms`)), ms);
+    const timer = clock.setTimeout(() => reject(new TetherError(code, `${what} did not finish within ${ms} ms`)), ms);
     promise.then(
       (value) => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         resolve(value);
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         reject(error);
       },
     );

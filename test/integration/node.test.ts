@@ -92,4 +92,27 @@ describe("Node on a single nats-server", () => {
     expect(seen).toEqual(["slow", "get", "add", "add"]);
     expect(await ref.ask({ type: "get" })).toBe(3);
   });
+
+  it("fails a spawn whose onStart throws or hangs with ERR_ACTOR_START_FAILED, and releases the id", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url, { actorStartTimeoutMs: 150 });
+    class Broken extends Counter {
+      override onStart(): void {
+        throw new Error("no database");
+      }
+    }
+    class Stuck extends Counter {
+      override onStart(): Promise<void> {
+        return new Promise(() => undefined);
+      }
+    }
+    const broken = await node.spawn("x", Broken).catch((e: unknown) => e);
+    expect(hasCode(broken, "ERR_ACTOR_START_FAILED")).toBe(true);
+    expect((broken as Error).message).toMatch(/no database/);
+    const stuck = await node.spawn("x", Stuck).catch((e: unknown) => e);
+    expect(hasCode(stuck, "ERR_ACTOR_START_FAILED")).toBe(true);
+    expect((stuck as Error).message).toMatch(/within 150 ms/);
+    const ok = await node.spawn("x", Counter); // the id was released both times
+    expect(await ok.ask({ type: "add", n: 1 })).toBe(1);
+  });
 });
