@@ -8,7 +8,7 @@ import { TetherError } from "./errors.ts";
  * Header names are lower-case and prefixed so they never collide with user headers.
  */
 export const HeaderNames = {
-  /** `tell` | `ask` | `reply` | `error`; see `MessageKind`. */
+  /** `tell` | `ask` | `reply` | `error` | `compensate`; see `MessageKind`. */
   kind: "tether-kind",
   /** The message's `type` field, copied for routing and tools without decoding the body. */
   type: "tether-type",
@@ -29,11 +29,11 @@ export const HeaderNames = {
   receipt: "tether-receipt",
 } as const;
 
-export const MessageKind = { tell: "tell", ask: "ask", reply: "reply", error: "error" } as const;
+export const MessageKind = { tell: "tell", ask: "ask", reply: "reply", error: "error", compensate: "compensate" } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
 export const isMessageKind = (value: string | undefined): value is MessageKind =>
-  value === "tell" || value === "ask" || value === "reply" || value === "error";
+  value === "tell" || value === "ask" || value === "reply" || value === "error" || value === "compensate";
 
 /** Default cap on an encoded body; nats-server's own default max_payload is 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;

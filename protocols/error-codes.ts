@@ -24,6 +24,9 @@ export const ErrorCodes = {
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, summary: "Draining did not finish within the shutdown time limit; remaining messages were dead-lettered." },
+  ERR_ROLLBACK_INVALID: { retryable: false, summary: "A rollback request is malformed or names an action that is not in the workflow." },
+  ERR_ROLLBACK_NOT_COMPENSABLE: { retryable: false, summary: "The actor asked to compensate an action has no compensate() method." },
+  ERR_ROLLBACK_COMPENSATION_FAILED: { retryable: true, summary: "A compensation kept failing after its retries; the rollback stopped there and was escalated." },
   ERR_QUOTA_EXCEEDED: { retryable: true, summary: "The action would exceed a configured quota; it was refused before it ran (no partial effects)." },
   ERR_LEDGER_UNAVAILABLE: { retryable: true, summary: "The audit ledger did not acknowledge an append in time (regulated profile); dependent work must not proceed." },
   // Audit ledger (protocols/audit)

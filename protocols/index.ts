@@ -125,3 +125,5 @@ export type {
   StitchOptions,
 } from "./audit/index.ts";
 export { AuditEntry, AuditMsg, AuditReceipt } from "./audit-wire.ts";
+export { CompensationRequest, RollbackRequest, RollbackStepOutcome } from "./rollback.ts";
+export type { RollbackRequestInput, RollbackStep, RollbackReport } from "./rollback.ts";

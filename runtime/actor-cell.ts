@@ -24,6 +24,8 @@ export interface Delivery {
   readonly subject: string;
   /** The verified ECT the message carried, if any. */
   readonly incoming: ScopeToken | undefined;
+  /** A runtime control message (a compensation request) rather than one of the actor's own messages. */
+  readonly control: boolean;
 }
 
 export type CellState = "starting" | "running" | "stopping" | "stopped";

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { CompensationRequest } from "../protocols/index.ts";
 import type { Clock } from "./clock.ts";
 import type { ExecutionScope } from "./execution-scope.ts";
 import type { Logger } from "./logger.ts";
@@ -9,6 +10,8 @@ import type { Logger } from "./logger.ts";
  */
 export interface ActorInstance {
   handle(msg: never, ctx: ActorContext): unknown;
+  /** Undoes one of this actor's earlier actions during a rollback (must be idempotent). */
+  compensate?(request: CompensationRequest, ctx: ActorContext): unknown;
   onStart?(ctx: ActorLifecycleContext): Promise<void> | void;
   onStop?(ctx: ActorLifecycleContext): Promise<void> | void;
 }
@@ -56,6 +59,11 @@ export interface ActorRef<M = unknown, R = unknown> {
 export interface ActOptions {
   /** Declared cost per unit (e.g. `{ tokens: 800 }`), reserved against quotas before the action runs. */
   readonly cost?: Readonly<Record<string, number>>;
+  /**
+   * Names the compensation that undoes this action. The action's params and result are stored with
+   * its ECT; a rollback later sends them to this actor's `compensate(request, ctx)`.
+   */
+  readonly compensate?: string;
 }
 
 /** Parameters of one significant action (see `ctx.act`). */
@@ -68,6 +76,7 @@ export interface ActionCall {
   readonly messageId: string;
   readonly signal: AbortSignal;
   readonly cost: Readonly<Record<string, number>> | undefined;
+  readonly compensate: string | undefined;
   /** The handler's execution scope: incoming ECT, latest minted ECT, workflow id, meter. */
   readonly scope: ExecutionScope;
 }

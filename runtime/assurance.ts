@@ -170,7 +170,11 @@ export class Assurance {
       await this.quotas.record(subject, extra).catch((error: unknown) => this.#p.logger.warn("quota usage not recorded", { error }));
     }
     const outcome = failure === undefined ? "ok" : hasCode(failure, "ERR_QUOTA_EXCEEDED") ? "refused" : "failed";
-    const minted = await this.#mint(call.name, call.actorId, call.params, parent, scope.wid, outcome, failure, result, {
+    const undo =
+      outcome === "ok" && call.compensate !== undefined
+        ? { compensation: call.compensate, data: Buffer.from(encodeBody({ params: call.params, result })).toString("base64") }
+        : undefined;
+    const minted = await this.#mint(call.name, call.actorId, call.params, parent, scope.wid, outcome, failure, result, undo, {
       wallMs: this.#p.clock.now() - startedAt,
       cpuUs: cpu.user + cpu.system,
       messages: usage.messages,
@@ -191,6 +195,7 @@ export class Assurance {
     outcome: string,
     failure: unknown,
     result: unknown,
+    undo: { compensation: string; data: string } | undefined,
     usage: Record<string, unknown>,
   ): Promise<ScopeToken> {
     const jti = randomUUID();
@@ -209,6 +214,7 @@ export class Assurance {
         [`${TETHER_EXT_PREFIX}level`]: this.level,
         [`${TETHER_EXT_PREFIX}usage`]: usage,
         ...(failure === undefined ? {} : { [`${TETHER_EXT_PREFIX}error`]: isTetherError(failure) ? failure.code : "ERR_ACTOR_HANDLER_FAILED" }),
+        ...(undo === undefined ? {} : { [`${TETHER_EXT_PREFIX}compensation`]: undo.compensation }),
       },
     };
     const now = () => this.#p.clock.now();
@@ -217,8 +223,20 @@ export class Assurance {
     const token =
       key === undefined ? mintUnsignedEct(claims, { now, ttlSeconds }) : await mintEct(claims, { key: key.privateKey, kid: key.kid, alg: key.alg, now, ttlSeconds });
     const iat = Math.floor(now() / 1000);
-    const record = { jti, iat, par: claims.par, wid, iss: claims.iss, exec_act: name, level: this.level, token };
-    if (this.level === "L1") {
+    const record = {
+      jti,
+      iat,
+      par: claims.par,
+      wid,
+      iss: claims.iss,
+      exec_act: name,
+      level: this.level,
+      token,
+      actor: actorId,
+      outcome: outcome as "ok" | "failed" | "refused",
+      ...(undo === undefined ? {} : { undo }),
+    };
+    if (this.level === "L1" && undo === undefined) {
       void this.store.put(record).catch((error: unknown) => this.#p.logger.warn("ECT not stored", { jti, error }));
     } else {
       await this.store.put(record);

@@ -14,10 +14,16 @@ export const StoredEctRecord = z.strictObject({
   exec_act: z.string().max(256),
   level: z.enum(["L1", "L2", "L3"]),
   token: z.string().max(64 * 1024),
+  /** The actor that performed the action. */
+  actor: z.string().max(128).optional(),
+  outcome: z.enum(["ok", "failed", "refused"]).optional(),
+  /** For compensable actions: the declared compensation, and msgpack(base64) of { params, result }. */
+  undo: z.strictObject({ compensation: z.string().max(256), data: z.string().max(512 * 1024) }).optional(),
 });
 export type StoredEctRecord = z.infer<typeof StoredEctRecord>;
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 /** jtis are UUIDs from Tether minters; other issuers may use any KV-safe string. */
 const JTI = /^[0-9A-Za-z_=-]{1,200}$/;
 
@@ -49,6 +55,8 @@ export class KvEctStore implements EctStore {
     this.#remember(record);
     try {
       await this.#kv.put(`ect.${record.jti}`, encoder.encode(JSON.stringify(record)));
+      // a per-workflow index, so rollback and queries need not scan the bucket
+      if (record.wid !== undefined && JTI.test(record.wid)) await this.#kv.put(`wf.${record.wid}.${record.jti}`, EMPTY);
     } catch (cause) {
       throw new TetherError("ERR_REGISTRY_FAILED", `storing ECT ${record.jti} failed: ${String(cause)}`, { cause });
     }
@@ -66,7 +74,21 @@ export class KvEctStore implements EctStore {
     return parsed.data;
   }
 
-  /** Every stored record (for `tether usage` and rollback walks); reads the whole bucket. */
+  /** Every stored record of one workflow. */
+  async listWorkflow(wid: string): Promise<StoredEctRecord[]> {
+    if (!JTI.test(wid)) return [];
+    const keys = await this.#kv.keys(`wf.${wid}.>`);
+    const jtis: string[] = [];
+    for await (const k of keys) jtis.push(k.slice(wid.length + 4));
+    const out: StoredEctRecord[] = [];
+    for (const jti of jtis) {
+      const r = await this.get(jti);
+      if (r !== undefined) out.push(r);
+    }
+    return out;
+  }
+
+  /** Every stored record (for `tether usage`); reads the whole bucket. */
   async *all(): AsyncGenerator<StoredEctRecord> {
     const keys = await this.#kv.keys("ect.>");
     const names: string[] = [];

@@ -1,4 +1,4 @@
-import type { DeadLetterRecord, ErrorCode } from "../protocols/index.ts";
+import type { DeadLetterRecord, ErrorCode, RollbackStep } from "../protocols/index.ts";
 
 /** Operator-visible things a node reports. Subscribe with `node.onEvent(listener)`. */
 export type NodeEvent =
@@ -14,6 +14,8 @@ export type NodeEvent =
       readonly message: string;
     }
   | { readonly type: "transport"; readonly status: string; readonly detail?: string }
+  | { readonly type: "rollback-step"; readonly workflow: string; readonly step: RollbackStep }
+  | { readonly type: "rollback-escalated"; readonly workflow: string; readonly step: RollbackStep }
   | { readonly type: "node-stopping" | "node-stopped"; readonly nodeId: string };
 
 export type NodeEventListener = (event: NodeEvent) => void;

@@ -80,6 +80,7 @@ export class HandlerContext implements ActorContext {
         messageId: this.#delivery.id,
         signal: this.#cell.signal(),
         cost: options?.cost,
+        compensate: options?.compensate,
         scope: this.#scopeOf(),
       },
       run,

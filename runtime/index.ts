@@ -53,3 +53,5 @@ export { rollUpUsage, UsageGrouping } from "./usage-report.ts";
 export type { UsageRow } from "./usage-report.ts";
 export { parseHeaderBlock, readInboundMeta, readMsgMeta, encodedHeaders, headerLine, isSafeHeaderValue } from "./wire-headers.ts";
 export type { InboundMeta } from "./wire-headers.ts";
+export { RollbackCoordinator } from "./rollback.ts";
+export type { RollbackDeps } from "./rollback.ts";

@@ -1,6 +1,7 @@
 import { context as otelContext, type Context, type TracerProvider } from "@opentelemetry/api";
 import { connect, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
+  CompensationRequest,
   ErrorReply,
   HeaderNames,
   TetherError,
@@ -16,8 +17,11 @@ import {
   type NetworkSubjects,
   type NodeRecord,
   type ActorRecord,
+  type RollbackReport,
+  type RollbackRequestInput,
 } from "../protocols/index.ts";
 import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor-cell.ts";
+import { RollbackCoordinator } from "./rollback.ts";
 import { Assurance } from "./assurance.ts";
 import { outgoingToken, type ExecutionScope, type ScopeToken } from "./execution-scope.ts";
 import type {
@@ -351,8 +355,20 @@ export class Node implements AsyncDisposable {
 
   readonly #sendPort: SendPort = {
     send: (ref, msg, isAsk, options) =>
-      this.#send(ref.id, ref.subject, msg, isAsk, options, ref.from, ref.trace === ACTIVE_CONTEXT ? (this.#tracing.enabled ? otelContext.active() : undefined) : ref.trace, ref.scope),
+      this.#send(ref.id, ref.subject, msg, isAsk, options, ref.from, ref.trace === ACTIVE_CONTEXT ? (this.#tracing.enabled ? otelContext.active() : undefined) : ref.trace, ref.scope, false),
   };
+
+  /** Sends a compensation request to an actor wherever it lives (priority lane) and waits for it to finish. */
+  #requestCompensation(actorId: string, request: CompensationRequest, timeoutMs: number): Promise<unknown> {
+    try {
+      return (
+        this.#send(actorId, this.subjects.actor(actorId), request, true, { priority: true, timeoutMs }, this.#self, undefined, undefined, true) ??
+        Promise.resolve(undefined)
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
 
   // ---------------------------------------------------------------- sending
 
@@ -366,6 +382,7 @@ export class Node implements AsyncDisposable {
     from: string,
     parent: Context | undefined,
     scope: ExecutionScope | undefined,
+    control: boolean,
   ): Promise<unknown> | undefined {
     if (this.#state !== "running") throw new TetherError("ERR_NODE_STOPPED", `node ${this.id} is ${this.#state}`);
     const id = nuid.next();
@@ -377,7 +394,7 @@ export class Node implements AsyncDisposable {
     const local = this.#cells.get(target);
     if (local !== undefined && local.state !== "stopping" && local.state !== "stopped") {
       if (scope?.meter !== undefined) scope.meter.messages++;
-      return this.#sendLocal(local, subject, msg, messageType, id, isAsk, options, from, traceCtx, timeoutMs, span, ect);
+      return this.#sendLocal(local, subject, msg, messageType, id, isAsk, options, from, traceCtx, timeoutMs, span, ect, control);
     }
     let data: Uint8Array;
     try {
@@ -391,11 +408,11 @@ export class Node implements AsyncDisposable {
       endSpan(span, error);
       throw error;
     }
-    let lines = `${isAsk ? ASK_LINE : TELL_LINE}${HeaderNames.id}: ${id}\r\n${HeaderNames.from}: ${from}\r\n`;
+    let lines = `${control ? COMPENSATE_LINE : isAsk ? ASK_LINE : TELL_LINE}${HeaderNames.id}: ${id}\r\n${HeaderNames.from}: ${from}\r\n`;
     if (messageType !== undefined && isSafeHeaderValue(messageType)) lines += `${HeaderNames.type}: ${messageType}\r\n`;
     if (options?.priority === true) lines += PRIORITY_LINE;
     if (traceCtx !== undefined) lines += traceHeaderLines(traceCtx);
-    if (ect !== undefined) {
+    if (ect !== undefined && ect.token !== "") {
       lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
       if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;
     }
@@ -445,8 +462,9 @@ export class Node implements AsyncDisposable {
     timeoutMs: number,
     span: ReturnType<Tracing["startSend"]>,
     incoming: ScopeToken | undefined,
+    control: boolean,
   ): Promise<unknown> | undefined {
-    const parsed = cell.protocol.safeParse(msg);
+    const parsed = (control ? CompensationRequest : cell.protocol).safeParse(msg);
     if (!parsed.success) {
       const error = classifySchemaError(cell.id, messageType, parsed.error);
       this.#deadLetter(error.code, error.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
@@ -465,6 +483,7 @@ export class Node implements AsyncDisposable {
       trace: traceCtx,
       subject,
       incoming,
+      control,
     };
     try {
       cell.enqueue(delivery, options?.priority === true ? "priority" : "normal");
@@ -535,12 +554,13 @@ export class Node implements AsyncDisposable {
   #onActorMessage(cell: ActorCell, msg: Msg): void {
     const meta = readMsgMeta(msg);
     const id = meta.id ?? nuid.next();
-    const isAsk = meta.kind === "ask";
+    const control = meta.kind === "compensate";
+    const isAsk = meta.kind === "ask" || control;
     if (msg.data.length > this.options.maxPayloadBytes) {
       this.#rejectInbound(cell, msg, meta, id, meta.type, tooLarge(cell.id, msg.data.length, this.options.maxPayloadBytes));
       return;
     }
-    if (meta.kind !== "tell" && !isAsk) {
+    if (meta.kind !== "tell" && !isAsk && !control) {
       this.#rejectInbound(cell, msg, meta, id, meta.type, new TetherError("ERR_MESSAGE_MALFORMED", `message to ${cell.id} has no valid ${HeaderNames.kind} header`));
       return;
     }
@@ -552,7 +572,7 @@ export class Node implements AsyncDisposable {
       return;
     }
     const messageType = messageTypeOf(body) ?? meta.type;
-    const parsed = cell.protocol.safeParse(body);
+    const parsed = (control ? CompensationRequest : cell.protocol).safeParse(body);
     if (!parsed.success) {
       this.#rejectInbound(cell, msg, meta, id, messageType, classifySchemaError(cell.id, messageType, parsed.error));
       return;
@@ -574,6 +594,7 @@ export class Node implements AsyncDisposable {
       trace,
       subject: msg.subject,
       incoming: undefined,
+      control,
     };
     if (meta.executionContext === undefined && cell.inboundPending === 0) {
       this.#accept(cell, msg, meta, delivery); // fast path: nothing to verify, nothing queued ahead
@@ -704,6 +725,7 @@ export class Node implements AsyncDisposable {
 
   readonly #cellHost: CellHost = {
     invoke: (cell, delivery) => {
+      if (delivery.control) return this.#compensate(cell, delivery);
       if (!this.#tracing.enabled) return cell.instance.handle(delivery.body as never, new HandlerContext(this.#contextHost, cell, delivery, delivery.trace));
       const span = this.#tracing.startHandle(cell.id, delivery.messageType, delivery.trace);
       const traceCtx = contextWithSpan(span, delivery.trace) as Context;
@@ -731,6 +753,40 @@ export class Node implements AsyncDisposable {
       for (const waiter of [...this.#idleWaiters]) waiter();
     },
   };
+
+  /**
+   * Runs an actor's compensate() for a rollback, itself as a significant action: its ECT's parent is the
+   * action being undone, so the DAG records both.
+   */
+  #compensate(cell: ActorCell, delivery: Delivery): Promise<unknown> {
+    const request = delivery.body as CompensationRequest;
+    const compensate = cell.instance.compensate;
+    if (typeof compensate !== "function") {
+      return Promise.reject(new TetherError("ERR_ROLLBACK_NOT_COMPENSABLE", `actor ${cell.id} (${cell.actorClass.name}) has no compensate() method`));
+    }
+    const undone: ScopeToken = { token: "", jti: request.jti, wid: request.wid, level: "L1", receipt: undefined };
+    const ctx = new HandlerContext(this.#contextHost, cell, { ...delivery, incoming: undone }, delivery.trace);
+    return ctx.act(`compensate:${request.compensation}`, { jti: request.jti, action: request.action, attempt: request.attempt }, () =>
+      compensate.call(cell.instance, request, ctx),
+    );
+  }
+
+  /**
+   * Rolls back a workflow, or one action and everything it caused: runs each compensable action's
+   * compensation on its actor (wherever it lives) in reverse topological order, retrying and then
+   * escalating a compensation that keeps failing. See `RollbackCoordinator`.
+   */
+  rollback(request: RollbackRequestInput): Promise<RollbackReport> {
+    this.#assertRunning();
+    return new RollbackCoordinator({
+      store: this.#assurance.store,
+      compensate: (actorId, req, timeoutMs) => this.#requestCompensation(actorId, req, timeoutMs),
+      clock: this.#clock,
+      logger: this.#logger,
+      emit: (event) => this.#emit(event),
+      recordEvent: (event, subject, details) => this.#assurance.recordEvent(event, subject, details),
+    }).run(request);
+  }
 
   async #act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T> {
     if (typeof call.name !== "string" || call.name.length === 0 || call.name.length > 256) {
@@ -867,6 +923,8 @@ const PRIORITY_LINE = `${HeaderNames.priority}: 1\r\n`;
 interface SendPort {
   send(ref: Ref, msg: unknown, isAsk: boolean, options: AskOptions | undefined): Promise<unknown> | undefined;
 }
+
+const COMPENSATE_LINE = `${HeaderNames.kind}: compensate\r\n`;
 
 /** An ActorRef: plain fields plus two methods (no closures per ref). */
 class Ref implements ActorRef {

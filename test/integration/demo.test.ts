@@ -37,4 +37,14 @@ describe("the demos", () => {
     for (const problem of ["modified", "deleted", "reordered", "inserted"]) expect(out).toMatch(new RegExp(`detected: ${problem} at position \\d+`));
     expect(out).not.toMatch(/NOT DETECTED/);
   });
+
+  it("npm run demo:rollback: compensates payment, then shipping, then inventory, and restores every state", async () => {
+    const { code, out, err } = await runScript("examples/rollback-demo.ts");
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect(out).toMatch(/Rollback complete: compensated in order payment → shipping → inventory/);
+    expect(out).toMatch(/payment\s+refund_payment\s+compensated after 2 attempt/);
+    expect(out).toMatch(/stock of widgets: 100/);
+    expect(out).toMatch(/open shipments:\s+0/);
+    expect(out).toMatch(/money collected:\s+0/);
+  });
 });

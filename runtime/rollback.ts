@@ -1,0 +1,163 @@
+import { decodeBody, isTetherError, RollbackRequest, TetherError, type CompensationRequest, type RollbackReport, type RollbackStep } from "../protocols/index.ts";
+import type { Clock } from "./clock.ts";
+import type { KvEctStore, StoredEctRecord } from "./ect-store.ts";
+import type { NodeEvent } from "./events.ts";
+import type { Logger } from "./logger.ts";
+
+export interface RollbackDeps {
+  readonly store: KvEctStore;
+  /** Asks `actorId` to run a compensation; resolves when it finished. */
+  compensate(actorId: string, request: CompensationRequest, timeoutMs: number): Promise<unknown>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  emit(event: NodeEvent): void;
+  recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<unknown>;
+}
+
+const COMPENSATION_PREFIX = "compensate:";
+
+/**
+ * Walks a workflow's action DAG (the ECT store) backwards and runs compensations, children before
+ * parents, across agents and nodes. Each outcome is recorded (an ECT per compensation, events for the
+ * ledger). A compensation that keeps failing after its retries stops the rollback there and is
+ * escalated (node event `rollback-escalated` and ledger event `rollback.escalated`): never silently
+ * skipped, since undoing a parent before its child could make things worse.
+ */
+export class RollbackCoordinator {
+  readonly #d: RollbackDeps;
+
+  constructor(deps: RollbackDeps) {
+    this.#d = deps;
+  }
+
+  async run(input: unknown): Promise<RollbackReport> {
+    const parsed = RollbackRequest.safeParse(input);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(request)"}: ${i.message}`);
+      throw new TetherError("ERR_ROLLBACK_INVALID", `invalid rollback request: ${problems.join("; ")}`, { details: { problems } });
+    }
+    const req = parsed.data;
+    const records = await this.#d.store.listWorkflow(req.workflow);
+    if (records.length === 0) throw new TetherError("ERR_ROLLBACK_INVALID", `no recorded actions for workflow ${req.workflow}`);
+    const byJti = new Map(records.map((r) => [r.jti, r]));
+    if (req.from !== undefined && !byJti.has(req.from)) {
+      throw new TetherError("ERR_ROLLBACK_INVALID", `action ${req.from} is not part of workflow ${req.workflow}`);
+    }
+    const compensated = new Set(
+      records.filter((r) => r.exec_act.startsWith(COMPENSATION_PREFIX) && r.outcome === "ok").flatMap((r) => r.par),
+    );
+    const actions = records.filter((r) => !r.exec_act.startsWith(COMPENSATION_PREFIX));
+    const scope = req.from === undefined ? new Set(actions.map((r) => r.jti)) : descendants(actions, req.from);
+    const order = reverseTopological(actions.filter((r) => scope.has(r.jti)));
+    const steps: RollbackStep[] = order
+      .filter((r) => r.outcome === "ok")
+      .map((r) => ({
+        jti: r.jti,
+        actor: r.actor ?? actorOf(r.iss),
+        action: r.exec_act,
+        compensation: r.undo?.compensation,
+        outcome: r.undo === undefined ? "not-compensable" : compensated.has(r.jti) ? "already-compensated" : "pending",
+        attempts: 0,
+      }));
+    await this.#d.recordEvent("rollback.started", req.workflow, { from: req.from ?? null, steps: steps.length });
+    let stopped = false;
+    for (const step of steps) {
+      if (step.outcome !== "pending" || stopped) continue;
+      const record = byJti.get(step.jti) as StoredEctRecord;
+      const ok = await this.#compensate(record, step, req);
+      this.#d.emit({ type: "rollback-step", workflow: req.workflow, step: { ...step } });
+      if (!ok) {
+        stopped = true;
+        this.#d.emit({ type: "rollback-escalated", workflow: req.workflow, step: { ...step } });
+        await this.#d.recordEvent("rollback.escalated", step.actor, { workflow: req.workflow, jti: step.jti, action: step.action, error: step.error ?? null });
+      }
+    }
+    const report: RollbackReport = {
+      workflow: req.workflow,
+      from: req.from,
+      ok: steps.every((s) => s.outcome === "compensated" || s.outcome === "already-compensated" || s.outcome === "not-compensable"),
+      steps,
+    };
+    await this.#d.recordEvent("rollback.finished", req.workflow, { ok: report.ok, compensated: steps.filter((s) => s.outcome === "compensated").length });
+    return report;
+  }
+
+  async #compensate(record: StoredEctRecord, step: RollbackStep, req: RollbackRequest): Promise<boolean> {
+    const undo = record.undo as NonNullable<StoredEctRecord["undo"]>;
+    const { params, result } = decodeBody(Buffer.from(undo.data, "base64")) as { params: unknown; result: unknown };
+    for (let attempt = 1; attempt <= req.attempts; attempt++) {
+      step.attempts = attempt;
+      try {
+        await this.#d.compensate(
+          step.actor,
+          {
+            type: "tether.rollback.v1.compensate",
+            jti: record.jti,
+            ...(record.wid === undefined ? {} : { wid: record.wid }),
+            action: record.exec_act,
+            compensation: undo.compensation,
+            params,
+            result,
+            attempt,
+          },
+          req.timeoutMs,
+        );
+        step.outcome = "compensated";
+        delete step.error;
+        return true;
+      } catch (error) {
+        step.error = { code: isTetherError(error) ? error.code : "ERR_ROLLBACK_COMPENSATION_FAILED", message: error instanceof Error ? error.message.slice(0, 1024) : String(error) };
+        this.#d.logger.warn("compensation failed", { jti: record.jti, actor: step.actor, attempt, error });
+        if (isTetherError(error) && error.code === "ERR_ROLLBACK_NOT_COMPENSABLE") break;
+        if (attempt < req.attempts) await sleep(this.#d.clock, req.backoffMs * 2 ** (attempt - 1));
+      }
+    }
+    step.outcome = "failed";
+    return false;
+  }
+}
+
+const actorOf = (iss: string): string => iss.slice(iss.lastIndexOf("/") + 1);
+
+/** The action and everything reachable from it through `par` links (its causal descendants). */
+const descendants = (records: readonly StoredEctRecord[], from: string): Set<string> => {
+  const children = new Map<string, string[]>();
+  for (const r of records) for (const p of r.par) children.set(p, [...(children.get(p) ?? []), r.jti]);
+  const out = new Set<string>([from]);
+  const queue = [from];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    for (const c of children.get(next) ?? []) {
+      if (!out.has(c)) {
+        out.add(c);
+        queue.push(c);
+      }
+    }
+  }
+  return out;
+};
+
+/** Children before parents; among independent actions, the later (`iat`, then jti) first. */
+const reverseTopological = (records: readonly StoredEctRecord[]): StoredEctRecord[] => {
+  const inScope = new Map(records.map((r) => [r.jti, r]));
+  const pendingParents = new Map(records.map((r) => [r.jti, r.par.filter((p) => inScope.has(p)).length]));
+  const children = new Map<string, StoredEctRecord[]>();
+  for (const r of records) for (const p of r.par) if (inScope.has(p)) children.set(p, [...(children.get(p) ?? []), r]);
+  const byTime = (a: StoredEctRecord, b: StoredEctRecord) => a.iat - b.iat || a.jti.localeCompare(b.jti);
+  const ready = records.filter((r) => pendingParents.get(r.jti) === 0).sort(byTime);
+  const forward: StoredEctRecord[] = [];
+  while (ready.length > 0) {
+    const r = ready.shift() as StoredEctRecord;
+    forward.push(r);
+    for (const c of children.get(r.jti) ?? []) {
+      const left = (pendingParents.get(c.jti) ?? 1) - 1;
+      pendingParents.set(c.jti, left);
+      if (left === 0) {
+        ready.push(c);
+        ready.sort(byTime);
+      }
+    }
+  }
+  return forward.reverse();
+};
+
+const sleep = (clock: Clock, ms: number): Promise<void> => new Promise((resolve) => clock.setTimeout(resolve, ms));
