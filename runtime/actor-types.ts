@@ -111,6 +111,11 @@ export interface ActorContext extends ActorLifecycleContext {
    * profile) appended to the audit ledger before this returns. Messages sent after it carry its ECT.
    */
   act<T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T, options?: ActOptions): Promise<T>;
+  /**
+   * Saves the actor's `state` now (JetStream KV), so a later `spawn(…, { restore: true })` on any node
+   * resumes from it. Resolves with the checkpoint's revision.
+   */
+  checkpoint(): Promise<number>;
   /** Reports usage in a user unit (e.g. model tokens) for the action in progress. */
   meter(unit: string, amount: number): void;
   /** The workflow id (ECT `wid`) this message belongs to, once known. */

@@ -14,6 +14,7 @@ export interface ContextHost {
   readonly clock: Clock;
   refFrom(id: string, from: string, trace: Context | undefined, scope: ExecutionScope): ActorRef;
   act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T>;
+  checkpoint(cell: ActorCell): Promise<number>;
 }
 
 /**
@@ -85,6 +86,10 @@ export class HandlerContext implements ActorContext {
       },
       run,
     );
+  }
+
+  checkpoint(): Promise<number> {
+    return this.#host.checkpoint(this.#cell);
   }
 
   meter(unit: string, amount: number): void {

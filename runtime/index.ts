@@ -55,3 +55,5 @@ export { parseHeaderBlock, readInboundMeta, readMsgMeta, encodedHeaders, headerL
 export type { InboundMeta } from "./wire-headers.ts";
 export { RollbackCoordinator } from "./rollback.ts";
 export type { RollbackDeps } from "./rollback.ts";
+export { StateStore } from "./state-store.ts";
+export type { Checkpoint } from "./state-store.ts";

@@ -22,6 +22,7 @@ import {
 } from "../protocols/index.ts";
 import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor-cell.ts";
 import { RollbackCoordinator } from "./rollback.ts";
+import { StateStore } from "./state-store.ts";
 import { Assurance } from "./assurance.ts";
 import { outgoingToken, type ExecutionScope, type ScopeToken } from "./execution-scope.ts";
 import type {
@@ -68,6 +69,8 @@ export interface SpawnOptions<C extends ActorClass> {
   readonly capabilities?: readonly string[];
   /** Normal-lane bound of this actor's mailbox (default: the node's `mailboxCapacity`). */
   readonly mailboxCapacity?: number;
+  /** Resume from the actor's last checkpoint (`ctx.checkpoint()`), if there is one, before it starts. */
+  readonly restore?: boolean;
 }
 
 type NodeState = "running" | "stopping" | "stopped";
@@ -91,6 +94,7 @@ export class Node implements AsyncDisposable {
   readonly #userInterceptors: readonly ActionInterceptor[];
   #interceptors: readonly ActionInterceptor[] = [];
   #assurance!: Assurance;
+  #states!: StateStore;
   readonly #pending: PendingReplies;
   readonly #cells = new Map<string, ActorCell>();
   readonly #subs = new Map<string, Subscription>();
@@ -139,6 +143,7 @@ export class Node implements AsyncDisposable {
       clock: this.#clock,
       refFrom: (id, from, trace, scope) => new Ref(this.#sendPort, id, this.subjects.actor(id), from, trace, scope),
       act: (call, run) => this.#act(call, run),
+      checkpoint: (cell) => this.#states.save(cell.id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now()),
     };
   }
 
@@ -197,6 +202,7 @@ export class Node implements AsyncDisposable {
         await registry.removeNode(nodeId).catch(() => undefined);
         throw error;
       }
+      node.#states = await StateStore.open(nc, subjects, { replicas: options.jetstreamReplicas });
       node.#interceptors = [node.#assurance.interceptor, ...node.#userInterceptors];
       node.#start();
       return node;
@@ -254,6 +260,13 @@ export class Node implements AsyncDisposable {
     return [...this.#cells.keys()];
   }
 
+  /** Saves a local actor's state now (as `ctx.checkpoint()` does from inside it). */
+  async checkpoint(id: string): Promise<number> {
+    const cell = this.#cells.get(id);
+    if (cell === undefined) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${id} is not hosted on node ${this.id}`);
+    return this.#states.save(id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now());
+  }
+
   /** Every actor of the network, as recorded in the registry. */
   listActors(): Promise<ActorRecord[]> {
     return this.#registry.listActors();
@@ -309,6 +322,10 @@ export class Node implements AsyncDisposable {
         capabilities: [...(options.capabilities ?? actorClass.capabilities ?? [])],
         spawnedAt: this.#clock.now(),
       });
+      if (options.restore === true) {
+        const saved = await this.#states.load(id);
+        if (saved !== undefined) (instance as { state?: unknown }).state = saved.state;
+      }
       const mailbox = new Mailbox<Delivery>({ capacity, priorityCapacity: this.options.priorityCapacity });
       const cell = new ActorCell(id, actorClass, instance, mailbox, this.#cellHost);
       this.#cells.set(id, cell);

@@ -1,0 +1,70 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Packr } from "msgpackr";
+import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
+
+/** One actor's saved state. */
+export interface Checkpoint {
+  readonly state: unknown;
+  /** Set by the node that saved it. */
+  readonly nodeId: string;
+  readonly at: number;
+  /** KV revision: increases with every save of this actor. */
+  readonly revision: number;
+}
+
+/**
+ * Actor state checkpoints in JetStream KV (`tether_<net>_state`, key `s.<actorId>`, msgpack values),
+ * so an actor resumes where it left off after a restart, a migration or its node's death.
+ */
+export class StateStore {
+  readonly #kv: KV;
+  /** Structured-clone msgpack: Map, Set, Date, typed arrays and shared references survive a checkpoint. */
+  readonly #codec = new Packr({ structuredClone: true });
+
+  private constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number }): Promise<StateStore> {
+    try {
+      const kv = await new Kvm(jetstream(nc)).create(`tether_${subjects.network}_state`, { history: 1, replicas: options.replicas });
+      return new StateStore(kv);
+    } catch (cause) {
+      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open the state store: ${String(cause)}`, { cause });
+    }
+  }
+
+  async save(actorId: string, state: unknown, nodeId: string, at: number): Promise<number> {
+    let data: Uint8Array;
+    try {
+      data = this.#codec.pack({ state, nodeId, at });
+    } catch (cause) {
+      throw new TetherError("ERR_MESSAGE_INVALID", `state of ${actorId} cannot be encoded for a checkpoint: ${String(cause)}`, { cause });
+    }
+    try {
+      return await this.#kv.put(`s.${actorId}`, data);
+    } catch (cause) {
+      throw new TetherError("ERR_REGISTRY_FAILED", `checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
+    }
+  }
+
+  async load(actorId: string): Promise<Checkpoint | undefined> {
+    const entry = await this.#kv.get(`s.${actorId}`).catch((cause: unknown) => {
+      throw new TetherError("ERR_REGISTRY_FAILED", `reading the checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
+    });
+    if (entry === null || entry.operation !== "PUT") return undefined;
+    let body: { state: unknown; nodeId: string; at: number };
+    try {
+      body = this.#codec.unpack(entry.value) as typeof body;
+    } catch (cause) {
+      throw new TetherError("ERR_MESSAGE_MALFORMED", `the checkpoint of ${actorId} cannot be decoded`, { cause });
+    }
+    return { state: body.state, nodeId: body.nodeId, at: body.at, revision: entry.revision };
+  }
+
+  async remove(actorId: string): Promise<void> {
+    await this.#kv.delete(`s.${actorId}`).catch(() => undefined);
+  }
+}
