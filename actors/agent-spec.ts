@@ -7,6 +7,8 @@ export interface AgentSpec<C extends ActorClass = ActorClass> {
   readonly args?: ConstructorParameters<C>;
   readonly capabilities?: readonly string[];
   readonly mailboxCapacity?: number;
+  /** Consume the actor's at-least-once lane (`ref.send`), resuming from its checkpoint. */
+  readonly durable?: boolean;
 }
 
 /**

@@ -70,6 +70,7 @@ export const registerNodeCommand = (program: Command): void => {
             ...(spec.args === undefined ? {} : { args: spec.args }),
             ...(spec.capabilities === undefined ? {} : { capabilities: spec.capabilities }),
             ...(spec.mailboxCapacity === undefined ? {} : { mailboxCapacity: spec.mailboxCapacity }),
+            ...(spec.durable === undefined ? {} : { durable: spec.durable }),
           });
         }
         process.stdout.write(

@@ -46,6 +46,10 @@ export interface NetworkSubjects {
   deadLetterStream(): string;
   /** JetStream KV bucket of actor ownership and node leases. */
   registryBucket(): string;
+  /** At-least-once lane of one actor, every actor, and the stream holding it. */
+  durable(actorId: string): string;
+  durableAll(): string;
+  durableStream(): string;
   /** JetStream KV bucket of public keys (the network's JWKS). */
   keysBucket(): string;
   /** JetStream KV bucket of Execution Context Tokens by jti (the ECT DAG store). */
@@ -73,6 +77,9 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     deadLetterStream: () => `TETHER_${net.replaceAll("-", "_")}_DLQ`,
     registryBucket: () => `tether_${net}_registry`,
     keysBucket: () => `tether_${net}_keys`,
+    durable: (id) => `${base}.durable.${assertToken("actor id", id)}`,
+    durableAll: () => `${base}.durable.*`,
+    durableStream: () => `TETHER_${net.replaceAll("-", "_")}_DURABLE`,
     ectBucket: () => `tether_${net}_ect`,
     auditStream: () => `TETHER_${net.replaceAll("-", "_")}_AUDIT`,
     audit: () => `${base}.audit.ledger`,

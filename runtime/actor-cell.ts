@@ -1,3 +1,4 @@
+import type { JsMsg } from "@nats-io/jetstream";
 import type { Context } from "@opentelemetry/api";
 import type { z } from "zod";
 import { TetherError, isTetherError } from "../protocols/index.ts";
@@ -26,6 +27,8 @@ export interface Delivery {
   readonly incoming: ScopeToken | undefined;
   /** A runtime control message (a compensation request) rather than one of the actor's own messages. */
   readonly control: boolean;
+  /** Set for messages of the at-least-once lane: acknowledged after handling (and a checkpoint). */
+  readonly durable?: JsMsg;
 }
 
 export type CellState = "starting" | "running" | "stopping" | "stopped";

@@ -53,6 +53,17 @@ export interface ActorRef<M = unknown, R = unknown> {
   tell(msg: M, options?: TellOptions): void;
   /** Request/reply; rejects with a TetherError (ERR_ASK_TIMEOUT, ERR_MAILBOX_FULL, ERR_ACTOR_NOT_FOUND, …). */
   ask(msg: M, options?: AskOptions): Promise<R>;
+  /**
+   * At-least-once, through JetStream: resolves once the message is stored (it then survives the loss of
+   * the node that was to handle it). Deduplicated by `id` within the stream's duplicate window. The
+   * target must be spawned with `durable: true`.
+   */
+  send(msg: M, options?: SendOptions): Promise<{ readonly id: string; readonly duplicate: boolean }>;
+}
+
+export interface SendOptions {
+  /** Idempotency key; default a fresh id. Sending the same id twice stores the message once. */
+  readonly id?: string;
 }
 
 /** Options of one `ctx.act`. */

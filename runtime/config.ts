@@ -40,6 +40,9 @@ export const NodeOptionsSchema = z.strictObject({
   jetstreamReplicas: z.number().int().min(1).max(5).default(1),
   /** How long dead letters are kept. */
   deadLetterMaxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+  /** Durable lane: wait before an unacknowledged message is redelivered, and deliveries before it is dead-lettered. */
+  durableAckWaitMs: z.number().int().min(100).default(10_000),
+  durableMaxDeliver: z.number().int().min(1).max(1_000).default(5),
   /** How long the ECT DAG store keeps tokens (parent lookups, rollback, usage roll-ups). */
   ectMaxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
   /** Assurance profile, keys, ledger policy and quotas (see README "Assurance profiles"). */

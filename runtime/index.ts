@@ -57,3 +57,6 @@ export { RollbackCoordinator } from "./rollback.ts";
 export type { RollbackDeps } from "./rollback.ts";
 export { StateStore } from "./state-store.ts";
 export type { Checkpoint } from "./state-store.ts";
+export { DurableLane } from "./durable-lane.ts";
+export type { DurableLaneOptions, DurableAttachOptions } from "./durable-lane.ts";
+export type { SendOptions } from "./actor-types.ts";

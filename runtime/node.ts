@@ -1,5 +1,5 @@
 import { context as otelContext, type Context, type TracerProvider } from "@opentelemetry/api";
-import { connect, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   CompensationRequest,
   ErrorReply,
@@ -23,6 +23,8 @@ import {
 import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor-cell.ts";
 import { RollbackCoordinator } from "./rollback.ts";
 import { StateStore } from "./state-store.ts";
+import { DurableLane } from "./durable-lane.ts";
+import type { JsMsg } from "@nats-io/jetstream";
 import { Assurance } from "./assurance.ts";
 import { outgoingToken, type ExecutionScope, type ScopeToken } from "./execution-scope.ts";
 import type {
@@ -34,6 +36,7 @@ import type {
   AskOptions,
   MessageOf,
   ReplyOf,
+  SendOptions,
   TellOptions,
 } from "./actor-types.ts";
 import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
@@ -47,7 +50,7 @@ import { PendingReplies } from "./pending-replies.ts";
 import { Registry, type Claim } from "./registry.ts";
 import { Tracing, contextFromTraceparent, contextWithSpan, endSpan, traceHeaderLines } from "./tracing.ts";
 import { HandlerContext, type ContextHost } from "./handler-context.ts";
-import { REPLY_HEADERS, encodedHeaders, errorHeaders, isSafeHeaderValue, readMsgMeta, type InboundMeta } from "./wire-headers.ts";
+import { REPLY_HEADERS, encodedHeaders, errorHeaders, isSafeHeaderValue, readInboundMeta, readMsgMeta, type InboundMeta } from "./wire-headers.ts";
 import { classifySchemaError } from "./schema-errors.ts";
 
 /** Collaborators a node uses; everything is optional and passed explicitly (no globals). */
@@ -71,6 +74,11 @@ export interface SpawnOptions<C extends ActorClass> {
   readonly mailboxCapacity?: number;
   /** Resume from the actor's last checkpoint (`ctx.checkpoint()`), if there is one, before it starts. */
   readonly restore?: boolean;
+  /**
+   * Consume the actor's at-least-once lane (`ref.send`). Implies `restore`: the state and the ids of the
+   * durable messages it already includes are checkpointed before each acknowledgement.
+   */
+  readonly durable?: boolean;
 }
 
 type NodeState = "running" | "stopping" | "stopped";
@@ -95,6 +103,9 @@ export class Node implements AsyncDisposable {
   #interceptors: readonly ActionInterceptor[] = [];
   #assurance!: Assurance;
   #states!: StateStore;
+  #durable!: DurableLane;
+  readonly #durableSeen = new Map<string, string[]>();
+  readonly #durableConsumers = new Map<string, { stop(): Promise<void> }>();
   readonly #pending: PendingReplies;
   readonly #cells = new Map<string, ActorCell>();
   readonly #subs = new Map<string, Subscription>();
@@ -203,6 +214,7 @@ export class Node implements AsyncDisposable {
         throw error;
       }
       node.#states = await StateStore.open(nc, subjects, { replicas: options.jetstreamReplicas });
+      node.#durable = await DurableLane.open(nc, subjects, { replicas: options.jetstreamReplicas }, logger);
       node.#interceptors = [node.#assurance.interceptor, ...node.#userInterceptors];
       node.#start();
       return node;
@@ -322,9 +334,12 @@ export class Node implements AsyncDisposable {
         capabilities: [...(options.capabilities ?? actorClass.capabilities ?? [])],
         spawnedAt: this.#clock.now(),
       });
-      if (options.restore === true) {
+      if (options.restore === true || options.durable === true) {
         const saved = await this.#states.load(id);
-        if (saved !== undefined) (instance as { state?: unknown }).state = saved.state;
+        if (saved !== undefined) {
+          (instance as { state?: unknown }).state = saved.state;
+          if (options.durable === true) this.#durableSeen.set(id, [...saved.processed]);
+        }
       }
       const mailbox = new Mailbox<Delivery>({ capacity, priorityCapacity: this.options.priorityCapacity });
       const cell = new ActorCell(id, actorClass, instance, mailbox, this.#cellHost);
@@ -350,6 +365,17 @@ export class Node implements AsyncDisposable {
       }
       cell.state = "running";
       cell.resume();
+      if (options.durable === true) {
+        this.#durableConsumers.set(
+          id,
+          await this.#durable.attach(id, {
+            ackWaitMs: this.options.durableAckWaitMs,
+            maxDeliver: this.options.durableMaxDeliver,
+            maxAckPending: capacity,
+            onMessage: (jm) => this.#onDurable(cell, jm),
+          }),
+        );
+      }
       this.#emit({ type: "actor-started", actorId: id, className: actorClass.name });
       return this.ref<C>(id);
     } finally {
@@ -371,9 +397,113 @@ export class Node implements AsyncDisposable {
   }
 
   readonly #sendPort: SendPort = {
+    sendDurable: (ref, msg, options) => this.#sendDurable(ref.id, msg, ref.from, ref.scope, options?.id),
     send: (ref, msg, isAsk, options) =>
       this.#send(ref.id, ref.subject, msg, isAsk, options, ref.from, ref.trace === ACTIVE_CONTEXT ? (this.#tracing.enabled ? otelContext.active() : undefined) : ref.trace, ref.scope, false),
   };
+
+  async #sendDurable(target: string, msg: unknown, from: string, scope: ExecutionScope | undefined, idOption: string | undefined): Promise<{ id: string; duplicate: boolean }> {
+    this.#assertRunning();
+    if (idOption !== undefined && (typeof idOption !== "string" || idOption.length === 0 || idOption.length > 128 || !isSafeHeaderValue(idOption))) {
+      throw new TetherError("ERR_MESSAGE_INVALID", "send: id must be 1-128 printable ASCII characters");
+    }
+    const id = idOption ?? nuid.next();
+    let data: Uint8Array;
+    try {
+      data = encodeBody(msg);
+    } catch (cause) {
+      throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
+    }
+    if (data.length > this.options.maxPayloadBytes) throw tooLarge(target, data.length, this.options.maxPayloadBytes);
+    const messageType = messageTypeOf(msg);
+    // JetStream publish adds its own headers (Nats-Msg-Id), so this lane uses the client's MsgHdrs
+    const h = natsHeaders();
+    h.set(HeaderNames.kind, "tell");
+    h.set(HeaderNames.id, id);
+    h.set(HeaderNames.from, from);
+    if (messageType !== undefined && isSafeHeaderValue(messageType)) h.set(HeaderNames.type, messageType);
+    const ect = outgoingToken(scope);
+    if (ect !== undefined && ect.token !== "") h.set(HeaderNames.executionContext, ect.token);
+    const { duplicate } = await this.#durable.publish(target, data, h, id);
+    return { id, duplicate };
+  }
+
+  /** A durable message for a local actor: skip what its checkpoint already includes, else queue it. */
+  #onDurable(cell: ActorCell, jm: JsMsg): void {
+    const meta = readInboundMeta(jm.headers);
+    const id = meta.id ?? `seq-${jm.seq}`;
+    const seen = this.#durableSeen.get(cell.id);
+    if (seen?.includes(id)) {
+      jm.ack(); // its effects are already in the restored state: an idempotent redelivery
+      return;
+    }
+    const reject = (error: TetherError) => {
+      this.#deadLetter(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: meta.type, from: meta.from, messageId: id, data: jm.data });
+      jm.term(error.code);
+    };
+    let body: unknown;
+    try {
+      body = decodeBody(jm.data);
+    } catch (error) {
+      reject(error as TetherError);
+      return;
+    }
+    const messageType = messageTypeOf(body) ?? meta.type;
+    const parsed = cell.protocol.safeParse(body);
+    if (!parsed.success) {
+      reject(classifySchemaError(cell.id, messageType, parsed.error));
+      return;
+    }
+    const delivery: Delivery = {
+      body: parsed.data,
+      messageType,
+      id,
+      from: meta.from,
+      expectsReply: false,
+      replyTo: undefined,
+      trace: undefined,
+      subject: jm.subject,
+      incoming: undefined,
+      control: false,
+      durable: jm,
+    };
+    try {
+      cell.enqueue(delivery, "normal");
+    } catch {
+      jm.nak(1_000); // mailbox full: JetStream keeps it and redelivers (backpressure, not loss)
+    }
+  }
+
+  /** After a durable message was handled: save state with its id, then acknowledge; or ask for redelivery. */
+  async #settleDurable(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): Promise<void> {
+    const jm = delivery.durable as JsMsg;
+    if (!outcome.ok) {
+      if (jm.info.deliveryCount >= this.options.durableMaxDeliver) {
+        this.#deadLetter(outcome.error.code, `given up after ${jm.info.deliveryCount} deliveries: ${outcome.error.message}`, {
+          subject: jm.subject,
+          target: cell.id,
+          kind: "send",
+          messageType: delivery.messageType,
+          from: delivery.from,
+          messageId: delivery.id,
+          data: jm.data,
+        });
+        jm.term(outcome.error.code);
+      } else jm.nak(Math.min(500 * jm.info.deliveryCount, 10_000));
+      return;
+    }
+    const seen = this.#durableSeen.get(cell.id) ?? [];
+    seen.push(delivery.id);
+    if (seen.length > 1_000) seen.splice(0, seen.length - 1_000);
+    this.#durableSeen.set(cell.id, seen);
+    try {
+      await this.#states.save(cell.id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now(), seen);
+      jm.ack();
+    } catch (error) {
+      this.#logger.warn("checkpoint after a durable message failed; it will be redelivered", { actorId: cell.id, id: delivery.id, error });
+      jm.nak(1_000);
+    }
+  }
 
   /** Sends a compensation request to an actor wherever it lives (priority lane) and waits for it to finish. */
   #requestCompensation(actorId: string, request: CompensationRequest, timeoutMs: number): Promise<unknown> {
@@ -759,6 +889,10 @@ export class Node implements AsyncDisposable {
       );
     },
     settle: (_cell, delivery, outcome) => {
+      if (delivery.durable !== undefined) {
+        void this.#settleDurable(_cell, delivery, outcome);
+        return;
+      }
       if (delivery.replyTo !== undefined) this.#replyRemote(delivery.replyTo, _cell.id, outcome);
       else if (delivery.expectsReply) this.#settleLocal(delivery.id, outcome);
     },
@@ -841,6 +975,12 @@ export class Node implements AsyncDisposable {
       this.#subs.get(cell.id)?.unsubscribe();
       this.#subs.delete(cell.id);
     }
+    await Promise.all(
+      cells.map(async (cell) => {
+        await this.#durableConsumers.get(cell.id)?.stop();
+        this.#durableConsumers.delete(cell.id);
+      }),
+    );
     const drained = await this.#waitIdle(cells, timeoutMs);
     for (const cell of cells) {
       if (!drained) {
@@ -863,6 +1003,7 @@ export class Node implements AsyncDisposable {
         const claim = this.#claims.get(cell.id);
         this.#claims.delete(cell.id);
         this.#cells.delete(cell.id);
+        this.#durableSeen.delete(cell.id);
         if (claim !== undefined) await this.#registry.release(claim).catch((error: unknown) => this.#logger.warn("release failed", { actorId: cell.id, error }));
         this.#emit({ type: "actor-stopped", actorId: cell.id });
       }),
@@ -939,6 +1080,7 @@ const PRIORITY_LINE = `${HeaderNames.priority}: 1\r\n`;
 
 interface SendPort {
   send(ref: Ref, msg: unknown, isAsk: boolean, options: AskOptions | undefined): Promise<unknown> | undefined;
+  sendDurable(ref: Ref, msg: unknown, options: SendOptions | undefined): Promise<{ id: string; duplicate: boolean }>;
 }
 
 const COMPENSATE_LINE = `${HeaderNames.kind}: compensate\r\n`;
@@ -967,6 +1109,10 @@ class Ref implements ActorRef {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  send(msg: unknown, options?: SendOptions): Promise<{ id: string; duplicate: boolean }> {
+    return this.#port.sendDurable(this, msg, options);
   }
 }
 

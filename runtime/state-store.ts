@@ -7,6 +7,8 @@ import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
 /** One actor's saved state. */
 export interface Checkpoint {
   readonly state: unknown;
+  /** Ids of the last durable messages whose effects this state includes (redeliveries of them are skipped). */
+  readonly processed: readonly string[];
   /** Set by the node that saved it. */
   readonly nodeId: string;
   readonly at: number;
@@ -36,10 +38,10 @@ export class StateStore {
     }
   }
 
-  async save(actorId: string, state: unknown, nodeId: string, at: number): Promise<number> {
+  async save(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly string[] = []): Promise<number> {
     let data: Uint8Array;
     try {
-      data = this.#codec.pack({ state, nodeId, at });
+      data = this.#codec.pack({ state, nodeId, at, processed });
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_INVALID", `state of ${actorId} cannot be encoded for a checkpoint: ${String(cause)}`, { cause });
     }
@@ -55,13 +57,13 @@ export class StateStore {
       throw new TetherError("ERR_REGISTRY_FAILED", `reading the checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
     });
     if (entry === null || entry.operation !== "PUT") return undefined;
-    let body: { state: unknown; nodeId: string; at: number };
+    let body: { state: unknown; nodeId: string; at: number; processed?: string[] };
     try {
       body = this.#codec.unpack(entry.value) as typeof body;
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_MALFORMED", `the checkpoint of ${actorId} cannot be decoded`, { cause });
     }
-    return { state: body.state, nodeId: body.nodeId, at: body.at, revision: entry.revision };
+    return { state: body.state, processed: body.processed ?? [], nodeId: body.nodeId, at: body.at, revision: entry.revision };
   }
 
   async remove(actorId: string): Promise<void> {
