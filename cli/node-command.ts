@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { Node, createStderrLogger, startTelemetry, type LogLevel } from "../runtime/index.ts";
+import { hasCode } from "../protocols/index.ts";
 import { loadAgents } from "./agents-module.ts";
 import { parsePositiveInt, parseServers } from "./servers.ts";
 
@@ -14,6 +15,7 @@ interface NodeStartFlags {
   minLevel?: string;
   keyDir: string;
   ledgerMode: string;
+  leaseMs?: number;
 }
 
 /** `tether node start`: a node process hosting the agents a module exports, until SIGINT/SIGTERM. */
@@ -32,6 +34,7 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--min-level <level>", "refuse incoming tokens below L1 | L2 | L3 (default: the profile's level)")
     .option("--key-dir <dir>", "directory of the node's private signing key", ".tether/keys")
     .option("--ledger-mode <mode>", "regulated profile: sync (L3, wait for receipts) | async (L2)", "sync")
+    .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
     .action(async (flags: NodeStartFlags) => {
       const servers = parseServers(flags.nats);
       const telemetry = startTelemetry(process.env, "tether-node");
@@ -42,6 +45,7 @@ export const registerNodeCommand = (program: Command): void => {
           servers,
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
+          ...(flags.leaseMs === undefined ? {} : { leaseTtlMs: flags.leaseMs, heartbeatMs: Math.max(50, Math.floor(flags.leaseMs / 4)) }),
           assurance: {
             profile: flags.profile as "relaxed",
             keyDir: flags.keyDir,
@@ -65,16 +69,31 @@ export const registerNodeCommand = (program: Command): void => {
       process.on("SIGTERM", () => stop("SIGTERM"));
       try {
         const specs = flags.agents === undefined ? [] : await loadAgents(flags.agents, { nodeId: n.id, network: n.network });
+        n.onEvent((e) => {
+          if (e.type === "actor-failed-over") process.stdout.write(`tether: took over ${e.actorId} from dead node ${e.from}\n`);
+          if (e.type === "actor-fenced") process.stdout.write(`tether: fenced ${e.actorId}: ${e.reason}\n`);
+          if (e.type === "node-dead") process.stdout.write(`tether: node ${e.nodeId} is dead (${e.actors.length} actors to fail over)\n`);
+        });
+        const hosted: string[] = [];
+        const standby: string[] = [];
         for (const spec of specs) {
-          await n.spawn(spec.id, spec.actor, {
+          const options = {
             ...(spec.args === undefined ? {} : { args: spec.args }),
             ...(spec.capabilities === undefined ? {} : { capabilities: spec.capabilities }),
             ...(spec.mailboxCapacity === undefined ? {} : { mailboxCapacity: spec.mailboxCapacity }),
             ...(spec.durable === undefined ? {} : { durable: spec.durable }),
-          });
+          };
+          n.registerType(spec.actor, options); // this node can take the agent over if its host dies
+          try {
+            await n.spawn(spec.id, spec.actor, { ...options, restore: true });
+            hosted.push(spec.id);
+          } catch (error) {
+            if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
+            standby.push(spec.id); // live on another node: this one is a failover standby for it
+          }
         }
         process.stdout.write(
-          `tether: node ${n.id} up on ${n.url} (network ${n.network}), hosting ${specs.length === 0 ? "no agents" : specs.map((s) => s.id).join(", ")}\n`,
+          `tether: node ${n.id} up on ${n.url} (network ${n.network}), hosting ${hosted.length === 0 ? "no agents" : hosted.join(", ")}${standby.length === 0 ? "" : `; standby for ${standby.join(", ")}`}\n`,
         );
       } catch (error) {
         await n.close();

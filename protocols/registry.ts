@@ -32,3 +32,11 @@ export const NodeRecord = z.strictObject({
 export type NodeRecord = z.infer<typeof NodeRecord>;
 
 export const isLeaseAlive = (node: NodeRecord, now: number): boolean => now <= node.heartbeatAt + node.leaseTtlMs;
+
+/** Sent to a node's control subject by the node that took one of its actors over. */
+export const FenceNotice = z.strictObject({
+  type: z.literal("tether.node.v1.fence"),
+  actorId: z.string().max(128),
+  by: z.string().max(128),
+});
+export type FenceNotice = z.infer<typeof FenceNotice>;

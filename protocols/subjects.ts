@@ -90,6 +90,9 @@ export const networkSubjects = (network: string): NetworkSubjects => {
 export const registryKeys = {
   actor: (id: string): string => `actor.${assertToken("actor id", id)}`,
   node: (id: string): string => `node.${assertToken("node id", id)}`,
+  /** Index of the actors a node owns: `owned.<nodeId>.<actorId>` (failover finds a dead node's actors). */
+  owned: (nodeId: string, actorId: string): string => `owned.${assertToken("node id", nodeId)}.${assertToken("actor id", actorId)}`,
+  ownedPrefix: (nodeId: string): string => `owned.${assertToken("node id", nodeId)}.`,
   actorPrefix: "actor.",
   nodePrefix: "node.",
 } as const;

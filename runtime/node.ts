@@ -3,12 +3,15 @@ import { connect, headers as natsHeaders, nuid, type Msg, type NatsConnection, t
 import {
   CompensationRequest,
   ErrorReply,
+  FenceNotice,
   HeaderNames,
   TetherError,
   assertToken,
   decodeBody,
   encodeBody,
   errorFromWire,
+  hasCode,
+  isLeaseAlive,
   isTetherError,
   messageTypeOf,
   networkSubjects,
@@ -63,6 +66,8 @@ export interface NodeDeps {
   readonly actionInterceptors?: readonly ActionInterceptor[];
   /** Path of the nats-server binary for the embedded default. */
   readonly natsServerBinary?: string;
+  /** Randomness (failover jitter); default Math.random. Inject a seeded one in tests. */
+  readonly random?: () => number;
 }
 
 export interface SpawnOptions<C extends ActorClass> {
@@ -106,6 +111,14 @@ export class Node implements AsyncDisposable {
   #durable!: DurableLane;
   readonly #durableSeen = new Map<string, string[]>();
   readonly #durableConsumers = new Map<string, { stop(): Promise<void> }>();
+  readonly #stateRevisions = new Map<string, number>();
+  readonly #saveChains = new Map<string, Promise<number>>();
+  readonly #types = new Map<string, { actorClass: ActorClass; options: SpawnOptions<ActorClass> }>();
+  readonly #handledDead = new Set<string>();
+  #lastBeatOk = 0;
+  #leaseCheck: Promise<void> | undefined;
+  readonly #random: () => number;
+  #scanning = false;
   readonly #pending: PendingReplies;
   readonly #cells = new Map<string, ActorCell>();
   readonly #subs = new Map<string, Subscription>();
@@ -144,6 +157,7 @@ export class Node implements AsyncDisposable {
     this.#logger = logger;
     this.#tracing = new Tracing(deps.tracerProvider, options.network);
     this.#userInterceptors = deps.actionInterceptors ?? [];
+    this.#random = deps.random ?? Math.random;
     this.#pending = new PendingReplies(this.#clock);
     this.#replyPrefix = this.subjects.replyPrefix(this.id);
     this.#self = `node:${this.id}`;
@@ -154,7 +168,7 @@ export class Node implements AsyncDisposable {
       clock: this.#clock,
       refFrom: (id, from, trace, scope) => new Ref(this.#sendPort, id, this.subjects.actor(id), from, trace, scope),
       act: (call, run) => this.#act(call, run),
-      checkpoint: (cell) => this.#states.save(cell.id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now()),
+      checkpoint: (cell) => this.#saveState(cell),
     };
   }
 
@@ -227,6 +241,7 @@ export class Node implements AsyncDisposable {
 
   #start(): void {
     this.#nc.subscribe(this.subjects.replyInbox(this.id), { callback: (_err, msg) => this.#onInbox(msg) });
+    this.#nc.subscribe(this.subjects.node(this.id), { callback: (_err, msg) => void this.#onControl(msg) });
     this.#heartbeat = this.#clock.setInterval(() => void this.#beat(), this.options.heartbeatMs);
     this.#heartbeat.unref?.();
     void (async () => {
@@ -276,7 +291,68 @@ export class Node implements AsyncDisposable {
   async checkpoint(id: string): Promise<number> {
     const cell = this.#cells.get(id);
     if (cell === undefined) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${id} is not hosted on node ${this.id}`);
-    return this.#states.save(id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now());
+    return this.#saveState(cell);
+  }
+
+  /**
+   * Saves a cell's state with compare-and-set on the checkpoint revision this node last saw: if another
+   * copy saved since (this one was declared dead and taken over), the save fails and this copy is fenced.
+   */
+  #saveState(cell: ActorCell, processed?: readonly string[]): Promise<number> {
+    // one save at a time per actor: each compare-and-set must start from the revision the previous one wrote
+    const previous = this.#saveChains.get(cell.id) ?? Promise.resolve(0);
+    const next = previous.catch(() => 0).then(() => this.#saveStateNow(cell, processed));
+    this.#saveChains.set(cell.id, next);
+    void next.finally(() => {
+      if (this.#saveChains.get(cell.id) === next) this.#saveChains.delete(cell.id);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  async #saveStateNow(cell: ActorCell, processed?: readonly string[]): Promise<number> {
+    await this.#ensureLease();
+    if (this.#cells.get(cell.id) !== cell) throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `actor ${cell.id} was fenced: not saving its state`);
+    try {
+      const revision = await this.#states.save(cell.id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now(), processed, this.#stateRevisions.get(cell.id) ?? 0);
+      this.#stateRevisions.set(cell.id, revision);
+      return revision;
+    } catch (error) {
+      if (hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) void this.#fence(cell, "its checkpoint was overwritten by another copy");
+      throw error;
+    }
+  }
+
+  /**
+   * Restores an actor's state as its new owner and fences every older copy before it processes anything:
+   * writes the checkpoint back by compare-and-set. If a stale copy's write (issued before it was paused)
+   * lands first, that write holds acknowledged progress: reload it and try again. Once this write lands,
+   * any write from an older copy fails.
+   */
+  async #takeOverState(id: string, instance: object, durable: boolean): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const saved = await this.#states.load(id);
+      const state = saved === undefined ? (instance as { state?: unknown }).state : saved.state;
+      const processed = saved?.processed ?? [];
+      try {
+        const revision = await this.#states.save(id, state, this.id, this.#clock.now(), processed, saved?.revision ?? 0);
+        (instance as { state?: unknown }).state = state;
+        this.#stateRevisions.set(id, revision);
+        if (durable) this.#durableSeen.set(id, [...processed]);
+        return;
+      } catch (error) {
+        if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
+      }
+    }
+    throw new TetherError("ERR_ACTOR_START_FAILED", `actor ${id}: its checkpoint kept changing while taking it over`);
+  }
+
+  /**
+   * Declares which actor classes this node can host when another node dies (failover) with the
+   * constructor arguments and options to use. `tether node start` registers every agent of its module.
+   */
+  registerType<C extends ActorClass>(actorClass: C, options: Omit<SpawnOptions<C>, "restore"> = {}): void {
+    validateActorClass(actorClass);
+    this.#types.set(actorClass.name, { actorClass, options: options as SpawnOptions<ActorClass> });
   }
 
   /** Every actor of the network, as recorded in the registry. */
@@ -334,13 +410,8 @@ export class Node implements AsyncDisposable {
         capabilities: [...(options.capabilities ?? actorClass.capabilities ?? [])],
         spawnedAt: this.#clock.now(),
       });
-      if (options.restore === true || options.durable === true) {
-        const saved = await this.#states.load(id);
-        if (saved !== undefined) {
-          (instance as { state?: unknown }).state = saved.state;
-          if (options.durable === true) this.#durableSeen.set(id, [...saved.processed]);
-        }
-      }
+      if (options.restore === true || options.durable === true) await this.#takeOverState(id, instance, options.durable === true);
+      else this.#stateRevisions.set(id, (await this.#states.load(id))?.revision ?? 0);
       const mailbox = new Mailbox<Delivery>({ capacity, priorityCapacity: this.options.priorityCapacity });
       const cell = new ActorCell(id, actorClass, instance, mailbox, this.#cellHost);
       this.#cells.set(id, cell);
@@ -497,7 +568,7 @@ export class Node implements AsyncDisposable {
     if (seen.length > 1_000) seen.splice(0, seen.length - 1_000);
     this.#durableSeen.set(cell.id, seen);
     try {
-      await this.#states.save(cell.id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now(), seen);
+      await this.#saveState(cell, seen);
       jm.ack();
     } catch (error) {
       this.#logger.warn("checkpoint after a durable message failed; it will be redelivered", { actorId: cell.id, id: delivery.id, error });
@@ -872,21 +943,8 @@ export class Node implements AsyncDisposable {
 
   readonly #cellHost: CellHost = {
     invoke: (cell, delivery) => {
-      if (delivery.control) return this.#compensate(cell, delivery);
-      if (!this.#tracing.enabled) return cell.instance.handle(delivery.body as never, new HandlerContext(this.#contextHost, cell, delivery, delivery.trace));
-      const span = this.#tracing.startHandle(cell.id, delivery.messageType, delivery.trace);
-      const traceCtx = contextWithSpan(span, delivery.trace) as Context;
-      const ctx = new HandlerContext(this.#contextHost, cell, delivery, traceCtx);
-      return Promise.resolve(otelContext.with(traceCtx, () => cell.instance.handle(delivery.body as never, ctx))).then(
-        (value) => {
-          span?.end();
-          return value;
-        },
-        (error: unknown) => {
-          endSpan(span, error);
-          throw error;
-        },
-      );
+      if (this.#leaseLapsed()) return this.#ensureLease().then(() => this.#invokeOwned(cell, delivery));
+      return this.#invokeOwned(cell, delivery);
     },
     settle: (_cell, delivery, outcome) => {
       if (delivery.durable !== undefined) {
@@ -904,6 +962,44 @@ export class Node implements AsyncDisposable {
       for (const waiter of [...this.#idleWaiters]) waiter();
     },
   };
+
+
+  /** Runs one delivery's handler, unless this copy was fenced meanwhile. */
+  #invokeOwned(cell: ActorCell, delivery: Delivery): unknown {
+    if (this.#cells.get(cell.id) !== cell) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${cell.id} moved to another node`);
+    if (delivery.control) return this.#compensate(cell, delivery);
+    if (!this.#tracing.enabled) return cell.instance.handle(delivery.body as never, new HandlerContext(this.#contextHost, cell, delivery, delivery.trace));
+    const span = this.#tracing.startHandle(cell.id, delivery.messageType, delivery.trace);
+    const traceCtx = contextWithSpan(span, delivery.trace) as Context;
+    const ctx = new HandlerContext(this.#contextHost, cell, delivery, traceCtx);
+    return Promise.resolve(otelContext.with(traceCtx, () => cell.instance.handle(delivery.body as never, ctx))).then(
+      (value) => {
+        span?.end();
+        return value;
+      },
+      (error: unknown) => {
+        endSpan(span, error);
+        throw error;
+      },
+    );
+  }
+
+  #leaseLapsed(): boolean {
+    return this.#lastBeatOk !== 0 && this.#clock.now() - this.#lastBeatOk > this.options.leaseTtlMs;
+  }
+
+  /** If our lease lapsed, re-asserts (or loses) every claim before any more work: shared by all cells. */
+  #ensureLease(): Promise<void> {
+    if (!this.#leaseLapsed()) return Promise.resolve();
+    this.#leaseCheck ??= this.#fenceSelf()
+      .then(() => {
+        this.#lastBeatOk = this.#clock.now();
+      })
+      .finally(() => {
+        this.#leaseCheck = undefined;
+      });
+    return this.#leaseCheck;
+  }
 
   /**
    * Runs an actor's compensate() for a rollback, itself as a significant action: its ECT's parent is the
@@ -962,10 +1058,115 @@ export class Node implements AsyncDisposable {
 
   async #beat(): Promise<void> {
     if (this.#state !== "running") return;
+    const now = this.#clock.now();
     try {
-      this.#record = await this.#registry.heartbeat({ ...this.#record, actorCount: this.#cells.size });
+      if (this.#leaseLapsed()) await this.#ensureLease();
+      else {
+        this.#record = await this.#registry.heartbeat({ ...this.#record, actorCount: this.#cells.size });
+        this.#lastBeatOk = now;
+      }
     } catch (error) {
       this.#logger.warn("heartbeat failed", { error });
+      return;
+    }
+    if (!this.#scanning && this.#types.size > 0) {
+      this.#scanning = true;
+      void this.#failoverScan().finally(() => {
+        this.#scanning = false;
+      });
+    }
+  }
+
+  /**
+   * Our lease lapsed (the process was paused, or partitioned): other nodes may have taken our actors
+   * over. Re-register under a new epoch and re-assert each claim by compare-and-set; a claim that
+   * changed meanwhile belongs to someone else, and the local copy is stopped (fenced).
+   */
+  async #fenceSelf(): Promise<void> {
+    this.#record = await this.#registry.registerNode(this.id, this.network, this.options.leaseTtlMs);
+    this.#logger.warn("lease lapsed: re-registered under a new epoch, re-checking every claim", { epoch: this.#record.epoch });
+    for (const [actorId, claim] of [...this.#claims]) {
+      const renewed = await this.#registry.reclaim(claim, this.#record.epoch);
+      if (renewed !== undefined) this.#claims.set(actorId, renewed);
+      else {
+        const cell = this.#cells.get(actorId);
+        if (cell !== undefined) await this.#fence(cell, "its claim was taken over while this node's lease had lapsed");
+      }
+    }
+  }
+
+  /**
+   * The node control subject. `fence`: another node took one of our actors over (it thought us dead);
+   * check with the registry and stop our copy at once if the claim is no longer ours.
+   */
+  async #onControl(msg: Msg): Promise<void> {
+    let body: unknown;
+    try {
+      body = decodeBody(msg.data);
+    } catch {
+      return;
+    }
+    const parsed = FenceNotice.safeParse(body);
+    if (!parsed.success) return;
+    const cell = this.#cells.get(parsed.data.actorId);
+    if (cell === undefined) return;
+    const owner = (await this.#registry.listActors().catch(() => [])).find((a) => a.actorId === parsed.data.actorId);
+    if (owner !== undefined && owner.nodeId !== this.id) await this.#fence(cell, `node ${owner.nodeId} took it over`);
+  }
+
+  /** Stops a local copy that no longer owns its id: no onStop, no release (the claim is someone else's). */
+  async #fence(cell: ActorCell, reason: string): Promise<void> {
+    if (this.#cells.get(cell.id) !== cell) return;
+    cell.state = "stopped";
+    this.#cells.delete(cell.id);
+    this.#claims.delete(cell.id);
+    this.#subs.get(cell.id)?.unsubscribe();
+    this.#subs.delete(cell.id);
+    cell.abortCurrent(new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `actor ${cell.id} was fenced: ${reason}`));
+    await this.#durableConsumers.get(cell.id)?.stop();
+    this.#durableConsumers.delete(cell.id);
+    for (const d of cell.mailbox.drainAll()) {
+      if (d.durable !== undefined) d.durable.nak(); // the owner will get it
+      else this.#rejectDelivery(cell, d, "ERR_ACTOR_NOT_FOUND", `actor ${cell.id} moved to another node`);
+    }
+    this.#durableSeen.delete(cell.id);
+    this.#stateRevisions.delete(cell.id);
+    this.#logger.warn("actor fenced", { actorId: cell.id, reason });
+    this.#emit({ type: "actor-fenced", actorId: cell.id, reason });
+  }
+
+  /**
+   * Failover: finds nodes whose lease lapsed and re-activates their actors here, for the classes this
+   * node registered. Least-loaded placement: every candidate waits in proportion to its own load
+   * before claiming, so the least-loaded node usually wins; the registry's compare-and-set makes sure
+   * exactly one does.
+   */
+  async #failoverScan(): Promise<void> {
+    const now = this.#clock.now();
+    const nodes = await this.#registry.listNodes().catch(() => []);
+    const live = nodes.filter((n) => isLeaseAlive(n, now));
+    for (const dead of nodes.filter((n) => !isLeaseAlive(n, now) && n.nodeId !== this.id)) {
+      const key = `${dead.nodeId}:${dead.epoch}`;
+      if (this.#handledDead.has(key)) continue;
+      this.#handledDead.add(key);
+      const orphans = (await this.#registry.ownedBy(dead.nodeId).catch(() => [])).filter((a) => a.nodeEpoch <= dead.epoch);
+      if (orphans.length === 0) continue;
+      this.#emit({ type: "node-dead", nodeId: dead.nodeId, actors: orphans.map((a) => a.actorId) });
+      const rank = live.filter((n) => n.nodeId !== this.id && n.actorCount < this.#cells.size).length;
+      await sleep(this.#clock, rank * 150 + Math.floor(this.#random() * 50));
+      for (const orphan of orphans) {
+        const type = this.#types.get(orphan.className);
+        if (type === undefined || this.#cells.has(orphan.actorId) || this.#state !== "running") continue;
+        try {
+          await this.spawn(orphan.actorId, type.actorClass, { ...type.options, restore: true });
+          // if the "dead" node was only paused or partitioned, it stops its copy as soon as it hears this
+          const notice: FenceNotice = { type: "tether.node.v1.fence", actorId: orphan.actorId, by: this.id };
+          this.#nc.publish(this.subjects.node(dead.nodeId), encodeBody(notice));
+          this.#emit({ type: "actor-failed-over", actorId: orphan.actorId, from: dead.nodeId, to: this.id });
+        } catch (error) {
+          if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) this.#logger.warn("failover of an actor failed", { actorId: orphan.actorId, error });
+        }
+      }
     }
   }
 
@@ -1004,6 +1205,7 @@ export class Node implements AsyncDisposable {
         this.#claims.delete(cell.id);
         this.#cells.delete(cell.id);
         this.#durableSeen.delete(cell.id);
+        this.#stateRevisions.delete(cell.id);
         if (claim !== undefined) await this.#registry.release(claim).catch((error: unknown) => this.#logger.warn("release failed", { actorId: cell.id, error }));
         this.#emit({ type: "actor-stopped", actorId: cell.id });
       }),
@@ -1115,6 +1317,8 @@ class Ref implements ActorRef {
     return this.#port.sendDurable(this, msg, options);
   }
 }
+
+const sleep = (clock: Clock, ms: number): Promise<void> => new Promise((resolve) => clock.setTimeout(resolve, ms));
 
 const validateActorClass = (actorClass: unknown): void => {
   const c = actorClass as Partial<ActorClass> | undefined;

@@ -98,7 +98,9 @@ export class Registry {
     const data = encode(record);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        return { record, revision: await this.#kv.create(key, data) };
+        const revision = await this.#kv.create(key, data);
+        await this.#index(record);
+        return { record, revision };
       } catch (error) {
         if (!isWrongLastSequence(error)) throw registryError("claim actor", error);
       }
@@ -113,7 +115,10 @@ export class Registry {
       }
       try {
         // the owner is dead (or the record is unreadable): take over at the revision we read
-        return { record, revision: await this.#kv.update(key, data, entry.revision) };
+        const revision = await this.#kv.update(key, data, entry.revision);
+        await this.#index(record);
+        if (current.success) await this.#kv.delete(registryKeys.owned(current.data.nodeId, record.actorId)).catch(() => undefined);
+        return { record, revision };
       } catch (error) {
         if (!isWrongLastSequence(error)) throw registryError("take over actor", error);
         throw alreadyActive(record.actorId, "another node");
@@ -129,6 +134,41 @@ export class Registry {
     } catch (error) {
       if (!isWrongLastSequence(error)) throw registryError("release actor", error);
     }
+    await this.#kv.delete(registryKeys.owned(claim.record.nodeId, claim.record.actorId)).catch(() => undefined);
+  }
+
+  /**
+   * Fencing: re-asserts a claim under a new node epoch, only if nobody changed it since `claim`
+   * (compare-and-set at its revision). Returns the new claim, or undefined when it was taken over.
+   */
+  async reclaim(claim: Claim, nodeEpoch: number): Promise<Claim | undefined> {
+    const record = { ...claim.record, nodeEpoch };
+    try {
+      const revision = await this.#kv.update(registryKeys.actor(record.actorId), encode(record), claim.revision);
+      return { record, revision };
+    } catch (error) {
+      if (isWrongLastSequence(error)) return undefined;
+      throw registryError("reclaim actor", error);
+    }
+  }
+
+  /** The actor records a node's index says it owns (only those whose record still names it). */
+  async ownedBy(nodeId: string): Promise<ActorRecord[]> {
+    const keys = await this.#call("list owned", () => this.#kv.keys(`${registryKeys.ownedPrefix(nodeId)}>`));
+    const ids: string[] = [];
+    for await (const k of keys) ids.push(k.slice(registryKeys.ownedPrefix(nodeId).length));
+    const out: ActorRecord[] = [];
+    for (const id of ids) {
+      const entry = await this.#kv.get(registryKeys.actor(id)).catch(() => null);
+      if (entry === null || entry.operation !== "PUT") continue;
+      const parsed = ActorRecord.safeParse(entry.json());
+      if (parsed.success && parsed.data.nodeId === nodeId) out.push(parsed.data);
+    }
+    return out;
+  }
+
+  async #index(record: ActorRecord): Promise<void> {
+    await this.#kv.put(registryKeys.owned(record.nodeId, record.actorId), encoder.encode(record.className));
   }
 
   async listActors(): Promise<ActorRecord[]> {

@@ -38,7 +38,13 @@ export class StateStore {
     }
   }
 
-  async save(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly string[] = []): Promise<number> {
+  /**
+   * Saves a checkpoint. With `expectRevision` (the revision this node loaded or last saved; 0 for
+   * "none yet") the write is a compare-and-set: a stale copy of the actor (a node that was declared
+   * dead and came back) can never overwrite the state of the node that took over. It then fails with
+   * ERR_ACTOR_ALREADY_ACTIVE.
+   */
+  async save(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly string[] = [], expectRevision?: number): Promise<number> {
     let data: Uint8Array;
     try {
       data = this.#codec.pack({ state, nodeId, at, processed });
@@ -46,8 +52,13 @@ export class StateStore {
       throw new TetherError("ERR_MESSAGE_INVALID", `state of ${actorId} cannot be encoded for a checkpoint: ${String(cause)}`, { cause });
     }
     try {
-      return await this.#kv.put(`s.${actorId}`, data);
+      if (expectRevision === undefined) return await this.#kv.put(`s.${actorId}`, data);
+      if (expectRevision === 0) return await this.#kv.create(`s.${actorId}`, data);
+      return await this.#kv.update(`s.${actorId}`, data, expectRevision);
     } catch (cause) {
+      if (expectRevision !== undefined && /wrong last sequence|key exists/i.test(String(cause))) {
+        throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `checkpoint of ${actorId} refused: another copy saved since (this copy is fenced)`, { cause });
+      }
       throw new TetherError("ERR_REGISTRY_FAILED", `checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
     }
   }
