@@ -24,6 +24,20 @@ export const ErrorCodes = {
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, summary: "Draining did not finish within the shutdown time limit; remaining messages were dead-lettered." },
+  // Supervision, breakers and bulkheads (supervisors/)
+  ERR_SUPERVISOR_SPEC_INVALID: {
+    retryable: false,
+    summary: "A supervisor spec, or the options of a supervision primitive (backoff, restart intensity, circuit breaker, bulkhead, admission pool), failed validation.",
+  },
+  ERR_SUPERVISOR_CHILD_UNKNOWN: { retryable: false, summary: "The supervisor has no child with this id." },
+  ERR_BREAKER_OPEN: {
+    retryable: true,
+    summary: "The circuit breaker on this caller→target edge is open (or half-open with every probe slot taken); the call failed fast without reaching the target.",
+  },
+  ERR_BULKHEAD_FULL: { retryable: true, summary: "The bulkhead or admission pool is at its in-flight limit and its wait queue is full; the request was rejected at once." },
+  ERR_BULKHEAD_TIMEOUT: { retryable: true, summary: "The request waited in a bulkhead or admission pool queue longer than its time limit." },
+  ERR_BULKHEAD_ABORTED: { retryable: true, summary: "The request's AbortSignal fired while it waited in a bulkhead or admission pool queue." },
+  ERR_BULKHEAD_CLASS_UNKNOWN: { retryable: false, summary: "The admission pool has no priority class with this name." },
   ERR_ROLLBACK_INVALID: { retryable: false, summary: "A rollback request is malformed or names an action that is not in the workflow." },
   ERR_ROLLBACK_NOT_COMPENSABLE: { retryable: false, summary: "The actor asked to compensate an action has no compensate() method." },
   ERR_ROLLBACK_COMPENSATION_FAILED: { retryable: true, summary: "A compensation kept failing after its retries; the rollback stopped there and was escalated." },

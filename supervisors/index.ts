@@ -1,2 +1,46 @@
-// Supervision trees, circuit breakers, bulkheads and rollback arrive with issue #3 (see README, "Status").
-export {};
+// Supervision trees as data, restart planning, circuit breakers, bulkheads and priority admission (issue #3).
+export {
+  ExponentialBackoff,
+  ConstantBackoff,
+  BackoffPolicy,
+  exponentialBackoff,
+  constantBackoff,
+  backoffDelay,
+} from "./backoff.ts";
+export type { BackoffPolicyInput, ExponentialBackoffInput, ConstantBackoffInput } from "./backoff.ts";
+export { RestartIntensity, RestartIntensityOptions, IntensityVerdict } from "./restart-intensity.ts";
+export type { RestartIntensityOptionsInput } from "./restart-intensity.ts";
+export {
+  defineSupervisor,
+  SupervisorSpecSchema,
+  WorkerChildSpec,
+  Strategy,
+  RestartType,
+  FailureMode,
+  DEFAULT_BACKOFF,
+} from "./supervisor-spec.ts";
+export type { SupervisorSpec, SupervisorSpecInput, ChildSpec, WorkerChildSpecInput } from "./supervisor-spec.ts";
+export { planRestart, shouldRestart, ExitReason } from "./restart-plan.ts";
+export type { RestartPlan } from "./restart-plan.ts";
+export {
+  CircuitBreaker,
+  CircuitBreakerOptions,
+  BreakerState,
+  BreakerTransitionReason,
+  BreakerSnapshot,
+  compareBreakerSnapshots,
+  withBreaker,
+} from "./circuit-breaker.ts";
+export type {
+  CircuitBreakerOptionsInput,
+  BreakerTransition,
+  BreakerTransitionListener,
+  BreakerPermit,
+  BreakerAcquire,
+  WithBreakerOptions,
+} from "./circuit-breaker.ts";
+export { Bulkhead, BulkheadOptions } from "./bulkhead.ts";
+export type { BulkheadOptionsInput, BulkheadAcquireOptions } from "./bulkhead.ts";
+export { AdmissionPool, AdmissionPoolOptions, PoolClass } from "./admission-pool.ts";
+export type { AdmissionPoolOptionsInput, PoolClassInput, PoolStats, PoolClassStats } from "./admission-pool.ts";
+export type { Release, AcquireOptions } from "./waiter.ts";
