@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { findNatsServerBinary } from "../runtime/index.ts";
 import { runCore } from "./core.ts";
+import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
 import { comparedTable, jsonLines, valueTable } from "./report.ts";
 import { runScale } from "./scale.ts";
 
@@ -87,6 +88,32 @@ program
     const result = await runScale({ actors: opts.actors, concurrency: opts.concurrency, sample: Math.min(opts.sample, opts.actors) });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
     write(`\nscale: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
+  });
+
+program
+  .command("ect")
+  .description("ECT sign/verify rates vs plain jose; a workflow's step rate, regulated vs relaxed; audit ledger appends vs raw JetStream")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--rounds <n>", "measured rounds (the median is reported)", positiveInt, 3)
+  .option("--only <parts>", `comma-separated parts to run: ${ECT_PARTS.join(",")}`, parseEctParts, [...ECT_PARTS])
+  .option("--sequential <n>", "crypto: tokens per sequential round", positiveInt, 3_000)
+  .option("--tokens <n>", "crypto: tokens per concurrent round", positiveInt, 10_000)
+  .option("--concurrency <n>", "crypto: operations in flight in the concurrent rounds", positiveInt, 64)
+  .option("--workflows <n>", "workflow: workflows (3 steps each) per round and profile", positiveInt, 1_000)
+  .option("--lanes <n>", "workflow: workflows in flight", positiveInt, 16)
+  .option("--records <n>", "ledger: records per round and side", positiveInt, 20_000)
+  .option("--window <n>", "ledger: appends in flight", positiveInt, 256)
+  .option("--checkpoint-every <n>", "ledger: records per signed checkpoint (default: the ledger's, 100)", positiveInt)
+  .action(async (opts: Omit<EctOptions, "parts" | "concurrentTokens"> & { json: boolean; only: EctOptions["parts"]; tokens: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const options: EctOptions = { ...opts, parts: opts.only, concurrentTokens: opts.tokens, checkpointEvery: opts.checkpointEvery };
+    const result = await runEct(options);
+    if (opts.json) process.stdout.write(jsonLines(result.metrics));
+    write(
+      `\nect: ${machine}; ${loadNote(load0)}\n${describeEctRun(options)}; ratio = tether / raw\n\n${comparedTable(result.metrics)}${result.notes.map((n) => `note: ${n}\n`).join("")}`,
+      opts.json,
+    );
   });
 
 const rerunWithGc = (): Promise<number> =>
