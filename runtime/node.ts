@@ -381,6 +381,18 @@ export class Node implements AsyncDisposable {
    * owns it (here or elsewhere), this throws ERR_ACTOR_ALREADY_ACTIVE and nothing starts.
    */
   async spawn<C extends ActorClass>(id: string, actorClass: C, options: SpawnOptions<C> = {}): Promise<ActorRef<MessageOf<C>, ReplyOf<C>>> {
+    return this.#spawn(id, actorClass, () => new actorClass(...((options.args ?? []) as unknown[])), options as SpawnOptions<ActorClass>) as Promise<
+      ActorRef<MessageOf<C>, ReplyOf<C>>
+    >;
+  }
+
+  /** Like `spawn`, with an instance made by the caller (a supervisor child's `start()`); its class gives the protocol. */
+  async spawnInstance(id: string, instance: object, options: Omit<SpawnOptions<ActorClass>, "args"> = {}): Promise<ActorRef> {
+    const actorClass = (instance as { constructor?: unknown }).constructor as ActorClass;
+    return this.#spawn(id, actorClass, () => instance as InstanceType<ActorClass>, options);
+  }
+
+  async #spawn(id: string, actorClass: ActorClass, make: () => InstanceType<ActorClass>, options: SpawnOptions<ActorClass>): Promise<ActorRef> {
     this.#assertRunning();
     assertToken("actor id", id);
     validateActorClass(actorClass);
@@ -397,7 +409,7 @@ export class Node implements AsyncDisposable {
     try {
       let instance;
       try {
-        instance = new actorClass(...((options.args ?? []) as unknown[]));
+        instance = make();
       } catch (cause) {
         throw new TetherError("ERR_ACTOR_START_FAILED", `constructing ${actorClass.name} for ${id} failed: ${String(cause)}`, { cause });
       }
@@ -448,7 +460,7 @@ export class Node implements AsyncDisposable {
         );
       }
       this.#emit({ type: "actor-started", actorId: id, className: actorClass.name });
-      return this.ref<C>(id);
+      return this.ref(id);
     } finally {
       this.#starting.delete(id);
     }

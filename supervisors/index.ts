@@ -44,3 +44,5 @@ export type { BulkheadOptionsInput, BulkheadAcquireOptions } from "./bulkhead.ts
 export { AdmissionPool, AdmissionPoolOptions, PoolClass } from "./admission-pool.ts";
 export type { AdmissionPoolOptionsInput, PoolClassInput, PoolStats, PoolClassStats } from "./admission-pool.ts";
 export type { Release, AcquireOptions } from "./waiter.ts";
+export { Supervisor } from "./supervisor.ts";
+export type { SupervisorEvent, SupervisorOptions } from "./supervisor.ts";
