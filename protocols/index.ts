@@ -109,6 +109,7 @@ export type {
   RecordKind,
   KnownAuditEvent,
   AppendRecordInput,
+  AppendRecordOptions,
   CheckpointAlgorithm,
   CheckpointSigner,
   CheckpointKey,

@@ -34,6 +34,7 @@ export class LedgerClient {
   readonly #options: LedgerClientOptions;
   #batch: Waiting[] = [];
   #scheduled = false;
+  #inFlight = false;
 
   constructor(ref: ActorRef<unknown, unknown>, options: LedgerClientOptions) {
     this.#ref = ref;
@@ -43,17 +44,31 @@ export class LedgerClient {
   append(entry: LedgerEntry): Promise<LedgerReceipt> {
     return new Promise((resolve, reject) => {
       this.#batch.push({ entry, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => void this.#flush());
-      }
+      this.#schedule();
     });
+  }
+
+  /** One append ask in flight at a time: entries arriving meanwhile form the next (larger) batch. */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight || this.#batch.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.#flush());
   }
 
   async #flush(): Promise<void> {
     const batch = this.#batch;
     this.#batch = [];
     this.#scheduled = false;
+    this.#inFlight = true;
+    try {
+      await this.#flushBatch(batch);
+    } finally {
+      this.#inFlight = false;
+      this.#schedule();
+    }
+  }
+
+  async #flushBatch(batch: Waiting[]): Promise<void> {
     for (let i = 0; i < batch.length; i += 500) {
       const chunk = batch.slice(i, i + 500);
       try {

@@ -197,6 +197,8 @@ export class Node implements AsyncDisposable {
         reconnectJitter: options.reconnectJitterMs,
         maxReconnectAttempts: -1,
         pingInterval: 10_000,
+        // JetStream/KV requests otherwise build two stack-capturing errors each (6-14% of CPU measured)
+        noAsyncTraces: true,
       });
     } catch (cause) {
       await server?.stop();

@@ -17,7 +17,7 @@ export {
   parseRecord,
   appendRecord,
 } from "./record.ts";
-export type { RecordKind, AssuranceLevel, KnownAuditEvent, AppendRecordInput } from "./record.ts";
+export type { RecordKind, AssuranceLevel, KnownAuditEvent, AppendRecordInput, AppendRecordOptions } from "./record.ts";
 export { merkleRoot, merkleProof, verifyMerkleProof } from "./merkle.ts";
 export {
   CHECKPOINT_TYP,

@@ -180,13 +180,21 @@ export const safeParseRecord = (value: unknown): LedgerRecord | undefined => {
   }
 };
 
+export interface AppendRecordOptions {
+  /**
+   * `prev` was produced (and validated) by this same writer, e.g. the ledger actor chaining its own
+   * records: skip re-parsing and re-hashing it. Never set this for a record read from storage.
+   */
+  readonly trustedPrev?: boolean;
+}
+
 /**
  * The record that follows `prev` (or the genesis record when `prev` is undefined): `index`,
  * `prevHash` and `hash` filled in. `prev` must be a sound record of the same network (its hash is
  * re-derived). Throws ERR_AUDIT_RECORD_INVALID when `prev` or the input is not valid.
  */
-export const appendRecord = (prev: LedgerRecord | undefined, input: AppendRecordInput): LedgerRecord => {
-  if (prev !== undefined) {
+export const appendRecord = (prev: LedgerRecord | undefined, input: AppendRecordInput, options: AppendRecordOptions = {}): LedgerRecord => {
+  if (prev !== undefined && options.trustedPrev !== true) {
     const before = parseRecord(prev);
     if (hashRecord(before) !== before.hash) {
       throw auditError("ERR_AUDIT_RECORD_INVALID", "the previous record's hash does not match its content", {
