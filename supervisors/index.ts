@@ -46,3 +46,5 @@ export type { AdmissionPoolOptionsInput, PoolClassInput, PoolStats, PoolClassSta
 export type { Release, AcquireOptions } from "./waiter.ts";
 export { Supervisor } from "./supervisor.ts";
 export type { SupervisorEvent, SupervisorOptions } from "./supervisor.ts";
+export { GuardedCalls, isGuardRefusal } from "./guarded-calls.ts";
+export type { GuardOptions } from "./guarded-calls.ts";
