@@ -11,6 +11,8 @@ import { runCore } from "./core.ts";
 import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
 import { comparedTable, jsonLines, valueTable } from "./report.ts";
 import { runScale } from "./scale.ts";
+import { runFailover } from "./failover.ts";
+import { runResilience } from "./resilience.ts";
 
 const positiveInt = (value: string): number => {
   const n = Number(value.replaceAll("_", ""));
@@ -114,6 +116,35 @@ program
       `\nect: ${machine}; ${loadNote(load0)}\n${describeEctRun(options)}; ratio = tether / raw\n\n${comparedTable(result.metrics)}${result.notes.map((n) => `note: ${n}\n`).join("")}`,
       opts.json,
     );
+  });
+
+program
+  .command("failover")
+  .description("time from SIGKILL of a node process to its durable actor serving again on a survivor (3-node cluster)")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--rounds <n>", "kills", positiveInt, 5)
+  .option("--lease-ms <ms>", "node lease (failure detection time)", positiveInt, 1_000)
+  .action(async (opts: { json: boolean; rounds: number; leaseMs: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runFailover({ rounds: opts.rounds, leaseMs: opts.leaseMs });
+    if (opts.json) process.stdout.write(jsonLines(result.metrics));
+    write(`\nfailover: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
+  });
+
+program
+  .command("resilience")
+  .description("ask through a circuit breaker + bulkhead vs a direct ask, in the same run")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--rounds <n>", "measured rounds (the median is reported)", positiveInt, 3)
+  .option("--requests <n>", "asks per round and side", positiveInt, 20_000)
+  .option("--in-flight <n>", "asks in flight", positiveInt, 32)
+  .action(async (opts: { json: boolean; rounds: number; requests: number; inFlight: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const metrics = await runResilience({ rounds: opts.rounds, requests: opts.requests, inFlight: opts.inFlight });
+    if (opts.json) process.stdout.write(jsonLines(metrics));
+    write(`\nresilience: ${machine}; ${loadNote(load0)}\nratio = guarded / direct\n\n${comparedTable(metrics)}`, opts.json);
   });
 
 const rerunWithGc = (): Promise<number> =>
