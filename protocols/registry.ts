@@ -40,3 +40,14 @@ export const FenceNotice = z.strictObject({
   by: z.string().max(128),
 });
 export type FenceNotice = z.infer<typeof FenceNotice>;
+
+/** Asks a node (on its control subject) to activate an actor of a registered type from its checkpoint. */
+export const ActivateRequest = z.strictObject({
+  type: z.literal("tether.node.v1.activate"),
+  actorId: z.string().max(128),
+  className: z.string().max(256),
+});
+export type ActivateRequest = z.infer<typeof ActivateRequest>;
+
+export const NodeControl = z.discriminatedUnion("type", [FenceNotice, ActivateRequest]);
+export type NodeControl = z.infer<typeof NodeControl>;

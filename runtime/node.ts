@@ -3,7 +3,8 @@ import { connect, headers as natsHeaders, nuid, type Msg, type NatsConnection, t
 import {
   CompensationRequest,
   ErrorReply,
-  FenceNotice,
+  ActivateRequest,
+  NodeControl,
   HeaderNames,
   TetherError,
   assertToken,
@@ -1120,12 +1121,56 @@ export class Node implements AsyncDisposable {
     } catch {
       return;
     }
-    const parsed = FenceNotice.safeParse(body);
-    if (!parsed.success) return;
-    const cell = this.#cells.get(parsed.data.actorId);
+    const parsed = NodeControl.safeParse(body);
+    if (!parsed.success) {
+      if (msg.reply) this.#publishError(msg.reply, new TetherError("ERR_MESSAGE_INVALID", "unknown node control message"));
+      return;
+    }
+    const control = parsed.data;
+    if (control.type === "tether.node.v1.activate") {
+      const type = this.#types.get(control.className);
+      try {
+        if (type === undefined) throw new TetherError("ERR_ACTOR_CLASS_INVALID", `node ${this.id} has no registered type ${control.className}`);
+        await this.spawn(control.actorId, type.actorClass, { ...type.options, restore: true });
+        if (msg.reply) this.#nc.publish(msg.reply, encodeBody({ ok: true, nodeId: this.id }), { headers: REPLY_HEADERS });
+      } catch (error) {
+        if (msg.reply) this.#publishError(msg.reply, isTetherError(error) ? error : new TetherError("ERR_ACTOR_START_FAILED", String(error)));
+      }
+      return;
+    }
+    const cell = this.#cells.get(control.actorId);
     if (cell === undefined) return;
-    const owner = (await this.#registry.listActors().catch(() => [])).find((a) => a.actorId === parsed.data.actorId);
+    const owner = (await this.#registry.listActors().catch(() => [])).find((a) => a.actorId === control.actorId);
     if (owner !== undefined && owner.nodeId !== this.id) await this.#fence(cell, `node ${owner.nodeId} took it over`);
+  }
+
+  /**
+   * Moves a local actor to another node, keeping its id and state: stops taking messages, handles
+   * what is queued, checkpoints, releases its id, and has `toNode` activate it from the checkpoint
+   * (that node must have `registerType`d the class). Durable messages wait in JetStream meanwhile;
+   * tells and asks sent during the move get ERR_ACTOR_NOT_FOUND (retryable). If the target refuses,
+   * the actor is re-activated here.
+   */
+  async migrate(id: string, toNode: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#assertRunning();
+    assertToken("node id", toNode);
+    const cell = this.#cells.get(id);
+    if (cell === undefined) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${id} is not hosted on node ${this.id}`);
+    if (toNode === this.id) return;
+    const className = cell.actorClass.name;
+    const durable = this.#durableConsumers.has(id);
+    await this.#stopCells([cell], this.options.shutdownTimeoutMs, true);
+    const request: ActivateRequest = { type: "tether.node.v1.activate", actorId: id, className };
+    try {
+      const reply = await this.#nc.request(this.subjects.node(toNode), encodeBody(request), { timeout: options.timeoutMs ?? 10_000 });
+      const meta = readMsgMeta(reply);
+      if (meta.kind === "error") throw parseErrorReply(reply.data);
+      this.#emit({ type: "actor-migrated", actorId: id, from: this.id, to: toNode });
+    } catch (error) {
+      // the target could not take it: bring it back here from the checkpoint just written
+      await this.spawn(id, cell.actorClass, { restore: true, durable }).catch((e: unknown) => this.#logger.error("actor lost in a failed migration", { actorId: id, error: e }));
+      throw isTetherError(error) ? error : new TetherError("ERR_TRANSPORT_FAILED", `migrating ${id} to ${toNode} failed: ${String(error)}`, { cause: error });
+    }
   }
 
   /** Stops a local copy that no longer owns its id: no onStop, no release (the claim is someone else's). */
@@ -1174,7 +1219,7 @@ export class Node implements AsyncDisposable {
         try {
           await this.spawn(orphan.actorId, type.actorClass, { ...type.options, restore: true });
           // if the "dead" node was only paused or partitioned, it stops its copy as soon as it hears this
-          const notice: FenceNotice = { type: "tether.node.v1.fence", actorId: orphan.actorId, by: this.id };
+          const notice: NodeControl = { type: "tether.node.v1.fence", actorId: orphan.actorId, by: this.id };
           this.#nc.publish(this.subjects.node(dead.nodeId), encodeBody(notice));
           this.#emit({ type: "actor-failed-over", actorId: orphan.actorId, from: dead.nodeId, to: this.id });
         } catch (error) {
@@ -1184,7 +1229,7 @@ export class Node implements AsyncDisposable {
     }
   }
 
-  async #stopCells(cells: ActorCell[], timeoutMs: number): Promise<void> {
+  async #stopCells(cells: ActorCell[], timeoutMs: number, checkpoint = false): Promise<void> {
     for (const cell of cells) {
       cell.state = "stopping";
       this.#subs.get(cell.id)?.unsubscribe();
@@ -1215,6 +1260,7 @@ export class Node implements AsyncDisposable {
         } catch (error) {
           this.#logger.warn("onStop failed", { actorId: cell.id, error });
         }
+        if (checkpoint) await this.#saveState(cell).catch((error: unknown) => this.#logger.error("checkpoint before a move failed", { actorId: cell.id, error }));
         const claim = this.#claims.get(cell.id);
         this.#claims.delete(cell.id);
         this.#cells.delete(cell.id);

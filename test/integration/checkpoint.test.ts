@@ -51,3 +51,32 @@ describe("actor state checkpoints", () => {
     expect(await ref.ask({ type: "balances" })).toEqual({ balances: {}, seen: 0, since: 0 });
   });
 });
+
+describe("planned migration", () => {
+  it("moves an actor to another node with its id and state; queued messages are handled first", async () => {
+    await using server = await startServer();
+    await using a = await startNode(server.url);
+    await using b = await startNode(server.url);
+    for (const n of [a, b]) n.registerType(Accounts);
+    const ref = await a.spawn("mover", Accounts);
+    for (let i = 0; i < 20; i++) ref.tell({ type: "credit", account: "acme", amount: 1 });
+    await a.migrate("mover", b.id);
+    expect(a.localActors()).toEqual([]);
+    expect(b.localActors()).toEqual(["mover"]);
+    expect(await b.ref<typeof Accounts>("mover").ask({ type: "balances" })).toMatchObject({ balances: { acme: 20 }, seen: 20 });
+    expect((await a.listActors()).find((r) => r.actorId === "mover")?.nodeId).toBe(b.id);
+  });
+
+  it("keeps the actor where it was when the target cannot host it", async () => {
+    await using server = await startServer();
+    await using a = await startNode(server.url);
+    await using b = await startNode(server.url); // registers nothing
+    a.registerType(Accounts);
+    const ref = await a.spawn("stay", Accounts);
+    await ref.ask({ type: "credit", account: "x", amount: 3 });
+    const err = await a.migrate("stay", b.id).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe("ERR_ACTOR_CLASS_INVALID");
+    expect(a.localActors()).toEqual(["stay"]);
+    expect(await a.ref<typeof Accounts>("stay").ask({ type: "balances" })).toMatchObject({ balances: { x: 3 } });
+  });
+});
