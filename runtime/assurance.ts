@@ -233,6 +233,7 @@ export class Assurance {
       level: this.level,
       token,
       actor: actorId,
+      at: now(),
       outcome: outcome as "ok" | "failed" | "refused",
       ...(undo === undefined ? {} : { undo }),
     };

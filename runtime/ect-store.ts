@@ -16,6 +16,8 @@ export const StoredEctRecord = z.strictObject({
   token: z.string().max(64 * 1024),
   /** The actor that performed the action. */
   actor: z.string().max(128).optional(),
+  /** When it was minted, in ms (finer than iat, for ordering). */
+  at: z.number().int().optional(),
   outcome: z.enum(["ok", "failed", "refused"]).optional(),
   /** For compensable actions: the declared compensation, and msgpack(base64) of { params, result }. */
   undo: z.strictObject({ compensation: z.string().max(256), data: z.string().max(512 * 1024) }).optional(),
@@ -57,6 +59,8 @@ export class KvEctStore implements EctStore {
       await this.#kv.put(`ect.${record.jti}`, encoder.encode(JSON.stringify(record)));
       // a per-workflow index, so rollback and queries need not scan the bucket
       if (record.wid !== undefined && JTI.test(record.wid)) await this.#kv.put(`wf.${record.wid}.${record.jti}`, EMPTY);
+      // compensable actions are also indexed by actor, so a supervisor can undo what a failed child did
+      if (record.undo !== undefined && record.actor !== undefined) await this.#kv.put(`ac.${record.actor}.${record.jti}`, EMPTY);
     } catch (cause) {
       throw new TetherError("ERR_REGISTRY_FAILED", `storing ECT ${record.jti} failed: ${String(cause)}`, { cause });
     }
@@ -86,6 +90,20 @@ export class KvEctStore implements EctStore {
       if (r !== undefined) out.push(r);
     }
     return out;
+  }
+
+  /** The compensable actions an actor performed (newest last). */
+  async listCompensableBy(actorId: string): Promise<StoredEctRecord[]> {
+    if (!JTI.test(actorId)) return [];
+    const keys = await this.#kv.keys(`ac.${actorId}.>`);
+    const jtis: string[] = [];
+    for await (const k of keys) jtis.push(k.slice(actorId.length + 4));
+    const out: StoredEctRecord[] = [];
+    for (const jti of jtis) {
+      const r = await this.get(jti);
+      if (r !== undefined) out.push(r);
+    }
+    return out.sort((a, b) => (a.at ?? a.iat * 1000) - (b.at ?? b.iat * 1000));
   }
 
   /** Every stored record (for `tether usage`); reads the whole bucket. */

@@ -1,4 +1,4 @@
-import { TetherError, hasCode } from "../protocols/index.ts";
+import { TetherError, hasCode, type RollbackReport } from "../protocols/index.ts";
 import type { Node, NodeEvent } from "../runtime/index.ts";
 import { backoffDelay } from "./backoff.ts";
 import { RestartIntensity } from "./restart-intensity.ts";
@@ -10,6 +10,8 @@ export type SupervisorEvent =
   | { readonly type: "child-failed"; readonly supervisor: string; readonly child: string; readonly reason: ExitReason }
   | { readonly type: "children-restarted"; readonly supervisor: string; readonly children: readonly string[]; readonly delayMs: number }
   | { readonly type: "escalated"; readonly supervisor: string; readonly child: string }
+  /** onFailure "rollback": the failed children's completed actions were compensated (or the rollback escalated). */
+  | { readonly type: "rolled-back"; readonly supervisor: string; readonly children: readonly string[]; readonly reports: readonly RollbackReport[] }
   /** Operator-visible: a root supervisor exceeded its restart intensity and stopped its whole subtree. */
   | { readonly type: "gave-up"; readonly supervisor: string; readonly child: string };
 
@@ -38,6 +40,8 @@ export class Supervisor implements AsyncDisposable {
   readonly #options: SupervisorOptions;
   readonly #intensity: RestartIntensity;
   readonly #running = new Map<string, Running>();
+  /** When each worker child last started (seconds, like ECT iat): rollback undoes only this incarnation's actions. */
+  readonly #startedAt = new Map<string, number>();
   readonly #listeners = new Set<(e: SupervisorEvent) => void>();
   #queue: Promise<void> = Promise.resolve();
   #restarts = 0;
@@ -110,6 +114,7 @@ export class Supervisor implements AsyncDisposable {
     if (this.#stopped) return;
     const plan = planRestart(this.spec, childId, reason);
     if (plan.restart.length === 0 && plan.stop.length === 0) return;
+    if (this.spec.onFailure === "rollback") await this.#rollBack(plan.stopOrder);
     if (this.#intensity.record() === "exceeded") {
       await this.#stopChildren();
       if (this.#options.escalate !== undefined) {
@@ -137,6 +142,29 @@ export class Supervisor implements AsyncDisposable {
     this.#emitEvent({ type: "children-restarted", supervisor: this.spec.id, children: plan.restart, delayMs });
   }
 
+  /**
+   * Compensates what the affected children did since they last started: each of their compensable
+   * actions, and everything those actions caused, across agents and nodes (node.rollback). A rollback
+   * that escalates is reported, and the restart goes on.
+   */
+  async #rollBack(children: readonly string[]): Promise<void> {
+    const reports: RollbackReport[] = [];
+    for (const child of children) {
+      const since = this.#startedAt.get(child) ?? 0;
+      const actions = (await this.#node.assurance.store.listCompensableBy(child))
+        .filter((r) => r.iat >= since && r.outcome === "ok" && r.wid !== undefined)
+        .reverse(); // newest first
+      for (const action of actions) {
+        try {
+          reports.push(await this.#node.rollback({ workflow: action.wid as string, from: action.jti }));
+        } catch (error) {
+          await this.#node.assurance.recordEvent("supervisor.rollback_failed", this.spec.id, { child, jti: action.jti, error: String(error) }).catch(() => undefined);
+        }
+      }
+    }
+    if (reports.length > 0) this.#emitEvent({ type: "rolled-back", supervisor: this.spec.id, children, reports });
+  }
+
   async #startChild(child: ChildSpec): Promise<void> {
     if (child.kind === "supervisor") {
       const sup = await withLimit(
@@ -159,6 +187,7 @@ export class Supervisor implements AsyncDisposable {
     }
     await withLimit(this.#node.spawnInstance(child.id, instance), child.startMs, this.#node, `child ${child.id} did not start within ${child.startMs} ms`);
     this.#running.set(child.id, { kind: "worker" });
+    this.#startedAt.set(child.id, Math.floor(this.#node.clock.now() / 1000));
   }
 
   async #stopChild(id: string): Promise<void> {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { Actor } from "../../actors/index.ts";
+import type { ActorContext } from "../../runtime/index.ts";
 import { Supervisor, constantBackoff, defineSupervisor, type SupervisorEvent } from "../../supervisors/index.ts";
-import { hasCode } from "../../protocols/index.ts";
+import { hasCode, type CompensationRequest } from "../../protocols/index.ts";
 import type { Node } from "../../runtime/index.ts";
 import { Counter } from "../support/actors.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
@@ -83,5 +86,51 @@ describe("supervision trees", () => {
     await fail(node, "temp");
     await new Promise((r) => setTimeout(r, 200));
     expect(sup.restarts).toBe(0);
+  });
+});
+
+const ChargeMsg = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("charge"), amount: z.number().positive() }),
+  z.strictObject({ type: z.literal("crash") }),
+]);
+type ChargeMsg = z.infer<typeof ChargeMsg>;
+
+/** Charges with a compensation; crashes on demand. */
+class Charger extends Actor<ChargeMsg> {
+  static override readonly protocol = ChargeMsg;
+  constructor(readonly journal: string[]) {
+    super();
+  }
+  async handle(msg: ChargeMsg, ctx: ActorContext) {
+    if (msg.type === "crash") throw new Error("card processor down");
+    return ctx.act("charge", { amount: msg.amount }, () => {
+      this.journal.push(`charged ${msg.amount}`);
+      return msg.amount;
+    }, { compensate: "refund" });
+  }
+  compensate(req: CompensationRequest): void {
+    this.journal.push(`refunded ${String(req.result)}`);
+  }
+}
+
+describe("supervisor-driven rollback", () => {
+  it("compensates what a failed child did since it started (newest first) before restarting it", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    const journal: string[] = [];
+    const events: SupervisorEvent[] = [];
+    await using sup = await Supervisor.start(
+      node,
+      defineSupervisor({ id: "billing", onFailure: "rollback", backoff: constantBackoff({ delayMs: 5 }), children: [{ id: "charger", start: () => new Charger(journal) }] }),
+    );
+    sup.onEvent((e) => events.push(e));
+    await node.ref<typeof Charger>("charger").ask({ type: "charge", amount: 10 });
+    await node.ref<typeof Charger>("charger").ask({ type: "charge", amount: 20 });
+    await node.ref<typeof Charger>("charger").ask({ type: "crash" }).catch(() => undefined);
+    await eventually(() => events.some((e) => e.type === "children-restarted"), 10_000, "restart");
+    expect(journal).toEqual(["charged 10", "charged 20", "refunded 20", "refunded 10"]);
+    const rolled = events.find((e) => e.type === "rolled-back") as Extract<SupervisorEvent, { type: "rolled-back" }>;
+    expect(rolled.reports.every((r) => r.ok)).toBe(true);
+    expect(events.findIndex((e) => e.type === "rolled-back")).toBeLessThan(events.findIndex((e) => e.type === "children-restarted"));
   });
 });
