@@ -1,5 +1,5 @@
 export { Node } from "./node.ts";
-export type { NodeDeps, SpawnOptions } from "./node.ts";
+export type { NodeDeps, SpawnOptions, CallObserver } from "./node.ts";
 export { NodeOptionsSchema, resolveNodeOptions } from "./config.ts";
 export type { NodeOptionsInput, NodeOptionsResolved } from "./config.ts";
 export type {

@@ -69,7 +69,15 @@ export interface NodeDeps {
   readonly natsServerBinary?: string;
   /** Randomness (failover jitter); default Math.random. Inject a seeded one in tests. */
   readonly random?: () => number;
+  /**
+   * Sees the outcome of every ask this node makes (caller → target, duration, error code): the input of
+   * cascade detection (`CascadeMonitor.observe`). Absent by default, and then it costs nothing.
+   */
+  readonly callObserver?: CallObserver;
 }
+
+/** One finished ask: who called whom, how long it took, and the error code if it failed. */
+export type CallObserver = (from: string, target: string, durationMs: number, code: string | undefined) => void;
 
 export interface SpawnOptions<C extends ActorClass> {
   /** Constructor arguments (the actor's dependencies). */
@@ -119,6 +127,7 @@ export class Node implements AsyncDisposable {
   #lastBeatOk = 0;
   #leaseCheck: Promise<void> | undefined;
   readonly #random: () => number;
+  #callObserver: CallObserver | undefined;
   #scanning = false;
   readonly #pending: PendingReplies;
   readonly #cells = new Map<string, ActorCell>();
@@ -159,6 +168,7 @@ export class Node implements AsyncDisposable {
     this.#tracing = new Tracing(deps.tracerProvider, options.network);
     this.#userInterceptors = deps.actionInterceptors ?? [];
     this.#random = deps.random ?? Math.random;
+    this.#callObserver = deps.callObserver;
     this.#pending = new PendingReplies(this.#clock);
     this.#replyPrefix = this.subjects.replyPrefix(this.id);
     this.#self = `node:${this.id}`;
@@ -273,6 +283,11 @@ export class Node implements AsyncDisposable {
   /** The assurance engine: profile, key registry (rotate, revoke), ECT store, ledger client. */
   get assurance(): Assurance {
     return this.#assurance;
+  }
+
+  /** Installs (or removes) the ask observer after creation (see `NodeDeps.callObserver`). */
+  observeCalls(observer: CallObserver | undefined): void {
+    this.#callObserver = observer;
   }
 
   /** The clock the node runs on (injected, or the system clock). */
@@ -484,8 +499,22 @@ export class Node implements AsyncDisposable {
 
   readonly #sendPort: SendPort = {
     sendDurable: (ref, msg, options) => this.#sendDurable(ref.id, msg, ref.from, ref.scope, options?.id),
-    send: (ref, msg, isAsk, options) =>
-      this.#send(ref.id, ref.subject, msg, isAsk, options, ref.from, ref.trace === ACTIVE_CONTEXT ? (this.#tracing.enabled ? otelContext.active() : undefined) : ref.trace, ref.scope, false),
+    send: (ref, msg, isAsk, options) => {
+      const observer = this.#callObserver;
+      const started = observer === undefined || !isAsk ? 0 : this.#clock.now();
+      const result = this.#send(ref.id, ref.subject, msg, isAsk, options, ref.from, ref.trace === ACTIVE_CONTEXT ? (this.#tracing.enabled ? otelContext.active() : undefined) : ref.trace, ref.scope, false);
+      if (observer === undefined || result === undefined) return result;
+      return result.then(
+        (value) => {
+          observer(ref.from, ref.id, this.#clock.now() - started, undefined);
+          return value;
+        },
+        (error: unknown) => {
+          observer(ref.from, ref.id, this.#clock.now() - started, isTetherError(error) ? error.code : "ERR_TRANSPORT_FAILED");
+          throw error;
+        },
+      );
+    },
   };
 
   async #sendDurable(target: string, msg: unknown, from: string, scope: ExecutionScope | undefined, idOption: string | undefined): Promise<{ id: string; duplicate: boolean }> {

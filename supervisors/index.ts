@@ -48,3 +48,5 @@ export { Supervisor } from "./supervisor.ts";
 export type { SupervisorEvent, SupervisorOptions } from "./supervisor.ts";
 export { GuardedCalls, isGuardRefusal } from "./guarded-calls.ts";
 export type { GuardOptions } from "./guarded-calls.ts";
+export { CascadeMonitor, CascadeMonitorOptions } from "./cascade-monitor.ts";
+export type { CascadeEvent, CascadeMonitorOptionsInput } from "./cascade-monitor.ts";

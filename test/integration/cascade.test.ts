@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { Actor } from "../../actors/index.ts";
+import type { ActorContext } from "../../runtime/index.ts";
+import { CascadeMonitor, GuardedCalls, type CascadeEvent } from "../../supervisors/index.ts";
+import { hasCode } from "../../protocols/index.ts";
+import { eventually, startNode, startServer } from "../support/nats.ts";
+
+const CallMsg = z.strictObject({ type: z.literal("call") });
+type CallMsg = z.infer<typeof CallMsg>;
+
+/** Calls the next agent of the chain; the last one (the "model") is down. */
+class Link extends Actor<CallMsg> {
+  static override readonly protocol = CallMsg;
+  constructor(readonly next: string | undefined) {
+    super();
+  }
+  async handle(_msg: CallMsg, ctx: ActorContext): Promise<string> {
+    if (this.next === undefined) throw new Error("model overloaded");
+    return (await ctx.ref<typeof Link>(this.next).ask({ type: "call" })) as string;
+  }
+}
+
+describe("cascade detection and containment", () => {
+  it("names the origin and the affected callers, and opens their breakers cluster-wide so callers degrade instead of hanging", async () => {
+    await using server = await startServer();
+    await using host = await startNode(server.url);
+    await using client = await startNode(server.url);
+    const detach = [CascadeMonitor.attach(host, { intervalMs: 100 }), CascadeMonitor.attach(client, { intervalMs: 100 })];
+    await using monitor = await CascadeMonitor.start(client, { intervalMs: 100, minimumCalls: 3, windowMs: 5_000, quarantineMs: 60_000 });
+    const cascades: CascadeEvent[] = [];
+    monitor.onCascade((e) => cascades.push(e));
+    await host.spawn("model", Link, { args: [undefined] });
+    await host.spawn("planner", Link, { args: ["model"] });
+    await host.spawn("frontend", Link, { args: ["planner"] });
+    await using guard = await GuardedCalls.open(client);
+    guard.breaker("frontend"); // the client's edge to the frontend follows the shared state
+
+    for (let i = 0; i < 6; i++) await client.ref<typeof Link>("frontend").ask({ type: "call" }).catch(() => undefined);
+    await eventually(() => cascades.length > 0, 10_000, "a cascade");
+    expect(cascades[0]).toMatchObject({ origin: "model", affected: ["frontend", "planner"] });
+    expect([...(cascades[0]?.quarantined ?? [])].sort()).toEqual(["frontend", "model", "planner"]);
+
+    await eventually(() => guard.breaker("frontend").state === "open", 5_000, "the frontend's breaker opens on the client");
+    const t0 = Date.now();
+    const refused = await guard.ask<typeof Link>("frontend", { type: "call" }).catch((e: unknown) => e);
+    expect(hasCode(refused, "ERR_BREAKER_OPEN")).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(100); // fail fast, no hang
+    expect(await guard.ask<typeof Link>("frontend", { type: "call" }, { fallback: () => "cached answer" })).toBe("cached answer");
+    for (const d of detach) d();
+  });
+
+  it("does not declare a cascade for a single failing agent whose callers are healthy", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    const detach = CascadeMonitor.attach(node, { intervalMs: 100 });
+    await using monitor = await CascadeMonitor.start(node, { intervalMs: 100, minimumCalls: 3 });
+    await node.spawn("lonely", Link, { args: [undefined] });
+    for (let i = 0; i < 6; i++) await node.ref<typeof Link>("lonely").ask({ type: "call" }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await monitor.evaluate()).toBeUndefined();
+    detach();
+  });
+});
