@@ -35,6 +35,8 @@ export type CellState = "starting" | "running" | "stopping" | "stopped";
 
 /** What a cell needs from its node, passed in (no reaching into the node). */
 export interface CellHost {
+  /** Re-creates a passivated actor's instance from its checkpoint. */
+  revive(cell: ActorCell): Promise<void>;
   /** Runs `handle` for one delivery (with its context and span); returns its value or a promise of it. */
   invoke(cell: ActorCell, delivery: Delivery): unknown;
   /** Sends the outcome to the asker, if any. */
@@ -58,7 +60,10 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
 export class ActorCell {
   readonly id: string;
   readonly actorClass: ActorClass;
-  readonly instance: ActorInstance;
+  /** The actor instance; replaced when a passivated actor is revived. */
+  instance: ActorInstance;
+  /** True while passivated: state checkpointed, instance dropped; the next message revives it. */
+  passivated = false;
   readonly mailbox: Mailbox<Delivery>;
   readonly protocol: z.ZodType;
   state: CellState = "starting";
@@ -117,6 +122,14 @@ export class ActorCell {
   }
 
   readonly #drain = (): void => {
+    if (this.passivated && this.mailbox.size > 0) {
+      this.#host.revive(this).then(this.#drain, (error: unknown) => {
+        for (const d of this.mailbox.drainAll()) this.#fail(d, error);
+        this.#running = false;
+        this.#host.onIdle(this);
+      });
+      return;
+    }
     for (let budget = DRAIN_BUDGET; budget > 0; budget--) {
       const delivery = this.state === "stopped" ? undefined : this.mailbox.take();
       if (delivery === undefined) {

@@ -35,6 +35,7 @@ import type {
   ActionCall,
   ActionInterceptor,
   ActorClass,
+  ActorInstance,
   ActorLifecycleContext,
   ActorRef,
   AskOptions,
@@ -89,6 +90,11 @@ export interface SpawnOptions<C extends ActorClass> {
   /** Resume from the actor's last checkpoint (`ctx.checkpoint()`), if there is one, before it starts. */
   readonly restore?: boolean;
   /**
+   * Passivate after this long without messages: checkpoint the state and drop the instance (the id,
+   * claim and subscription stay). The next message re-creates the instance from the checkpoint.
+   */
+  readonly passivateAfterMs?: number;
+  /**
    * Consume the actor's at-least-once lane (`ref.send`). Implies `restore`: the state and the ids of the
    * durable messages it already includes are checkpointed before each acknowledgement.
    */
@@ -122,6 +128,7 @@ export class Node implements AsyncDisposable {
   readonly #durableConsumers = new Map<string, { stop(): Promise<void> }>();
   readonly #stateRevisions = new Map<string, number>();
   readonly #saveChains = new Map<string, Promise<number>>();
+  readonly #passivation = new Map<string, { afterMs: number; make: () => InstanceType<ActorClass>; timer: TimerHandle | undefined }>();
   readonly #types = new Map<string, { actorClass: ActorClass; options: SpawnOptions<ActorClass> }>();
   readonly #handledDead = new Set<string>();
   #lastBeatOk = 0;
@@ -305,6 +312,47 @@ export class Node implements AsyncDisposable {
     return [...this.#cells.keys()];
   }
 
+  /** Ids of the local actors that are passivated now. */
+  passivatedActors(): string[] {
+    return [...this.#cells.values()].filter((c) => c.passivated).map((c) => c.id);
+  }
+
+  #armPassivation(cell: ActorCell): void {
+    const p = this.#passivation.get(cell.id);
+    if (p === undefined || cell.passivated) return;
+    if (p.timer !== undefined) this.#clock.clearTimeout(p.timer);
+    p.timer = this.#clock.setTimeout(() => void this.#passivate(cell), p.afterMs);
+    p.timer.unref?.();
+  }
+
+  async #passivate(cell: ActorCell): Promise<void> {
+    if (cell.busy || cell.passivated || cell.state !== "running" || this.#cells.get(cell.id) !== cell) return;
+    try {
+      await this.#saveState(cell);
+    } catch (error) {
+      this.#logger.warn("passivation skipped: checkpoint failed", { actorId: cell.id, error });
+      return;
+    }
+    if (cell.busy) return; // a message arrived while saving: stay active
+    cell.passivated = true;
+    cell.instance = PASSIVATED as unknown as ActorInstance; // the real instance (and its state) can be collected
+    this.#emit({ type: "actor-passivated", actorId: cell.id });
+  }
+
+  async #revive(cell: ActorCell): Promise<void> {
+    const p = this.#passivation.get(cell.id);
+    if (p === undefined) throw new TetherError("ERR_ACTOR_START_FAILED", `actor ${cell.id} cannot be revived`);
+    const instance = p.make();
+    const saved = await this.#states.load(cell.id);
+    if (saved !== undefined) {
+      (instance as { state?: unknown }).state = saved.state;
+      this.#stateRevisions.set(cell.id, saved.revision);
+    }
+    cell.instance = instance;
+    cell.passivated = false;
+    this.#emit({ type: "actor-revived", actorId: cell.id });
+  }
+
   /** Saves a local actor's state now (as `ctx.checkpoint()` does from inside it). */
   async checkpoint(id: string): Promise<number> {
     const cell = this.#cells.get(id);
@@ -328,6 +376,7 @@ export class Node implements AsyncDisposable {
   }
 
   async #saveStateNow(cell: ActorCell, processed?: readonly string[]): Promise<number> {
+    if (cell.passivated) return this.#stateRevisions.get(cell.id) ?? 0; // its state is the checkpoint already
     await this.#ensureLease();
     if (this.#cells.get(cell.id) !== cell) throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `actor ${cell.id} was fenced: not saving its state`);
     try {
@@ -465,6 +514,13 @@ export class Node implements AsyncDisposable {
           : new TetherError("ERR_ACTOR_START_FAILED", `actor ${id} failed to start: ${String(cause)}`, { cause });
       }
       cell.state = "running";
+      if (options.passivateAfterMs !== undefined) {
+        if (!Number.isInteger(options.passivateAfterMs) || options.passivateAfterMs <= 0) {
+          throw new TetherError("ERR_CONFIG_INVALID", `passivateAfterMs must be a positive integer, got ${String(options.passivateAfterMs)}`);
+        }
+        this.#passivation.set(id, { afterMs: options.passivateAfterMs, make, timer: undefined });
+        this.#armPassivation(cell);
+      }
       cell.resume();
       if (options.durable === true) {
         this.#durableConsumers.set(
@@ -1002,9 +1058,11 @@ export class Node implements AsyncDisposable {
       this.#logger.warn("actor handler failed", { actorId: cell.id, messageId: delivery.id, error });
       this.#emit({ type: "actor-failed", actorId: cell.id, messageId: delivery.id, error });
     },
-    onIdle: () => {
+    onIdle: (cell) => {
+      this.#armPassivation(cell);
       for (const waiter of [...this.#idleWaiters]) waiter();
     },
+    revive: (cell) => this.#revive(cell),
   };
 
 
@@ -1295,6 +1353,9 @@ export class Node implements AsyncDisposable {
         this.#cells.delete(cell.id);
         this.#durableSeen.delete(cell.id);
         this.#stateRevisions.delete(cell.id);
+        const passivation = this.#passivation.get(cell.id);
+        if (passivation?.timer !== undefined) this.#clock.clearTimeout(passivation.timer);
+        this.#passivation.delete(cell.id);
         if (claim !== undefined) await this.#registry.release(claim).catch((error: unknown) => this.#logger.warn("release failed", { actorId: cell.id, error }));
         this.#emit({ type: "actor-stopped", actorId: cell.id });
       }),
@@ -1362,6 +1423,9 @@ export class Node implements AsyncDisposable {
     }
   }
 }
+
+/** Stands in for a passivated actor's instance (never handles anything: the cell revives first). */
+const PASSIVATED = Object.freeze({ handle: () => undefined });
 
 /** Marks a ref whose sends take the caller's active OpenTelemetry context. */
 const ACTIVE_CONTEXT = Symbol("active-context");

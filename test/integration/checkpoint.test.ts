@@ -80,3 +80,27 @@ describe("planned migration", () => {
     expect(await a.ref<typeof Accounts>("stay").ask({ type: "balances" })).toMatchObject({ balances: { x: 3 } });
   });
 });
+
+describe("idle passivation", () => {
+  it("drops an idle actor's instance after passivateAfterMs and revives it, state intact, on the next message", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    let constructed = 0;
+    class Counted extends Accounts {
+      constructor() {
+        super();
+        constructed++;
+      }
+    }
+    const ref = await node.spawn("sleepy", Counted, { passivateAfterMs: 100 });
+    await ref.ask({ type: "credit", account: "acme", amount: 9 });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(node.passivatedActors()).toEqual(["sleepy"]);
+    expect(constructed).toBe(1);
+    expect(await ref.ask({ type: "balances" })).toMatchObject({ balances: { acme: 9 } }); // revived from the checkpoint
+    expect(constructed).toBe(2);
+    expect(node.passivatedActors()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(node.passivatedActors()).toEqual(["sleepy"]); // and passivated again when idle
+  });
+});
