@@ -46,8 +46,24 @@ export const ActivateRequest = z.strictObject({
   type: z.literal("tether.node.v1.activate"),
   actorId: z.string().max(128),
   className: z.string().max(256),
+  /** Start from the class's initial state instead of the checkpoint (a supervisor's restart). */
+  fresh: z.boolean().optional(),
 });
 export type ActivateRequest = z.infer<typeof ActivateRequest>;
 
-export const NodeControl = z.discriminatedUnion("type", [FenceNotice, ActivateRequest]);
+/** Asks a node to stop one of its actors gracefully (a supervisor stopping a remote child). */
+export const StopRequest = z.strictObject({ type: z.literal("tether.node.v1.stop"), actorId: z.string().max(128) });
+export type StopRequest = z.infer<typeof StopRequest>;
+
+/** Published on `tether.<net>.failures.<actorId>` when an actor's handler throws. */
+export const FailureNotice = z.strictObject({
+  type: z.literal("tether.node.v1.failure"),
+  actorId: z.string().max(128),
+  nodeId: z.string().max(128),
+  messageId: z.string().max(128),
+  code: z.string().max(64),
+});
+export type FailureNotice = z.infer<typeof FailureNotice>;
+
+export const NodeControl = z.discriminatedUnion("type", [FenceNotice, ActivateRequest, StopRequest]);
 export type NodeControl = z.infer<typeof NodeControl>;

@@ -46,6 +46,9 @@ export interface NetworkSubjects {
   deadLetterStream(): string;
   /** JetStream KV bucket of actor ownership and node leases. */
   registryBucket(): string;
+  /** Handler failures of an actor, published by its node (supervisors on other nodes listen). */
+  failures(actorId: string): string;
+  failuresAll(): string;
   /** At-least-once lane of one actor, every actor, and the stream holding it. */
   durable(actorId: string): string;
   durableAll(): string;
@@ -77,6 +80,8 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     deadLetterStream: () => `TETHER_${net.replaceAll("-", "_")}_DLQ`,
     registryBucket: () => `tether_${net}_registry`,
     keysBucket: () => `tether_${net}_keys`,
+    failures: (id) => `${base}.failures.${assertToken("actor id", id)}`,
+    failuresAll: () => `${base}.failures.*`,
     durable: (id) => `${base}.durable.${assertToken("actor id", id)}`,
     durableAll: () => `${base}.durable.*`,
     durableStream: () => `TETHER_${net.replaceAll("-", "_")}_DURABLE`,

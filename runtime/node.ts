@@ -4,7 +4,9 @@ import {
   CompensationRequest,
   ErrorReply,
   ActivateRequest,
+  FailureNotice,
   NodeControl,
+  type StopRequest,
   HeaderNames,
   TetherError,
   assertToken,
@@ -310,6 +312,32 @@ export class Node implements AsyncDisposable {
   /** Ids of the actors hosted here. */
   localActors(): string[] {
     return [...this.#cells.keys()];
+  }
+
+  /** Where an actor lives now: its registry record and whether its node's lease is alive. */
+  async whereIs(actorId: string): Promise<{ record: ActorRecord; alive: boolean } | undefined> {
+    const record = await this.#registry.getActor(assertToken("actor id", actorId));
+    if (record === undefined) return undefined;
+    const owner = await this.#registry.getNode(record.nodeId);
+    const alive = owner !== undefined && owner.epoch === record.nodeEpoch && isLeaseAlive(owner, this.#clock.now());
+    return { record, alive };
+  }
+
+  /** Whether a node's lease is alive now. */
+  async isNodeAlive(nodeId: string): Promise<boolean> {
+    const n = await this.#registry.getNode(assertToken("node id", nodeId));
+    return n !== undefined && isLeaseAlive(n, this.#clock.now());
+  }
+
+  /**
+   * Sends a control request to another node (activate a registered type, stop an actor) and waits for
+   * its answer; a refusal rejects with the remote error.
+   */
+  async controlNode(nodeId: string, request: ActivateRequest | StopRequest, timeoutMs = 10_000): Promise<void> {
+    const reply = await this.#nc.request(this.subjects.node(assertToken("node id", nodeId)), encodeBody(request), { timeout: timeoutMs }).catch((cause: unknown) => {
+      throw new TetherError("ERR_ACTOR_NOT_FOUND", `node ${nodeId} did not answer: ${String(cause)}`, { cause });
+    });
+    if (readMsgMeta(reply).kind === "error") throw parseErrorReply(reply.data);
   }
 
   /** Ids of the local actors that are passivated now. */
@@ -1056,6 +1084,16 @@ export class Node implements AsyncDisposable {
     },
     onFailure: (cell, delivery, error) => {
       this.#logger.warn("actor handler failed", { actorId: cell.id, messageId: delivery.id, error });
+      if (!this.#nc.isClosed()) {
+        const notice: FailureNotice = {
+          type: "tether.node.v1.failure",
+          actorId: cell.id,
+          nodeId: this.id,
+          messageId: delivery.id.slice(0, 128),
+          code: isTetherError(error) ? error.code : "ERR_ACTOR_HANDLER_FAILED",
+        };
+        this.#nc.publish(this.subjects.failures(cell.id), encodeBody(notice));
+      }
       this.#emit({ type: "actor-failed", actorId: cell.id, messageId: delivery.id, error });
     },
     onIdle: (cell) => {
@@ -1218,16 +1256,25 @@ export class Node implements AsyncDisposable {
       const type = this.#types.get(control.className);
       try {
         if (type === undefined) throw new TetherError("ERR_ACTOR_CLASS_INVALID", `node ${this.id} has no registered type ${control.className}`);
-        await this.spawn(control.actorId, type.actorClass, { ...type.options, restore: true });
+        await this.spawn(control.actorId, type.actorClass, control.fresh === true ? { ...type.options } : { ...type.options, restore: true });
         if (msg.reply) this.#nc.publish(msg.reply, encodeBody({ ok: true, nodeId: this.id }), { headers: REPLY_HEADERS });
       } catch (error) {
         if (msg.reply) this.#publishError(msg.reply, isTetherError(error) ? error : new TetherError("ERR_ACTOR_START_FAILED", String(error)));
       }
       return;
     }
+    if (control.type === "tether.node.v1.stop") {
+      try {
+        if (this.#cells.has(control.actorId)) await this.stopActor(control.actorId);
+        if (msg.reply) this.#nc.publish(msg.reply, encodeBody({ ok: true }), { headers: REPLY_HEADERS });
+      } catch (error) {
+        if (msg.reply) this.#publishError(msg.reply, isTetherError(error) ? error : new TetherError("ERR_ACTOR_STOPPED", String(error)));
+      }
+      return;
+    }
     const cell = this.#cells.get(control.actorId);
     if (cell === undefined) return;
-    const owner = (await this.#registry.listActors().catch(() => [])).find((a) => a.actorId === control.actorId);
+    const owner = await this.#registry.getActor(control.actorId).catch(() => undefined);
     if (owner !== undefined && owner.nodeId !== this.id) await this.#fence(cell, `node ${owner.nodeId} took it over`);
   }
 
@@ -1249,9 +1296,7 @@ export class Node implements AsyncDisposable {
     await this.#stopCells([cell], this.options.shutdownTimeoutMs, true);
     const request: ActivateRequest = { type: "tether.node.v1.activate", actorId: id, className };
     try {
-      const reply = await this.#nc.request(this.subjects.node(toNode), encodeBody(request), { timeout: options.timeoutMs ?? 10_000 });
-      const meta = readMsgMeta(reply);
-      if (meta.kind === "error") throw parseErrorReply(reply.data);
+      await this.controlNode(toNode, request, options.timeoutMs ?? 10_000);
       this.#emit({ type: "actor-migrated", actorId: id, from: this.id, to: toNode });
     } catch (error) {
       // the target could not take it: bring it back here from the checkpoint just written

@@ -152,6 +152,14 @@ export class Registry {
     }
   }
 
+  /** The record of one actor, if claimed. */
+  async getActor(actorId: string): Promise<ActorRecord | undefined> {
+    const entry = await this.#call("read actor", () => this.#kv.get(registryKeys.actor(actorId)));
+    if (entry === null || entry.operation !== "PUT") return undefined;
+    const parsed = ActorRecord.safeParse(entry.json());
+    return parsed.success ? parsed.data : undefined;
+  }
+
   /** The actor records a node's index says it owns (only those whose record still names it). */
   async ownedBy(nodeId: string): Promise<ActorRecord[]> {
     const keys = await this.#call("list owned", () => this.#kv.keys(`${registryKeys.ownedPrefix(nodeId)}>`));

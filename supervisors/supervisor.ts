@@ -1,5 +1,6 @@
-import { TetherError, hasCode, type RollbackReport } from "../protocols/index.ts";
-import type { Node, NodeEvent } from "../runtime/index.ts";
+import type { Subscription } from "@nats-io/transport-node";
+import { FailureNotice, TetherError, decodeBody, hasCode, type RollbackReport } from "../protocols/index.ts";
+import type { Node, NodeEvent, TimerHandle } from "../runtime/index.ts";
 import { backoffDelay } from "./backoff.ts";
 import { RestartIntensity } from "./restart-intensity.ts";
 import { planRestart, type ExitReason } from "./restart-plan.ts";
@@ -16,13 +17,15 @@ export type SupervisorEvent =
   | { readonly type: "gave-up"; readonly supervisor: string; readonly child: string };
 
 export interface SupervisorOptions {
+  /** How often remote children's hosts are checked for a lapsed lease. Default 1 s. */
+  readonly watchMs?: number;
   /** Randomness for backoff jitter (inject a seeded one in tests). Default Math.random. */
   readonly random?: () => number;
   /** Set by a parent supervisor: where an exceeded intensity escalates to. */
   readonly escalate?: (childId: string) => void;
 }
 
-type Running = { readonly kind: "worker" } | { readonly kind: "supervisor"; readonly sup: Supervisor };
+type Running = { readonly kind: "worker" } | { readonly kind: "remote"; readonly node: string } | { readonly kind: "supervisor"; readonly sup: Supervisor };
 
 /**
  * Runs a supervision tree (`defineSupervisor`) on a node. Children start in order and stop in reverse,
@@ -47,6 +50,9 @@ export class Supervisor implements AsyncDisposable {
   #restarts = 0;
   #stopped = false;
   #unsubscribe: (() => void) | undefined;
+  #failureSub: Subscription | undefined;
+  #watch: TimerHandle | undefined;
+  readonly #down = new Set<string>();
 
   private constructor(node: Node, spec: SupervisorSpec, options: SupervisorOptions) {
     this.#node = node;
@@ -59,6 +65,19 @@ export class Supervisor implements AsyncDisposable {
   static async start(node: Node, spec: SupervisorSpec, options: SupervisorOptions = {}): Promise<Supervisor> {
     const sup = new Supervisor(node, spec, options);
     sup.#unsubscribe = node.onEvent((e) => sup.#onNodeEvent(e));
+    // children on other nodes: their handler failures arrive as notices; their hosts' deaths are watched
+    sup.#failureSub = node.nats.subscribe(node.subjects.failuresAll(), {
+      callback: (_err, msg) => {
+        try {
+          const notice = FailureNotice.parse(decodeBody(msg.data));
+          if (sup.#running.get(notice.actorId)?.kind === "remote") sup.#remoteFailed(notice.actorId);
+        } catch {
+          /* not a failure notice */
+        }
+      },
+    });
+    sup.#watch = node.clock.setInterval(() => void sup.#watchRemote(), options.watchMs ?? 1_000);
+    sup.#watch.unref?.();
     try {
       for (const child of spec.children) await sup.#startChild(child);
     } catch (error) {
@@ -96,6 +115,22 @@ export class Supervisor implements AsyncDisposable {
     this.#enqueue(() => this.#handleExit(e.actorId, "error"));
   }
 
+  #remoteFailed(childId: string): void {
+    if (this.#stopped || this.#down.has(childId)) return;
+    this.#down.add(childId);
+    this.#emitEvent({ type: "child-failed", supervisor: this.spec.id, child: childId, reason: "error" });
+    this.#enqueue(() => this.#handleExit(childId, "error"));
+  }
+
+  /** A remote child whose host's lease lapsed (or that vanished) counts as failed. */
+  async #watchRemote(): Promise<void> {
+    for (const [id, running] of [...this.#running]) {
+      if (running.kind !== "remote" || this.#down.has(id) || this.#stopped) continue;
+      const where = await this.#node.whereIs(id).catch(() => undefined);
+      if (where === undefined || !where.alive) this.#remoteFailed(id);
+    }
+  }
+
   /** A nested supervisor gave up: to us, that child failed. */
   #childEscalated(childId: string): void {
     if (this.#stopped) return;
@@ -121,12 +156,16 @@ export class Supervisor implements AsyncDisposable {
         this.#emitEvent({ type: "escalated", supervisor: this.spec.id, child: childId });
         this.#stopped = true;
         this.#unsubscribe?.();
+        this.#failureSub?.unsubscribe();
+        if (this.#watch !== undefined) this.#node.clock.clearInterval(this.#watch);
         this.#options.escalate(this.spec.id);
       } else {
         this.#emitEvent({ type: "gave-up", supervisor: this.spec.id, child: childId });
         await this.#node.assurance.recordEvent("supervisor.gave_up", this.spec.id, { child: childId, restarts: this.#restarts });
         this.#stopped = true;
         this.#unsubscribe?.();
+        this.#failureSub?.unsubscribe();
+        if (this.#watch !== undefined) this.#node.clock.clearInterval(this.#watch);
       }
       return;
     }
@@ -185,6 +224,16 @@ export class Supervisor implements AsyncDisposable {
     if (typeof instance !== "object" || instance === null) {
       throw new TetherError("ERR_SUPERVISOR_SPEC_INVALID", `child ${child.id} of ${this.spec.id}: start() must return an actor instance`);
     }
+    this.#down.delete(child.id);
+    const placement = child.node;
+    if (placement !== undefined && placement !== this.#node.id && (await this.#node.isNodeAlive(placement).catch(() => false))) {
+      // placed on another node, which builds it from its registered type (registerType) with fresh state
+      const className = (instance as { constructor: { name: string } }).constructor.name;
+      await this.#node.controlNode(placement, { type: "tether.node.v1.activate", actorId: child.id, className, fresh: true }, child.startMs);
+      this.#running.set(child.id, { kind: "remote", node: placement });
+      this.#startedAt.set(child.id, Math.floor(this.#node.clock.now() / 1000));
+      return;
+    }
     await withLimit(this.#node.spawnInstance(child.id, instance), child.startMs, this.#node, `child ${child.id} did not start within ${child.startMs} ms`);
     this.#running.set(child.id, { kind: "worker" });
     this.#startedAt.set(child.id, Math.floor(this.#node.clock.now() / 1000));
@@ -198,6 +247,12 @@ export class Supervisor implements AsyncDisposable {
     const limit = child?.shutdownMs ?? 5_000;
     if (running.kind === "supervisor") {
       await running.sup.stop();
+      return;
+    }
+    if (running.kind === "remote") {
+      const where = await this.#node.whereIs(id).catch(() => undefined);
+      // a dead host's claim is stale: the next start takes it over; a live one stops its copy
+      if (where?.alive === true) await this.#node.controlNode(where.record.nodeId, { type: "tether.node.v1.stop", actorId: id }, limit + 1_000).catch(() => undefined);
       return;
     }
     await withLimit(this.#node.stopActor(id), limit, this.#node, `child ${id} did not stop within ${limit} ms`).catch((error: unknown) => {
@@ -214,6 +269,8 @@ export class Supervisor implements AsyncDisposable {
     const wasStopped = this.#stopped;
     this.#stopped = true;
     this.#unsubscribe?.();
+    this.#failureSub?.unsubscribe();
+    if (this.#watch !== undefined) this.#node.clock.clearInterval(this.#watch);
     if (!wasStopped) await this.#queue;
     await this.#stopChildren();
   }

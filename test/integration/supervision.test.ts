@@ -134,3 +134,42 @@ describe("supervisor-driven rollback", () => {
     expect(events.findIndex((e) => e.type === "rolled-back")).toBeLessThan(events.findIndex((e) => e.type === "children-restarted"));
   });
 });
+
+describe("children on other nodes", () => {
+  it("places a child on another node, restarts it there on failure, and elsewhere when that node dies", async () => {
+    const { startCluster } = await import("../support/nats.ts");
+    const { TetherProcess } = await import("../support/processes.ts");
+    await using cluster = await startCluster();
+    const [u1, u2] = cluster.urls as [string, string];
+    await using host = new TetherProcess(["node", "start", "--nats", u1, "--replicas", "3", "--lease-ms", "3000", "--node-id", "worker-node", "--agents", "test/fixtures/agents.ts"]);
+    await host.waitFor(/node worker-node up/, 45_000);
+    await using home = await startNode(u2, { jetstreamReplicas: 3 });
+    const events: SupervisorEvent[] = [];
+    await using sup = await Supervisor.start(
+      home,
+      defineSupervisor({
+        id: "dist",
+        backoff: constantBackoff({ delayMs: 10 }),
+        intensity: { maxRestarts: 5, withinMs: 60_000 },
+        children: [worker("local-one"), { id: "remote-one", start: () => new Counter(), node: "worker-node" }],
+      }),
+      { watchMs: 250 },
+    );
+    sup.onEvent((e) => events.push(e));
+    expect((await home.whereIs("remote-one"))?.record.nodeId).toBe("worker-node");
+    const remote = home.ref<typeof Counter>("remote-one");
+    await eventually(async () => (await remote.ask({ type: "add", n: 5 }).catch(() => -1)) === 5, 10_000, "remote child answers");
+
+    await remote.ask({ type: "fail", reason: "bad input" }).catch(() => undefined); // fails on worker-node
+    await eventually(() => sup.restarts === 1, 10_000, "remote restart");
+    expect((await home.whereIs("remote-one"))?.record.nodeId).toBe("worker-node");
+    await eventually(async () => (await remote.ask({ type: "get" }).catch(() => -1)) === 0, 10_000, "fresh state after restart");
+
+    host.child.kill("SIGKILL"); // the child's node dies: that is the child's failure
+    await host.exited;
+    await eventually(() => sup.restarts === 2, 20_000, "restart after node death");
+    expect((await home.whereIs("remote-one"))?.record.nodeId).toBe(home.id); // placed here: its node is gone
+    expect(await remote.ask({ type: "get" })).toBe(0);
+    expect(events.filter((e) => e.type === "child-failed").map((e) => (e as { child: string }).child)).toEqual(["remote-one", "remote-one"]);
+  });
+});
