@@ -66,6 +66,12 @@ export interface SendOptions {
   readonly id?: string;
 }
 
+/** A reply to be sent later (see `ctx.deferReply`). Only the first call counts. */
+export interface DeferredReply {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
 /** Options of one `ctx.act`. */
 export interface ActOptions {
   /** Declared cost per unit (e.g. `{ tokens: 800 }`), reserved against quotas before the action runs. */
@@ -127,6 +133,12 @@ export interface ActorContext extends ActorLifecycleContext {
    * resumes from it. Resolves with the checkpoint's revision.
    */
   checkpoint(): Promise<number>;
+  /**
+   * Answers the current ask later: the handler returns at once (the actor goes on with its next
+   * message) and the asker gets the reply when `resolve` or `reject` is called. The ask's timeout still
+   * applies on the asker's side. Throws ERR_CONFIG_INVALID for a tell.
+   */
+  deferReply(): DeferredReply;
   /** Reports usage in a user unit (e.g. model tokens) for the action in progress. */
   meter(unit: string, amount: number): void;
   /** The workflow id (ECT `wid`) this message belongs to, once known. */

@@ -1,7 +1,7 @@
 import type { Context } from "@opentelemetry/api";
 import { TetherError, assertToken } from "../protocols/index.ts";
 import type { ActorCell, Delivery } from "./actor-cell.ts";
-import type { ActOptions, ActionCall, ActorClass, ActorContext, ActorRef, MessageOf, ReplyOf } from "./actor-types.ts";
+import type { ActOptions, ActionCall, ActorClass, ActorContext, ActorRef, DeferredReply, MessageOf, ReplyOf } from "./actor-types.ts";
 import type { Clock } from "./clock.ts";
 import { newScope, type ExecutionScope } from "./execution-scope.ts";
 import type { Logger } from "./logger.ts";
@@ -15,6 +15,7 @@ export interface ContextHost {
   refFrom(id: string, from: string, trace: Context | undefined, scope: ExecutionScope): ActorRef;
   act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T>;
   checkpoint(cell: ActorCell): Promise<number>;
+  defer(cell: ActorCell, delivery: Delivery): DeferredReply;
 }
 
 /**
@@ -86,6 +87,11 @@ export class HandlerContext implements ActorContext {
       },
       run,
     );
+  }
+
+  deferReply(): DeferredReply {
+    if (!this.#delivery.expectsReply) throw new TetherError("ERR_CONFIG_INVALID", "ctx.deferReply: this message is a tell; there is nobody to answer");
+    return this.#host.defer(this.#cell, this.#delivery);
   }
 
   checkpoint(): Promise<number> {

@@ -48,7 +48,7 @@ export { LedgerClient } from "./ledger-client.ts";
 export type { LedgerEntry, LedgerReceipt } from "./ledger-client.ts";
 export { Quotas } from "./quotas.ts";
 export type { ExecutionScope, ScopeToken, Usage } from "./execution-scope.ts";
-export type { ActOptions } from "./actor-types.ts";
+export type { ActOptions, DeferredReply } from "./actor-types.ts";
 export { rollUpUsage, UsageGrouping } from "./usage-report.ts";
 export type { UsageRow } from "./usage-report.ts";
 export { parseHeaderBlock, readInboundMeta, readMsgMeta, encodedHeaders, headerLine, isSafeHeaderValue } from "./wire-headers.ts";

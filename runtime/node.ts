@@ -130,6 +130,8 @@ export class Node implements AsyncDisposable {
   readonly #durableConsumers = new Map<string, { stop(): Promise<void> }>();
   readonly #stateRevisions = new Map<string, number>();
   readonly #saveChains = new Map<string, Promise<number>>();
+  /** Asks whose handler deferred its reply (ctx.deferReply): the handler's return value is not the answer. */
+  readonly #deferred = new WeakSet<Delivery>();
   readonly #passivation = new Map<string, { afterMs: number; make: () => InstanceType<ActorClass>; timer: TimerHandle | undefined }>();
   readonly #types = new Map<string, { actorClass: ActorClass; options: SpawnOptions<ActorClass> }>();
   readonly #handledDead = new Set<string>();
@@ -189,6 +191,20 @@ export class Node implements AsyncDisposable {
       refFrom: (id, from, trace, scope) => new Ref(this.#sendPort, id, this.subjects.actor(id), from, trace, scope),
       act: (call, run) => this.#act(call, run),
       checkpoint: (cell) => this.#saveState(cell),
+      defer: (cell, delivery) => {
+        this.#deferred.add(delivery);
+        let done = false;
+        const settle = (outcome: ReplyOutcome) => {
+          if (done) return;
+          done = true;
+          this.#settleNow(cell, delivery, outcome);
+        };
+        return {
+          resolve: (value) => settle({ ok: true, value }),
+          reject: (error) =>
+            settle({ ok: false, error: isTetherError(error) ? error : new TetherError("ERR_ACTOR_HANDLER_FAILED", `actor ${cell.id} failed: ${String(error)}`, { cause: error }) }),
+        };
+      },
     };
   }
 
@@ -1074,13 +1090,9 @@ export class Node implements AsyncDisposable {
       if (this.#leaseLapsed()) return this.#ensureLease().then(() => this.#invokeOwned(cell, delivery));
       return this.#invokeOwned(cell, delivery);
     },
-    settle: (_cell, delivery, outcome) => {
-      if (delivery.durable !== undefined) {
-        void this.#settleDurable(_cell, delivery, outcome);
-        return;
-      }
-      if (delivery.replyTo !== undefined) this.#replyRemote(delivery.replyTo, _cell.id, outcome);
-      else if (delivery.expectsReply) this.#settleLocal(delivery.id, outcome);
+    settle: (cell, delivery, outcome) => {
+      if (this.#deferred.has(delivery) && outcome.ok) return; // answered later through ctx.deferReply
+      this.#settleNow(cell, delivery, outcome);
     },
     onFailure: (cell, delivery, error) => {
       this.#logger.warn("actor handler failed", { actorId: cell.id, messageId: delivery.id, error });
@@ -1103,6 +1115,16 @@ export class Node implements AsyncDisposable {
     revive: (cell) => this.#revive(cell),
   };
 
+
+  /** Sends a handler's outcome: durable ack/nak, a remote reply, or a local ask's settlement. */
+  #settleNow(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): void {
+    if (delivery.durable !== undefined) {
+      void this.#settleDurable(cell, delivery, outcome);
+      return;
+    }
+    if (delivery.replyTo !== undefined) this.#replyRemote(delivery.replyTo, cell.id, outcome);
+    else if (delivery.expectsReply) this.#settleLocal(delivery.id, outcome);
+  }
 
   /** Runs one delivery's handler, unless this copy was fenced meanwhile. */
   #invokeOwned(cell: ActorCell, delivery: Delivery): unknown {
