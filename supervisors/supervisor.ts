@@ -226,13 +226,18 @@ export class Supervisor implements AsyncDisposable {
     }
     this.#down.delete(child.id);
     const placement = child.node;
-    if (placement !== undefined && placement !== this.#node.id && (await this.#node.isNodeAlive(placement).catch(() => false))) {
-      // placed on another node, which builds it from its registered type (registerType) with fresh state
+    if (placement !== undefined && placement !== this.#node.id) {
+      // placed on another node, which builds it from its registered type (registerType) with fresh state;
+      // if that node does not answer (gone), the child starts here instead
       const className = (instance as { constructor: { name: string } }).constructor.name;
-      await this.#node.controlNode(placement, { type: "tether.node.v1.activate", actorId: child.id, className, fresh: true }, child.startMs);
-      this.#running.set(child.id, { kind: "remote", node: placement });
-      this.#startedAt.set(child.id, Math.floor(this.#node.clock.now() / 1000));
-      return;
+      try {
+        await this.#node.controlNode(placement, { type: "tether.node.v1.activate", actorId: child.id, className, fresh: true }, child.startMs);
+        this.#running.set(child.id, { kind: "remote", node: placement });
+        this.#startedAt.set(child.id, Math.floor(this.#node.clock.now() / 1000));
+        return;
+      } catch (error) {
+        if (!hasCode(error, "ERR_ACTOR_NOT_FOUND")) throw error; // the node answered and refused: a real error
+      }
     }
     await withLimit(this.#node.spawnInstance(child.id, instance), child.startMs, this.#node, `child ${child.id} did not start within ${child.startMs} ms`);
     this.#running.set(child.id, { kind: "worker" });

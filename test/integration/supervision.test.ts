@@ -141,7 +141,7 @@ describe("children on other nodes", () => {
     const { TetherProcess } = await import("../support/processes.ts");
     await using cluster = await startCluster();
     const [u1, u2] = cluster.urls as [string, string];
-    await using host = new TetherProcess(["node", "start", "--nats", u1, "--replicas", "3", "--lease-ms", "3000", "--node-id", "worker-node", "--agents", "test/fixtures/agents.ts"]);
+    await using host = new TetherProcess(["node", "start", "--nats", u1, "--replicas", "3", "--lease-ms", "5000", "--node-id", "worker-node", "--agents", "test/fixtures/agents.ts"]);
     await host.waitFor(/node worker-node up/, 45_000);
     await using home = await startNode(u2, { jetstreamReplicas: 3 });
     const events: SupervisorEvent[] = [];
@@ -167,7 +167,7 @@ describe("children on other nodes", () => {
 
     host.child.kill("SIGKILL"); // the child's node dies: that is the child's failure
     await host.exited;
-    await eventually(() => sup.restarts === 2, 20_000, "restart after node death");
+    await eventually(() => sup.restarts === 2, 30_000, "restart after node death");
     expect((await home.whereIs("remote-one"))?.record.nodeId).toBe(home.id); // placed here: its node is gone
     expect(await remote.ask({ type: "get" })).toBe(0);
     expect(events.filter((e) => e.type === "child-failed").map((e) => (e as { child: string }).child)).toEqual(["remote-one", "remote-one"]);
