@@ -11,6 +11,7 @@ export const ErrorCodes = {
   ERR_ACTOR_START_FAILED: { retryable: true, summary: "The actor's onStart hook threw or did not finish within its time limit." },
   ERR_ACTOR_STOPPED: { retryable: true, summary: "The actor stopped before it could handle the message." },
   ERR_ACTOR_HANDLER_FAILED: { retryable: false, summary: "The actor's handle() threw while processing the message." },
+  ERR_ACTOR_PAUSED: { retryable: true, summary: "The actor is paused (quarantined): it refuses new messages until it is resumed." },
   ERR_MAILBOX_FULL: { retryable: true, summary: "The actor's bounded mailbox is full; the message was rejected (backpressure)." },
   ERR_MESSAGE_INVALID: { retryable: false, summary: "The message failed the receiving actor's zod schema." },
   ERR_MESSAGE_UNKNOWN_TYPE: { retryable: false, summary: "The message's `type` is not one the receiving actor accepts." },

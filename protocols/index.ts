@@ -15,7 +15,7 @@ export {
   decodeBody,
   messageTypeOf,
 } from "./envelope.ts";
-export { ActorRecord, NodeRecord, FenceNotice, ActivateRequest, StopRequest, FailureNotice, NodeControl, isLeaseAlive } from "./registry.ts";
+export { ActorRecord, NodeRecord, FenceNotice, ActivateRequest, StopRequest, PauseRequest, FailureNotice, NodeControl, isLeaseAlive } from "./registry.ts";
 export {
   TETHER_EXT_PREFIX,
   EctClaims,

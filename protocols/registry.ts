@@ -65,5 +65,9 @@ export const FailureNotice = z.strictObject({
 });
 export type FailureNotice = z.infer<typeof FailureNotice>;
 
-export const NodeControl = z.discriminatedUnion("type", [FenceNotice, ActivateRequest, StopRequest]);
+/** Pauses (quarantines) an actor until `until` (epoch ms), or resumes it. */
+export const PauseRequest = z.strictObject({ type: z.literal("tether.node.v1.pause"), actorId: z.string().max(128), until: z.number().int().nonnegative() });
+export type PauseRequest = z.infer<typeof PauseRequest>;
+
+export const NodeControl = z.discriminatedUnion("type", [FenceNotice, ActivateRequest, StopRequest, PauseRequest]);
 export type NodeControl = z.infer<typeof NodeControl>;

@@ -64,6 +64,8 @@ export class ActorCell {
   instance: ActorInstance;
   /** True while passivated: state checkpointed, instance dropped; the next message revives it. */
   passivated = false;
+  /** Paused (quarantined) until this time (epoch ms): new messages are refused with ERR_ACTOR_PAUSED. */
+  pausedUntil = 0;
   readonly mailbox: Mailbox<Delivery>;
   readonly protocol: z.ZodType;
   state: CellState = "starting";

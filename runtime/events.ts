@@ -16,7 +16,7 @@ export type NodeEvent =
   | { readonly type: "transport"; readonly status: string; readonly detail?: string }
   | { readonly type: "node-dead"; readonly nodeId: string; readonly actors: readonly string[] }
   | { readonly type: "actor-failed-over"; readonly actorId: string; readonly from: string; readonly to: string }
-  | { readonly type: "actor-passivated" | "actor-revived"; readonly actorId: string }
+  | { readonly type: "actor-passivated" | "actor-revived" | "actor-paused" | "actor-resumed"; readonly actorId: string }
   | { readonly type: "actor-migrated"; readonly actorId: string; readonly from: string; readonly to: string }
   | { readonly type: "actor-fenced"; readonly actorId: string; readonly reason: string }
   | { readonly type: "rollback-step"; readonly workflow: string; readonly step: RollbackStep }

@@ -7,6 +7,7 @@ import {
   FailureNotice,
   NodeControl,
   type StopRequest,
+  type PauseRequest,
   HeaderNames,
   TetherError,
   assertToken,
@@ -349,11 +350,23 @@ export class Node implements AsyncDisposable {
    * Sends a control request to another node (activate a registered type, stop an actor) and waits for
    * its answer; a refusal rejects with the remote error.
    */
-  async controlNode(nodeId: string, request: ActivateRequest | StopRequest, timeoutMs = 10_000): Promise<void> {
+  async controlNode(nodeId: string, request: ActivateRequest | StopRequest | PauseRequest, timeoutMs = 10_000): Promise<void> {
     const reply = await this.#nc.request(this.subjects.node(assertToken("node id", nodeId)), encodeBody(request), { timeout: timeoutMs }).catch((cause: unknown) => {
       throw new TetherError("ERR_ACTOR_NOT_FOUND", `node ${nodeId} did not answer: ${String(cause)}`, { cause });
     });
     if (readMsgMeta(reply).kind === "error") throw parseErrorReply(reply.data);
+  }
+
+  /**
+   * Pauses (quarantines) a local actor for `ms`: new messages are refused at once with
+   * ERR_ACTOR_PAUSED (retryable: callers fail fast or fall back), durable ones wait in JetStream.
+   * What is already queued is handled. `ms` 0 resumes it.
+   */
+  pauseActor(id: string, ms: number): void {
+    const cell = this.#cells.get(id);
+    if (cell === undefined) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${id} is not hosted on node ${this.id}`);
+    cell.pausedUntil = ms <= 0 ? 0 : this.#clock.now() + ms;
+    this.#emit({ type: ms <= 0 ? "actor-resumed" : "actor-paused", actorId: id });
   }
 
   /** Ids of the local actors that are passivated now. */
@@ -645,6 +658,10 @@ export class Node implements AsyncDisposable {
 
   /** A durable message for a local actor: skip what its checkpoint already includes, else queue it. */
   #onDurable(cell: ActorCell, jm: JsMsg): void {
+    if (cell.pausedUntil > 0 && this.#clock.now() < cell.pausedUntil) {
+      jm.nak(Math.max(100, cell.pausedUntil - this.#clock.now())); // kept in JetStream until the pause ends
+      return;
+    }
     const meta = readInboundMeta(jm.headers);
     const id = meta.id ?? `seq-${jm.seq}`;
     const seen = this.#durableSeen.get(cell.id);
@@ -826,6 +843,12 @@ export class Node implements AsyncDisposable {
     incoming: ScopeToken | undefined,
     control: boolean,
   ): Promise<unknown> | undefined {
+    if (!control && cell.pausedUntil > 0 && this.#clock.now() < cell.pausedUntil) {
+      const error = paused(cell);
+      endSpan(span, error);
+      if (isAsk) return Promise.reject(error);
+      throw error;
+    }
     const parsed = (control ? CompensationRequest : cell.protocol).safeParse(msg);
     if (!parsed.success) {
       const error = classifySchemaError(cell.id, messageType, parsed.error);
@@ -989,6 +1012,10 @@ export class Node implements AsyncDisposable {
   }
 
   #accept(cell: ActorCell, msg: Msg, meta: InboundMeta, delivery: Delivery): void {
+    if (cell.pausedUntil > 0 && !delivery.control && this.#clock.now() < cell.pausedUntil) {
+      this.#rejectInbound(cell, msg, meta, delivery.id, delivery.messageType, paused(cell));
+      return;
+    }
     if (cell.state === "stopping" || cell.state === "stopped") {
       this.#rejectInbound(cell, msg, meta, delivery.id, delivery.messageType, new TetherError("ERR_ACTOR_STOPPED", `actor ${cell.id} is stopping`));
       return;
@@ -1285,6 +1312,12 @@ export class Node implements AsyncDisposable {
       }
       return;
     }
+    if (control.type === "tether.node.v1.pause") {
+      const cell = this.#cells.get(control.actorId);
+      if (cell !== undefined) this.pauseActor(control.actorId, Math.max(0, control.until - this.#clock.now()));
+      if (msg.reply) this.#nc.publish(msg.reply, encodeBody({ ok: cell !== undefined }), { headers: REPLY_HEADERS });
+      return;
+    }
     if (control.type === "tether.node.v1.stop") {
       try {
         if (this.#cells.has(control.actorId)) await this.stopActor(control.actorId);
@@ -1550,6 +1583,11 @@ const validateActorClass = (actorClass: unknown): void => {
     throw new TetherError("ERR_ACTOR_CLASS_INVALID", `${c?.name ?? "actor class"} must define handle(msg, ctx)`);
   }
 };
+
+const paused = (cell: ActorCell): TetherError =>
+  new TetherError("ERR_ACTOR_PAUSED", `actor ${cell.id} is paused (quarantined) until ${new Date(cell.pausedUntil).toISOString()}`, {
+    details: { actorId: cell.id, until: cell.pausedUntil },
+  });
 
 const tooLarge = (target: string, size: number, max: number): TetherError =>
   new TetherError("ERR_MESSAGE_TOO_LARGE", `message to ${target} is ${size} bytes; the limit is ${max}`, { details: { size, max } });

@@ -41,7 +41,7 @@ export interface CascadeEvent {
   readonly origin: string;
   /** Failing agents that call (directly or through others) the origin. */
   readonly affected: readonly string[];
-  /** Agents whose breakers were forced open, cluster-wide, until `until`. */
+  /** Agents paused and whose breakers were forced open, cluster-wide, until `until`. */
   readonly quarantined: readonly string[];
   readonly until: number;
 }
@@ -191,6 +191,11 @@ export class CascadeMonitor implements AsyncDisposable {
         origin: `cascade-monitor:${this.#node.id}`,
       };
       await this.#kv.put(`b.${id}`, new TextEncoder().encode(JSON.stringify(snapshot))).catch(() => undefined);
+    }
+    // pause (quarantine) the failing subtree wherever it runs: it refuses new work until `until`
+    for (const id of quarantined) {
+      const where = await this.#node.whereIs(id).catch(() => undefined);
+      if (where?.alive === true) await this.#node.controlNode(where.record.nodeId, { type: "tether.node.v1.pause", actorId: id, until }, 5_000).catch(() => undefined);
     }
     const event: CascadeEvent = { type: "cascade", origin, affected, quarantined, until };
     await this.#node.assurance.recordEvent("cascade.contained", origin, { affected, quarantined, until });

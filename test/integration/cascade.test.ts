@@ -47,6 +47,9 @@ describe("cascade detection and containment", () => {
     expect(hasCode(refused, "ERR_BREAKER_OPEN")).toBe(true);
     expect(Date.now() - t0).toBeLessThan(100); // fail fast, no hang
     expect(await guard.ask<typeof Link>("frontend", { type: "call" }, { fallback: () => "cached answer" })).toBe("cached answer");
+    // the failing subtree is paused too: even unguarded callers are refused at once, not left hanging
+    const direct = await client.ref<typeof Link>("planner").ask({ type: "call" }).catch((e: unknown) => e);
+    expect(hasCode(direct, "ERR_ACTOR_PAUSED")).toBe(true);
     for (const d of detach) d();
   });
 
