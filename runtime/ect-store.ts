@@ -79,31 +79,28 @@ export class KvEctStore implements EctStore {
   }
 
   /** Every stored record of one workflow. */
-  async listWorkflow(wid: string): Promise<StoredEctRecord[]> {
-    if (!JTI.test(wid)) return [];
-    const keys = await this.#kv.keys(`wf.${wid}.>`);
+  listWorkflow(wid: string): Promise<StoredEctRecord[]> {
+    return this.#listIndex("wf", wid);
+  }
+
+  /** The compensable actions an actor performed (oldest first, by minting time). */
+  async listCompensableBy(actorId: string): Promise<StoredEctRecord[]> {
+    return (await this.#listIndex("ac", actorId)).sort((a, b) => (a.at ?? a.iat * 1000) - (b.at ?? b.iat * 1000));
+  }
+
+  /** The records an index (`<index>.<id>.<jti>` keys) lists under `id`. */
+  async #listIndex(index: "wf" | "ac", id: string): Promise<StoredEctRecord[]> {
+    if (!JTI.test(id)) return [];
+    const prefix = `${index}.${id}.`;
+    const keys = await this.#kv.keys(`${prefix}>`);
     const jtis: string[] = [];
-    for await (const k of keys) jtis.push(k.slice(wid.length + 4));
+    for await (const k of keys) jtis.push(k.slice(prefix.length));
     const out: StoredEctRecord[] = [];
     for (const jti of jtis) {
       const r = await this.get(jti);
       if (r !== undefined) out.push(r);
     }
     return out;
-  }
-
-  /** The compensable actions an actor performed (newest last). */
-  async listCompensableBy(actorId: string): Promise<StoredEctRecord[]> {
-    if (!JTI.test(actorId)) return [];
-    const keys = await this.#kv.keys(`ac.${actorId}.>`);
-    const jtis: string[] = [];
-    for await (const k of keys) jtis.push(k.slice(actorId.length + 4));
-    const out: StoredEctRecord[] = [];
-    for (const jti of jtis) {
-      const r = await this.get(jti);
-      if (r !== undefined) out.push(r);
-    }
-    return out.sort((a, b) => (a.at ?? a.iat * 1000) - (b.at ?? b.iat * 1000));
   }
 
   /** Every stored record (for `tether usage`); reads the whole bucket. */
