@@ -51,7 +51,13 @@ if (existsSync(stamp) && readFileSync(stamp, "utf8") === digest) {
   say("node_modules is up to date with package-lock.json");
 } else {
   say("npm ci...");
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });
+  const ci = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });
+  if (ci.status !== 0) {
+    // npm ci refuses a lock file that lacks optional platform builds some registries do not serve
+    // (msgpackr's native extension for other OSes); npm install honours the lock and skips them.
+    say("npm ci refused the lock file; falling back to npm install (same pinned versions)");
+    execFileSync("npm", ["install", "--no-audit", "--no-fund"], { stdio: "inherit" });
+  }
   writeFileSync(stamp, digest);
 }
 say("ready. Next: `npm run demo` or `npm test`.");
