@@ -15,7 +15,7 @@ describe("the shared slot pool (seed-02 outage scenario)", () => {
     const grants: { who: string; cls: string; waitedMs: number }[] = [];
     const job = async (who: string, cls: string) => {
       const asked = Date.now();
-      const g = (await pool.ask({ type: "tether.slots.v1.acquire", class: cls, holder: who }, { timeoutMs: 30_000 })) as SlotGrant;
+      const g = (await pool.ask({ type: "tether.slots.v1.acquire", class: cls, holder: who }, { timeoutMs: 30_000 })) as unknown as SlotGrant; // a deferred reply
       grants.push({ who, cls, waitedMs: Date.now() - asked });
       await new Promise((r) => setTimeout(r, 40)); // the inference call
       pool.tell({ type: "tether.slots.v1.release", grant: g.grant });
