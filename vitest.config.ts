@@ -9,6 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
-    reporters: ["default"],
+    // "default" for people; the summary line ("N passed, N failed") for CI
+    reporters: ["default", "./test/support/summary-reporter.ts"],
   },
 });
