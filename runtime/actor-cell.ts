@@ -66,6 +66,8 @@ export class ActorCell {
   passivated = false;
   /** Paused (quarantined) until this time (epoch ms): new messages are refused with ERR_ACTOR_PAUSED. */
   pausedUntil = 0;
+  /** Messages taken from the mailbox so far (passivation checks nothing was handled while it saved). */
+  handled = 0;
   readonly mailbox: Mailbox<Delivery>;
   readonly protocol: z.ZodType;
   state: CellState = "starting";
@@ -141,6 +143,7 @@ export class ActorCell {
       }
       this.#controller = undefined;
       this.#abortReason = undefined;
+      this.handled++;
       let result: unknown;
       try {
         result = this.#host.invoke(this, delivery);

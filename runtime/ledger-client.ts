@@ -99,7 +99,7 @@ export class LedgerClient {
         // ERR_ACTOR_NOT_FOUND (no ledger yet), ERR_ASK_TIMEOUT, ERR_MAILBOX_FULL… are all retryable
         const transient = isTetherError(error) && error.retryable;
         if (this.#options.onUnavailable === "fail" || !transient) break;
-        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+        await new Promise<void>((r) => this.#options.clock.setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
       }
     }
     throw new TetherError("ERR_LEDGER_UNAVAILABLE", `the audit ledger did not acknowledge ${entries.length} entr${entries.length === 1 ? "y" : "ies"}: ${lastError instanceof Error ? lastError.message : "timeout"}`, {

@@ -131,6 +131,8 @@ export class Node implements AsyncDisposable {
   readonly #durableConsumers = new Map<string, { stop(): Promise<void> }>();
   readonly #stateRevisions = new Map<string, number>();
   readonly #saveChains = new Map<string, Promise<number>>();
+  /** The options each local actor was spawned with (a failed migration restarts it with the same). */
+  readonly #spawnOptions = new Map<string, SpawnOptions<ActorClass>>();
   /** Asks whose handler deferred its reply (ctx.deferReply): the handler's return value is not the answer. */
   readonly #deferred = new WeakSet<Delivery>();
   readonly #passivation = new Map<string, { afterMs: number; make: () => InstanceType<ActorClass>; timer: TimerHandle | undefined }>();
@@ -384,13 +386,15 @@ export class Node implements AsyncDisposable {
 
   async #passivate(cell: ActorCell): Promise<void> {
     if (cell.busy || cell.passivated || cell.state !== "running" || this.#cells.get(cell.id) !== cell) return;
+    const handledBefore = cell.handled;
     try {
       await this.#saveState(cell);
     } catch (error) {
       this.#logger.warn("passivation skipped: checkpoint failed", { actorId: cell.id, error });
       return;
     }
-    if (cell.busy) return; // a message arrived while saving: stay active
+    // a message handled (or queued) while saving, or a stop, means the checkpoint is not the latest state
+    if (cell.handled !== handledBefore || cell.busy || cell.state !== "running" || this.#cells.get(cell.id) !== cell || this.#saveChains.has(cell.id)) return;
     cell.passivated = true;
     cell.instance = PASSIVATED as unknown as ActorInstance; // the real instance (and its state) can be collected
     this.#emit({ type: "actor-passivated", actorId: cell.id });
@@ -437,7 +441,9 @@ export class Node implements AsyncDisposable {
     await this.#ensureLease();
     if (this.#cells.get(cell.id) !== cell) throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `actor ${cell.id} was fenced: not saving its state`);
     try {
-      const revision = await this.#states.save(cell.id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now(), processed, this.#stateRevisions.get(cell.id) ?? 0);
+      // every checkpoint keeps the durable dedup list (a save without it would let redeliveries re-apply)
+      const seen = processed ?? this.#durableSeen.get(cell.id) ?? [];
+      const revision = await this.#states.save(cell.id, (cell.instance as { state?: unknown }).state, this.id, this.#clock.now(), seen, this.#stateRevisions.get(cell.id) ?? 0);
       this.#stateRevisions.set(cell.id, revision);
       return revision;
     } catch (error) {
@@ -529,6 +535,9 @@ export class Node implements AsyncDisposable {
     if (!Number.isInteger(capacity) || capacity <= 0) {
       throw new TetherError("ERR_CONFIG_INVALID", `mailboxCapacity must be a positive integer, got ${String(capacity)}`);
     }
+    if (options.passivateAfterMs !== undefined && (!Number.isInteger(options.passivateAfterMs) || options.passivateAfterMs <= 0)) {
+      throw new TetherError("ERR_CONFIG_INVALID", `passivateAfterMs must be a positive integer, got ${String(options.passivateAfterMs)}`);
+    }
     this.#starting.add(id);
     try {
       let instance;
@@ -546,50 +555,57 @@ export class Node implements AsyncDisposable {
         capabilities: [...(options.capabilities ?? actorClass.capabilities ?? [])],
         spawnedAt: this.#clock.now(),
       });
-      if (options.restore === true || options.durable === true) await this.#takeOverState(id, instance, options.durable === true);
-      else this.#stateRevisions.set(id, (await this.#states.load(id))?.revision ?? 0);
-      const mailbox = new Mailbox<Delivery>({ capacity, priorityCapacity: this.options.priorityCapacity });
-      const cell = new ActorCell(id, actorClass, instance, mailbox, this.#cellHost);
-      this.#cells.set(id, cell);
-      this.#claims.set(id, claim);
-      const subject = this.subjects.actor(id);
-      this.#subs.set(id, this.#nc.subscribe(subject, { callback: (_err, msg) => this.#onActorMessage(cell, msg) }));
+      // From here on the id is ours: any failure must give back everything taken (claim, subscription,
+      // consumer, timers), so a failed spawn never leaves an id claimed by nobody or a half-started actor.
+      let cell: ActorCell | undefined;
       try {
+        if (options.restore === true || options.durable === true) await this.#takeOverState(id, instance, options.durable === true);
+        else this.#stateRevisions.set(id, (await this.#states.load(id))?.revision ?? 0);
+        this.#assertRunning(); // the node may have begun closing meanwhile
+        const mailbox = new Mailbox<Delivery>({ capacity, priorityCapacity: this.options.priorityCapacity });
+        const started = new ActorCell(id, actorClass, instance, mailbox, this.#cellHost);
+        cell = started;
+        this.#cells.set(id, started);
+        this.#claims.set(id, claim);
+        this.#spawnOptions.set(id, options);
+        this.#subs.set(id, this.#nc.subscribe(this.subjects.actor(id), { callback: (_err, msg) => this.#onActorMessage(started, msg) }));
         await this.#nc.flush(); // the server knows our interest before spawn returns
         if (instance.onStart !== undefined) {
           await withTimeout(this.#clock, Promise.resolve(instance.onStart(this.#lifecycleContext(id))), this.options.actorStartTimeoutMs, "ERR_ACTOR_START_FAILED", `onStart of ${id}`);
         }
+        if (options.durable === true) {
+          this.#durableConsumers.set(
+            id,
+            await this.#durable.attach(id, {
+              ackWaitMs: this.options.durableAckWaitMs,
+              maxDeliver: this.options.durableMaxDeliver,
+              maxAckPending: capacity,
+              onMessage: (jm) => this.#onDurable(started, jm),
+            }),
+          );
+        }
       } catch (cause) {
         this.#subs.get(id)?.unsubscribe();
         this.#subs.delete(id);
+        await this.#durableConsumers.get(id)?.stop().catch(() => undefined);
+        this.#durableConsumers.delete(id);
         this.#cells.delete(id);
         this.#claims.delete(id);
-        for (const d of cell.mailbox.drainAll()) this.#rejectDelivery(cell, d, "ERR_ACTOR_STOPPED", `actor ${id} failed to start`);
+        this.#spawnOptions.delete(id);
+        this.#stateRevisions.delete(id);
+        this.#durableSeen.delete(id);
+        if (cell !== undefined) for (const d of cell.mailbox.drainAll()) this.#rejectDelivery(cell, d, "ERR_ACTOR_STOPPED", `actor ${id} failed to start`);
         await this.#registry.release(claim).catch(() => undefined);
-        throw isTetherError(cause) && cause.code === "ERR_ACTOR_START_FAILED"
+        throw isTetherError(cause) && (cause.code === "ERR_ACTOR_START_FAILED" || cause.code === "ERR_NODE_STOPPED")
           ? cause
           : new TetherError("ERR_ACTOR_START_FAILED", `actor ${id} failed to start: ${String(cause)}`, { cause });
       }
       cell.state = "running";
       if (options.passivateAfterMs !== undefined) {
-        if (!Number.isInteger(options.passivateAfterMs) || options.passivateAfterMs <= 0) {
-          throw new TetherError("ERR_CONFIG_INVALID", `passivateAfterMs must be a positive integer, got ${String(options.passivateAfterMs)}`);
-        }
         this.#passivation.set(id, { afterMs: options.passivateAfterMs, make, timer: undefined });
         this.#armPassivation(cell);
       }
       cell.resume();
-      if (options.durable === true) {
-        this.#durableConsumers.set(
-          id,
-          await this.#durable.attach(id, {
-            ackWaitMs: this.options.durableAckWaitMs,
-            maxDeliver: this.options.durableMaxDeliver,
-            maxAckPending: capacity,
-            onMessage: (jm) => this.#onDurable(cell, jm),
-          }),
-        );
-      }
       this.#emit({ type: "actor-started", actorId: id, className: actorClass.name });
       return this.ref(id);
     } finally {
@@ -658,6 +674,10 @@ export class Node implements AsyncDisposable {
 
   /** A durable message for a local actor: skip what its checkpoint already includes, else queue it. */
   #onDurable(cell: ActorCell, jm: JsMsg): void {
+    if (cell.state !== "running") {
+      jm.nak(); // stopping, moving or fenced: the next owner gets it
+      return;
+    }
     if (cell.pausedUntil > 0 && this.#clock.now() < cell.pausedUntil) {
       jm.nak(Math.max(100, cell.pausedUntil - this.#clock.now())); // kept in JetStream until the pause ends
       return;
@@ -1006,6 +1026,7 @@ export class Node implements AsyncDisposable {
             isTetherError(error) ? error : new TetherError("ERR_ECT_MALFORMED", `execution context rejected: ${String(error)}`, { cause: error }),
           ),
       )
+      .catch((error: unknown) => this.#logger.error("inbound delivery failed", { actorId: cell.id, id, error })) // keep the chain healthy
       .finally(() => {
         cell.inboundPending--;
       });
@@ -1045,14 +1066,24 @@ export class Node implements AsyncDisposable {
       this.#publishError(replySubject, tooLarge(`reply of ${actorId}`, data.length, this.options.maxPayloadBytes));
       return;
     }
-    this.#nc.publish(replySubject, data, { headers: REPLY_HEADERS });
+    try {
+      this.#nc.publish(replySubject, data, { headers: REPLY_HEADERS });
+    } catch (cause) {
+      // e.g. body + headers over the server's max_payload, or a draining connection: never a crash
+      this.#logger.warn("reply could not be published", { actorId, error: cause });
+      this.#publishError(replySubject, new TetherError("ERR_MESSAGE_TOO_LARGE", `reply of ${actorId} could not be sent: ${String(cause)}`, { cause }));
+    }
   }
 
   #publishError(replySubject: string, error: TetherError): void {
     if (this.#nc.isClosed()) return;
     const h = errorHeaders(error.code);
     const body: ErrorReply = { code: error.code, message: error.message.slice(0, 4096), retryable: error.retryable, details: safeDetails(error.details) };
-    this.#nc.publish(replySubject, encodeBody(body), { headers: h });
+    try {
+      this.#nc.publish(replySubject, encodeBody(body), { headers: h });
+    } catch (cause) {
+      this.#logger.warn("error reply could not be published", { code: error.code, error: cause });
+    }
   }
 
   /** A message that never reaches the actor: error reply to the sender (ask or tell) and a dead letter. */
@@ -1347,15 +1378,23 @@ export class Node implements AsyncDisposable {
     if (cell === undefined) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${id} is not hosted on node ${this.id}`);
     if (toNode === this.id) return;
     const className = cell.actorClass.name;
-    const durable = this.#durableConsumers.has(id);
-    await this.#stopCells([cell], this.options.shutdownTimeoutMs, true);
+    const original = { ...(this.#spawnOptions.get(id) ?? {}) };
+    const failed = await this.#stopCells([cell], this.options.shutdownTimeoutMs, true);
+    // back here, with the in-memory instance (its state) and the options it was spawned with
+    const rehost = () =>
+      this.spawnInstance(id, cell.instance, { ...original, restore: false }).catch((e: unknown) =>
+        this.#logger.error("actor lost in a failed migration", { actorId: id, error: e }),
+      );
+    if (failed.has(id)) {
+      await rehost();
+      throw new TetherError("ERR_REGISTRY_FAILED", `migrating ${id} aborted: its state could not be checkpointed; it stays on ${this.id}`);
+    }
     const request: ActivateRequest = { type: "tether.node.v1.activate", actorId: id, className };
     try {
       await this.controlNode(toNode, request, options.timeoutMs ?? 10_000);
       this.#emit({ type: "actor-migrated", actorId: id, from: this.id, to: toNode });
     } catch (error) {
-      // the target could not take it: bring it back here from the checkpoint just written
-      await this.spawn(id, cell.actorClass, { restore: true, durable }).catch((e: unknown) => this.#logger.error("actor lost in a failed migration", { actorId: id, error: e }));
+      await rehost(); // the target could not take it
       throw isTetherError(error) ? error : new TetherError("ERR_TRANSPORT_FAILED", `migrating ${id} to ${toNode} failed: ${String(error)}`, { cause: error });
     }
   }
@@ -1377,6 +1416,9 @@ export class Node implements AsyncDisposable {
     }
     this.#durableSeen.delete(cell.id);
     this.#stateRevisions.delete(cell.id);
+    const passivation = this.#passivation.get(cell.id);
+    if (passivation?.timer !== undefined) this.#clock.clearTimeout(passivation.timer);
+    this.#passivation.delete(cell.id);
     this.#logger.warn("actor fenced", { actorId: cell.id, reason });
     this.#emit({ type: "actor-fenced", actorId: cell.id, reason });
   }
@@ -1394,12 +1436,21 @@ export class Node implements AsyncDisposable {
     for (const dead of nodes.filter((n) => !isLeaseAlive(n, now) && n.nodeId !== this.id)) {
       const key = `${dead.nodeId}:${dead.epoch}`;
       if (this.#handledDead.has(key)) continue;
-      this.#handledDead.add(key);
-      const orphans = (await this.#registry.ownedBy(dead.nodeId).catch(() => [])).filter((a) => a.nodeEpoch <= dead.epoch);
-      if (orphans.length === 0) continue;
+      let orphans: ActorRecord[];
+      try {
+        orphans = (await this.#registry.ownedBy(dead.nodeId)).filter((a) => a.nodeEpoch <= dead.epoch);
+      } catch (error) {
+        this.#logger.warn("failover: cannot list a dead node's actors yet; retrying next beat", { nodeId: dead.nodeId, error });
+        continue; // not marked handled: the next scan tries again
+      }
+      if (orphans.length === 0) {
+        this.#handledDead.add(key);
+        continue;
+      }
       this.#emit({ type: "node-dead", nodeId: dead.nodeId, actors: orphans.map((a) => a.actorId) });
       const rank = live.filter((n) => n.nodeId !== this.id && n.actorCount < this.#cells.size).length;
       await sleep(this.#clock, rank * 150 + Math.floor(this.#random() * 50));
+      let complete = true;
       for (const orphan of orphans) {
         const type = this.#types.get(orphan.className);
         if (type === undefined || this.#cells.has(orphan.actorId) || this.#state !== "running") continue;
@@ -1410,13 +1461,19 @@ export class Node implements AsyncDisposable {
           this.#nc.publish(this.subjects.node(dead.nodeId), encodeBody(notice));
           this.#emit({ type: "actor-failed-over", actorId: orphan.actorId, from: dead.nodeId, to: this.id });
         } catch (error) {
-          if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) this.#logger.warn("failover of an actor failed", { actorId: orphan.actorId, error });
+          if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) {
+            complete = false; // transient (e.g. a JetStream leader election): retry on the next scan
+            this.#logger.warn("failover of an actor failed; retrying next beat", { actorId: orphan.actorId, error });
+          }
         }
       }
+      if (complete) this.#handledDead.add(key);
     }
   }
 
-  async #stopCells(cells: ActorCell[], timeoutMs: number, checkpoint = false): Promise<void> {
+  /** Stops cells; with `checkpoint`, saves each one's state after it drained. Returns the ids whose checkpoint failed. */
+  async #stopCells(cells: ActorCell[], timeoutMs: number, checkpoint = false): Promise<Set<string>> {
+    const checkpointFailed = new Set<string>();
     for (const cell of cells) {
       cell.state = "stopping";
       this.#subs.get(cell.id)?.unsubscribe();
@@ -1447,7 +1504,12 @@ export class Node implements AsyncDisposable {
         } catch (error) {
           this.#logger.warn("onStop failed", { actorId: cell.id, error });
         }
-        if (checkpoint) await this.#saveState(cell).catch((error: unknown) => this.#logger.error("checkpoint before a move failed", { actorId: cell.id, error }));
+        if (checkpoint) {
+          await this.#saveState(cell).catch((error: unknown) => {
+            checkpointFailed.add(cell.id);
+            this.#logger.error("checkpoint before a move failed", { actorId: cell.id, error });
+          });
+        }
         const claim = this.#claims.get(cell.id);
         this.#claims.delete(cell.id);
         this.#cells.delete(cell.id);
@@ -1460,6 +1522,7 @@ export class Node implements AsyncDisposable {
         this.#emit({ type: "actor-stopped", actorId: cell.id });
       }),
     );
+    return checkpointFailed;
   }
 
   #waitIdle(cells: ActorCell[], timeoutMs: number): Promise<boolean> {

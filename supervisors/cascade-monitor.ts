@@ -5,6 +5,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import { decodeBody, encodeBody, isValidToken } from "../protocols/index.ts";
 import type { Node, TimerHandle } from "../runtime/index.ts";
 import type { BreakerSnapshot } from "./circuit-breaker.ts";
+import { parseJson } from "./guarded-calls.ts";
 import { parseSupervisorOptions } from "./supervisor-errors.ts";
 
 /** Options of cascade detection; every default documented on its field. */
@@ -181,7 +182,8 @@ export class CascadeMonitor implements AsyncDisposable {
     for (const id of quarantined) {
       this.#quarantinedUntil.set(id, until);
       const current = await this.#kv.get(`b.${id}`).catch(() => null);
-      const generation = current !== null && current.operation === "PUT" ? Number((current.json() as Partial<BreakerSnapshot>).generation ?? 0) : 0;
+      const previous = current !== null && current.operation === "PUT" ? (parseJson(current.string()) as Partial<BreakerSnapshot> | undefined) : undefined;
+      const generation = Number.isSafeInteger(previous?.generation) ? (previous?.generation as number) : 0;
       const snapshot: BreakerSnapshot = {
         type: "tether.breaker.v1.snapshot",
         state: "open",

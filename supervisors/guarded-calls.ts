@@ -19,6 +19,15 @@ const CALLER_FAULTS = new Set(["ERR_MESSAGE_INVALID", "ERR_MESSAGE_UNKNOWN_TYPE"
 
 const encoder = new TextEncoder();
 
+/** A foreign or corrupted KV value must never crash a node: unreadable JSON is just "no snapshot". */
+export const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * Circuit breakers and bulkheads on caller→target edges, with breaker state shared cluster-wide:
  * every local transition is written to JetStream KV (`tether_<net>_breakers`, key `b.<target>`) and
@@ -45,7 +54,7 @@ export class GuardedCalls implements AsyncDisposable {
     void (async () => {
       for await (const entry of watcher) {
         if (entry.operation !== "PUT") continue;
-        const snapshot = BreakerSnapshot.safeParse(entry.json());
+        const snapshot = BreakerSnapshot.safeParse(parseJson(entry.string()));
         if (snapshot.success) guarded.#breakers.get(entry.key.slice(2))?.applyRemote(snapshot.data);
       }
     })();
@@ -65,11 +74,14 @@ export class GuardedCalls implements AsyncDisposable {
       });
       this.#breakers.set(target, breaker);
       // adopt the cluster's current view of this target, if any
-      void this.#kv.get(`b.${target}`).then((entry) => {
-        if (entry === null || entry.operation !== "PUT") return;
-        const snap = BreakerSnapshot.safeParse(entry.json());
-        if (snap.success) breaker?.applyRemote(snap.data);
-      }, () => undefined);
+      void this.#kv.get(`b.${target}`).then(
+        (entry) => {
+          if (entry === null || entry.operation !== "PUT") return;
+          const snap = BreakerSnapshot.safeParse(parseJson(entry.string()));
+          if (snap.success) breaker?.applyRemote(snap.data);
+        },
+        () => undefined,
+      );
     }
     return breaker;
   }
