@@ -99,7 +99,7 @@ export class Registry {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const revision = await this.#kv.create(key, data);
-        await this.#index(record);
+        await this.#indexOrRelease(record, revision);
         return { record, revision };
       } catch (error) {
         if (!isWrongLastSequence(error)) throw registryError("claim actor", error);
@@ -116,7 +116,7 @@ export class Registry {
       try {
         // the owner is dead (or the record is unreadable): take over at the revision we read
         const revision = await this.#kv.update(key, data, entry.revision);
-        await this.#index(record);
+        await this.#indexOrRelease(record, revision);
         if (current.success) await this.#kv.delete(registryKeys.owned(current.data.nodeId, record.actorId)).catch(() => undefined);
         return { record, revision };
       } catch (error) {
@@ -173,6 +173,16 @@ export class Registry {
       if (parsed.success && parsed.data.nodeId === nodeId) out.push(parsed.data);
     }
     return out;
+  }
+
+  /** Writes the ownership index; if that fails, gives the claim back so the id is never held by nobody. */
+  async #indexOrRelease(record: ActorRecord, revision: number): Promise<void> {
+    try {
+      await this.#index(record);
+    } catch (error) {
+      await this.#kv.delete(registryKeys.actor(record.actorId), { previousSeq: revision }).catch(() => undefined);
+      throw registryError("index the claim", error);
+    }
   }
 
   async #index(record: ActorRecord): Promise<void> {

@@ -169,13 +169,22 @@ export class Supervisor implements AsyncDisposable {
       }
       return;
     }
-    for (const id of plan.stopOrder) await this.#stopChild(id);
     const delayMs = backoffDelay(this.spec.backoff, Math.max(0, this.#intensity.count - 1), this.#options.random ?? Math.random);
-    if (delayMs > 0) await new Promise<void>((resolve) => this.#node.clock.setTimeout(resolve, delayMs));
-    if (this.#stopped) return;
-    for (const id of plan.restart) {
-      const child = this.spec.children.find((c) => c.id === id);
-      if (child !== undefined) await this.#startChild(child);
+    try {
+      for (const id of plan.stopOrder) await this.#stopChild(id);
+      if (delayMs > 0) await new Promise<void>((resolve) => this.#node.clock.setTimeout(resolve, delayMs));
+      if (this.#stopped) return;
+      for (const id of plan.restart) {
+        const child = this.spec.children.find((c) => c.id === id);
+        if (child !== undefined) await this.#startChild(child);
+      }
+    } catch (error) {
+      // a restart that fails is another failure of the child: it counts against the intensity, so
+      // repeated failures escalate or give up instead of leaving the child silently down
+      await this.#node.assurance.recordEvent("supervisor.restart_failed", this.spec.id, { child: childId, error: String(error) }).catch(() => undefined);
+      this.#emitEvent({ type: "child-failed", supervisor: this.spec.id, child: childId, reason: "error" });
+      this.#enqueue(() => this.#handleExit(childId, "error"));
+      return;
     }
     this.#restarts++;
     this.#emitEvent({ type: "children-restarted", supervisor: this.spec.id, children: plan.restart, delayMs });

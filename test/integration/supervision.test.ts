@@ -173,3 +173,36 @@ describe("children on other nodes", () => {
     expect(events.filter((e) => e.type === "child-failed").map((e) => (e as { child: string }).child)).toEqual(["remote-one", "remote-one"]);
   });
 });
+
+describe("failed restarts", () => {
+  it("counts a restart that fails against the intensity, so the supervisor gives up instead of leaving the child down", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    let starts = 0;
+    const events: SupervisorEvent[] = [];
+    const sup = await Supervisor.start(
+      node,
+      defineSupervisor({
+        id: "flaky-start",
+        intensity: { maxRestarts: 2, withinMs: 60_000 },
+        backoff: constantBackoff({ delayMs: 5 }),
+        children: [
+          {
+            id: "needs-db",
+            start: () => {
+              starts++;
+              if (starts > 1) throw new Error("database unreachable"); // every restart fails
+              return new Counter();
+            },
+          },
+        ],
+      }),
+    );
+    sup.onEvent((e) => events.push(e));
+    await fail(node, "needs-db");
+    await eventually(() => events.some((e) => e.type === "gave-up"), 10_000, "give up");
+    expect(starts).toBe(3); // the first start, then two failed restarts within the intensity
+    expect(node.localActors()).toEqual([]);
+    await sup.stop();
+  });
+});
