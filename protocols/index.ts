@@ -129,3 +129,4 @@ export { AuditEntry, AuditMsg, AuditReceipt } from "./audit-wire.ts";
 export { CompensationRequest, RollbackRequest, RollbackStepOutcome } from "./rollback.ts";
 export type { RollbackRequestInput, RollbackStep, RollbackReport } from "./rollback.ts";
 export { SlotMsg, SlotGrant } from "./slots.ts";
+export { EdgeReport } from "./cascade.ts";

@@ -55,6 +55,12 @@ export interface NetworkSubjects {
   durableStream(): string;
   /** JetStream KV bucket of public keys (the network's JWKS). */
   keysBucket(): string;
+  /** JetStream KV buckets of actor state checkpoints, quota counters and shared breaker state. */
+  stateBucket(): string;
+  usageBucket(): string;
+  breakersBucket(): string;
+  /** Per-edge call statistics nodes publish for cascade detection. */
+  cascadeEdges(): string;
   /** JetStream KV bucket of Execution Context Tokens by jti (the ECT DAG store). */
   ectBucket(): string;
   /** JetStream stream of the audit ledger, and its subject. */
@@ -80,6 +86,10 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     deadLetterStream: () => `TETHER_${net.replaceAll("-", "_")}_DLQ`,
     registryBucket: () => `tether_${net}_registry`,
     keysBucket: () => `tether_${net}_keys`,
+    stateBucket: () => `tether_${net}_state`,
+    usageBucket: () => `tether_${net}_usage`,
+    breakersBucket: () => `tether_${net}_breakers`,
+    cascadeEdges: () => `${base}.cascade.edges`,
     failures: (id) => `${base}.failures.${assertToken("actor id", id)}`,
     failuresAll: () => `${base}.failures.*`,
     durable: (id) => `${base}.durable.${assertToken("actor id", id)}`,

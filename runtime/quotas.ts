@@ -32,7 +32,7 @@ export class Quotas {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, rules: readonly QuotaRule[], options: { replicas: number; clock: Clock }): Promise<Quotas> {
-    const kv = await new Kvm(jetstream(nc)).create(`tether_${subjects.network}_usage`, { history: 1, replicas: options.replicas });
+    const kv = await new Kvm(jetstream(nc)).create(subjects.usageBucket(), { history: 1, replicas: options.replicas });
     return new Quotas(kv, rules, options.clock);
   }
 

@@ -31,7 +31,7 @@ export class StateStore {
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number }): Promise<StateStore> {
     try {
-      const kv = await new Kvm(jetstream(nc)).create(`tether_${subjects.network}_state`, { history: 1, replicas: options.replicas });
+      const kv = await new Kvm(jetstream(nc)).create(subjects.stateBucket(), { history: 1, replicas: options.replicas });
       return new StateStore(kv);
     } catch (cause) {
       throw new TetherError("ERR_REGISTRY_FAILED", `cannot open the state store: ${String(cause)}`, { cause });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
-import { decodeBody, encodeBody, isValidToken } from "../protocols/index.ts";
+import { EdgeReport, decodeBody, encodeBody, isValidToken } from "../protocols/index.ts";
 import type { Node, TimerHandle } from "../runtime/index.ts";
 import type { BreakerSnapshot } from "./circuit-breaker.ts";
 import { parseJson } from "./guarded-calls.ts";
@@ -27,15 +27,6 @@ export const CascadeMonitorOptions = z.strictObject({
 });
 export type CascadeMonitorOptionsInput = z.input<typeof CascadeMonitorOptions>;
 
-/** Edge statistics one node publishes: caller → target, calls and failures in its last interval. */
-const EdgeReport = z.strictObject({
-  type: z.literal("tether.cascade.v1.edges"),
-  node: z.string().max(128),
-  at: z.number(),
-  edges: z.array(z.tuple([z.string().max(256), z.string().max(128), z.number().int().nonnegative(), z.number().int().nonnegative()])).max(10_000),
-});
-type EdgeReport = z.infer<typeof EdgeReport>;
-
 export interface CascadeEvent {
   readonly type: "cascade";
   /** The agent the failure started from: failing, while what it calls is healthy. */
@@ -47,7 +38,6 @@ export interface CascadeEvent {
   readonly until: number;
 }
 
-const edgesSubject = (network: string): string => `tether.${network}.cascade.edges`;
 
 /**
  * Cascade detection and blast-radius containment. Every participating node records the outcome of
@@ -78,9 +68,9 @@ export class CascadeMonitor implements AsyncDisposable {
   /** Runs the monitor on `node`. */
   static async start(node: Node, input: CascadeMonitorOptionsInput = {}): Promise<CascadeMonitor> {
     const options = parseSupervisorOptions(CascadeMonitorOptions, input, "cascade monitor options");
-    const kv = await new Kvm(jetstream(node.nats)).create(`tether_${node.network}_breakers`, { history: 1, replicas: node.options.jetstreamReplicas });
+    const kv = await new Kvm(jetstream(node.nats)).create(node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
     const monitor = new CascadeMonitor(node, kv, options);
-    monitor.#sub = node.nats.subscribe(edgesSubject(node.network), {
+    monitor.#sub = node.nats.subscribe(node.subjects.cascadeEdges(), {
       callback: (_err, msg) => {
         try {
           const report = EdgeReport.parse(decodeBody(msg.data));
@@ -116,7 +106,7 @@ export class CascadeMonitor implements AsyncDisposable {
       const report: EdgeReport = { type: "tether.cascade.v1.edges", node: node.id, at: node.clock.now(), edges: [...counts.values()].slice(0, 10_000) };
       counts.clear();
       try {
-        node.nats.publish(edgesSubject(node.network), encodeBody(report));
+        node.nats.publish(node.subjects.cascadeEdges(), encodeBody(report));
       } catch {
         /* the connection is closing */
       }

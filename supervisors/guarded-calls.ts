@@ -47,7 +47,7 @@ export class GuardedCalls implements AsyncDisposable {
   }
 
   static async open(node: Node): Promise<GuardedCalls> {
-    const kv = await new Kvm(jetstream(node.nats)).create(`tether_${node.network}_breakers`, { history: 1, replicas: node.options.jetstreamReplicas });
+    const kv = await new Kvm(jetstream(node.nats)).create(node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
     const guarded = new GuardedCalls(node, kv);
     const watcher = await kv.watch({ key: "b.>" });
     guarded.#stopWatch = () => watcher.stop();
