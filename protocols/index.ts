@@ -130,3 +130,4 @@ export { CompensationRequest, RollbackRequest, RollbackStepOutcome } from "./rol
 export type { RollbackRequestInput, RollbackStep, RollbackReport } from "./rollback.ts";
 export { SlotMsg, SlotGrant } from "./slots.ts";
 export { EdgeReport } from "./cascade.ts";
+export { BreakerState, BreakerSnapshot } from "./breaker.ts";

@@ -3,8 +3,9 @@ import type { TetherError } from "../protocols/index.ts";
 import type { Clock } from "../runtime/index.ts";
 import { parseSupervisorOptions, supervisorError } from "./supervisor-errors.ts";
 
-export const BreakerState = { closed: "closed", open: "open", halfOpen: "half_open" } as const;
-export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
+// The breaker's state and its shared snapshot are a wire format (JetStream KV): defined in protocols/.
+import { BreakerSnapshot, BreakerState } from "../protocols/index.ts";
+export { BreakerSnapshot, BreakerState };
 
 /** Why a breaker changed state. */
 export const BreakerTransitionReason = {
@@ -83,23 +84,7 @@ export const CircuitBreakerOptions = z
 export type CircuitBreakerOptionsInput = z.input<typeof CircuitBreakerOptions>;
 export type CircuitBreakerOptions = z.output<typeof CircuitBreakerOptions>;
 
-/**
- * A breaker's shareable state, e.g. kept in a KV bucket per edge. Parse values read from the store with
- * this schema before `applyRemote`. `openUntil` is epoch ms on the clock of the node that opened it.
- */
-export const BreakerSnapshot = z.strictObject({
-  type: z.literal("tether.breaker.v1.snapshot"),
-  state: z.enum(BreakerState),
-  /** Counts transitions; every local transition sets it to one more than the highest seen. */
-  generation: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  /** When the transition that produced this state happened. */
-  changedAt: z.number().finite(),
-  /** While open: when half-open probing may start. Otherwise null. */
-  openUntil: z.number().finite().nullable(),
-  /** The node whose transition produced this state. */
-  origin: z.string().max(256),
-});
-export type BreakerSnapshot = z.output<typeof BreakerSnapshot>;
+
 
 const severity: Readonly<Record<BreakerState, number>> = Object.freeze({ closed: 0, half_open: 1, open: 2 });
 
