@@ -27,13 +27,13 @@ import {
   type RollbackReport,
   type RollbackRequestInput,
 } from "../protocols/index.ts";
-import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor-cell.ts";
-import { RollbackCoordinator } from "./rollback.ts";
-import { StateStore } from "./state-store.ts";
-import { DurableLane } from "./durable-lane.ts";
+import { ActorCell, type CellHost, type Delivery, type ReplyOutcome } from "./actor/actor-cell.ts";
+import { RollbackCoordinator } from "./rollback/rollback-coordinator.ts";
+import { StateStore } from "./stores/state-store.ts";
+import { DurableLane } from "./stores/durable-lane.ts";
 import type { JsMsg } from "@nats-io/jetstream";
-import { Assurance } from "./assurance.ts";
-import { outgoingToken, type ExecutionScope, type ScopeToken } from "./execution-scope.ts";
+import { Assurance } from "./assurance/assurance.ts";
+import { outgoingToken, type ExecutionScope, type ScopeToken } from "./actor/execution-scope.ts";
 import type {
   ActionCall,
   ActionInterceptor,
@@ -46,20 +46,20 @@ import type {
   ReplyOf,
   SendOptions,
   TellOptions,
-} from "./actor-types.ts";
-import { systemClock, type Clock, type TimerHandle } from "./clock.ts";
-import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved } from "./config.ts";
-import { DeadLetters } from "./dead-letters.ts";
-import type { NodeEvent, NodeEventListener } from "./events.ts";
-import { createStderrLogger, type Logger } from "./logger.ts";
-import { Mailbox } from "./mailbox.ts";
-import { NatsServer } from "./nats-server.ts";
-import { PendingReplies } from "./pending-replies.ts";
-import { Registry, type Claim } from "./registry.ts";
-import { Tracing, contextFromTraceparent, contextWithSpan, endSpan, traceHeaderLines } from "./tracing.ts";
-import { HandlerContext, type ContextHost } from "./handler-context.ts";
-import { REPLY_HEADERS, encodedHeaders, errorHeaders, isSafeHeaderValue, readInboundMeta, readMsgMeta, type InboundMeta } from "./wire-headers.ts";
-import { classifySchemaError } from "./schema-errors.ts";
+} from "./actor/actor-types.ts";
+import { systemClock, type Clock, type TimerHandle } from "./support/clock.ts";
+import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved } from "./node-options.ts";
+import { DeadLetters } from "./stores/dead-letters.ts";
+import type { NodeEvent, NodeEventListener } from "./node-events.ts";
+import { createStderrLogger, type Logger } from "./support/logger.ts";
+import { Mailbox } from "./actor/mailbox.ts";
+import { NatsServer } from "./embedded/nats-server.ts";
+import { PendingReplies } from "./messaging/pending-replies.ts";
+import { Registry, type Claim } from "./stores/registry.ts";
+import { Tracing, contextFromTraceparent, contextWithSpan, endSpan, traceHeaderLines } from "./telemetry/tracing.ts";
+import { HandlerContext, type ContextHost } from "./actor/handler-context.ts";
+import { REPLY_HEADERS, encodedHeaders, errorHeaders, isSafeHeaderValue, readInboundMeta, readMsgMeta, type InboundMeta } from "./messaging/wire-headers.ts";
+import { classifySchemaError } from "./messaging/schema-errors.ts";
 
 /** Collaborators a node uses; everything is optional and passed explicitly (no globals). */
 export interface NodeDeps {

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { TetherError, canonicalJson, parseRecord, type LedgerRecord, type NetworkSubjects } from "../protocols/index.ts";
+import { TetherError, canonicalJson, parseRecord, type LedgerRecord, type NetworkSubjects } from "../../protocols/index.ts";
 
 export interface LedgerStreamOptions {
   readonly replicas: number;

@@ -1,6 +1,6 @@
-import { AuditReceipt, TetherError, errorFromWire, isTetherError } from "../protocols/index.ts";
-import type { ActorRef } from "./actor-types.ts";
-import type { Clock } from "./clock.ts";
+import { AuditReceipt, TetherError, errorFromWire, isTetherError } from "../../protocols/index.ts";
+import type { ActorRef } from "../actor/actor-types.ts";
+import type { Clock } from "../support/clock.ts";
 
 /** One entry to append: an ECT, or a security event. */
 export type LedgerEntry =

@@ -1,8 +1,8 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, DiscardPolicy, StorageType, type JetStreamClient } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { TetherError, encodeBody, type DeadLetterRecord, type NetworkSubjects } from "../protocols/index.ts";
-import type { Logger } from "./logger.ts";
+import { TetherError, encodeBody, type DeadLetterRecord, type NetworkSubjects } from "../../protocols/index.ts";
+import type { Logger } from "../support/logger.ts";
 
 export interface DeadLettersOptions {
   readonly replicas: number;

@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { z } from "zod";
-import { TetherError, type EctStore, type NetworkSubjects } from "../protocols/index.ts";
+import { TetherError, type EctStore, type NetworkSubjects } from "../../protocols/index.ts";
 
 /** What the ECT DAG store keeps of each token (JetStream KV `tether_<net>_ect`, key `ect.<jti>`). */
 export const StoredEctRecord = z.strictObject({

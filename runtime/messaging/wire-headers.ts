@@ -1,5 +1,5 @@
 import type { Msg, MsgHdrs } from "@nats-io/transport-node";
-import { HeaderNames } from "../protocols/index.ts";
+import { HeaderNames } from "../../protocols/index.ts";
 
 const encoder = new TextEncoder();
 /** Printable ASCII only: a header value can never carry CR/LF (header injection) or bytes NATS mangles. */

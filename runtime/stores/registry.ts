@@ -9,8 +9,8 @@ import {
   isLeaseAlive,
   registryKeys,
   type NetworkSubjects,
-} from "../protocols/index.ts";
-import type { Clock } from "./clock.ts";
+} from "../../protocols/index.ts";
+import type { Clock } from "../support/clock.ts";
 
 export interface RegistryOptions {
   readonly replicas: number;

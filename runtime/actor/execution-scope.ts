@@ -1,4 +1,4 @@
-import type { AssuranceLevel } from "./assurance-options.ts";
+import type { AssuranceLevel } from "../assurance/assurance-options.ts";
 
 /** An ECT a message carried in (verified), or one an action minted. */
 export interface ScopeToken {

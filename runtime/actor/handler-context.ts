@@ -1,10 +1,10 @@
 import type { Context } from "@opentelemetry/api";
-import { TetherError, assertToken } from "../protocols/index.ts";
+import { TetherError, assertToken } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "./actor-cell.ts";
 import type { ActOptions, ActionCall, ActorClass, ActorContext, ActorRef, DeferredReply, MessageOf, ReplyOf } from "./actor-types.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../support/clock.ts";
 import { newScope, type ExecutionScope } from "./execution-scope.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../support/logger.ts";
 
 /** What a handler context needs from its node (one object per node, not per message). */
 export interface ContextHost {

@@ -11,8 +11,8 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
-import type { Logger } from "./logger.ts";
+import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
+import type { Logger } from "../support/logger.ts";
 
 export interface DurableLaneOptions {
   readonly replicas: number;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { TetherError } from "../protocols/index.ts";
+import { TetherError } from "../../protocols/index.ts";
 import { NatsServer, freeLoopbackPort } from "./nats-server.ts";
 
 export interface NatsClusterOptions {

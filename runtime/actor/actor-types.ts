@@ -1,8 +1,8 @@
 import type { z } from "zod";
-import type { CompensationRequest } from "../protocols/index.ts";
-import type { Clock } from "./clock.ts";
+import type { CompensationRequest } from "../../protocols/index.ts";
+import type { Clock } from "../support/clock.ts";
 import type { ExecutionScope } from "./execution-scope.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../support/logger.ts";
 
 /**
  * The structural contract between the runtime and actor classes. `actors/` provides the `Actor` base

@@ -1,4 +1,4 @@
-import { TETHER_EXT_PREFIX, decodeEctUnverified } from "../protocols/index.ts";
+import { TETHER_EXT_PREFIX, decodeEctUnverified } from "../../protocols/index.ts";
 
 export const UsageGrouping = { agent: "agent", workflow: "workflow", network: "network" } as const;
 export type UsageGrouping = (typeof UsageGrouping)[keyof typeof UsageGrouping];

@@ -1,7 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Context } from "@opentelemetry/api";
 import type { z } from "zod";
-import { TetherError, isTetherError } from "../protocols/index.ts";
+import { TetherError, isTetherError } from "../../protocols/index.ts";
 import type { ActorClass, ActorInstance } from "./actor-types.ts";
 import type { ScopeToken } from "./execution-scope.ts";
 import { Mailbox, type MailboxLane } from "./mailbox.ts";

@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Packr } from "msgpackr";
-import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
+import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
 
 /** One actor's saved state. */
 export interface Checkpoint {

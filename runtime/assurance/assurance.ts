@@ -18,16 +18,16 @@ import {
   type NetworkSubjects,
   type ReplayCache,
   type SigningKey,
-} from "../protocols/index.ts";
-import type { ActionInterceptor, ActorRef } from "./actor-types.ts";
+} from "../../protocols/index.ts";
+import type { ActionInterceptor, ActorRef } from "../actor/actor-types.ts";
 import { levelRank, profileLevel, type AssuranceLevel, type AssuranceOptionsResolved } from "./assurance-options.ts";
-import type { Clock } from "./clock.ts";
-import { KvEctStore } from "./ect-store.ts";
-import type { ScopeToken } from "./execution-scope.ts";
-import { loadOrCreateSigningKey } from "./keys/key-file.ts";
-import { KeyRegistry } from "./keys/key-registry.ts";
+import type { Clock } from "../support/clock.ts";
+import { KvEctStore } from "../stores/ect-store.ts";
+import type { ScopeToken } from "../actor/execution-scope.ts";
+import { loadOrCreateSigningKey } from "./key-file.ts";
+import { KeyRegistry } from "../stores/key-registry.ts";
 import { LedgerClient, type LedgerEntry, type LedgerReceipt } from "./ledger-client.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../support/logger.ts";
 import { Quotas } from "./quotas.ts";
 
 export interface AssuranceParams {

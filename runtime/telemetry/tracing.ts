@@ -9,7 +9,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from "@opentelemetry/api";
-import { HeaderNames } from "../protocols/index.ts";
+import { HeaderNames } from "../../protocols/index.ts";
 
 /** Minimal header access shared by NATS `MsgHdrs` and plain maps. */
 export interface HeaderCarrier {

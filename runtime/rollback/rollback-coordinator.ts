@@ -1,8 +1,8 @@
-import { decodeBody, isTetherError, RollbackRequest, TetherError, type CompensationRequest, type RollbackReport, type RollbackStep } from "../protocols/index.ts";
-import type { Clock } from "./clock.ts";
-import type { KvEctStore, StoredEctRecord } from "./ect-store.ts";
-import type { NodeEvent } from "./events.ts";
-import type { Logger } from "./logger.ts";
+import { decodeBody, isTetherError, RollbackRequest, TetherError, type CompensationRequest, type RollbackReport, type RollbackStep } from "../../protocols/index.ts";
+import type { Clock } from "../support/clock.ts";
+import type { KvEctStore, StoredEctRecord } from "../stores/ect-store.ts";
+import type { NodeEvent } from "../node-events.ts";
+import type { Logger } from "../support/logger.ts";
 
 export interface RollbackDeps {
   readonly store: KvEctStore;

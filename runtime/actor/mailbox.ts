@@ -1,4 +1,4 @@
-import { TetherError } from "../protocols/index.ts";
+import { TetherError } from "../../protocols/index.ts";
 
 /** A FIFO ring buffer bounded by `capacity`; its storage starts small and doubles as needed. */
 class Ring<T> {

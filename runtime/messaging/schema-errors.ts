@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { TetherError } from "../protocols/index.ts";
+import { TetherError } from "../../protocols/index.ts";
 
 /**
  * Turns a failed parse with an actor's protocol into a typed error: ERR_MESSAGE_UNKNOWN_TYPE when the

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { TetherError, isValidToken } from "../protocols/index.ts";
-import { AssuranceOptions } from "./assurance-options.ts";
+import { AssuranceOptions } from "./assurance/assurance-options.ts";
 
 const token = (what: string) =>
   z.string().refine(isValidToken, { message: `${what} must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit` });

@@ -1,9 +1,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
+import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
 import type { QuotaRule } from "./assurance-options.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../support/clock.ts";
 
 export interface QuotaSubject {
   readonly agent: string;

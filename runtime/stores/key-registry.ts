@@ -12,8 +12,8 @@ import {
   type ResolvedKey,
   type SigningKey,
 } from "../../protocols/index.ts";
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../logger.ts";
+import type { Clock } from "../support/clock.ts";
+import type { Logger } from "../support/logger.ts";
 
 export interface KeyRegistryOptions {
   readonly replicas: number;

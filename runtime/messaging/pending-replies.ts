@@ -1,5 +1,5 @@
-import { TetherError } from "../protocols/index.ts";
-import type { Clock, TimerHandle } from "./clock.ts";
+import { TetherError } from "../../protocols/index.ts";
+import type { Clock, TimerHandle } from "../support/clock.ts";
 
 interface Pending {
   readonly resolve: (value: unknown) => void;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { TetherError } from "../protocols/index.ts";
+import { TetherError } from "../../protocols/index.ts";
 
 /** Finds the `nats-server` binary: an explicit path, then PATH, then Debian's /usr/sbin. */
 export const findNatsServerBinary = (explicit?: string, pathEnv = process.env["PATH"] ?? ""): string => {
