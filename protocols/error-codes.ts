@@ -7,6 +7,13 @@ export const ErrorCodes = {
   ERR_ADDRESS_INVALID: { retryable: false, summary: "An actor id, node id or network name is not a valid subject token." },
   ERR_ACTOR_NOT_FOUND: { retryable: true, summary: "No live actor has this id in the network (nothing is subscribed to its address)." },
   ERR_ACTOR_ALREADY_ACTIVE: { retryable: false, summary: "The actor id is already owned by a live node (single activation)." },
+  ERR_ACTOR_FENCED: {
+    retryable: false,
+    summary: "This copy of the actor no longer owns its id: another node took it over (this one was paused or partitioned), so its checkpoint write was refused and the copy stopped.",
+  },
+  ERR_NODE_UNREACHABLE: { retryable: true, summary: "A node did not answer a control request (activate, stop, pause) in time." },
+  ERR_CONTEXT_MISUSE: { retryable: false, summary: "A handler used its ctx in a way that cannot work (deferReply on a tell, meter outside ctx.act, a bad unit or amount)." },
+  ERR_MIGRATION_FAILED: { retryable: true, summary: "Moving an actor to another node was aborted (its state could not be checkpointed); it stays where it was." },
   ERR_ACTOR_CLASS_INVALID: { retryable: false, summary: "The class passed to spawn does not declare a zod `protocol` or a `handle` method." },
   ERR_ACTOR_START_FAILED: { retryable: true, summary: "The actor's onStart hook threw or did not finish within its time limit." },
   ERR_ACTOR_STOPPED: { retryable: true, summary: "The actor stopped before it could handle the message." },

@@ -1,6 +1,8 @@
 export { Node } from "./node.ts";
-export type { NodeDeps, SpawnOptions, CallObserver } from "./node.ts";
-export { NodeOptionsSchema, resolveNodeOptions } from "./node-options.ts";
+export type { NodeDeps } from "./node.ts";
+export type { CallObserver } from "./messaging/outbound.ts";
+export { NodeOptionsSchema, resolveNodeOptions, SpawnOptionsSchema } from "./node-options.ts";
+export type { SpawnOptions } from "./node-options.ts";
 export type { NodeOptionsInput, NodeOptionsResolved } from "./node-options.ts";
 export type {
   ActorInstance,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TetherError, isValidToken } from "../protocols/index.ts";
 import { AssuranceOptions } from "./assurance/assurance-options.ts";
+import type { ActorClass } from "./actor/actor-types.ts";
 
 const token = (what: string) =>
   z.string().refine(isValidToken, { message: `${what} must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit` });
@@ -64,4 +65,45 @@ export const resolveNodeOptions = (input: unknown): NodeOptionsResolved => {
     throw new TetherError("ERR_CONFIG_INVALID", `leaseTtlMs (${out.leaseTtlMs}) must exceed heartbeatMs (${out.heartbeatMs})`);
   }
   return out;
+};
+
+/**
+ * The data part of `spawn` options, validated once when an actor is spawned (bad values are
+ * ERR_CONFIG_INVALID). Absent values fall back to the node's options (`mailboxCapacity`).
+ */
+export const SpawnOptionsSchema = z.object({
+  /** Capabilities recorded in the registry (default: the class's static `capabilities`). */
+  capabilities: z.array(z.string().min(1).max(128)).max(64).readonly().optional(),
+  /** Normal-lane bound of this actor's mailbox (default: the node's `mailboxCapacity`). */
+  mailboxCapacity: z.number().int().positive().max(1_000_000).optional(),
+  /** Resume from the actor's last checkpoint (`ctx.checkpoint()`), if there is one, before it starts. */
+  restore: z.boolean().default(false),
+  /**
+   * Passivate after this long without messages: checkpoint the state and drop the instance (the id,
+   * claim and subscription stay). The next message re-creates the instance from the checkpoint.
+   */
+  passivateAfterMs: z.number().int().positive().optional(),
+  /**
+   * Consume the actor's at-least-once lane (`ref.send`). Implies `restore`: the state and the ids of the
+   * durable messages it already includes are checkpointed before each acknowledgement.
+   */
+  durable: z.boolean().default(false),
+});
+
+/** Options of `node.spawn`: the validated data fields plus the constructor arguments. */
+export type SpawnOptions<C extends ActorClass = ActorClass> = z.input<typeof SpawnOptionsSchema> & {
+  /** Constructor arguments (the actor's dependencies). */
+  readonly args?: ConstructorParameters<C>;
+};
+export type SpawnOptionsResolved = z.output<typeof SpawnOptionsSchema>;
+
+/** Validates spawn options; bad input becomes ERR_CONFIG_INVALID naming the field. */
+export const resolveSpawnOptions = (input: SpawnOptions<ActorClass>): SpawnOptionsResolved => {
+  const { args: _args, ...data } = input;
+  const result = SpawnOptionsSchema.safeParse(data);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new TetherError("ERR_CONFIG_INVALID", `invalid spawn options: ${problems.join("; ")}`, { details: { problems } });
+  }
+  return result.data;
 };

@@ -245,7 +245,7 @@ export class Supervisor implements AsyncDisposable {
         this.#startedAt.set(child.id, Math.floor(this.#node.clock.now() / 1000));
         return;
       } catch (error) {
-        if (!hasCode(error, "ERR_ACTOR_NOT_FOUND")) throw error; // the node answered and refused: a real error
+        if (!hasCode(error, "ERR_NODE_UNREACHABLE")) throw error; // the node answered and refused: a real error
       }
     }
     await withLimit(this.#node.spawnInstance(child.id, instance), child.startMs, this.#node, `child ${child.id} did not start within ${child.startMs} ms`);

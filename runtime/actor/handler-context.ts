@@ -90,7 +90,7 @@ export class HandlerContext implements ActorContext {
   }
 
   deferReply(): DeferredReply {
-    if (!this.#delivery.expectsReply) throw new TetherError("ERR_CONFIG_INVALID", "ctx.deferReply: this message is a tell; there is nobody to answer");
+    if (!this.#delivery.expectsReply) throw new TetherError("ERR_CONTEXT_MISUSE", "ctx.deferReply: this message is a tell; there is nobody to answer");
     return this.#host.defer(this.#cell, this.#delivery);
   }
 
@@ -100,10 +100,10 @@ export class HandlerContext implements ActorContext {
 
   meter(unit: string, amount: number): void {
     if (typeof unit !== "string" || unit.length === 0 || unit.length > 64 || !Number.isFinite(amount) || amount < 0) {
-      throw new TetherError("ERR_CONFIG_INVALID", "ctx.meter needs a unit name (1-64 chars) and a non-negative amount");
+      throw new TetherError("ERR_CONTEXT_MISUSE", "ctx.meter needs a unit name (1-64 chars) and a non-negative amount");
     }
     const meter = this.#scope?.meter;
-    if (meter === undefined) throw new TetherError("ERR_CONFIG_INVALID", "ctx.meter can only be called while a ctx.act runs");
+    if (meter === undefined) throw new TetherError("ERR_CONTEXT_MISUSE", "ctx.meter can only be called while a ctx.act runs");
     meter.units[unit] = (meter.units[unit] ?? 0) + amount;
   }
 

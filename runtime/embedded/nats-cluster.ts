@@ -22,7 +22,7 @@ export interface NatsClusterOptions {
   readonly readyTimeoutMs?: number;
 }
 
-const defaultConfigFile = (): string => resolve(import.meta.dirname, "..", "nats.conf");
+const defaultConfigFile = (): string => resolve(import.meta.dirname, "..", "..", "nats.conf");
 
 /**
  * A local NATS cluster started from the `nats.conf` template, one `nats-server` process per node,

@@ -86,6 +86,15 @@ export class DurableLane {
     }
   }
 
+  /**
+   * The stream sequence below which every message of `actorId`'s consumer is acknowledged: JetStream
+   * never redelivers those, so dedup marks at or below it can be dropped.
+   */
+  async ackFloor(actorId: string): Promise<number> {
+    const info = await this.#jsm.consumers.info(this.stream, `a_${actorId}`);
+    return info.ack_floor.stream_seq;
+  }
+
   /** Starts consuming `actorId`'s durable messages; `stop()` ends it (unacknowledged ones are redelivered later). */
   async attach(actorId: string, options: DurableAttachOptions): Promise<{ stop(): Promise<void> }> {
     const name = `a_${actorId}`;

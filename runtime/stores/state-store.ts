@@ -4,11 +4,20 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { Packr } from "msgpackr";
 import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
 
+/** A durable message whose effects a checkpoint includes: its id and its stream sequence. */
+export interface ProcessedMark {
+  readonly id: string;
+  readonly seq: number;
+}
+
 /** One actor's saved state. */
 export interface Checkpoint {
   readonly state: unknown;
-  /** Ids of the last durable messages whose effects this state includes (redeliveries of them are skipped). */
-  readonly processed: readonly string[];
+  /**
+   * Durable messages whose effects this state includes and that JetStream may still redeliver (those
+   * above the consumer's acknowledgement floor): their redeliveries are skipped.
+   */
+  readonly processed: readonly ProcessedMark[];
   /** Set by the node that saved it. */
   readonly nodeId: string;
   readonly at: number;
@@ -42,9 +51,9 @@ export class StateStore {
    * Saves a checkpoint. With `expectRevision` (the revision this node loaded or last saved; 0 for
    * "none yet") the write is a compare-and-set: a stale copy of the actor (a node that was declared
    * dead and came back) can never overwrite the state of the node that took over. It then fails with
-   * ERR_ACTOR_ALREADY_ACTIVE.
+   * ERR_ACTOR_FENCED.
    */
-  async save(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly string[] = [], expectRevision?: number): Promise<number> {
+  async save(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly ProcessedMark[] = [], expectRevision?: number): Promise<number> {
     let data: Uint8Array;
     try {
       data = this.#codec.pack({ state, nodeId, at, processed });
@@ -57,7 +66,7 @@ export class StateStore {
       return await this.#kv.update(`s.${actorId}`, data, expectRevision);
     } catch (cause) {
       if (expectRevision !== undefined && /wrong last sequence|key exists/i.test(String(cause))) {
-        throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `checkpoint of ${actorId} refused: another copy saved since (this copy is fenced)`, { cause });
+        throw new TetherError("ERR_ACTOR_FENCED", `checkpoint of ${actorId} refused: another copy saved since (this copy is fenced)`, { cause });
       }
       throw new TetherError("ERR_REGISTRY_FAILED", `checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
     }
@@ -68,16 +77,20 @@ export class StateStore {
       throw new TetherError("ERR_REGISTRY_FAILED", `reading the checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
     });
     if (entry === null || entry.operation !== "PUT") return undefined;
-    let body: { state: unknown; nodeId: string; at: number; processed?: string[] };
+    let body: { state: unknown; nodeId: string; at: number; processed?: unknown[] };
     try {
       body = this.#codec.unpack(entry.value) as typeof body;
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_MALFORMED", `the checkpoint of ${actorId} cannot be decoded`, { cause });
     }
-    return { state: body.state, processed: body.processed ?? [], nodeId: body.nodeId, at: body.at, revision: entry.revision };
-  }
-
-  async remove(actorId: string): Promise<void> {
-    await this.#kv.delete(`s.${actorId}`).catch(() => undefined);
+    return { state: body.state, processed: readMarks(body.processed), nodeId: body.nodeId, at: body.at, revision: entry.revision };
   }
 }
+
+/** Checkpoints written before marks carried a sequence hold bare ids: keep them (sequence 0). */
+const readMarks = (raw: unknown[] | undefined): ProcessedMark[] =>
+  (raw ?? []).flatMap((m): ProcessedMark[] => {
+    if (typeof m === "string") return [{ id: m, seq: 0 }];
+    const mark = m as Partial<ProcessedMark> | null;
+    return typeof mark?.id === "string" && typeof mark.seq === "number" ? [{ id: mark.id, seq: mark.seq }] : [];
+  });

@@ -1,0 +1,181 @@
+import { headers as natsHeaders, nuid } from "@nats-io/transport-node";
+import type { JsMsg } from "@nats-io/jetstream";
+import { HeaderNames, TetherError, decodeBody, encodeBody, messageTypeOf } from "../../protocols/index.ts";
+import type { ActorCell, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
+import { outgoingToken, type ExecutionScope } from "../actor/execution-scope.ts";
+import type { DeadLetterSink } from "../messaging/dead-letter-sink.ts";
+import { classifySchemaError } from "../messaging/schema-errors.ts";
+import { isSafeHeaderValue, readInboundMeta } from "../messaging/wire-headers.ts";
+import { tooLarge } from "../messaging/wire-errors.ts";
+import type { NodeCore } from "../node-core.ts";
+import type { DurableLane } from "../stores/durable-lane.ts";
+import type { Checkpoints } from "./checkpoints.ts";
+
+/** Marks kept before the acknowledgement floor is asked for (and marks at or below it dropped). */
+const PRUNE_AFTER = 64;
+/** At most one floor query per actor in this period. */
+const PRUNE_EVERY_MS = 1_000;
+
+/**
+ * The at-least-once lane (`ref.send`) as a node hosts it: publishing into JetStream, one pull
+ * consumer per durable actor, skipping redeliveries whose effects the actor's checkpoint already
+ * includes, and acknowledging only after the state that includes a message is saved.
+ */
+export class DurableDelivery {
+  readonly #core: NodeCore;
+  readonly #lane: DurableLane;
+  readonly #checkpoints: Checkpoints;
+  readonly #sink: DeadLetterSink;
+  readonly #consumers = new Map<string, { stop(): Promise<void> }>();
+  readonly #lastPrune = new Map<string, number>();
+
+  constructor(core: NodeCore, lane: DurableLane, checkpoints: Checkpoints, sink: DeadLetterSink) {
+    this.#core = core;
+    this.#lane = lane;
+    this.#checkpoints = checkpoints;
+    this.#sink = sink;
+  }
+
+  /** Stores a message for `target` in JetStream; resolves once it is acknowledged (deduplicated by id). */
+  async publish(target: string, msg: unknown, from: string, scope: ExecutionScope | undefined, idOption: string | undefined): Promise<{ id: string; duplicate: boolean }> {
+    this.#core.assertRunning();
+    if (idOption !== undefined && (typeof idOption !== "string" || idOption.length === 0 || idOption.length > 128 || !isSafeHeaderValue(idOption))) {
+      throw new TetherError("ERR_MESSAGE_INVALID", "send: id must be 1-128 printable ASCII characters");
+    }
+    const id = idOption ?? nuid.next();
+    let data: Uint8Array;
+    try {
+      data = encodeBody(msg);
+    } catch (cause) {
+      throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
+    }
+    if (data.length > this.#core.options.maxPayloadBytes) throw tooLarge(target, data.length, this.#core.options.maxPayloadBytes);
+    const messageType = messageTypeOf(msg);
+    // JetStream publish adds its own headers (Nats-Msg-Id), so this lane uses the client's MsgHdrs
+    const h = natsHeaders();
+    h.set(HeaderNames.kind, "tell");
+    h.set(HeaderNames.id, id);
+    h.set(HeaderNames.from, from);
+    if (messageType !== undefined && isSafeHeaderValue(messageType)) h.set(HeaderNames.type, messageType);
+    const ect = outgoingToken(scope);
+    if (ect !== undefined && ect.token !== "") h.set(HeaderNames.executionContext, ect.token);
+    const { duplicate } = await this.#lane.publish(target, data, h, id);
+    return { id, duplicate };
+  }
+
+  /** Starts consuming a durable actor's lane; its mailbox bound is the number in flight. */
+  async attach(cell: ActorCell, capacity: number): Promise<void> {
+    const options = this.#core.options;
+    this.#consumers.set(
+      cell.id,
+      await this.#lane.attach(cell.id, {
+        ackWaitMs: options.durableAckWaitMs,
+        maxDeliver: options.durableMaxDeliver,
+        maxAckPending: capacity,
+        onMessage: (jm) => this.#onMessage(cell, jm),
+      }),
+    );
+  }
+
+  /** Stops consuming (unacknowledged messages are redelivered to the next owner). */
+  async detach(id: string): Promise<void> {
+    const consumer = this.#consumers.get(id);
+    this.#consumers.delete(id);
+    this.#lastPrune.delete(id);
+    await consumer?.stop().catch(() => undefined);
+  }
+
+  /** A durable message for a local actor: skip what its checkpoint already includes, else queue it. */
+  #onMessage(cell: ActorCell, jm: JsMsg): void {
+    if (cell.state !== "running") {
+      jm.nak(); // stopping, moving or fenced: the next owner gets it
+      return;
+    }
+    const now = this.#core.clock.now();
+    if (cell.pausedUntil > 0 && now < cell.pausedUntil) {
+      jm.nak(Math.max(100, cell.pausedUntil - now)); // kept in JetStream until the pause ends
+      return;
+    }
+    const meta = readInboundMeta(jm.headers);
+    const id = meta.id ?? `seq-${jm.seq}`;
+    if (this.#checkpoints.includes(cell.id, id)) {
+      jm.ack(); // its effects are already in the restored state: an idempotent redelivery
+      return;
+    }
+    const reject = (error: TetherError) => {
+      this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: meta.type, from: meta.from, messageId: id, data: jm.data });
+      jm.term(error.code);
+    };
+    let body: unknown;
+    try {
+      body = decodeBody(jm.data);
+    } catch (error) {
+      reject(error as TetherError);
+      return;
+    }
+    const messageType = messageTypeOf(body) ?? meta.type;
+    const parsed = cell.protocol.safeParse(body);
+    if (!parsed.success) {
+      reject(classifySchemaError(cell.id, messageType, parsed.error));
+      return;
+    }
+    const delivery: Delivery = {
+      body: parsed.data,
+      messageType,
+      id,
+      from: meta.from,
+      expectsReply: false,
+      replyTo: undefined,
+      trace: undefined,
+      subject: jm.subject,
+      incoming: undefined,
+      control: false,
+      durable: jm,
+    };
+    try {
+      cell.enqueue(delivery, "normal");
+    } catch {
+      jm.nak(1_000); // mailbox full: JetStream keeps it and redelivers (backpressure, not loss)
+    }
+  }
+
+  /** After a durable message was handled: save state that includes it, then acknowledge; or ask for redelivery. */
+  async settle(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): Promise<void> {
+    const jm = delivery.durable as JsMsg;
+    if (!outcome.ok) {
+      if (jm.info.deliveryCount >= this.#core.options.durableMaxDeliver) {
+        this.#sink.write(outcome.error.code, `given up after ${jm.info.deliveryCount} deliveries: ${outcome.error.message}`, {
+          subject: jm.subject,
+          target: cell.id,
+          kind: "send",
+          messageType: delivery.messageType,
+          from: delivery.from,
+          messageId: delivery.id,
+          data: jm.data,
+        });
+        jm.term(outcome.error.code);
+      } else jm.nak(Math.min(500 * jm.info.deliveryCount, 10_000));
+      return;
+    }
+    this.#checkpoints.markProcessed(cell.id, { id: delivery.id, seq: jm.seq });
+    if (this.#checkpoints.processedCount(cell.id) > PRUNE_AFTER) this.#prune(cell.id);
+    try {
+      await this.#checkpoints.save(cell);
+      jm.ack();
+    } catch (error) {
+      this.#core.logger.warn("checkpoint after a durable message failed; it will be redelivered", { actorId: cell.id, id: delivery.id, error });
+      jm.nak(1_000);
+    }
+  }
+
+  /** Drops dedup marks JetStream will never redeliver (at or below the consumer's ack floor); throttled. */
+  #prune(id: string): void {
+    const now = this.#core.clock.now();
+    if (now - (this.#lastPrune.get(id) ?? 0) < PRUNE_EVERY_MS) return;
+    this.#lastPrune.set(id, now);
+    this.#lane.ackFloor(id).then(
+      (floor) => this.#checkpoints.pruneProcessed(id, floor),
+      (error: unknown) => this.#core.logger.debug("ack floor query failed; dedup marks kept", { actorId: id, error }),
+    );
+  }
+}

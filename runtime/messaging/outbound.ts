@@ -1,0 +1,214 @@
+import { nuid } from "@nats-io/transport-node";
+import { context as otelContext, type Context } from "@opentelemetry/api";
+import { CompensationRequest, HeaderNames, TetherError, encodeBody, isTetherError, messageTypeOf } from "../../protocols/index.ts";
+import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
+import type { ActorRef, AskOptions } from "../actor/actor-types.ts";
+import { outgoingToken, type ExecutionScope, type ScopeToken } from "../actor/execution-scope.ts";
+import type { CellDirectory } from "../hosting/cell-directory.ts";
+import type { DurableDelivery } from "../hosting/durable-delivery.ts";
+import type { NodeCore } from "../node-core.ts";
+import { contextWithSpan, endSpan, traceHeaderLines, type Tracing } from "../telemetry/tracing.ts";
+import type { DeadLetterSink } from "./dead-letter-sink.ts";
+import { refusalOf } from "./inbound.ts";
+import { ACTIVE_CONTEXT, Ref, type SendPort } from "./ref.ts";
+import type { Replies } from "./replies.ts";
+import { classifySchemaError } from "./schema-errors.ts";
+import { tooLarge } from "./wire-errors.ts";
+import { encodedHeaders, isSafeHeaderValue } from "./wire-headers.ts";
+
+/** One finished ask: who called whom, how long it took, and the error code if it failed. */
+export type CallObserver = (from: string, target: string, durationMs: number, code: string | undefined) => void;
+
+const ASK_LINE = `${HeaderNames.kind}: ask\r\n`;
+const TELL_LINE = `${HeaderNames.kind}: tell\r\n`;
+const COMPENSATE_LINE = `${HeaderNames.kind}: compensate\r\n`;
+const PRIORITY_LINE = `${HeaderNames.priority}: 1\r\n`;
+
+type SendSpan = ReturnType<Tracing["startSend"]>;
+
+/**
+ * Messages leaving an actor or the node: tell and ask to any actor by id (straight into the mailbox
+ * when the target is hosted here, over NATS otherwise), durable sends, and the refs that make them.
+ */
+export class Outbound {
+  readonly #core: NodeCore;
+  readonly #directory: CellDirectory;
+  readonly #replies: Replies;
+  readonly #sink: DeadLetterSink;
+  readonly #durable: DurableDelivery;
+  /** Sees every ask's outcome (cascade detection); undefined costs nothing. */
+  callObserver: CallObserver | undefined;
+
+  constructor(core: NodeCore, directory: CellDirectory, replies: Replies, sink: DeadLetterSink, durable: DurableDelivery, callObserver: CallObserver | undefined) {
+    this.#core = core;
+    this.#directory = directory;
+    this.#replies = replies;
+    this.#sink = sink;
+    this.#durable = durable;
+    this.callObserver = callObserver;
+  }
+
+  /** A ref sending as `from`; `trace` undefined with `ACTIVE_CONTEXT` takes the caller's active context. */
+  ref(id: string, from: string, trace: Context | undefined | typeof ACTIVE_CONTEXT, scope: ExecutionScope | undefined): ActorRef {
+    return new Ref(this.#port, id, this.#core.subjects.actor(id), from, trace, scope);
+  }
+
+  readonly #port: SendPort = {
+    sendDurable: (ref, msg, options) => this.#durable.publish(ref.id, msg, ref.from, ref.scope, options?.id),
+    send: (ref, msg, isAsk, options) => {
+      const parent = ref.trace === ACTIVE_CONTEXT ? (this.#core.tracing.enabled ? otelContext.active() : undefined) : ref.trace;
+      const observer = this.callObserver;
+      if (observer === undefined || !isAsk) return this.send(ref.id, ref.subject, msg, isAsk, options, ref.from, parent, ref.scope, false);
+      const clock = this.#core.clock;
+      const started = clock.now();
+      const result = this.send(ref.id, ref.subject, msg, isAsk, options, ref.from, parent, ref.scope, false);
+      return result?.then(
+        (value) => {
+          observer(ref.from, ref.id, clock.now() - started, undefined);
+          return value;
+        },
+        (error: unknown) => {
+          observer(ref.from, ref.id, clock.now() - started, isTetherError(error) ? error.code : "ERR_TRANSPORT_FAILED");
+          throw error;
+        },
+      );
+    },
+  };
+
+  /** Sends a compensation request to an actor wherever it lives (priority lane) and waits for it to finish. */
+  requestCompensation(actorId: string, request: CompensationRequest, timeoutMs: number): Promise<unknown> {
+    try {
+      return this.send(actorId, this.#core.subjects.actor(actorId), request, true, { priority: true, timeoutMs }, this.#core.self, undefined, undefined, true) ?? Promise.resolve(undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends a tell (returns undefined, throws synchronously) or an ask (returns the reply promise). */
+  send(
+    target: string,
+    subject: string,
+    msg: unknown,
+    isAsk: boolean,
+    options: AskOptions | undefined,
+    from: string,
+    parent: Context | undefined,
+    scope: ExecutionScope | undefined,
+    control: boolean,
+  ): Promise<unknown> | undefined {
+    this.#core.assertRunning();
+    const id = nuid.next();
+    const messageType = messageTypeOf(msg);
+    const timeoutMs = options?.timeoutMs ?? this.#core.options.askTimeoutMs;
+    const tracing = this.#core.tracing;
+    const span = tracing.enabled ? tracing.startSend(target, messageType, isAsk ? "ask" : "tell", parent) : undefined;
+    const traceCtx = contextWithSpan(span, parent);
+    const ect = outgoingToken(scope);
+    const local = this.#directory.live(target);
+    if (local !== undefined) {
+      if (scope?.meter !== undefined) scope.meter.messages++;
+      return this.#sendLocal(local, subject, msg, messageType, id, isAsk, options, from, traceCtx, timeoutMs, span, ect, control);
+    }
+    let data: Uint8Array;
+    try {
+      data = encodeBody(msg);
+    } catch (cause) {
+      endSpan(span, cause);
+      throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
+    }
+    const max = this.#core.options.maxPayloadBytes;
+    if (data.length > max) {
+      const error = tooLarge(target, data.length, max);
+      endSpan(span, error);
+      throw error;
+    }
+    let lines = `${control ? COMPENSATE_LINE : isAsk ? ASK_LINE : TELL_LINE}${HeaderNames.id}: ${id}\r\n${HeaderNames.from}: ${from}\r\n`;
+    if (messageType !== undefined && isSafeHeaderValue(messageType)) lines += `${HeaderNames.type}: ${messageType}\r\n`;
+    if (options?.priority === true) lines += PRIORITY_LINE;
+    if (traceCtx !== undefined) lines += traceHeaderLines(traceCtx);
+    if (ect !== undefined && ect.token !== "") {
+      lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
+      if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;
+    }
+    const h = encodedHeaders(lines);
+    if (scope?.meter !== undefined) {
+      scope.meter.messages++;
+      scope.meter.bytes += data.length;
+    }
+    const prefix = this.#replies.prefix;
+    const reply = isAsk ? prefix + id : `${prefix}${id}.${target}`;
+    const pending = this.#replies.pending;
+    const waiting = isAsk ? pending.wait(id, target, timeoutMs) : undefined;
+    try {
+      this.#core.nc.publish(subject, data, { headers: h, reply });
+    } catch (cause) {
+      const error = new TetherError("ERR_TRANSPORT_FAILED", `publish to ${target} failed: ${String(cause)}`, { cause });
+      pending.reject(id, error);
+      endSpan(span, error);
+      if (!isAsk) throw error;
+      return waiting;
+    }
+    return endWith(span, waiting);
+  }
+
+  #sendLocal(
+    cell: ActorCell,
+    subject: string,
+    msg: unknown,
+    messageType: string | undefined,
+    id: string,
+    isAsk: boolean,
+    options: AskOptions | undefined,
+    from: string,
+    traceCtx: Context | undefined,
+    timeoutMs: number,
+    span: SendSpan,
+    incoming: ScopeToken | undefined,
+    control: boolean,
+  ): Promise<unknown> | undefined {
+    const fail = (error: TetherError, deadLetter: boolean): Promise<unknown> | undefined => {
+      if (deadLetter) this.#sink.write(error.code, error.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
+      endSpan(span, error);
+      if (isAsk) return Promise.reject(error);
+      throw error;
+    };
+    const refusal = refusalOf(cell, this.#core.clock.now(), control);
+    if (refusal !== undefined) return fail(refusal, false);
+    const parsed = (control ? CompensationRequest : cell.protocol).safeParse(msg);
+    if (!parsed.success) return fail(classifySchemaError(cell.id, messageType, parsed.error), true);
+    const delivery: Delivery = { body: parsed.data, messageType, id, from, expectsReply: isAsk, replyTo: undefined, trace: traceCtx, subject, incoming, control };
+    const waiting = isAsk ? this.#replies.pending.wait(id, cell.id, timeoutMs) : undefined;
+    try {
+      cell.enqueue(delivery, options?.priority === true ? "priority" : "normal");
+    } catch (error) {
+      // a full mailbox here is dead-lettered like a remote one
+      const rejected = isTetherError(error) ? error : new TetherError("ERR_MAILBOX_FULL", String(error));
+      this.#sink.write(rejected.code, rejected.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
+      endSpan(span, rejected);
+      if (!isAsk) throw rejected;
+      this.#replies.pending.reject(id, rejected);
+      return waiting;
+    }
+    endSpan(span);
+    return waiting;
+  }
+}
+
+/** Ends the send span when the ask settles (or at once for a tell). */
+const endWith = (span: SendSpan, waiting: Promise<unknown> | undefined): Promise<unknown> | undefined => {
+  if (span === undefined) return waiting;
+  if (waiting === undefined) {
+    span.end();
+    return undefined;
+  }
+  return waiting.then(
+    (value) => {
+      span.end();
+      return value;
+    },
+    (error: unknown) => {
+      endSpan(span, error);
+      throw error;
+    },
+  );
+};

@@ -1,0 +1,35 @@
+import { ErrorReply, TetherError, decodeBody, errorFromWire } from "../../protocols/index.ts";
+
+export const tooLarge = (target: string, size: number, max: number): TetherError =>
+  new TetherError("ERR_MESSAGE_TOO_LARGE", `message to ${target} is ${size} bytes; the limit is ${max}`, { details: { size, max } });
+
+/** Reads an error reply's body; anything unreadable becomes ERR_MESSAGE_MALFORMED (never a throw). */
+export const parseErrorReply = (data: Uint8Array): TetherError => {
+  try {
+    const parsed = ErrorReply.safeParse(decodeBody(data));
+    if (parsed.success) {
+      const { details, ...rest } = parsed.data;
+      return errorFromWire(details === undefined ? rest : { ...rest, details });
+    }
+  } catch {
+    /* fall through */
+  }
+  return new TetherError("ERR_MESSAGE_MALFORMED", "received an unreadable error reply");
+};
+
+/** The wire form of an error: bounded, with only primitive details. */
+export const errorReplyBody = (error: TetherError): ErrorReply => ({
+  code: error.code,
+  message: error.message.slice(0, 4096),
+  retryable: error.retryable,
+  details: safeDetails(error.details),
+});
+
+const safeDetails = (details: Record<string, unknown>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(details).slice(0, 32)) {
+    if (typeof v === "string") out[k] = v.slice(0, 1024);
+    else if (typeof v === "number" || typeof v === "boolean" || v === null) out[k] = v;
+  }
+  return out;
+};
