@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { ownCpuUs } from "./stats.ts";
+import type { MessageCounter } from "./bench-actors.ts";
+import { ownCpuUs, wallNowMs } from "./stats.ts";
 
 /**
  * The control channel between a benchmark and its child processes: one JSON object per line,
@@ -223,4 +224,51 @@ export const openChildChannel = (onCommand: (command: ChildCommand) => void, onC
     })
     .on("close", () => void close(0));
   return { config, emit, close };
+};
+
+/**
+ * The receiver's commands, answered from its message counter: `arm` (reset, then report `done` with the
+ * time of the last message and the CPU spent since arming) and `status` (the count so far). Returns
+ * false for any other command.
+ */
+export const answerCounterCommand = (command: ChildCommand, counter: MessageCounter, emit: (event: ChildEvent) => void): boolean => {
+  switch (command.type) {
+    case "arm": {
+      const cpuAtArm = ownCpuUs();
+      counter.arm(command.n, () => {
+        const lastAt = wallNowMs();
+        emit({ type: "done", count: counter.count, lastAt, cpuUs: ownCpuUs() - cpuAtArm });
+      });
+      emit({ type: "armed" });
+      return true;
+    }
+    case "status":
+      emit({ type: "status", count: counter.count });
+      return true;
+    default:
+      return false;
+  }
+};
+
+/**
+ * Waits for the receiver's `done` (after the count it was armed with); fails early, with the count so far and
+ * `describeStall`'s words, when the count stops moving for 3 s or `limitMs` passes.
+ */
+export const awaitReceiverDone = async (
+  receiver: ChildPeer,
+  limitMs: number,
+  describeStall: (count: number) => string,
+): Promise<{ lastAt: number; cpuUs: number }> => {
+  const deadline = Date.now() + limitMs;
+  let lastCount = -1;
+  for (;;) {
+    try {
+      return await receiver.next("done", 3_000);
+    } catch {
+      /* not yet: check progress */
+    }
+    const status = await receiver.call({ type: "status" }, "status");
+    if (status.count === lastCount || Date.now() > deadline) throw new Error(describeStall(status.count));
+    lastCount = status.count;
+  }
 };
