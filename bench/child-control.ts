@@ -12,10 +12,14 @@ import { ownCpuUs, wallNowMs } from "./stats.ts";
  */
 export const ChildConfig = z.strictObject({
   server: z.string().url(),
-  mode: z.enum(["raw", "tether"]),
+  mode: z.enum(["raw", "tether", "moleculer"]),
   network: z.string().max(128),
   /** Tether only: the node's mailbox bound (default: the node's default). */
   mailboxCapacity: z.number().int().positive().optional(),
+  /** Peers suite: whether this child drives the load (`caller`) or answers and counts it (`service`). */
+  role: z.enum(["caller", "service"]).optional(),
+  /** Peers suite, caller: payload bytes in each message. */
+  payloadBytes: z.number().int().positive().max(1_048_576).optional(),
 });
 export type ChildConfig = z.infer<typeof ChildConfig>;
 
@@ -27,6 +31,10 @@ export const ChildCommand = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("cpu-read") }),
   /** Receiver: how many messages arrived since the last `arm`. */
   z.strictObject({ type: z.literal("status") }),
+  /** Caller: send `n` one-way messages (paced), then report `tell-sent`. */
+  z.strictObject({ type: z.literal("tell-run"), n: z.number().int().positive() }),
+  /** Caller: `requests` closed-loop asks with `concurrency` in flight, then report `ask-done`. */
+  z.strictObject({ type: z.literal("ask-run"), requests: z.number().int().positive(), concurrency: z.number().int().positive() }),
   z.strictObject({ type: z.literal("stop") }),
 ]);
 export type ChildCommand = z.infer<typeof ChildCommand>;
@@ -39,6 +47,10 @@ export const ChildEvent = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("cpu-started") }),
   z.strictObject({ type: z.literal("cpu"), cpuUs: z.number() }),
   z.strictObject({ type: z.literal("status"), count: z.number().int() }),
+  /** `startedAt`: wall-clock ms (as in `done`) when the first message was sent. */
+  z.strictObject({ type: z.literal("tell-sent"), startedAt: z.number() }),
+  /** Latencies in µs. */
+  z.strictObject({ type: z.literal("ask-done"), elapsedMs: z.number(), p50: z.number(), p99: z.number() }),
   z.strictObject({ type: z.literal("failed"), message: z.string() }),
 ]);
 export type ChildEvent = z.infer<typeof ChildEvent>;
