@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { ownCpuUs } from "./stats.ts";
+import type { MessageCounter } from "./bench-actors.ts";
+import { ownCpuUs, wallNowMs } from "./stats.ts";
 
 /**
  * The control channel between a benchmark and its child processes: one JSON object per line,
@@ -11,10 +12,14 @@ import { ownCpuUs } from "./stats.ts";
  */
 export const ChildConfig = z.strictObject({
   server: z.string().url(),
-  mode: z.enum(["raw", "tether"]),
+  mode: z.enum(["raw", "tether", "moleculer"]),
   network: z.string().max(128),
   /** Tether only: the node's mailbox bound (default: the node's default). */
   mailboxCapacity: z.number().int().positive().optional(),
+  /** Peers suite: whether this child drives the load (`caller`) or answers and counts it (`service`). */
+  role: z.enum(["caller", "service"]).optional(),
+  /** Peers suite, caller: payload bytes in each message. */
+  payloadBytes: z.number().int().positive().max(1_048_576).optional(),
 });
 export type ChildConfig = z.infer<typeof ChildConfig>;
 
@@ -26,6 +31,10 @@ export const ChildCommand = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("cpu-read") }),
   /** Receiver: how many messages arrived since the last `arm`. */
   z.strictObject({ type: z.literal("status") }),
+  /** Caller: send `n` one-way messages (paced), then report `tell-sent`. */
+  z.strictObject({ type: z.literal("tell-run"), n: z.number().int().positive() }),
+  /** Caller: `requests` closed-loop asks with `concurrency` in flight, then report `ask-done`. */
+  z.strictObject({ type: z.literal("ask-run"), requests: z.number().int().positive(), concurrency: z.number().int().positive() }),
   z.strictObject({ type: z.literal("stop") }),
 ]);
 export type ChildCommand = z.infer<typeof ChildCommand>;
@@ -38,6 +47,10 @@ export const ChildEvent = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("cpu-started") }),
   z.strictObject({ type: z.literal("cpu"), cpuUs: z.number() }),
   z.strictObject({ type: z.literal("status"), count: z.number().int() }),
+  /** `startedAt`: wall-clock ms (as in `done`) when the first message was sent. */
+  z.strictObject({ type: z.literal("tell-sent"), startedAt: z.number() }),
+  /** Latencies in µs. */
+  z.strictObject({ type: z.literal("ask-done"), elapsedMs: z.number(), p50: z.number(), p99: z.number() }),
   z.strictObject({ type: z.literal("failed"), message: z.string() }),
 ]);
 export type ChildEvent = z.infer<typeof ChildEvent>;
@@ -223,4 +236,51 @@ export const openChildChannel = (onCommand: (command: ChildCommand) => void, onC
     })
     .on("close", () => void close(0));
   return { config, emit, close };
+};
+
+/**
+ * The receiver's commands, answered from its message counter: `arm` (reset, then report `done` with the
+ * time of the last message and the CPU spent since arming) and `status` (the count so far). Returns
+ * false for any other command.
+ */
+export const answerCounterCommand = (command: ChildCommand, counter: MessageCounter, emit: (event: ChildEvent) => void): boolean => {
+  switch (command.type) {
+    case "arm": {
+      const cpuAtArm = ownCpuUs();
+      counter.arm(command.n, () => {
+        const lastAt = wallNowMs();
+        emit({ type: "done", count: counter.count, lastAt, cpuUs: ownCpuUs() - cpuAtArm });
+      });
+      emit({ type: "armed" });
+      return true;
+    }
+    case "status":
+      emit({ type: "status", count: counter.count });
+      return true;
+    default:
+      return false;
+  }
+};
+
+/**
+ * Waits for the receiver's `done` (after the count it was armed with); fails early, with the count so far and
+ * `describeStall`'s words, when the count stops moving for 3 s or `limitMs` passes.
+ */
+export const awaitReceiverDone = async (
+  receiver: ChildPeer,
+  limitMs: number,
+  describeStall: (count: number) => string,
+): Promise<{ lastAt: number; cpuUs: number }> => {
+  const deadline = Date.now() + limitMs;
+  let lastCount = -1;
+  for (;;) {
+    try {
+      return await receiver.next("done", 3_000);
+    } catch {
+      /* not yet: check progress */
+    }
+    const status = await receiver.call({ type: "status" }, "status");
+    if (status.count === lastCount || Date.now() > deadline) throw new Error(describeStall(status.count));
+    lastCount = status.count;
+  }
 };

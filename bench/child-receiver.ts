@@ -7,8 +7,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { unpack } from "msgpackr";
 import { Node, createStderrLogger } from "../runtime/index.ts";
 import { MessageCounter, Sink } from "./bench-actors.ts";
-import { BenchAddresses, openChildChannel } from "./child-control.ts";
-import { ownCpuUs, wallNowMs } from "./stats.ts";
+import { BenchAddresses, answerCounterCommand, openChildChannel } from "./child-control.ts";
 
 const counter = new MessageCounter();
 let nc: NatsConnection | undefined;
@@ -16,19 +15,8 @@ let node: Node | undefined;
 
 const channel = openChildChannel(
   (command) => {
-    switch (command.type) {
-      case "arm": {
-        const cpuAtArm = ownCpuUs();
-        counter.arm(command.n, () => {
-          const lastAt = wallNowMs();
-          channel.emit({ type: "done", count: counter.count, lastAt, cpuUs: ownCpuUs() - cpuAtArm });
-        });
-        channel.emit({ type: "armed" });
-        return;
-      }
-      case "status":
-        channel.emit({ type: "status", count: counter.count });
-        return;
+    if (!answerCounterCommand(command, counter, channel.emit)) {
+      channel.emit({ type: "failed", message: `receiver does not handle ${command.type}` });
     }
   },
   async () => {

@@ -4,10 +4,11 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pack } from "msgpackr";
 import { NatsServer, Node, createStderrLogger, type ActorRef } from "../runtime/index.ts";
 import type { Echo, Ping, Sink } from "./bench-actors.ts";
-import { BenchAddresses, ChildPeer, type ChildConfig } from "./child-control.ts";
+import { BenchAddresses, ChildPeer, awaitReceiverDone, type ChildConfig } from "./child-control.ts";
 import { RawRequester } from "./raw-requester.ts";
 import { compared, progress, type ComparedMetric } from "./report.ts";
-import { latencyHistogram, median, ownCpuUs, procCpuUs, wallNowMs, within, yieldToLoop } from "./stats.ts";
+import { closedLoop, pacedSends } from "./load-loops.ts";
+import { median, ownCpuUs, procCpuUs, wallNowMs } from "./stats.ts";
 
 export interface CoreOptions {
   readonly rounds: number;
@@ -169,12 +170,13 @@ const tellRun = async (d: SideDriver, n: number, serverPid: number): Promise<Tel
   const server0 = procCpuUs(serverPid) ?? Number.NaN;
   const cpu0 = ownCpuUs();
   const t0 = wallNowMs();
-  for (let i = 0; i < n; i++) {
-    d.tell(i);
-    if ((i + 1) % 1000 === 0) await yieldToLoop();
-  }
+  await pacedSends(n, (seq) => d.tell(seq));
   await d.finishTells();
-  const done = await waitForReceiver(d, n);
+  const done = await awaitReceiverDone(
+    d.receiver,
+    ROUND_LIMIT_MS,
+    (count) => `${d.side} tell: the receiver stalled at ${count}/${n} messages; ${d.takeUndeliverable()} reported undeliverable to the sender`,
+  );
   const cpu1 = ownCpuUs();
   const server1 = procCpuUs(serverPid) ?? Number.NaN;
   return {
@@ -185,45 +187,12 @@ const tellRun = async (d: SideDriver, n: number, serverPid: number): Promise<Tel
   };
 };
 
-/** Waits for the receiver's `done`; fails early (with counts) when it stops making progress. */
-const waitForReceiver = async (d: SideDriver, n: number): Promise<{ lastAt: number; cpuUs: number }> => {
-  const deadline = Date.now() + ROUND_LIMIT_MS;
-  let lastCount = -1;
-  for (;;) {
-    try {
-      return await d.receiver.next("done", 3_000);
-    } catch {
-      /* not yet: check progress */
-    }
-    const status = await d.receiver.call({ type: "status" }, "status");
-    if (status.count === lastCount || Date.now() > deadline) {
-      throw new Error(
-        `${d.side} tell: the receiver stalled at ${status.count}/${n} messages; ${d.takeUndeliverable()} reported undeliverable to the sender`,
-      );
-    }
-    lastCount = status.count;
-  }
-};
-
 /** Closed-loop asks: `concurrency` callers, each sending its next request when the previous reply arrives. */
 const askRun = async (d: SideDriver, requests: number, concurrency: number, serverPid: number): Promise<AskResult> => {
-  const histogram = latencyHistogram();
   await d.responder.call({ type: "cpu-start" }, "cpu-started");
   const server0 = procCpuUs(serverPid) ?? Number.NaN;
   const cpu0 = ownCpuUs();
-  const t0 = performance.now();
-  let issued = 0;
-  const caller = async (): Promise<void> => {
-    while (issued < requests) {
-      const seq = issued++;
-      const start = performance.now();
-      const reply = await d.ask(seq);
-      histogram.recordValue(Math.max(1, Math.round((performance.now() - start) * 1000)));
-      if (reply !== seq) throw new Error(`${d.side} ask: reply ${String(reply)} to request ${seq}`);
-    }
-  };
-  await within(Promise.all(Array.from({ length: concurrency }, caller)), ROUND_LIMIT_MS, `${d.side} asks x${concurrency}`);
-  const elapsedMs = performance.now() - t0;
+  const { elapsedMs, histogram } = await closedLoop(requests, concurrency, (seq) => d.ask(seq), `${d.side} asks`, ROUND_LIMIT_MS);
   const cpu1 = ownCpuUs();
   const server1 = procCpuUs(serverPid) ?? Number.NaN;
   const responder = await d.responder.call({ type: "cpu-read" }, "cpu");

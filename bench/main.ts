@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { findNatsServerBinary } from "../runtime/index.ts";
 import { runCore } from "./core.ts";
+import { runPeers } from "./peers.ts";
 import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
 import { comparedTable, jsonLines, valueTable } from "./report.ts";
 import { runScale } from "./scale.ts";
@@ -67,6 +68,25 @@ program
     if (opts.json) process.stdout.write(jsonLines(metrics));
     write(
       `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload; ratio = tether / raw\n\n${comparedTable(metrics)}`,
+      opts.json,
+    );
+  });
+
+program
+  .command("peers")
+  .description("Tether vs Moleculer 0.15 (JSON serializer) over the same nats-server: asks at 1 and 32 in flight, one-way messages, CPU, service RSS")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--rounds <n>", "measured rounds (the median is reported)", positiveInt, 3)
+  .option("--requests <n>", "asks per round, system and concurrency level", positiveInt, 20_000)
+  .option("--events <n>", "one-way messages (tells, events) per round and system", positiveInt, 200_000)
+  .option("--payload <bytes>", "payload bytes in each message", positiveInt, 128)
+  .action(async (opts: { json: boolean; rounds: number; requests: number; events: number; payload: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runPeers({ rounds: opts.rounds, requests: opts.requests, events: opts.events, payloadBytes: opts.payload });
+    if (opts.json) process.stdout.write(jsonLines(result.metrics));
+    write(
+      `\npeers: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), ${opts.events} one-way messages, ${opts.requests} asks per round; ${opts.payload}-byte payload; ratio = tether / moleculer\n\n${comparedTable(result.metrics, "moleculer")}${result.notes.map((n) => `note: ${n}\n`).join("")}`,
       opts.json,
     );
   });

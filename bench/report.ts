@@ -4,18 +4,20 @@ export interface Target {
   readonly value: number;
 }
 
-/** One metric compared between Tether and the raw NATS baseline, measured in the same run. */
-export interface ComparedMetric {
+/**
+ * One metric compared between Tether and a baseline measured in the same run. The baseline's figure
+ * sits under the baseline's name: `raw` (raw NATS, the default) or a peer such as `moleculer`.
+ */
+export type ComparedMetric<B extends string = "raw"> = {
   readonly suite: string;
   readonly metric: string;
   readonly unit: string;
   readonly tether: number;
-  readonly raw: number;
-  /** Always tether / raw: above 1 is better for throughput, below 1 is better for latency and CPU. */
+  /** Always tether / baseline: above 1 is better for throughput, below 1 is better for latency, CPU and memory. */
   readonly ratio: number;
   readonly target: string | null;
   readonly met: boolean | null;
-}
+} & { readonly [K in B]: number };
 
 /** One absolute measurement (scale suite), with its goal when it has one. */
 export interface ValueMetric {
@@ -35,10 +37,25 @@ const meets = (target: Target | undefined, value: number): boolean | null => {
   return target.op === ">=" ? value >= target.value : value <= target.value;
 };
 
-export const compared = (suite: string, metric: string, unit: string, tether: number, raw: number, target?: Target): ComparedMetric => {
-  const ratio = round(tether / raw, 3);
-  return { suite, metric, unit, tether: round(tether, 2), raw: round(raw, 2), ratio, target: targetText(target), met: meets(target, ratio) };
-};
+/** A `compared` for another baseline: the baseline's figure is written under `baseline`. */
+export const comparedWith =
+  <B extends string>(baseline: B) =>
+  (suite: string, metric: string, unit: string, tether: number, other: number, target?: Target): ComparedMetric<B> => {
+    const ratio = round(tether / other, 3);
+    // key order is the JSON order: suite, metric, unit, tether, <baseline>, ratio, target, met
+    return {
+      suite,
+      metric,
+      unit,
+      tether: round(tether, 2),
+      [baseline]: round(other, 2),
+      ratio,
+      target: targetText(target),
+      met: meets(target, ratio),
+    } as ComparedMetric<B>;
+  };
+
+export const compared = comparedWith("raw");
 
 export const valued = (suite: string, metric: string, unit: string, value: number, target?: Target): ValueMetric => ({
   suite,
@@ -56,7 +73,7 @@ const round = (value: number, digits: number): number => {
 };
 
 /** One JSON object per line (machine-readable; stdout). */
-export const jsonLines = (metrics: readonly (ComparedMetric | ValueMetric)[]): string =>
+export const jsonLines = (metrics: readonly object[]): string =>
   metrics.map((m) => JSON.stringify(m)).join("\n") + "\n";
 
 const fmt = (value: number): string => {
@@ -78,10 +95,10 @@ export const table = (header: readonly string[], rows: readonly (readonly string
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n";
 };
 
-export const comparedTable = (metrics: readonly ComparedMetric[]): string =>
+export const comparedTable = <B extends string = "raw">(metrics: readonly ComparedMetric<B>[], baseline: B = "raw" as B): string =>
   table(
-    ["metric", "unit", "tether", "raw", "ratio", "target", "met"],
-    metrics.map((m) => [m.metric, m.unit, fmt(m.tether), fmt(m.raw), m.ratio.toFixed(2), m.target ?? "", metText(m.met)]),
+    ["metric", "unit", "tether", baseline, "ratio", "target", "met"],
+    metrics.map((m) => [m.metric, m.unit, fmt(m.tether), fmt(m[baseline]), m.ratio.toFixed(2), m.target ?? "", metText(m.met)]),
   );
 
 export const valueTable = (metrics: readonly ValueMetric[]): string =>
