@@ -1,0 +1,99 @@
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { describe, expect, it } from "vitest";
+import { networkSubjects } from "../../protocols/index.ts";
+import type { ActorRef, NodeEvent } from "../../runtime/index.ts";
+import { OrderBook } from "../fixtures/durable-agents.ts";
+import { eventually, startCluster, startNode } from "../support/nats.ts";
+
+type Summary = { count: number; distinct: number; orders: number[] };
+
+const ACTORS = 10;
+const PER_ROUND = 5;
+/** Every actor must consume again within this long after the killed server is back. */
+const RECOVERY_BOUND_MS = 15_000;
+
+/** `ref.send` until JetStream stores it: during an election a send may fail; the id makes a retry safe. */
+const sendSurely = async (ref: ActorRef, n: number, deadline: number): Promise<void> => {
+  for (;;) {
+    try {
+      await ref.send({ type: "order", n }, { id: `${ref.id}-order-${n}` });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+};
+
+const distinct = async (ref: ActorRef): Promise<number> =>
+  ((await ref.ask({ type: "summary" }, { timeoutMs: 1_000 }).catch(() => ({ distinct: -1 }))) as Summary).distinct;
+
+describe("the durable lane on a 3-node cluster", () => {
+  it("resumes every durable actor within seconds after the stream-leader server is SIGKILLed and restarted, losing nothing", async () => {
+    await using cluster = await startCluster();
+    // a long lease: this test is about the durable lane, not about the node being declared dead
+    await using node = await startNode(cluster.urls, { jetstreamReplicas: 3, leaseTtlMs: 30_000, durableAckWaitMs: 2_000 });
+    const recoveries: NodeEvent[] = [];
+    node.onEvent((e) => e.type === "durable-consumer-restarted" && recoveries.push(e));
+    const ids = Array.from({ length: ACTORS }, (_, i) => `book-${i}`);
+    const refs = ids.map((id) => node.ref<typeof OrderBook>(id));
+    for (const id of ids) await node.spawn(id, OrderBook, { durable: true });
+
+    let sent = 0;
+    const round = async (deadline: number) => {
+      const base = sent;
+      sent += PER_ROUND;
+      await Promise.all(refs.map(async (ref) => { for (let n = base; n < base + PER_ROUND; n++) await sendSurely(ref, n, deadline); }));
+    };
+    await round(Date.now() + 10_000);
+    const t0 = Date.now();
+    await eventually(async () => (await Promise.all(refs.map(distinct))).every((d) => d === sent), 10_000, "first round").catch(async (error: unknown) => {
+      throw new Error(`${String(error)}: ${JSON.stringify(await Promise.all(refs.map(distinct)))}`);
+    });
+    console.log(`first round took ${Date.now() - t0} ms`);
+
+    // the server leading the durable stream (and, by chance, some consumers)
+    const probe = await connect({ servers: cluster.urls });
+    const stream = networkSubjects("default").durableStream();
+    let victim: number;
+    let consumersLed: number;
+    try {
+      const jsm = await jetstreamManager(probe);
+      const leader = (await jsm.streams.info(stream)).cluster?.leader;
+      victim = cluster.servers.findIndex((s) => s.name === leader);
+      const infos = await Promise.all(ids.map((id) => jsm.consumers.info(stream, `a_${id}`)));
+      consumersLed = infos.filter((i) => i.cluster?.leader === leader).length;
+    } finally {
+      await probe.close();
+    }
+    expect(victim).toBeGreaterThanOrEqual(0);
+
+    cluster.servers[victim]?.kill();
+    // messages keep arriving while the server is down (stored once the stream has a new leader)
+    await round(Date.now() + 20_000);
+    await cluster.restartServer(victim);
+    await cluster.waitForJetStream(20_000);
+    const backAt = Date.now();
+    await round(backAt + 10_000);
+
+    const caughtUpAfter = new Map<string, number>();
+    await eventually(
+      async () => {
+        const counts = await Promise.all(refs.map(distinct));
+        counts.forEach((d, i) => d === sent && !caughtUpAfter.has(ids[i] as string) && caughtUpAfter.set(ids[i] as string, Date.now() - backAt));
+        return caughtUpAfter.size === ACTORS;
+      },
+      RECOVERY_BOUND_MS,
+      `all ${ACTORS} actors caught up (${consumersLed} consumers were led by the killed server)`,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; caught up: ${JSON.stringify([...caughtUpAfter])}`);
+    });
+    console.log(`durable recovery: ${consumersLed}/${ACTORS} consumer leaders on the killed server; ms after cluster back:`, Object.fromEntries(caughtUpAfter), `restarts: ${recoveries.length}`);
+    for (const ref of refs) {
+      const s = (await ref.ask({ type: "summary" })) as Summary;
+      expect(s.distinct).toBe(sent); // nothing lost
+      expect(s.count).toBe(sent); // nothing applied twice
+    }
+  }, 60_000);
+});
