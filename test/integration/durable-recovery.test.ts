@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { networkSubjects } from "../../protocols/index.ts";
 import { silentLogger, type ActorRef, type Logger } from "../../runtime/index.ts";
 import { OrderBook } from "../fixtures/durable-agents.ts";
-import { eventually, startCluster, startNode } from "../support/nats.ts";
+import { eventually, startCluster, startNode, startServer } from "../support/nats.ts";
 
 type Summary = { count: number; distinct: number; orders: number[] };
 
@@ -96,4 +96,38 @@ describe("the durable lane on a 3-node cluster", () => {
       expect(s.count).toBe(sent); // nothing applied twice
     }
   }, 60_000);
+
+  it("re-creates an actor's durable consumer that was deleted under it, and delivers what was sent meanwhile", async () => {
+    await using server = await startServer();
+    const logged: string[] = [];
+    const logger: Logger = { ...silentLogger, info: (msg, f) => logged.push(`${msg} ${JSON.stringify(f)}`), warn: (msg, f) => logged.push(`${msg} ${JSON.stringify(f)}`) };
+    await using node = await startNode(server.url, {}, { logger });
+    await node.spawn("orders", OrderBook, { durable: true });
+    const ref = node.ref<typeof OrderBook>("orders");
+    for (let n = 0; n < 5; n++) await ref.send({ type: "order", n });
+    await eventually(async () => (await distinct(ref)) === 5, 5_000, "first orders");
+
+    const nc = await connect({ servers: server.url });
+    try {
+      await (await jetstreamManager(nc)).consumers.delete(networkSubjects("default").durableStream(), "a_orders");
+    } finally {
+      await nc.close();
+    }
+    for (let n = 5; n < 10; n++) await ref.send({ type: "order", n });
+    await eventually(async () => (await distinct(ref)) === 10, 10_000, "orders sent after the consumer was deleted");
+    expect(((await ref.ask({ type: "summary" })) as Summary).count).toBe(10); // re-delivered old orders are skipped (checkpointed ids): nothing applied twice
+    expect(logged.some((l) => l.startsWith("durable consumer re-attached") && l.includes('"recreated":true'))).toBe(true);
+  });
+
+  it("does not take a backlogged consumer (max_ack_pending reached) for a stalled one", async () => {
+    await using server = await startServer();
+    const stalls: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (msg, f) => msg.startsWith("durable consumer") && stalls.push(JSON.stringify(f)) };
+    await using node = await startNode(server.url, {}, { logger });
+    await node.spawn("slow", OrderBook, { durable: true, args: [250], mailboxCapacity: 2 });
+    const ref = node.ref<typeof OrderBook>("slow");
+    for (let n = 0; n < 32; n++) await ref.send({ type: "order", n }); // ~8 s of work, 2 in flight at a time
+    await eventually(async () => (await distinct(ref)) === 32, 20_000, "the backlog");
+    expect(stalls).toEqual([]);
+  });
 });
