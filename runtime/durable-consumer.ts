@@ -50,8 +50,9 @@ const isApiError = (error: unknown, code: number): boolean => error instanceof J
  * server is SIGKILLed, its open pulls vanish without a word, and nats.js 3.4 `consume()` notices
  * only through missed heartbeats: by default `idle_heartbeat` is `expires / 2` = 15 s and two must
  * be missed, then it re-checks with `consumer.info()` and, if that fails mid-election, waits a whole
- * `expires` (30 s) before trying again; while disconnected it pauses the check. Measured on a
- * 3-node 2.9.10 cluster: actors whose consumer leader was killed made no progress for up to 59 s.
+ * `expires` (30 s) before trying again; while disconnected it pauses the check. On a 3-node 2.9.10
+ * cluster, actors whose consumer leader was killed were reported stalled for up to 59 s, and in
+ * test/integration/durable-recovery.test.ts they were still stalled 15 s after the cluster was back.
  * Here pulls ask for a 1 s heartbeat, and a session is thrown away and re-attached (the consumer
  * re-created if it is gone) on missed heartbeats, a deleted or missing consumer, an ended or failed
  * iterator, or `stallMs` of silence from the server, with bounded backoff between attempts.
