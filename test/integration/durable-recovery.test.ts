@@ -53,20 +53,27 @@ describe("the durable lane on a 3-node cluster", () => {
     });
     console.log(`first round took ${Date.now() - t0} ms`);
 
-    // the server leading the durable stream (and, by chance, some consumers)
+    // the server leading the durable stream, moved (by step-down) until it also leads some of the
+    // actors' consumers: losing a consumer's leader is what stalled them
     const probe = await connect({ servers: cluster.urls });
     const stream = networkSubjects("default").durableStream();
-    let victim: number;
-    let consumersLed: number;
+    let leader: string | undefined;
+    let consumersLed = 0;
     try {
       const jsm = await jetstreamManager(probe);
-      const leader = (await jsm.streams.info(stream)).cluster?.leader;
-      victim = cluster.servers.findIndex((s) => s.name === leader);
-      const infos = await Promise.all(ids.map((id) => jsm.consumers.info(stream, `a_${id}`)));
-      consumersLed = infos.filter((i) => i.cluster?.leader === leader).length;
+      for (let tries = 0; tries < 8; tries++) {
+        leader = (await jsm.streams.info(stream)).cluster?.leader;
+        const infos = await Promise.all(ids.map((id) => jsm.consumers.info(stream, `a_${id}`)));
+        consumersLed = infos.filter((i) => i.cluster?.leader === leader).length;
+        if (leader !== undefined && consumersLed > 0) break;
+        await probe.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 }).catch(() => undefined);
+        await eventually(async () => ((await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader ?? leader) !== leader, 10_000, "a new stream leader");
+      }
     } finally {
       await probe.close();
     }
+    expect(consumersLed).toBeGreaterThan(0);
+    const victim = cluster.servers.findIndex((s) => s.name === leader);
     expect(victim).toBeGreaterThanOrEqual(0);
 
     cluster.servers[victim]?.kill();
