@@ -2,7 +2,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import { networkSubjects } from "../../protocols/index.ts";
-import { silentLogger, type ActorRef, type Logger } from "../../runtime/index.ts";
+import { silentLogger, type ActorRef, type Logger, type Node } from "../../runtime/index.ts";
 import { OrderBook } from "../fixtures/durable-agents.ts";
 import { eventually, startCluster, startNode, startServer } from "../support/nats.ts";
 
@@ -35,7 +35,14 @@ describe("the durable lane on a 3-node cluster", () => {
     // a long lease: this test is about the durable lane, not about the node being declared dead
     const reattached: Record<string, unknown>[] = [];
     const logger: Logger = { ...silentLogger, info: (msg, fields = {}) => msg === "durable consumer re-attached" && reattached.push(fields) };
-    await using node = await startNode(cluster.urls, { jetstreamReplicas: 3, leaseTtlMs: 30_000, durableAckWaitMs: 2_000 }, { logger });
+    // right after start the meta leader may not know every peer yet ("no suitable peers for placement")
+    let started: Node | undefined;
+    await eventually(
+      async () => (started = await startNode(cluster.urls, { jetstreamReplicas: 3, leaseTtlMs: 30_000, durableAckWaitMs: 2_000 }, { logger }).catch(() => undefined)) !== undefined,
+      15_000,
+      "a node on the fresh cluster",
+    );
+    await using node = started as Node;
     const ids = Array.from({ length: ACTORS }, (_, i) => `book-${i}`);
     const refs = ids.map((id) => node.ref<typeof OrderBook>(id));
     for (const id of ids) await node.spawn(id, OrderBook, { durable: true });
