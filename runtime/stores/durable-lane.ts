@@ -6,18 +6,38 @@ import {
   StorageType,
   jetstream,
   jetstreamManager,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
 import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
+import { systemClock, type Clock } from "../support/clock.ts";
+import { DurableConsumer, type DurableConsumerTiming } from "./durable-consumer.ts";
 import type { Logger } from "../support/logger.ts";
+
+/**
+ * Stall detection and re-attach timing. A consumer leader's loss is noticed after two missed
+ * heartbeats (2–3 s); an R3 election on nats-server 2.9.10 takes 4.8–7.3 s, which the backoff
+ * (0.25, 0.5, 1, 2, 4, 5 s…) rides out in a few attempts.
+ */
+const defaultConsumerTiming: DurableConsumerTiming = {
+  heartbeatMs: 1_000,
+  expiresMs: 10_000,
+  stallMs: 5_000,
+  restartInitialMs: 250,
+  restartMaxMs: 5_000,
+};
 
 export interface DurableLaneOptions {
   readonly replicas: number;
   /** JetStream's duplicate window: a message id sent twice within it is stored once. Default 2 min. */
   readonly duplicateWindowMs?: number;
+  /** How consumers detect a stall and re-attach; default `defaultConsumerTiming`. */
+  readonly consumerTiming?: Partial<DurableConsumerTiming>;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Backoff jitter; default `Math.random`. */
+  readonly random?: () => number;
 }
 
 export interface DurableAttachOptions {
@@ -41,19 +61,25 @@ export class DurableLane {
   readonly #jsm: JetStreamManager;
   readonly #subjects: NetworkSubjects;
   readonly #logger: Logger;
+  readonly #timing: DurableConsumerTiming;
+  readonly #clock: Clock;
+  readonly #random: () => number;
   readonly stream: string;
 
-  private constructor(js: JetStreamClient, jsm: JetStreamManager, subjects: NetworkSubjects, logger: Logger) {
+  private constructor(js: JetStreamClient, jsm: JetStreamManager, subjects: NetworkSubjects, options: DurableLaneOptions, logger: Logger) {
     this.#js = js;
     this.#jsm = jsm;
     this.#subjects = subjects;
     this.#logger = logger;
+    this.#timing = { ...defaultConsumerTiming, ...options.consumerTiming };
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
     this.stream = subjects.durableStream();
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: DurableLaneOptions, logger: Logger): Promise<DurableLane> {
     const jsm = await jetstreamManager(nc);
-    const lane = new DurableLane(jetstream(nc), jsm, subjects, logger);
+    const lane = new DurableLane(jetstream(nc), jsm, subjects, options, logger);
     try {
       const info = await jsm.streams.info(lane.stream).catch(() => undefined);
       if (info === undefined) {
@@ -95,7 +121,10 @@ export class DurableLane {
     return info.ack_floor.stream_seq;
   }
 
-  /** Starts consuming `actorId`'s durable messages; `stop()` ends it (unacknowledged ones are redelivered later). */
+  /**
+   * Starts consuming `actorId`'s durable messages and keeps consuming across server and leader loss
+   * (see `DurableConsumer`); `stop()` ends it (unacknowledged ones are redelivered later).
+   */
   async attach(actorId: string, options: DurableAttachOptions): Promise<{ stop(): Promise<void> }> {
     const name = `a_${actorId}`;
     const config = {
@@ -110,23 +139,19 @@ export class DurableLane {
     const existing = await this.#jsm.consumers.info(this.stream, name).catch(() => undefined);
     if (existing === undefined) await this.#jsm.consumers.add(this.stream, config);
     else await this.#jsm.consumers.update(this.stream, name, { ack_wait: config.ack_wait, max_deliver: config.max_deliver, max_ack_pending: config.max_ack_pending });
-    const consumer = await this.#js.consumers.get(this.stream, name);
-    const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.min(options.maxAckPending, 256) });
-    const done = (async () => {
-      for await (const m of messages) {
-        try {
-          options.onMessage(m);
-        } catch (error) {
-          this.#logger.error("durable message handler threw", { actorId, seq: m.seq, error });
-          m.nak(1_000);
-        }
-      }
-    })();
-    return {
-      stop: async () => {
-        await messages.close().catch(() => undefined);
-        await done.catch(() => undefined);
-      },
-    };
+    const consumer = await DurableConsumer.start({
+      js: this.#js,
+      jsm: this.#jsm,
+      stream: this.stream,
+      actorId,
+      config,
+      batch: Math.min(options.maxAckPending, 256),
+      onMessage: options.onMessage,
+      timing: this.#timing,
+      clock: this.#clock,
+      random: this.#random,
+      logger: this.#logger,
+    });
+    return { stop: () => consumer.stop() };
   }
 }
