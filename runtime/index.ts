@@ -1,3 +1,5 @@
+// The public API of runtime/: what applications, actors/, supervisors/ and cli/ use. Internals that
+// tests need are exported from ./internal.ts instead (as nats.js separates mod.ts and internal_mod.ts).
 export { Node } from "./node.ts";
 export type { NodeDeps } from "./node.ts";
 export type { CallObserver } from "./messaging/outbound.ts";
@@ -20,9 +22,6 @@ export type {
 export { systemClock } from "./support/clock.ts";
 export type { Clock, TimerHandle } from "./support/clock.ts";
 export { FakeClock } from "./support/fake-clock.ts";
-export { Mailbox, MailboxLane } from "./actor/mailbox.ts";
-export type { MailboxOptions } from "./actor/mailbox.ts";
-export { PendingReplies } from "./messaging/pending-replies.ts";
 export { NatsServer, findNatsServerBinary, freeLoopbackPort } from "./embedded/nats-server.ts";
 export type { NatsServerOptions } from "./embedded/nats-server.ts";
 export { NatsCluster } from "./embedded/nats-cluster.ts";
@@ -34,7 +33,6 @@ export type { Logger } from "./support/logger.ts";
 export type { NodeEvent, NodeEventListener } from "./node-events.ts";
 export { injectTraceContext, extractTraceContext } from "./telemetry/tracing.ts";
 export type { HeaderCarrier } from "./telemetry/tracing.ts";
-export { classifySchemaError } from "./messaging/schema-errors.ts";
 export { startTelemetry } from "./telemetry/telemetry.ts";
 export type { Telemetry } from "./telemetry/telemetry.ts";
 export { LedgerStream } from "./stores/ledger-stream.ts";
@@ -48,17 +46,8 @@ export { AssuranceOptions, AssuranceProfile, AssuranceLevel, QuotaRule } from ".
 export type { AssuranceOptionsInput, AssuranceOptionsResolved } from "./assurance/assurance-options.ts";
 export { LedgerClient } from "./assurance/ledger-client.ts";
 export type { LedgerEntry, LedgerReceipt } from "./assurance/ledger-client.ts";
-export { Quotas } from "./assurance/quotas.ts";
 export type { ExecutionScope, ScopeToken, Usage } from "./actor/execution-scope.ts";
 export type { ActOptions, DeferredReply } from "./actor/actor-types.ts";
 export { rollUpUsage, UsageGrouping } from "./assurance/usage-report.ts";
 export type { UsageRow } from "./assurance/usage-report.ts";
-export { parseHeaderBlock, readInboundMeta, readMsgMeta, encodedHeaders, headerLine, isSafeHeaderValue } from "./messaging/wire-headers.ts";
-export type { InboundMeta } from "./messaging/wire-headers.ts";
-export { RollbackCoordinator } from "./rollback/rollback-coordinator.ts";
-export type { RollbackDeps } from "./rollback/rollback-coordinator.ts";
-export { StateStore } from "./stores/state-store.ts";
-export type { Checkpoint } from "./stores/state-store.ts";
-export { DurableLane } from "./stores/durable-lane.ts";
-export type { DurableLaneOptions, DurableAttachOptions } from "./stores/durable-lane.ts";
 export type { SendOptions } from "./actor/actor-types.ts";

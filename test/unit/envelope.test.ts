@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { decodeBody, encodeBody, errorFromWire, hasCode, isTetherError, messageTypeOf, TetherError } from "../../protocols/index.ts";
-import { classifySchemaError } from "../../runtime/index.ts";
+import { classifySchemaError } from "../../runtime/internal.ts";
 
 describe("envelope codec", () => {
   it("round-trips a message through msgpack", () => {

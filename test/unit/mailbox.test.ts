@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Mailbox } from "../../runtime/index.ts";
+import { Mailbox } from "../../runtime/internal.ts";
 import { hasCode } from "../../protocols/index.ts";
 
 describe("Mailbox", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FakeClock, PendingReplies } from "../../runtime/index.ts";
+import { FakeClock } from "../../runtime/index.ts";
+import { PendingReplies } from "../../runtime/internal.ts";
 import { TetherError, hasCode } from "../../protocols/index.ts";
 
 describe("PendingReplies", () => {

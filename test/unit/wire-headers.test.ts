@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MsgHdrsImpl, headers } from "@nats-io/transport-node";
-import { encodedHeaders, headerLine, parseHeaderBlock, readInboundMeta } from "../../runtime/index.ts";
+import { encodedHeaders, headerLine, parseHeaderBlock, readInboundMeta } from "../../runtime/internal.ts";
 
 const enc = new TextEncoder();
 /** nats.js calls encode() on any headers object it publishes; the public MsgHdrs type does not list it. */

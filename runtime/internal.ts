@@ -1,0 +1,20 @@
+// Internals for Tether's own tests (test/ only; not part of the public API, may change at any time).
+export { Mailbox, MailboxLane } from "./actor/mailbox.ts";
+export type { MailboxOptions } from "./actor/mailbox.ts";
+export { ActorCell } from "./actor/actor-cell.ts";
+export type { CellHost, Delivery, ReplyOutcome } from "./actor/actor-cell.ts";
+export { HandlerContext } from "./actor/handler-context.ts";
+export type { ContextHost } from "./actor/handler-context.ts";
+export { newScope } from "./actor/execution-scope.ts";
+export { composeActionChain } from "./interceptors/action-chain.ts";
+export { PendingReplies } from "./messaging/pending-replies.ts";
+export { classifySchemaError } from "./messaging/schema-errors.ts";
+export { parseHeaderBlock, readInboundMeta, readMsgMeta, encodedHeaders, headerLine, isSafeHeaderValue } from "./messaging/wire-headers.ts";
+export type { InboundMeta } from "./messaging/wire-headers.ts";
+export { RollbackCoordinator } from "./rollback/rollback-coordinator.ts";
+export type { RollbackDeps } from "./rollback/rollback-coordinator.ts";
+export { StateStore } from "./stores/state-store.ts";
+export type { Checkpoint, ProcessedMark } from "./stores/state-store.ts";
+export { DurableLane } from "./stores/durable-lane.ts";
+export type { DurableLaneOptions, DurableAttachOptions } from "./stores/durable-lane.ts";
+export { Quotas } from "./assurance/quotas.ts";
