@@ -1,4 +1,5 @@
 export { Node } from "./node.ts";
+export { watchFailures } from "./failure-feed.ts";
 export type { NodeDeps, SpawnOptions, CallObserver } from "./node.ts";
 export { NodeOptionsSchema, resolveNodeOptions } from "./config.ts";
 export type { NodeOptionsInput, NodeOptionsResolved } from "./config.ts";
