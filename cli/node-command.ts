@@ -57,9 +57,14 @@ export const registerNodeCommand = (program: Command): void => {
         { logger, ...(telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider }) },
       );
       let stopping: Promise<void> | undefined;
+      let supervision: SupervisionHost | undefined;
       const stop = (signal: string) => {
         stopping ??= (async () => {
           process.stdout.write(`tether: ${signal}: draining node ${n.id}\n`);
+          // supervisors running here move to a live node that registered their tree before this one closes
+          for (const { supervisor, to } of (await supervision?.handOff().catch(() => [])) ?? []) {
+            process.stdout.write(to === undefined ? `tether: no node could take supervisor ${supervisor}: it stops with this node\n` : `tether: handed supervisor ${supervisor} to ${to}\n`);
+          }
           await n.close();
           await telemetry.shutdown();
           process.stdout.write(`tether: node ${n.id} stopped\n`);
@@ -99,6 +104,7 @@ export const registerNodeCommand = (program: Command): void => {
         const supervising: string[] = [];
         if (loaded.supervisors.length > 0) {
           const host = SupervisionHost.of(n);
+          supervision = host;
           for (const tree of loaded.supervisors) host.register(tree);
           host.onEvent((e) => {
             if (e.type === "took-over") process.stdout.write(`tether: took over supervisor ${e.supervisor} (kept ${e.kept.join(", ") || "none"}; lost ${e.lost.join(", ") || "none"})\n`);

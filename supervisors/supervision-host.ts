@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TetherError, errorFromWire, hasCode, type SupervisorStatus } from "../protocols/index.ts";
+import { TetherError, errorFromWire, hasCode, isLeaseAlive, type SupervisorStatus } from "../protocols/index.ts";
 import type { Node } from "../runtime/index.ts";
 import { SupervisorActor, type ResolvedSupervisor, type SupervisorActorDeps } from "./supervisor-actor.ts";
 import { parseSupervisorOptions, supervisorError } from "./supervisor-errors.ts";
@@ -133,6 +133,35 @@ export class SupervisionHost {
   /** The supervisor actor with this id, if it runs on this node now. */
   local(id: string): SupervisorActor | undefined {
     return this.#local.get(id);
+  }
+
+  /**
+   * Before a graceful stop: moves every supervisor running here to a live node that can host it (it
+   * registered the tree), keeping its state. Closing a node releases its actors' ids, so without this
+   * its supervisors would stop with it rather than fail over. Children running here still stop with the
+   * node; the supervisor, already elsewhere, restarts them there. Returns where each one went.
+   */
+  async handOff(): Promise<{ supervisor: string; to: string | undefined }[]> {
+    const now = this.node.clock.now();
+    const peers = (await this.node.listNodes().catch(() => []))
+      .filter((n) => n.nodeId !== this.node.id && isLeaseAlive(n, now))
+      .sort((x, y) => x.actorCount - y.actorCount) // least loaded first
+      .map((n) => n.nodeId);
+    const moved: { supervisor: string; to: string | undefined }[] = [];
+    for (const id of [...this.#local.keys()]) {
+      let to: string | undefined;
+      for (const peer of peers) {
+        try {
+          await this.node.migrate(id, peer);
+          to = peer;
+          break;
+        } catch {
+          /* that node cannot host it (say it did not register the tree): try the next one */
+        }
+      }
+      moved.push({ supervisor: id, to });
+    }
+    return moved;
   }
 
   /** Events of the supervisors running on this node (they follow a supervisor that moves here). */

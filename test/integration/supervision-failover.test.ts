@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { SupervisionHost, type SupervisorEvent } from "../../supervisors/index.ts";
+import { Supervisor, SupervisionHost, constantBackoff, defineSupervisor, type SupervisorEvent } from "../../supervisors/index.ts";
 import { fleet } from "../fixtures/supervision-agents.ts";
 import { Counter } from "../support/actors.ts";
-import { eventually, startCluster, startNode } from "../support/nats.ts";
+import { eventually, startCluster, startNode, startServer } from "../support/nats.ts";
 import { TetherProcess } from "../support/processes.ts";
 
 type Took = Extract<SupervisorEvent, { type: "took-over" }>;
@@ -53,5 +53,27 @@ describe("a supervision tree on a 3-node cluster", () => {
     const status = await SupervisionHost.of(b).status("fleet");
     expect(status).toMatchObject({ supervisor: "fleet", nodeId: home, phase: "running", restarts: 2 });
     expect(status.children.toSorted()).toEqual(["fleet-a", "fleet-b", "fleet-c"]);
+  });
+});
+
+describe("a graceful stop of the node running a supervisor", () => {
+  it("hands the supervisor to a node that registered its tree, which restarts the children that stopped with the old node", async () => {
+    await using server = await startServer();
+    await using leaving = await startNode(server.url);
+    await using staying = await startNode(server.url);
+    const tree = defineSupervisor({ id: "handed", backoff: constantBackoff({ delayMs: 5 }), children: [{ id: "handed-child", start: () => new Counter() }] });
+    const events: SupervisorEvent[] = [];
+    const host = SupervisionHost.of(staying);
+    host.register(tree, { watchMs: 100 });
+    host.onEvent((e) => events.push(e));
+    await Supervisor.start(leaving, tree);
+    expect((await staying.whereIs("handed-child"))?.record.nodeId).toBe(leaving.id);
+
+    expect(await SupervisionHost.of(leaving).handOff()).toEqual([{ supervisor: "handed", to: staying.id }]);
+    expect(host.local("handed")?.state.phase).toBe("running"); // moved with its state
+    await leaving.close(); // the child stops with its node; the supervisor, now elsewhere, restarts it
+    await eventually(async () => (await staying.whereIs("handed-child"))?.record.nodeId === staying.id, 10_000, "child restarted on the staying node");
+    expect(events.find((e) => e.type === "took-over")).toMatchObject({ kept: ["handed-child"], lost: [] });
+    expect(await staying.ref<typeof Counter>("handed-child").ask({ type: "get" })).toBe(0);
   });
 });
