@@ -60,6 +60,8 @@ export class SupervisorActor {
   #timer: TimerHandle | undefined;
   #reconcileQueued = false;
   #tookOver = false;
+  /** Another copy took this supervisor over (this one's checkpoint was refused): it must not act any more. */
+  #fenced = false;
 
   constructor(deps: SupervisorActorDeps) {
     this.#deps = deps;
@@ -100,12 +102,19 @@ export class SupervisorActor {
   }
 
   onStop(): void {
+    this.#detach();
+  }
+
+  #detach(): void {
     this.#stopWatching?.();
+    this.#stopWatching = undefined;
     if (this.#timer !== undefined) this.#deps.port.clock.clearInterval(this.#timer);
+    this.#timer = undefined;
     this.#deps.attached(this.#id, undefined);
   }
 
   async handle(msg: SupervisorMessage, ctx: ActorContext): Promise<SupervisorStatus | undefined> {
+    if (this.#fenced) return this.#status(new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `supervisor ${this.#id} was taken over by another node`));
     try {
       switch (msg.type) {
         case "tether.supervisor.v1.start":
@@ -131,12 +140,13 @@ export class SupervisorActor {
         case "tether.supervisor.v1.shutdown":
           await this.#stopChildren();
           if (this.state.phase !== "new") this.state.phase = "stopped";
-          await ctx.checkpoint();
+          await this.#save(ctx);
           return this.#status();
         case "tether.supervisor.v1.status":
           return this.#status();
       }
     } catch (error) {
+      if (this.#fenced) return this.#status(error);
       // never a handler failure: that would be this supervisor's own crash, reported to its parent
       await this.#deps.port.recordEvent("supervisor.error", this.#id, { message: String(error) }).catch(() => undefined);
       return this.#status(error);
@@ -161,6 +171,12 @@ export class SupervisorActor {
   }
 
   #tellSelf(msg: SupervisorMessage): void {
+    if (!this.#deps.port.hosts(this.#id)) {
+      // a copy fenced by the node (taken over elsewhere) gets no onStop: stop relaying, or the new
+      // owner would get every failure notice twice
+      this.#detach();
+      return;
+    }
     try {
       this.#deps.port.ref(this.#id).tell(msg);
     } catch {
@@ -182,20 +198,20 @@ export class SupervisorActor {
   async #start(ctx: ActorContext): Promise<void> {
     if (this.state.phase !== "new") return; // started already (or restored): nothing to do
     this.state.phase = "starting";
-    await ctx.checkpoint();
+    await this.#save(ctx);
     try {
       for (const child of this.#spec.children) {
         await this.#startChild(child);
-        await ctx.checkpoint(); // a survivor taking over mid-start knows which children exist
+        await this.#save(ctx); // a survivor taking over mid-start knows which children exist
       }
     } catch (error) {
       await this.#stopChildren();
       this.state.phase = "stopped";
-      await ctx.checkpoint().catch(() => undefined);
+      await this.#save(ctx).catch(() => undefined);
       throw error;
     }
     this.state.phase = "running";
-    await ctx.checkpoint();
+    await this.#save(ctx);
   }
 
   /**
@@ -208,6 +224,13 @@ export class SupervisorActor {
     const phase = this.state.phase;
     if (phase === "gave_up") {
       this.#stopSelf(); // a root that gave up and died before it stopped itself
+      return;
+    }
+    const parent = (this.#resolved as ResolvedSupervisor).parent;
+    if (phase === "escalated" && this.#tookOver && parent !== undefined) {
+      // escalated just before its node died: the parent may not have heard (it ignores a repeat)
+      this.#tookOver = false;
+      this.#tellParent(parent);
       return;
     }
     if (phase !== "running" && phase !== "starting") return;
@@ -254,7 +277,7 @@ export class SupervisorActor {
       this.#emit({ type: "took-over", supervisor: this.#id, kept, lost });
       await port.recordEvent("supervisor.took_over", this.#id, { node: port.nodeId, kept, lost }).catch(() => undefined);
     }
-    if (changed) await ctx.checkpoint();
+    if (changed) await this.#save(ctx);
     if (failed.length === 0) return;
     for (const id of failed) this.#emit({ type: "child-failed", supervisor: this.#id, child: id, reason: "error" });
     await this.#handleExits(failed, ctx);
@@ -280,14 +303,15 @@ export class SupervisorActor {
     const delayMs = backoffDelay(spec.backoff, Math.max(0, intensity.count - 1), resolved.random);
     try {
       for (const id of stopOrder) await this.#stopChild(id);
-      await ctx.checkpoint();
+      await this.#save(ctx);
       if (delayMs > 0) await new Promise<void>((resolve) => this.#deps.port.clock.setTimeout(resolve, delayMs));
       for (const child of affected) {
         if (!restart.has(child.id)) continue;
         await this.#startChild(child);
-        await ctx.checkpoint();
+        await this.#save(ctx);
       }
     } catch (error) {
+      if (this.#fenced) throw error; // taken over meanwhile: the new owner carries on
       // a restart that fails is another failure of the child: it counts against the intensity, so
       // repeated failures escalate or give up instead of leaving the child silently down
       await this.#deps.port.recordEvent("supervisor.restart_failed", this.#id, { child: failed[0] ?? "", error: String(error) }).catch(() => undefined);
@@ -296,8 +320,21 @@ export class SupervisorActor {
       return;
     }
     this.state.restarts++;
-    await ctx.checkpoint();
+    await this.#save(ctx);
     this.#emit({ type: "children-restarted", supervisor: this.#id, children: affected.filter((c) => restart.has(c.id)).map((c) => c.id), delayMs });
+  }
+
+  /** Checkpoints; a refused checkpoint means another copy took over, and this one stops acting. */
+  async #save(ctx: ActorContext): Promise<void> {
+    try {
+      await ctx.checkpoint();
+    } catch (error) {
+      if (hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) {
+        this.#fenced = true;
+        this.#detach();
+      }
+      throw error;
+    }
   }
 
   /** Past the restart intensity: stop every child, then escalate to the parent or (a root) give up. */
@@ -306,21 +343,24 @@ export class SupervisorActor {
     const parent = (this.#resolved as ResolvedSupervisor).parent;
     if (parent !== undefined) {
       this.state.phase = "escalated";
-      await ctx.checkpoint();
+      await this.#save(ctx);
       this.#emit({ type: "escalated", supervisor: this.#id, child: childId });
-      // the parent stops this supervisor as part of restarting it
-      try {
-        this.#deps.port.ref(parent).tell({ type: "tether.supervisor.v1.child_escalated", child: this.#id });
-      } catch {
-        /* the parent's reconcile still finds this subtree down once it is stopped */
-      }
+      this.#tellParent(parent); // the parent stops this supervisor as part of restarting it
       return;
     }
     this.state.phase = "gave_up";
-    await ctx.checkpoint();
+    await this.#save(ctx);
     this.#emit({ type: "gave-up", supervisor: this.#id, child: childId });
     await this.#deps.port.recordEvent("supervisor.gave_up", this.#id, { child: childId, restarts: this.state.restarts }).catch(() => undefined);
     this.#stopSelf();
+  }
+
+  #tellParent(parent: string): void {
+    try {
+      this.#deps.port.ref(parent).tell({ type: "tether.supervisor.v1.child_escalated", child: this.#id });
+    } catch {
+      /* the parent is failing over: this supervisor tells it again once either is taken over */
+    }
   }
 
   /** Stops this actor once the current message is handled (a root that gave up frees its id). */

@@ -77,6 +77,7 @@ const tree = defineSupervisor({
 
 const setUp = (spec: SupervisorSpec = tree) => {
   const port = new FakePort();
+  port.placement.set(spec.id, port.nodeId); // the supervisor itself runs here
   const events: SupervisorEvent[] = [];
   const actor = new SupervisorActor({
     port,
@@ -160,6 +161,17 @@ describe("SupervisorActor", () => {
     expect(Object.keys(actor.state.children)).toEqual(["a", "b"]);
     expect(port.spawned).toEqual(["a"]);
     expect(events[0]).toMatchObject({ type: "took-over" });
+  });
+
+  it("stops relaying failure notices once its node no longer hosts it (fenced: taken over elsewhere)", async () => {
+    const { port, actor, ctx, lifecycle } = setUp();
+    actor.onStart(lifecycle);
+    await actor.handle({ type: "tether.supervisor.v1.start" }, ctx);
+    port.placement.set("tree", "elsewhere");
+    port.failureListener?.({ type: "tether.node.v1.failure", actorId: "a", nodeId: "here", messageId: "m1", code: "ERR_ACTOR_HANDLER_FAILED" });
+    expect(port.told).toEqual([]);
+    expect(port.failureListener).toBeUndefined();
+    expect(port.clock.pending).toBe(0); // its reconcile timer is gone too
   });
 
   it("refuses to start on a node that does not know its tree (ERR_SUPERVISOR_SPEC_UNKNOWN)", () => {
