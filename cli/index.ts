@@ -1,3 +1,4 @@
 export { buildProgram } from "./program.ts";
-export { loadAgents } from "./agents-module.ts";
+export { loadAgents, loadAgentsModule } from "./agents-module.ts";
+export type { AgentsModule } from "./agents-module.ts";
 export { parseServers } from "./servers.ts";

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { Node, createStderrLogger, startTelemetry, type LogLevel } from "../runtime/index.ts";
 import { hasCode } from "../protocols/index.ts";
-import { loadAgents } from "./agents-module.ts";
+import { SupervisionHost } from "../supervisors/index.ts";
+import { loadAgentsModule } from "./agents-module.ts";
 import { parsePositiveInt, parseServers } from "./servers.ts";
 
 interface NodeStartFlags {
@@ -26,7 +27,7 @@ export const registerNodeCommand = (program: Command): void => {
     .description("start a node process hosting the agents exported by --agents (Ctrl-C or SIGTERM drains and stops it)")
     .option("--nats <urls>", "comma-separated NATS server URLs (default: start an embedded nats-server)")
     .option("--network <name>", "network (tenant) name", "default")
-    .option("--agents <module>", "module whose default export is a defineAgents([...]) list")
+    .option("--agents <module>", "module whose default export is a defineAgents([...]) list, and whose `supervisors` export lists supervision trees")
     .option("--node-id <id>", "stable node id (default: random)")
     .option("--replicas <n>", "JetStream replicas for the registry and dead letters (3 on a 3-node cluster)", parsePositiveInt("--replicas"))
     .option("--log-level <level>", "debug | info | warn | error", "info")
@@ -56,9 +57,14 @@ export const registerNodeCommand = (program: Command): void => {
         { logger, ...(telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider }) },
       );
       let stopping: Promise<void> | undefined;
+      let supervision: SupervisionHost | undefined;
       const stop = (signal: string) => {
         stopping ??= (async () => {
           process.stdout.write(`tether: ${signal}: draining node ${n.id}\n`);
+          // supervisors running here move to a live node that registered their tree before this one closes
+          for (const { supervisor, to } of (await supervision?.handOff().catch(() => [])) ?? []) {
+            process.stdout.write(to === undefined ? `tether: no node could take supervisor ${supervisor}: it stops with this node\n` : `tether: handed supervisor ${supervisor} to ${to}\n`);
+          }
           await n.close();
           await telemetry.shutdown();
           process.stdout.write(`tether: node ${n.id} stopped\n`);
@@ -68,7 +74,8 @@ export const registerNodeCommand = (program: Command): void => {
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
       try {
-        const specs = flags.agents === undefined ? [] : await loadAgents(flags.agents, { nodeId: n.id, network: n.network });
+        const loaded = flags.agents === undefined ? { agents: [], supervisors: [] } : await loadAgentsModule(flags.agents, { nodeId: n.id, network: n.network });
+        const specs = loaded.agents;
         n.onEvent((e) => {
           if (e.type === "actor-failed-over") process.stdout.write(`tether: took over ${e.actorId} from dead node ${e.from}\n`);
           if (e.type === "actor-fenced") process.stdout.write(`tether: fenced ${e.actorId}: ${e.reason}\n`);
@@ -92,8 +99,30 @@ export const registerNodeCommand = (program: Command): void => {
             standby.push(spec.id); // live on another node: this one is a failover standby for it
           }
         }
+        // supervision trees: registered on every node (any of them can take a tree over when its node
+        // dies); the first node to claim a tree's id starts it, the others stand by
+        const supervising: string[] = [];
+        if (loaded.supervisors.length > 0) {
+          const host = SupervisionHost.of(n);
+          supervision = host;
+          for (const tree of loaded.supervisors) host.register(tree);
+          host.onEvent((e) => {
+            if (e.type === "took-over") process.stdout.write(`tether: took over supervisor ${e.supervisor} (kept ${e.kept.join(", ") || "none"}; lost ${e.lost.join(", ") || "none"})\n`);
+            if (e.type === "children-restarted") process.stdout.write(`tether: supervisor ${e.supervisor} restarted ${e.children.join(", ")}\n`);
+            if (e.type === "gave-up") process.stdout.write(`tether: supervisor ${e.supervisor} gave up (child ${e.child})\n`);
+          });
+          for (const tree of loaded.supervisors) {
+            try {
+              await host.start(tree.id);
+              supervising.push(tree.id);
+            } catch (error) {
+              if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
+              standby.push(tree.id);
+            }
+          }
+        }
         process.stdout.write(
-          `tether: node ${n.id} up on ${n.url} (network ${n.network}), hosting ${hosted.length === 0 ? "no agents" : hosted.join(", ")}${standby.length === 0 ? "" : `; standby for ${standby.join(", ")}`}\n`,
+          `tether: node ${n.id} up on ${n.url} (network ${n.network}), hosting ${hosted.length === 0 ? "no agents" : hosted.join(", ")}${supervising.length === 0 ? "" : `; supervising ${supervising.join(", ")}`}${standby.length === 0 ? "" : `; standby for ${standby.join(", ")}`}\n`,
         );
       } catch (error) {
         await n.close();

@@ -38,6 +38,10 @@ export const ErrorCodes = {
     summary: "A supervisor spec, or the options of a supervision primitive (backoff, restart intensity, circuit breaker, bulkhead, admission pool), failed validation.",
   },
   ERR_SUPERVISOR_CHILD_UNKNOWN: { retryable: false, summary: "The supervisor has no child with this id." },
+  ERR_SUPERVISOR_SPEC_UNKNOWN: {
+    retryable: false,
+    summary: "No supervision tree with this supervisor id is registered on the node that was to host it (register the tree on every node that may host it).",
+  },
   ERR_BREAKER_OPEN: {
     retryable: true,
     summary: "The circuit breaker on this caller→target edge is open (or half-open with every probe slot taken); the call failed fast without reaching the target.",

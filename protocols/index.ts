@@ -131,3 +131,16 @@ export type { RollbackRequestInput, RollbackStep, RollbackReport } from "./rollb
 export { SlotMsg, SlotGrant } from "./slots.ts";
 export { EdgeReport } from "./cascade.ts";
 export { BreakerState, BreakerSnapshot } from "./breaker.ts";
+export {
+  SupervisorMessage,
+  SupervisorStartRequest,
+  SupervisorChildFailed,
+  SupervisorChildEscalated,
+  SupervisorReconcile,
+  SupervisorShutdown,
+  SupervisorStatusRequest,
+  SupervisorPhase,
+  SupervisedChild,
+  SupervisorCheckpoint,
+  SupervisorStatus,
+} from "./supervision.ts";

@@ -45,7 +45,13 @@ export { AdmissionPool, AdmissionPoolOptions, PoolClass } from "./admission-pool
 export type { AdmissionPoolOptionsInput, PoolClassInput, PoolStats, PoolClassStats } from "./admission-pool.ts";
 export type { Release, AcquireOptions } from "./waiter.ts";
 export { Supervisor } from "./supervisor.ts";
-export type { SupervisorEvent, SupervisorOptions } from "./supervisor.ts";
+export type { SupervisorEvent } from "./supervisor-events.ts";
+export { SupervisionHost, SupervisionOptions } from "./supervision-host.ts";
+export type { SupervisorOptions } from "./supervision-host.ts";
+export { SupervisorActor } from "./supervisor-actor.ts";
+export type { SupervisorActorDeps, ResolvedSupervisor } from "./supervisor-actor.ts";
+export { nodeSupervisionPort } from "./supervision-port.ts";
+export type { SupervisionPort } from "./supervision-port.ts";
 export { GuardedCalls, isGuardRefusal } from "./guarded-calls.ts";
 export type { GuardOptions } from "./guarded-calls.ts";
 export { CascadeMonitor, CascadeMonitorOptions } from "./cascade-monitor.ts";

@@ -54,6 +54,18 @@ export class RestartIntensity {
     return this.#times.length;
   }
 
+  /** The restart times inside the window now, oldest first (what a supervisor checkpoints). */
+  get times(): readonly number[] {
+    this.#prune(this.#clock.now());
+    return [...this.#times];
+  }
+
+  /** Replaces the record with checkpointed times (a supervisor taken over by another node keeps its count). */
+  restore(times: readonly number[]): void {
+    this.#times = [...times].sort((a, b) => a - b).slice(-(this.options.maxRestarts + 1));
+    this.#prune(this.#clock.now());
+  }
+
   /** Forgets every recorded restart (for a supervisor that was itself restarted). */
   reset(): void {
     this.#times = [];

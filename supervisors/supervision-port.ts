@@ -1,0 +1,43 @@
+import type { ActivateRequest, FailureNotice, RollbackReport, RollbackRequestInput, StopRequest, ActorRecord } from "../protocols/index.ts";
+import { watchFailures, type ActorClass, type ActorRef, type Clock, type Node, type StoredEctRecord } from "../runtime/index.ts";
+
+/**
+ * What a supervisor needs from the node that hosts it now. Built from the node's public API by
+ * `nodeSupervisionPort`; a supervisor that fails over gets the port of its new node (the port is a
+ * constructor argument of the registered `SupervisorActor` type on each node). Supervisors never touch
+ * the node's NATS connection.
+ */
+export interface SupervisionPort {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  ref(id: string): ActorRef;
+  spawn(id: string, actorClass: ActorClass, args: readonly unknown[]): Promise<unknown>;
+  spawnInstance(id: string, instance: object): Promise<unknown>;
+  /** Whether this node hosts the actor now. */
+  hosts(id: string): boolean;
+  /** Stops an actor hosted on this node. */
+  stopActor(id: string): Promise<void>;
+  whereIs(id: string): Promise<{ record: ActorRecord; alive: boolean } | undefined>;
+  controlNode(nodeId: string, request: ActivateRequest | StopRequest, timeoutMs: number): Promise<void>;
+  /** Handler failures of these actors, wherever they run (see `watchFailures`). */
+  watchFailures(actorIds: readonly string[], listener: (notice: FailureNotice) => void): () => void;
+  recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<unknown>;
+  listCompensableBy(actorId: string): Promise<StoredEctRecord[]>;
+  rollback(request: RollbackRequestInput): Promise<RollbackReport>;
+}
+
+export const nodeSupervisionPort = (node: Node): SupervisionPort => ({
+  nodeId: node.id,
+  clock: node.clock,
+  ref: (id) => node.ref(id),
+  spawn: (id, actorClass, args) => node.spawn(id, actorClass, { args: [...args] }),
+  spawnInstance: (id, instance) => node.spawnInstance(id, instance),
+  hosts: (id) => node.localActors().includes(id),
+  stopActor: (id) => node.stopActor(id),
+  whereIs: (id) => node.whereIs(id),
+  controlNode: (nodeId, request, timeoutMs) => node.controlNode(nodeId, request, timeoutMs),
+  watchFailures: (ids, listener) => watchFailures(node, ids, listener),
+  recordEvent: (event, subject, details) => node.assurance.recordEvent(event, subject, details),
+  listCompensableBy: (id) => node.assurance.store.listCompensableBy(id),
+  rollback: (request) => node.rollback(request),
+});
