@@ -45,7 +45,8 @@ export {
   verifyEct,
   decodeEctUnverified,
   EctVerifyPolicy,
-  EctLevels,
+  AssuranceLevel,
+  levelRank,
 } from "./ect/index.ts";
 export type {
   EctAlgorithm,

@@ -42,8 +42,9 @@ export { loadOrCreateSigningKey, saveSigningKey } from "./assurance/key-file.ts"
 export { KeyRegistry } from "./stores/key-registry.ts";
 export type { KeyRegistryOptions } from "./stores/key-registry.ts";
 export { KvEctStore, StoredEctRecord } from "./stores/ect-store.ts";
-export { Assurance, agentUri, networkAudience, hashValue } from "./assurance/assurance.ts";
-export { AssuranceOptions, AssuranceProfile, AssuranceLevel, QuotaRule } from "./assurance/assurance-options.ts";
+export { Assurance } from "./assurance/assurance.ts";
+export { agentUri, networkAudience, hashValue } from "./assurance/identity.ts";
+export { AssuranceOptions, AssuranceProfile, QuotaRule } from "./assurance/assurance-options.ts";
 export type { AssuranceOptionsInput, AssuranceOptionsResolved } from "./assurance/assurance-options.ts";
 export { LedgerClient } from "./assurance/ledger-client.ts";
 export type { LedgerEntry, LedgerReceipt } from "./assurance/ledger-client.ts";

@@ -29,6 +29,7 @@ import { DurableDelivery } from "./hosting/durable-delivery.ts";
 import { Passivation } from "./hosting/passivation.ts";
 import { RegisteredTypes } from "./hosting/registered-types.ts";
 import { composeActionChain } from "./interceptors/action-chain.ts";
+import { assuranceLinks } from "./interceptors/assurance-links.ts";
 import { DeadLetterSink } from "./messaging/dead-letter-sink.ts";
 import { Inbound } from "./messaging/inbound.ts";
 import { Outbound, type CallObserver } from "./messaging/outbound.ts";
@@ -420,7 +421,7 @@ const assemble = async (
     ledgerRef: outbound.ref(core.options.assurance.ledger.actorId, core.self, ACTIVE_CONTEXT, undefined),
   });
   const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id));
-  const act = composeActionChain([assurance.interceptor, ...(deps.actionInterceptors ?? [])]);
+  const act = composeActionChain([...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const runtime = new CellRuntime({ core, directory, lease, replies, durable, passivation, checkpoints, outbound, act });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
   lease.onClaimLost = (cell, reason) => host.fence(cell, reason);

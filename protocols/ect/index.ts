@@ -13,7 +13,8 @@ export { mintUnsignedEct, verifyUnsignedEct } from "./unsigned.ts";
 export { verifyEct } from "./verify.ts";
 export { decodeEctUnverified } from "./decode.ts";
 export { EctVerifyPolicy } from "./verify-options.ts";
-export { EctLevels } from "./verified-ect.ts";
+export { AssuranceLevel, levelRank } from "./levels.ts";
+export type { EctLevel } from "./levels.ts";
 
 export type { EctAlgorithm, EctType } from "./header.ts";
 export type { SigningKey, GenerateSigningKeyOptions } from "./keys.ts";
@@ -22,5 +23,5 @@ export type { ReplayCache, MemoryReplayCacheOptions } from "./replay-cache.ts";
 export type { EctStore, StoredEct, MemoryEctStoreOptions } from "./ect-store.ts";
 export type { MintEctOptions, ClaimDefaultsOptions } from "./mint.ts";
 export type { VerifyEctOptions, VerifyUnsignedEctOptions, EctVerifyPorts } from "./verify-options.ts";
-export type { EctVerification, VerifiedEct, VerifiedUnsignedEct, EctLevel } from "./verified-ect.ts";
+export type { EctVerification, VerifiedEct, VerifiedUnsignedEct } from "./verified-ect.ts";
 export type { DecodedEct } from "./decode.ts";

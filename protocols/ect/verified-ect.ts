@@ -1,14 +1,6 @@
 import type { EctClaims } from "./claims.ts";
 import type { EctHeader } from "./header.ts";
 
-/**
- * Assurance level of a verified token (ECT -01 working text). L1: unsigned JSON (Tether profile
- * `relaxed`); L2: JOSE asymmetric signature (`standard`). L3 (L2 plus a ledger receipt, `regulated`)
- * is decided by the runtime from the ledger, never by this module.
- */
-export const EctLevels = { L1: "L1", L2: "L2" } as const;
-export type EctLevel = (typeof EctLevels)[keyof typeof EctLevels];
-
 interface VerifiedBase {
   /** Normalized claims (-01 `pred` / `ect_ext` read as `par` / `ext`), unknown claims kept. */
   readonly claims: EctClaims;

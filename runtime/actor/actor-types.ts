@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { CompensationRequest } from "../../protocols/index.ts";
 import type { Clock } from "../support/clock.ts";
-import type { ExecutionScope } from "./execution-scope.ts";
+import type { ActionRecord, ExecutionScope } from "./execution-scope.ts";
 import type { Logger } from "../support/logger.ts";
 
 /**
@@ -96,6 +96,8 @@ export interface ActionCall {
   readonly compensate: string | undefined;
   /** The handler's execution scope: incoming ECT, latest minted ECT, workflow id, meter. */
   readonly scope: ExecutionScope;
+  /** What the links of the action chain learn about this one action (measured usage, minted ECT). */
+  readonly record: ActionRecord;
 }
 
 /**

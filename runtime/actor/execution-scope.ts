@@ -1,4 +1,4 @@
-import type { AssuranceLevel } from "../assurance/assurance-options.ts";
+import type { AssuranceLevel } from "../../protocols/index.ts";
 
 /** An ECT a message carried in (verified), or one an action minted. */
 export interface ScopeToken {
@@ -15,6 +15,21 @@ export interface Usage {
   messages: number;
   bytes: number;
   readonly units: Record<string, number>;
+}
+
+/** Usage of one finished action, as the meter link measured it. */
+export interface MeasuredUsage {
+  readonly wallMs: number;
+  readonly cpuUs: number;
+  readonly messages: number;
+  readonly bytes: number;
+  readonly units?: Readonly<Record<string, number>>;
+}
+
+/** One action's record, filled in by the links of the action chain as it runs (one object per `ctx.act`). */
+export interface ActionRecord {
+  usage?: MeasuredUsage;
+  minted?: ScopeToken;
 }
 
 /**

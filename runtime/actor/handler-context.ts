@@ -84,6 +84,7 @@ export class HandlerContext implements ActorContext {
         cost: options?.cost,
         compensate: options?.compensate,
         scope: this.#scopeOf(),
+        record: {},
       },
       run,
     );

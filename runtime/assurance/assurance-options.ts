@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AssuranceLevel } from "../../protocols/index.ts";
 
 /**
  * Assurance profiles: the same actor code runs at any of them, chosen by configuration alone.
@@ -10,8 +11,6 @@ import { z } from "zod";
 export const AssuranceProfile = z.enum(["relaxed", "standard", "regulated"]);
 export type AssuranceProfile = z.infer<typeof AssuranceProfile>;
 
-export const AssuranceLevel = z.enum(["L1", "L2", "L3"]);
-export type AssuranceLevel = z.infer<typeof AssuranceLevel>;
 
 export const QuotaRule = z.strictObject({
   /** What the quota counts per: one agent, one workflow (`wid`), or the whole network. */
@@ -56,5 +55,3 @@ export type AssuranceOptionsResolved = z.output<typeof AssuranceOptions>;
 
 export const profileLevel = (profile: AssuranceProfile): AssuranceLevel =>
   profile === "relaxed" ? "L1" : profile === "standard" ? "L2" : "L3";
-
-export const levelRank = (level: AssuranceLevel): number => (level === "L1" ? 1 : level === "L2" ? 2 : 3);

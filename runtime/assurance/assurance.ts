@@ -1,32 +1,25 @@
-import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   MemoryReplayCache,
-  TETHER_EXT_PREFIX,
   TetherError,
-  canonicalJson,
-  decodeEctUnverified,
-  encodeBody,
-  hasCode,
-  isTetherError,
-  mintEct,
-  mintUnsignedEct,
-  sha256B64url,
+  levelRank,
   verifyEct,
   verifyUnsignedEct,
   type NetworkSubjects,
+  type AssuranceLevel,
   type ReplayCache,
   type SigningKey,
 } from "../../protocols/index.ts";
-import type { ActionInterceptor, ActorRef } from "../actor/actor-types.ts";
-import { levelRank, profileLevel, type AssuranceLevel, type AssuranceOptionsResolved } from "./assurance-options.ts";
+import type { ActorRef } from "../actor/actor-types.ts";
+import { profileLevel, type AssuranceOptionsResolved } from "./assurance-options.ts";
 import type { Clock } from "../support/clock.ts";
 import { KvEctStore } from "../stores/ect-store.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
+import { networkAudience } from "./identity.ts";
 import { loadOrCreateSigningKey } from "./key-file.ts";
 import { KeyRegistry } from "../stores/key-registry.ts";
-import { LedgerClient, type LedgerEntry, type LedgerReceipt } from "./ledger-client.ts";
+import { LedgerClient, type LedgerReceipt } from "./ledger-client.ts";
 import type { Logger } from "../support/logger.ts";
 import { Quotas } from "./quotas.ts";
 
@@ -43,14 +36,10 @@ export interface AssuranceParams {
   readonly ledgerRef: ActorRef<unknown, unknown>;
 }
 
-/** `tether://<network>/agent/<id>`: an agent's stable workload identifier (ECT `iss`). */
-export const agentUri = (network: string, actorId: string): string => `tether://${network}/agent/${actorId}`;
-/** The audience of every token minted in a network: its agents and its ledger verify them. */
-export const networkAudience = (network: string): string => `tether://${network}`;
 
 /**
- * The assurance engine of one node: mints an ECT for every `ctx.act` (the outermost action
- * interceptor), verifies the ECT on every incoming message per the node's minimum level, keeps the
+ * The assurance engine of one node: provides the action chain's assurance links (mint an ECT for
+ * every `ctx.act`, meter, quota, ledger append), verifies the ECT on every incoming message per the node's minimum level, keeps the
  * ECT DAG store and, in the regulated profile, appends each token to the audit ledger before the
  * action returns. The profile is configuration; actor code never changes.
  */
@@ -133,126 +122,14 @@ export class Assurance {
     }
   }
 
-  /**
-   * The outermost action interceptor: runs the action (and the interceptors inside it), meters it,
-   * mints its ECT whatever the outcome, stores it, and in the regulated profile appends it to the
-   * ledger before returning. Quotas are reserved before anything runs.
-   */
-  readonly interceptor: ActionInterceptor = async (call, next) => {
-    const scope = call.scope;
-    const parent = scope.current ?? scope.incoming;
-    scope.wid ??= parent?.wid ?? randomUUID();
-    const usage = { messages: 0, bytes: 0, units: {} as Record<string, number> };
-    const outer = scope.meter;
-    scope.meter = usage;
-    const startedAt = this.#p.clock.now();
-    const cpu0 = process.cpuUsage();
-    const subject = { agent: call.actorId, workflow: scope.wid };
-    const declared = { actions: 1, ...(call.cost ?? {}) };
-    let result: unknown;
-    let failure: unknown;
-    let reserved = false;
-    try {
-      if (this.quotas !== undefined) {
-        await this.quotas.reserve(subject, declared);
-        reserved = true;
-      }
-      result = await next();
-    } catch (error) {
-      failure = error;
-    } finally {
-      scope.meter = outer;
-    }
-    const cpu = process.cpuUsage(cpu0);
-    if (reserved && this.quotas !== undefined) {
-      const extra: Record<string, number> = {};
-      for (const [unit, amount] of Object.entries(usage.units)) extra[unit] = amount - (declared[unit as keyof typeof declared] ?? 0);
-      await this.quotas.record(subject, extra).catch((error: unknown) => this.#p.logger.warn("quota usage not recorded", { error }));
-    }
-    const outcome = failure === undefined ? "ok" : hasCode(failure, "ERR_QUOTA_EXCEEDED") ? "refused" : "failed";
-    const undo =
-      outcome === "ok" && call.compensate !== undefined
-        ? { compensation: call.compensate, data: Buffer.from(encodeBody({ params: call.params, result })).toString("base64") }
-        : undefined;
-    const minted = await this.#mint(call.name, call.actorId, call.params, parent, scope.wid, outcome, failure, result, undo, {
-      wallMs: this.#p.clock.now() - startedAt,
-      cpuUs: cpu.user + cpu.system,
-      messages: usage.messages,
-      bytes: usage.bytes,
-      ...(Object.keys(usage.units).length === 0 ? {} : { units: usage.units }),
-    });
-    scope.current = minted;
-    if (failure !== undefined) throw failure;
-    return result;
-  };
+  /** The key this node signs with now (undefined in the relaxed profile: tokens are unsigned). */
+  get signingKey(): SigningKey | undefined {
+    return this.#signingKey;
+  }
 
-  async #mint(
-    name: string,
-    actorId: string,
-    params: unknown,
-    parent: ScopeToken | undefined,
-    wid: string,
-    outcome: string,
-    failure: unknown,
-    result: unknown,
-    undo: { compensation: string; data: string } | undefined,
-    usage: Record<string, unknown>,
-  ): Promise<ScopeToken> {
-    const jti = randomUUID();
-    const claims = {
-      iss: agentUri(this.#p.subjects.network, actorId),
-      aud: [this.#audience],
-      jti,
-      exec_act: name,
-      par: parent === undefined ? [] : [parent.jti],
-      wid,
-      inp_hash: hashValue(params),
-      ...(outcome === "ok" && result !== undefined ? { out_hash: hashValue(result) } : {}),
-      ext: {
-        [`${TETHER_EXT_PREFIX}node`]: this.#p.nodeId,
-        [`${TETHER_EXT_PREFIX}outcome`]: outcome,
-        [`${TETHER_EXT_PREFIX}level`]: this.level,
-        [`${TETHER_EXT_PREFIX}usage`]: usage,
-        ...(failure === undefined ? {} : { [`${TETHER_EXT_PREFIX}error`]: isTetherError(failure) ? failure.code : "ERR_ACTOR_HANDLER_FAILED" }),
-        ...(undo === undefined ? {} : { [`${TETHER_EXT_PREFIX}compensation`]: undo.compensation }),
-      },
-    };
-    const now = () => this.#p.clock.now();
-    const ttlSeconds = this.#p.options.tokenTtlSeconds;
-    const key = this.#signingKey;
-    const token =
-      key === undefined ? mintUnsignedEct(claims, { now, ttlSeconds }) : await mintEct(claims, { key: key.privateKey, kid: key.kid, alg: key.alg, now, ttlSeconds });
-    const iat = Math.floor(now() / 1000);
-    const record = {
-      jti,
-      iat,
-      par: claims.par,
-      wid,
-      iss: claims.iss,
-      exec_act: name,
-      level: this.level,
-      token,
-      actor: actorId,
-      at: now(),
-      outcome: outcome as "ok" | "failed" | "refused",
-      ...(undo === undefined ? {} : { undo }),
-    };
-    if (this.level === "L1" && undo === undefined) {
-      void this.store.put(record).catch((error: unknown) => this.#p.logger.warn("ECT not stored", { jti, error }));
-    } else {
-      await this.store.put(record);
-    }
-    let receipt: string | undefined;
-    if (this.#p.options.profile === "regulated") {
-      const entry: LedgerEntry = { kind: "ect", token, level: this.level };
-      if (this.#p.options.ledger.mode === "sync") {
-        const r = await this.ledger.append(entry);
-        receipt = `${r.index}.${r.hash}`;
-      } else {
-        void this.ledger.append(entry).catch((error: unknown) => this.#p.logger.warn("async ledger append failed", { jti, error }));
-      }
-    }
-    return { token, jti, wid, level: this.level, receipt };
+  /** The resolved assurance options this engine runs with. */
+  get options(): AssuranceOptionsResolved {
+    return this.#p.options;
   }
 
   /**
@@ -292,23 +169,9 @@ export class Assurance {
     return { token, jti: claims.jti, wid: claims.wid, level, receipt: level === "L3" ? receipt : undefined };
   }
 
-  /** Claims of a token without verifying it (for tools and logs). */
-  static peek(token: string): Record<string, unknown> {
-    return decodeEctUnverified(token).claims;
-  }
-
   close(): void {
     this.keys.close();
   }
 }
 
 const RECEIPT = /^\d{1,15}\.[A-Za-z0-9_-]{43}$/;
-
-/** SHA-256 (base64url) of a value's RFC 8785 canonical JSON; values JSON cannot express are hashed as msgpack. */
-export const hashValue = (value: unknown): string => {
-  try {
-    return sha256B64url(canonicalJson(value));
-  } catch {
-    return sha256B64url(encodeBody(value));
-  }
-};

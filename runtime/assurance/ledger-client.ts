@@ -1,10 +1,10 @@
-import { AuditReceipt, TetherError, errorFromWire, isTetherError } from "../../protocols/index.ts";
+import { AuditReceipt, TetherError, errorFromWire, isTetherError, type AssuranceLevel } from "../../protocols/index.ts";
 import type { ActorRef } from "../actor/actor-types.ts";
 import type { Clock } from "../support/clock.ts";
 
 /** One entry to append: an ECT, or a security event. */
 export type LedgerEntry =
-  | { readonly kind: "ect"; readonly token: string; readonly level: "L1" | "L2" | "L3" }
+  | { readonly kind: "ect"; readonly token: string; readonly level: AssuranceLevel }
   | { readonly kind: "event"; readonly event: string; readonly subject?: string; readonly details: Record<string, unknown> };
 
 export interface LedgerReceipt {

@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { z } from "zod";
-import { TetherError, type EctStore, type NetworkSubjects } from "../../protocols/index.ts";
+import { AssuranceLevel, TetherError, type EctStore, type NetworkSubjects } from "../../protocols/index.ts";
 
 /** What the ECT DAG store keeps of each token (JetStream KV `tether_<net>_ect`, key `ect.<jti>`). */
 export const StoredEctRecord = z.strictObject({
@@ -12,7 +12,7 @@ export const StoredEctRecord = z.strictObject({
   wid: z.string().max(64).optional(),
   iss: z.string().max(2048),
   exec_act: z.string().max(256),
-  level: z.enum(["L1", "L2", "L3"]),
+  level: AssuranceLevel,
   token: z.string().max(64 * 1024),
   /** The actor that performed the action. */
   actor: z.string().max(128).optional(),
