@@ -2,7 +2,6 @@
 // tests need are exported from ./internal.ts instead (as nats.js separates mod.ts and internal_mod.ts).
 export { Node } from "./node.ts";
 export type { NodeDeps } from "./node.ts";
-export { watchFailures } from "./messaging/failure-feed.ts";
 export type { CallObserver } from "./messaging/outbound.ts";
 export { NodeOptionsSchema, resolveNodeOptions, SpawnOptionsSchema } from "./node-options.ts";
 export type { SpawnOptions } from "./node-options.ts";

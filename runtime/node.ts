@@ -7,6 +7,7 @@ import {
   networkSubjects,
   type ActivateRequest,
   type ActorRecord,
+  type FailureNotice,
   type NetworkSubjects,
   type NodeRecord,
   type PauseRequest,
@@ -31,6 +32,7 @@ import { RegisteredTypes } from "./hosting/registered-types.ts";
 import { composeActionChain } from "./interceptors/action-chain.ts";
 import { assuranceLinks } from "./interceptors/assurance-links.ts";
 import { DeadLetterSink } from "./messaging/dead-letter-sink.ts";
+import { watchFailures } from "./messaging/failure-feed.ts";
 import { Inbound } from "./messaging/inbound.ts";
 import { Outbound, type CallObserver } from "./messaging/outbound.ts";
 import { ACTIVE_CONTEXT } from "./messaging/ref.ts";
@@ -275,6 +277,14 @@ export class Node implements AsyncDisposable {
     return this.#r.core.onEvent(listener);
   }
 
+  /**
+   * Handler failures of these actors, wherever they run (at-most-once notices; see
+   * `messaging/failure-feed.ts`). Returns a function that stops listening. Supervisors use this port.
+   */
+  watchFailures(actorIds: readonly string[], listener: (notice: FailureNotice) => void): () => void {
+    return watchFailures(this.#r.core, actorIds, listener);
+  }
+
   /** Waits for dead-letter writes in flight to be stored. */
   flushDeadLetters(): Promise<void> {
     return this.#r.sink.flush();
@@ -408,7 +418,7 @@ const assemble = async (
   const checkpoints = new Checkpoints(core, states, directory, () => lease.ensure());
   const durable = new DurableDelivery(core, lane, checkpoints, sink);
   const passivation = new Passivation(core, directory, checkpoints);
-  const outbound = new Outbound(core, directory, replies, sink, durable, deps.callObserver);
+  const outbound = new Outbound(core, (id) => directory.live(id), replies, sink, lane, deps.callObserver);
   const assurance = await Assurance.open({
     nc: core.nc,
     subjects: core.subjects,

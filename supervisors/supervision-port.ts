@@ -1,5 +1,5 @@
 import type { ActivateRequest, FailureNotice, RollbackReport, RollbackRequestInput, StopRequest, ActorRecord } from "../protocols/index.ts";
-import { watchFailures, type ActorClass, type ActorRef, type Clock, type Node, type StoredEctRecord } from "../runtime/index.ts";
+import { type ActorClass, type ActorRef, type Clock, type Node, type StoredEctRecord } from "../runtime/index.ts";
 
 /**
  * What a supervisor needs from the node that hosts it now. Built from the node's public API by
@@ -36,7 +36,7 @@ export const nodeSupervisionPort = (node: Node): SupervisionPort => ({
   stopActor: (id) => node.stopActor(id),
   whereIs: (id) => node.whereIs(id),
   controlNode: (nodeId, request, timeoutMs) => node.controlNode(nodeId, request, timeoutMs),
-  watchFailures: (ids, listener) => watchFailures(node, ids, listener),
+  watchFailures: (ids, listener) => node.watchFailures(ids, listener),
   recordEvent: (event, subject, details) => node.assurance.recordEvent(event, subject, details),
   listCompensableBy: (id) => node.assurance.store.listCompensableBy(id),
   rollback: (request) => node.rollback(request),

@@ -1,12 +1,9 @@
-import { headers as natsHeaders, nuid } from "@nats-io/transport-node";
 import type { JsMsg } from "@nats-io/jetstream";
-import { HeaderNames, TetherError, decodeBody, encodeBody, messageTypeOf } from "../../protocols/index.ts";
+import { TetherError, decodeBody, messageTypeOf } from "../../protocols/index.ts";
 import type { ActorCell, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
-import { outgoingToken, type ExecutionScope } from "../actor/execution-scope.ts";
 import type { DeadLetterSink } from "../messaging/dead-letter-sink.ts";
 import { classifySchemaError } from "../messaging/schema-errors.ts";
-import { isSafeHeaderValue, readInboundMeta } from "../messaging/wire-headers.ts";
-import { tooLarge } from "../messaging/wire-errors.ts";
+import { readInboundMeta } from "../messaging/wire-headers.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { DurableLane } from "../stores/durable-lane.ts";
 import type { Checkpoints } from "./checkpoints.ts";
@@ -17,8 +14,8 @@ const PRUNE_AFTER = 64;
 const PRUNE_EVERY_MS = 1_000;
 
 /**
- * The at-least-once lane (`ref.send`) as a node hosts it: publishing into JetStream, one pull
- * consumer per durable actor, skipping redeliveries whose effects the actor's checkpoint already
+ * The at-least-once lane (`ref.send`) as a node hosts it (publishing is messaging/durable-outbound.ts):
+ * one pull consumer per durable actor, skipping redeliveries whose effects the actor's checkpoint already
  * includes, and acknowledging only after the state that includes a message is saved.
  */
 export class DurableDelivery {
@@ -34,33 +31,6 @@ export class DurableDelivery {
     this.#lane = lane;
     this.#checkpoints = checkpoints;
     this.#sink = sink;
-  }
-
-  /** Stores a message for `target` in JetStream; resolves once it is acknowledged (deduplicated by id). */
-  async publish(target: string, msg: unknown, from: string, scope: ExecutionScope | undefined, idOption: string | undefined): Promise<{ id: string; duplicate: boolean }> {
-    this.#core.assertRunning();
-    if (idOption !== undefined && (typeof idOption !== "string" || idOption.length === 0 || idOption.length > 128 || !isSafeHeaderValue(idOption))) {
-      throw new TetherError("ERR_MESSAGE_INVALID", "send: id must be 1-128 printable ASCII characters");
-    }
-    const id = idOption ?? nuid.next();
-    let data: Uint8Array;
-    try {
-      data = encodeBody(msg);
-    } catch (cause) {
-      throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
-    }
-    if (data.length > this.#core.options.maxPayloadBytes) throw tooLarge(target, data.length, this.#core.options.maxPayloadBytes);
-    const messageType = messageTypeOf(msg);
-    // JetStream publish adds its own headers (Nats-Msg-Id), so this lane uses the client's MsgHdrs
-    const h = natsHeaders();
-    h.set(HeaderNames.kind, "tell");
-    h.set(HeaderNames.id, id);
-    h.set(HeaderNames.from, from);
-    if (messageType !== undefined && isSafeHeaderValue(messageType)) h.set(HeaderNames.type, messageType);
-    const ect = outgoingToken(scope);
-    if (ect !== undefined && ect.token !== "") h.set(HeaderNames.executionContext, ect.token);
-    const { duplicate } = await this.#lane.publish(target, data, h, id);
-    return { id, duplicate };
   }
 
   /** Starts consuming a durable actor's lane; its mailbox bound is the number in flight. */

@@ -1,6 +1,6 @@
 import type { Subscription } from "@nats-io/transport-node";
 import { FailureNotice, decodeBody } from "../../protocols/index.ts";
-import type { Node } from "../node.ts";
+import type { NodeCore } from "../node-core.ts";
 
 /**
  * The port through which supervisors hear about their children's handler failures, wherever the
@@ -9,9 +9,9 @@ import type { Node } from "../node.ts";
  * Notices are at-most-once (core NATS): a supervisor that is itself failing over also re-checks where its
  * children are once it is back (`SupervisorActor`), and a child whose node died counts as failed.
  */
-export const watchFailures = (node: Pick<Node, "nats" | "subjects">, actorIds: readonly string[], listener: (notice: FailureNotice) => void): (() => void) => {
+export const watchFailures = (core: Pick<NodeCore, "nc" | "subjects">, actorIds: readonly string[], listener: (notice: FailureNotice) => void): (() => void) => {
   const subs: Subscription[] = actorIds.map((id) =>
-    node.nats.subscribe(node.subjects.failures(id), {
+    core.nc.subscribe(core.subjects.failures(id), {
       callback: (_err, msg) => {
         const parsed = FailureNotice.safeParse(safeDecode(msg.data));
         if (parsed.success) listener(parsed.data); // anything else on the subject is ignored: it cannot trigger a restart

@@ -4,17 +4,20 @@ import { CompensationRequest, HeaderNames, TetherError, encodeBody, isTetherErro
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ActorRef, AskOptions } from "../actor/actor-types.ts";
 import { outgoingToken, type ExecutionScope, type ScopeToken } from "../actor/execution-scope.ts";
-import type { CellDirectory } from "../hosting/cell-directory.ts";
-import type { DurableDelivery } from "../hosting/durable-delivery.ts";
 import type { NodeCore } from "../node-core.ts";
+import type { DurableLane } from "../stores/durable-lane.ts";
 import { contextWithSpan, endSpan, traceHeaderLines, type Tracing } from "../telemetry/tracing.ts";
 import type { DeadLetterSink } from "./dead-letter-sink.ts";
+import { publishDurable } from "./durable-outbound.ts";
 import { refusalOf } from "./inbound.ts";
 import { ACTIVE_CONTEXT, Ref, type SendPort } from "./ref.ts";
 import type { Replies } from "./replies.ts";
 import { classifySchemaError } from "./schema-errors.ts";
 import { tooLarge } from "./wire-errors.ts";
 import { encodedHeaders, isSafeHeaderValue } from "./wire-headers.ts";
+
+/** Finds a local actor that can take messages now (the host's directory). */
+export type LocalLookup = (id: string) => ActorCell | undefined;
 
 /** One finished ask: who called whom, how long it took, and the error code if it failed. */
 export type CallObserver = (from: string, target: string, durationMs: number, code: string | undefined) => void;
@@ -32,19 +35,19 @@ type SendSpan = ReturnType<Tracing["startSend"]>;
  */
 export class Outbound {
   readonly #core: NodeCore;
-  readonly #directory: CellDirectory;
+  readonly #local: LocalLookup;
   readonly #replies: Replies;
   readonly #sink: DeadLetterSink;
-  readonly #durable: DurableDelivery;
+  readonly #lane: DurableLane;
   /** Sees every ask's outcome (cascade detection); undefined costs nothing. */
   callObserver: CallObserver | undefined;
 
-  constructor(core: NodeCore, directory: CellDirectory, replies: Replies, sink: DeadLetterSink, durable: DurableDelivery, callObserver: CallObserver | undefined) {
+  constructor(core: NodeCore, local: LocalLookup, replies: Replies, sink: DeadLetterSink, lane: DurableLane, callObserver: CallObserver | undefined) {
     this.#core = core;
-    this.#directory = directory;
+    this.#local = local;
     this.#replies = replies;
     this.#sink = sink;
-    this.#durable = durable;
+    this.#lane = lane;
     this.callObserver = callObserver;
   }
 
@@ -54,7 +57,7 @@ export class Outbound {
   }
 
   readonly #port: SendPort = {
-    sendDurable: (ref, msg, options) => this.#durable.publish(ref.id, msg, ref.from, ref.scope, options?.id),
+    sendDurable: (ref, msg, options) => publishDurable(this.#core, this.#lane, ref.id, msg, ref.from, ref.scope, options?.id),
     send: (ref, msg, isAsk, options) => {
       const parent = ref.trace === ACTIVE_CONTEXT ? (this.#core.tracing.enabled ? otelContext.active() : undefined) : ref.trace;
       const observer = this.callObserver;
@@ -104,7 +107,7 @@ export class Outbound {
     const span = tracing.enabled ? tracing.startSend(target, messageType, isAsk ? "ask" : "tell", parent) : undefined;
     const traceCtx = contextWithSpan(span, parent);
     const ect = outgoingToken(scope);
-    const local = this.#directory.live(target);
+    const local = this.#local(target);
     if (local !== undefined) {
       if (scope?.meter !== undefined) scope.meter.messages++;
       return this.#sendLocal(local, subject, msg, messageType, id, isAsk, options, from, traceCtx, timeoutMs, span, ect, control);

@@ -78,6 +78,30 @@ describe("layout", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("orders the rooms of runtime/: each imports only rooms below it (node.ts assembles them all)", () => {
+    // lowest first; the node kernel (node-core, node-options, node-events) sits between assurance and messaging
+    const ROOMS = ["support", "telemetry", "embedded", "actor", "stores", "assurance", "kernel", "messaging", "interceptors", "rollback", "hosting", "cluster", "assembly"];
+    const KERNEL = ["node-core.ts", "node-options.ts", "node-events.ts"];
+    const roomOf = (file: string): string => {
+      const parts = relative(join(root, "runtime"), file).split(sep);
+      if (parts.length > 1) return parts[0] as string;
+      return KERNEL.includes(parts[0] as string) ? "kernel" : "assembly";
+    };
+    const offenders: string[] = [];
+    for (const file of tsFiles(join(root, "runtime"))) {
+      const from = roomOf(file);
+      expect(ROOMS, `${relative(root, file)} is in an unknown room`).toContain(from);
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith(".")) continue;
+        const target = resolve(dirname(file), spec);
+        if (topFolder(target) !== "runtime") continue;
+        const to = roomOf(target);
+        if (to !== from && ROOMS.indexOf(to) > ROOMS.indexOf(from)) offenders.push(`${relative(root, file)} (${from}) imports ${to}/`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
   it("uses no enum and no mutable module-level `let`", () => {
     const offenders: string[] = [];
     for (const folder of SOURCE) {
