@@ -19,7 +19,7 @@ export type {
   MessageOf,
   ReplyOf,
 } from "./actor/actor-types.ts";
-export { systemClock } from "./support/clock.ts";
+export { systemClock, withTimeout } from "./support/clock.ts";
 export type { Clock, TimerHandle } from "./support/clock.ts";
 export { FakeClock } from "./support/fake-clock.ts";
 export { NatsServer, findNatsServerBinary, freeLoopbackPort } from "./embedded/nats-server.ts";

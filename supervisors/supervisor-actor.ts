@@ -2,15 +2,14 @@ import {
   SupervisorCheckpoint,
   SupervisorMessage,
   TetherError,
-  errorFromWire,
   hasCode,
   isTetherError,
   type RollbackReport,
-  type SupervisedChild,
   type SupervisorStatus,
 } from "../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../runtime/index.ts";
 import { backoffDelay } from "./backoff.ts";
+import { ChildPlacement } from "./child-placement.ts";
 import { RestartIntensity } from "./restart-intensity.ts";
 import { planRestart } from "./restart-plan.ts";
 import { supervisorError } from "./supervisor-errors.ts";
@@ -63,8 +62,16 @@ export class SupervisorActor {
   /** Another copy took this supervisor over (this one's checkpoint was refused): it must not act any more. */
   #fenced = false;
 
+  readonly #placement: ChildPlacement;
+
   constructor(deps: SupervisorActorDeps) {
     this.#deps = deps;
+    this.#placement = new ChildPlacement(deps.port, () => this.#id, {
+      className: SupervisorActor.name,
+      spawn: async (id) => {
+        await deps.port.spawn(id, SupervisorActor, [deps]);
+      },
+    });
   }
 
   /** Ids of the children running now. */
@@ -390,107 +397,15 @@ export class SupervisorActor {
     if (reports.length > 0) this.#emit({ type: "rolled-back", supervisor: this.#id, children, reports });
   }
 
-  #record(child: ChildSpec, node: string): void {
-    const entry: SupervisedChild = { kind: child.kind, node, startedAt: Math.floor(this.#deps.port.clock.now() / 1000) };
-    this.state.children[child.id] = entry;
-  }
-
-  /** A child that is already running (say the runtime failed it over before we looked) is adopted. */
-  async #adopt(child: ChildSpec, cause: unknown): Promise<void> {
-    const where = await this.#deps.port.whereIs(child.id).catch(() => undefined);
-    if (where?.alive !== true) throw cause;
-    this.#record(child, where.record.nodeId);
-  }
-
   async #startChild(child: ChildSpec): Promise<void> {
-    if (child.kind === "supervisor") {
-      await this.#startSupervisor(child);
-      return;
-    }
-    const port = this.#deps.port;
-    let instance: unknown;
-    try {
-      instance = child.start();
-    } catch (cause) {
-      throw new TetherError("ERR_ACTOR_START_FAILED", `child ${child.id} of ${this.#id}: start() threw: ${String(cause)}`, { cause });
-    }
-    if (typeof instance !== "object" || instance === null) {
-      throw supervisorError("ERR_SUPERVISOR_SPEC_INVALID", `child ${child.id} of ${this.#id}: start() must return an actor instance`);
-    }
-    const placement = child.node;
-    if (placement !== undefined && placement !== port.nodeId) {
-      // placed on another node, which builds it from its registered type (registerType) with fresh state;
-      // if that node does not answer (gone), the child starts here instead
-      const className = (instance as { constructor: { name: string } }).constructor.name;
-      try {
-        await port.controlNode(placement, { type: "tether.node.v1.activate", actorId: child.id, className, fresh: true }, child.startMs);
-        this.#record(child, placement);
-        return;
-      } catch (error) {
-        if (hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) return this.#adopt(child, error);
-        if (!hasCode(error, "ERR_NODE_UNREACHABLE")) throw error; // the node answered and refused: a real error
-      }
-    }
-    try {
-      await withLimit(port, port.spawnInstance(child.id, instance), child.startMs, "ERR_ACTOR_START_FAILED", `child ${child.id} did not start within ${child.startMs} ms`);
-    } catch (error) {
-      if (hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) return this.#adopt(child, error);
-      throw error;
-    }
-    this.#record(child, port.nodeId);
-  }
-
-  /** A nested supervisor is another SupervisorActor (here, or on its `node`), started by a `start` ask. */
-  async #startSupervisor(child: SupervisorSpec): Promise<void> {
-    const port = this.#deps.port;
-    const placement = child.node ?? port.nodeId;
-    let placed = false;
-    if (placement !== port.nodeId) {
-      try {
-        await port.controlNode(placement, { type: "tether.node.v1.activate", actorId: child.id, className: SupervisorActor.name, fresh: true }, child.startMs);
-        placed = true;
-      } catch (error) {
-        if (hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) placed = true;
-        else if (!hasCode(error, "ERR_ACTOR_NOT_FOUND")) throw error;
-      }
-    }
-    if (!placed) {
-      try {
-        await port.spawn(child.id, SupervisorActor, [this.#deps]);
-      } catch (error) {
-        if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error; // running already: ask it to start (a no-op if it has)
-      }
-    }
-    const status = (await port.ref(child.id).ask({ type: "tether.supervisor.v1.start" }, { timeoutMs: child.startMs + 1_000 })) as SupervisorStatus;
-    if (status.error !== undefined) {
-      await this.#stopAnywhere(child.id, child.shutdownMs);
-      throw errorFromWire({ code: status.error.code, message: `supervisor ${child.id} did not start: ${status.error.message}` });
-    }
-    this.#record(child, status.nodeId);
+    this.state.children[child.id] = await this.#placement.start(child);
   }
 
   async #stopChild(id: string): Promise<void> {
     const running = this.state.children[id];
     if (running === undefined) return;
     delete this.state.children[id];
-    const limit = this.#spec.children.find((c) => c.id === id)?.shutdownMs ?? 5_000;
-    if (running.kind === "supervisor") {
-      await this.#deps.port.ref(id).ask({ type: "tether.supervisor.v1.shutdown" }, { timeoutMs: limit + 1_000 }).catch(() => undefined);
-    }
-    await this.#stopAnywhere(id, limit);
-  }
-
-  /** Stops an actor here, or asks its live host to; a dead host's claim is stale and the next start takes it over. */
-  async #stopAnywhere(id: string, limit: number): Promise<void> {
-    const port = this.#deps.port;
-    if (port.hosts(id)) {
-      await withLimit(port, port.stopActor(id), limit, "ERR_SHUTDOWN_TIMEOUT", `child ${id} did not stop within ${limit} ms`).catch((error: unknown) => {
-        if (!hasCode(error, "ERR_ACTOR_NOT_FOUND")) throw error;
-      });
-      return;
-    }
-    const where = await port.whereIs(id).catch(() => undefined);
-    if (where?.alive === true) await port.controlNode(where.record.nodeId, { type: "tether.node.v1.stop", actorId: id }, limit + 1_000).catch(() => undefined);
+    await this.#placement.stop(id, running.kind, this.#spec.children.find((c) => c.id === id)?.shutdownMs ?? 5_000);
   }
 
   async #stopChildren(): Promise<void> {
@@ -501,18 +416,3 @@ export class SupervisorActor {
     }
   }
 }
-
-const withLimit = <T>(port: SupervisionPort, promise: Promise<T>, ms: number, code: "ERR_ACTOR_START_FAILED" | "ERR_SHUTDOWN_TIMEOUT", message: string): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = port.clock.setTimeout(() => reject(new TetherError(code, message)), ms);
-    promise.then(
-      (v) => {
-        port.clock.clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        port.clock.clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
