@@ -130,7 +130,7 @@ export { AuditEntry, AuditMsg, AuditReceipt } from "./audit-wire.ts";
 export { CompensationRequest, RollbackRequest, RollbackStepOutcome } from "./rollback.ts";
 export type { RollbackRequestInput, RollbackStep, RollbackReport } from "./rollback.ts";
 export { SlotMsg, SlotGrant } from "./slots.ts";
-export { EdgeReport } from "./cascade.ts";
+export { EdgeReport, CascadeMonitorMessage, CascadeMonitorState } from "./cascade.ts";
 export { BreakerState, BreakerSnapshot } from "./breaker.ts";
 export {
   SupervisorMessage,

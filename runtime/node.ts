@@ -7,6 +7,7 @@ import {
   networkSubjects,
   type ActivateRequest,
   type ActorRecord,
+  type EdgeReport,
   type FailureNotice,
   type NetworkSubjects,
   type NodeRecord,
@@ -32,6 +33,7 @@ import { RegisteredTypes } from "./hosting/registered-types.ts";
 import { composeActionChain } from "./interceptors/action-chain.ts";
 import { assuranceLinks } from "./interceptors/assurance-links.ts";
 import { DeadLetterSink } from "./messaging/dead-letter-sink.ts";
+import { publishEdges, watchEdges } from "./messaging/edge-feed.ts";
 import { watchFailures } from "./messaging/failure-feed.ts";
 import { Inbound } from "./messaging/inbound.ts";
 import { Outbound, type CallObserver } from "./messaging/outbound.ts";
@@ -41,6 +43,7 @@ import { NodeCore } from "./node-core.ts";
 import type { NodeEventListener } from "./node-events.ts";
 import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved, type SpawnOptions } from "./node-options.ts";
 import { RollbackCoordinator } from "./rollback/rollback-coordinator.ts";
+import { BreakerBoard } from "./stores/breaker-board.ts";
 import { DeadLetters } from "./stores/dead-letters.ts";
 import { DurableLane } from "./stores/durable-lane.ts";
 import { Registry } from "./stores/registry.ts";
@@ -103,6 +106,7 @@ export class Node implements AsyncDisposable {
   readonly #r: Rooms;
   #heartbeat: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
+  #breakers: Promise<BreakerBoard> | undefined;
 
   private constructor(rooms: Rooms) {
     this.#r = rooms;
@@ -283,6 +287,26 @@ export class Node implements AsyncDisposable {
    */
   watchFailures(actorIds: readonly string[], listener: (notice: FailureNotice) => void): () => void {
     return watchFailures(this.#r.core, actorIds, listener);
+  }
+
+  /** Publishes this node's cascade edge statistics (see `messaging/edge-feed.ts`). */
+  publishEdges(report: EdgeReport): void {
+    publishEdges(this.#r.core, report);
+  }
+
+  /** Listens to every node's cascade edge statistics; returns a function that stops listening. */
+  watchEdges(listener: (report: EdgeReport) => void): () => void {
+    return watchEdges(this.#r.core, listener);
+  }
+
+  /** The network's shared circuit-breaker states (opened on first use, then shared by callers on this node). */
+  breakerBoard(): Promise<BreakerBoard> {
+    const { core } = this.#r;
+    this.#breakers ??= BreakerBoard.open(core.nc, core.subjects, { replicas: core.options.jetstreamReplicas }).catch((error: unknown) => {
+      this.#breakers = undefined; // a later call tries again
+      throw error;
+    });
+    return this.#breakers;
   }
 
   /** Waits for dead-letter writes in flight to be stored. */

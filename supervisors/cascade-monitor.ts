@@ -1,87 +1,81 @@
-import { z } from "zod";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
-import type { Subscription } from "@nats-io/transport-node";
-import { EdgeReport, decodeBody, encodeBody, isValidToken } from "../protocols/index.ts";
-import type { Node, TimerHandle } from "../runtime/index.ts";
-import type { BreakerSnapshot } from "./circuit-breaker.ts";
-import { parseJson } from "./guarded-calls.ts";
+import { hasCode, type EdgeReport } from "../protocols/index.ts";
+import type { Node } from "../runtime/index.ts";
+import { CascadeMonitorActor, type CascadeMonitorDeps, type CascadePort } from "./cascade-monitor-actor.ts";
+import { CascadeMonitorOptions, type CascadeEvent, type CascadeMonitorOptionsInput, type CascadeMonitorOptionsResolved } from "./cascade-options.ts";
 import { parseSupervisorOptions } from "./supervisor-errors.ts";
 
-/** Options of cascade detection; every default documented on its field. */
-export const CascadeMonitorOptions = z.strictObject({
-  /** Sliding window of edge statistics. Default 10 s. */
-  windowMs: z.number().int().min(100).max(600_000).default(10_000),
-  /** Calls an edge needs in the window before its health is judged. Default 5. */
-  minimumCalls: z.number().int().min(1).default(5),
-  /** An agent is failing when this share of the calls to it failed (or were slow). Default 0.5. */
-  failureRateThreshold: z.number().gt(0).max(1).default(0.5),
-  /** A call slower than this counts as failed. Default 2 s. */
-  slowCallMs: z.number().int().positive().default(2_000),
-  /** A cascade is declared when at least this many agents in one call chain are failing. Default 2. */
-  spreadThreshold: z.number().int().min(2).default(2),
-  /** How long the failing subtree stays quarantined (its breakers forced open). Default 30 s. */
-  quarantineMs: z.number().int().positive().default(30_000),
-  /** How often nodes publish their edge statistics and the monitor evaluates. Default 1 s. */
-  intervalMs: z.number().int().min(50).default(1_000),
+const cascadePort = (node: Node): CascadePort => ({
+  nodeId: node.id,
+  clock: node.clock,
+  breakerBoard: () => node.breakerBoard(),
+  watchEdges: (listener) => node.watchEdges(listener),
+  tellSelf: (id, msg) => {
+    try {
+      node.ref(id).tell(msg);
+    } catch {
+      /* the node is closing */
+    }
+  },
+  hosts: (id) => node.localActors().includes(id),
+  whereIs: (id) => node.whereIs(id),
+  controlNode: (nodeId, request, timeoutMs) => node.controlNode(nodeId, request, timeoutMs),
+  recordEvent: (event, subject, details) => node.assurance.recordEvent(event, subject, details),
 });
-export type CascadeMonitorOptionsInput = z.input<typeof CascadeMonitorOptions>;
-
-export interface CascadeEvent {
-  readonly type: "cascade";
-  /** The agent the failure started from: failing, while what it calls is healthy. */
-  readonly origin: string;
-  /** Failing agents that call (directly or through others) the origin. */
-  readonly affected: readonly string[];
-  /** Agents paused and whose breakers were forced open, cluster-wide, until `until`. */
-  readonly quarantined: readonly string[];
-  readonly until: number;
-}
-
 
 /**
  * Cascade detection and blast-radius containment. Every participating node records the outcome of
  * its asks (`CascadeMonitor.attach(node)`) and publishes per-edge counts each interval; the monitor
- * (`CascadeMonitor.start(node)`, typically one per network) keeps a sliding window of the
- * who-calls-whom graph. When failing agents form a chain of at least `spreadThreshold`, it names the
- * origin and the affected callers, forces their shared circuit breakers open across the cluster for
- * `quarantineMs` (so callers using GuardedCalls fail fast or take their fallbacks instead of hanging),
- * emits a `cascade` event and records `cascade.contained` in the audit ledger.
+ * (`CascadeMonitor.start(node)`, one per network) is an actor (`CascadeMonitorActor`) that keeps a
+ * sliding window of the who-calls-whom graph. When failing agents form a chain of at least
+ * `spreadThreshold`, it names the origin and the affected callers, forces their shared circuit
+ * breakers open across the cluster for `quarantineMs` (so callers using GuardedCalls fail fast or take
+ * their fallbacks instead of hanging), pauses them wherever they run, emits a `cascade` event and
+ * records `cascade.contained` in the audit ledger. Nodes that `register` it take it over when its
+ * node dies, like any actor.
  */
 export class CascadeMonitor implements AsyncDisposable {
-  readonly options: z.output<typeof CascadeMonitorOptions>;
+  readonly options: CascadeMonitorOptionsResolved;
   readonly #node: Node;
-  readonly #kv: KV;
-  readonly #listeners = new Set<(e: CascadeEvent) => void>();
-  /** [at, caller, target, calls, failures] */
-  #samples: [number, string, string, number, number][] = [];
-  readonly #quarantinedUntil = new Map<string, number>();
-  #sub: Subscription | undefined;
-  #timer: TimerHandle | undefined;
+  readonly #listeners: Set<(e: CascadeEvent) => void>;
 
-  private constructor(node: Node, kv: KV, options: z.output<typeof CascadeMonitorOptions>) {
+  private constructor(node: Node, options: CascadeMonitorOptionsResolved, listeners: Set<(e: CascadeEvent) => void>) {
     this.#node = node;
-    this.#kv = kv;
     this.options = options;
+    this.#listeners = listeners;
   }
 
-  /** Runs the monitor on `node`. */
-  static async start(node: Node, input: CascadeMonitorOptionsInput = {}): Promise<CascadeMonitor> {
+  /**
+   * Lets `node` host the monitor when the node running it dies (failover), and returns a handle whose
+   * `onCascade` listeners hear the monitor's events while it runs here.
+   */
+  static register(node: Node, input: CascadeMonitorOptionsInput = {}): CascadeMonitor {
     const options = parseSupervisorOptions(CascadeMonitorOptions, input, "cascade monitor options");
-    const kv = await new Kvm(jetstream(node.nats)).create(node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
-    const monitor = new CascadeMonitor(node, kv, options);
-    monitor.#sub = node.nats.subscribe(node.subjects.cascadeEdges(), {
-      callback: (_err, msg) => {
-        try {
-          const report = EdgeReport.parse(decodeBody(msg.data));
-          monitor.#ingest(report);
-        } catch {
-          /* a malformed report is ignored: it cannot trigger containment */
+    const listeners = new Set<(e: CascadeEvent) => void>();
+    const deps: CascadeMonitorDeps = {
+      port: cascadePort(node),
+      options,
+      emit: (event) => {
+        for (const l of listeners) {
+          try {
+            l(event);
+          } catch {
+            /* a listener's failure does not undo containment */
+          }
         }
       },
-    });
-    monitor.#timer = node.clock.setInterval(() => void monitor.evaluate(), options.intervalMs);
-    monitor.#timer.unref?.();
+    };
+    node.registerType(CascadeMonitorActor, { args: [deps] });
+    return new CascadeMonitor(node, options, listeners);
+  }
+
+  /** Registers the monitor on `node` and starts it there, unless a live node runs it already. */
+  static async start(node: Node, input: CascadeMonitorOptionsInput = {}): Promise<CascadeMonitor> {
+    const monitor = CascadeMonitor.register(node, input);
+    try {
+      await node.controlNode(node.id, { type: "tether.node.v1.activate", actorId: monitor.options.id, className: CascadeMonitorActor.name });
+    } catch (error) {
+      if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
+    }
     return monitor;
   }
 
@@ -105,11 +99,7 @@ export class CascadeMonitor implements AsyncDisposable {
       if (counts.size === 0) return;
       const report: EdgeReport = { type: "tether.cascade.v1.edges", node: node.id, at: node.clock.now(), edges: [...counts.values()].slice(0, 10_000) };
       counts.clear();
-      try {
-        node.nats.publish(node.subjects.cascadeEdges(), encodeBody(report));
-      } catch {
-        /* the connection is closing */
-      }
+      node.publishEdges(report);
     }, input.intervalMs ?? 1_000);
     timer.unref?.();
     return () => {
@@ -123,90 +113,17 @@ export class CascadeMonitor implements AsyncDisposable {
     return () => this.#listeners.delete(listener);
   }
 
-  #ingest(report: EdgeReport): void {
-    const at = this.#node.clock.now();
-    for (const [caller, target, calls, failures] of report.edges) this.#samples.push([at, caller, target, calls, failures]);
-  }
-
-  /** Judges the current window; contains a cascade if one is found. Runs every interval (public for tests). */
+  /** Judges the current window now, wherever the monitor runs; contains a cascade if one is found. */
   async evaluate(): Promise<CascadeEvent | undefined> {
-    const now = this.#node.clock.now();
-    this.#samples = this.#samples.filter((s) => now - s[0] <= this.options.windowMs);
-    // per target: calls and failures over all its callers; per caller: the targets it calls
-    const totals = new Map<string, { calls: number; failures: number }>();
-    const callees = new Map<string, Set<string>>();
-    for (const [, caller, target, calls, failures] of this.#samples) {
-      const t = totals.get(target) ?? { calls: 0, failures: 0 };
-      t.calls += calls;
-      t.failures += failures;
-      totals.set(target, t);
-      callees.set(caller, (callees.get(caller) ?? new Set()).add(target));
-    }
-    const failing = new Set(
-      [...totals].filter(([, t]) => t.calls >= this.options.minimumCalls && t.failures / t.calls >= this.options.failureRateThreshold).map(([id]) => id),
-    );
-    // an origin fails while nothing it calls is failing; affected agents are failing callers upstream of it
-    for (const origin of failing) {
-      if ([...(callees.get(origin) ?? [])].some((c) => failing.has(c))) continue;
-      if ((this.#quarantinedUntil.get(origin) ?? 0) > now) continue;
-      const affected = new Set<string>();
-      const queue = [origin];
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        for (const [caller, targets] of callees) {
-          if (targets.has(next) && failing.has(caller) && !affected.has(caller) && caller !== origin) {
-            affected.add(caller);
-            queue.push(caller);
-          }
-        }
-      }
-      if (affected.size + 1 < this.options.spreadThreshold) continue;
-      const event = await this.#contain(origin, [...affected].sort(), now);
-      return event;
-    }
-    return undefined;
+    return (await this.#node.ref(this.options.id).ask({ type: "tether.cascade.v1.evaluate" }, { timeoutMs: 30_000 })) as CascadeEvent | undefined;
   }
 
-  async #contain(origin: string, affected: string[], now: number): Promise<CascadeEvent> {
-    const until = now + this.options.quarantineMs;
-    const quarantined = [origin, ...affected].filter((id) => isValidToken(id));
-    for (const id of quarantined) {
-      this.#quarantinedUntil.set(id, until);
-      const current = await this.#kv.get(`b.${id}`).catch(() => null);
-      const previous = current !== null && current.operation === "PUT" ? (parseJson(current.string()) as Partial<BreakerSnapshot> | undefined) : undefined;
-      const generation = Number.isSafeInteger(previous?.generation) ? (previous?.generation as number) : 0;
-      const snapshot: BreakerSnapshot = {
-        type: "tether.breaker.v1.snapshot",
-        state: "open",
-        generation: generation + 1,
-        changedAt: now,
-        openUntil: until,
-        origin: `cascade-monitor:${this.#node.id}`,
-      };
-      await this.#kv.put(`b.${id}`, new TextEncoder().encode(JSON.stringify(snapshot))).catch(() => undefined);
-    }
-    // pause (quarantine) the failing subtree wherever it runs: it refuses new work until `until`
-    for (const id of quarantined) {
-      const where = await this.#node.whereIs(id).catch(() => undefined);
-      if (where?.alive === true) await this.#node.controlNode(where.record.nodeId, { type: "tether.node.v1.pause", actorId: id, until }, 5_000).catch(() => undefined);
-    }
-    const event: CascadeEvent = { type: "cascade", origin, affected, quarantined, until };
-    await this.#node.assurance.recordEvent("cascade.contained", origin, { affected, quarantined, until });
-    for (const l of this.#listeners) {
-      try {
-        l(event);
-      } catch {
-        /* a listener's failure does not undo containment */
-      }
-    }
-    return event;
-  }
-
-  close(): void {
-    this.#sub?.unsubscribe();
-    if (this.#timer !== undefined) this.#node.clock.clearInterval(this.#timer);
+  /** Stops the monitor if it runs on this node. */
+  async close(): Promise<void> {
+    if (this.#node.localActors().includes(this.options.id)) await this.#node.stopActor(this.options.id).catch(() => undefined);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
+    await this.close();
   }
 }

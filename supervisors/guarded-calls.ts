@@ -1,9 +1,7 @@
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
 import { TetherError, assertToken, hasCode, isTetherError } from "../protocols/index.ts";
-import type { ActorClass, AskOptions, MessageOf, Node, ReplyOf } from "../runtime/index.ts";
+import type { ActorClass, AskOptions, BreakerBoard, MessageOf, Node, ReplyOf } from "../runtime/index.ts";
 import { Bulkhead, type BulkheadOptionsInput } from "./bulkhead.ts";
-import { BreakerSnapshot, CircuitBreaker, type CircuitBreakerOptionsInput } from "./circuit-breaker.ts";
+import { CircuitBreaker, type CircuitBreakerOptionsInput } from "./circuit-breaker.ts";
 
 export interface GuardOptions<R> {
   /** Breaker options for this target (defaults: see CircuitBreakerOptions). */
@@ -17,16 +15,6 @@ export interface GuardOptions<R> {
 /** Errors that say nothing about the target's health (the caller's own mistake): not counted. */
 const CALLER_FAULTS = new Set(["ERR_MESSAGE_INVALID", "ERR_MESSAGE_UNKNOWN_TYPE", "ERR_MESSAGE_TOO_LARGE", "ERR_ADDRESS_INVALID"]);
 
-const encoder = new TextEncoder();
-
-/** A foreign or corrupted KV value must never crash a node: unreadable JSON is just "no snapshot". */
-export const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * Circuit breakers and bulkheads on caller→target edges, with breaker state shared cluster-wide:
@@ -36,28 +24,20 @@ export const parseJson = (text: string): unknown => {
  */
 export class GuardedCalls implements AsyncDisposable {
   readonly #node: Node;
-  readonly #kv: KV;
+  readonly #board: BreakerBoard;
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #bulkheads = new Map<string, Bulkhead>();
   #stopWatch: (() => void) | undefined;
 
-  private constructor(node: Node, kv: KV) {
+  private constructor(node: Node, board: BreakerBoard) {
     this.#node = node;
-    this.#kv = kv;
+    this.#board = board;
   }
 
   static async open(node: Node): Promise<GuardedCalls> {
-    const kv = await new Kvm(jetstream(node.nats)).create(node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
-    const guarded = new GuardedCalls(node, kv);
-    const watcher = await kv.watch({ key: "b.>" });
-    guarded.#stopWatch = () => watcher.stop();
-    void (async () => {
-      for await (const entry of watcher) {
-        if (entry.operation !== "PUT") continue;
-        const snapshot = BreakerSnapshot.safeParse(parseJson(entry.string()));
-        if (snapshot.success) guarded.#breakers.get(entry.key.slice(2))?.applyRemote(snapshot.data);
-      }
-    })();
+    const board = await node.breakerBoard();
+    const guarded = new GuardedCalls(node, board);
+    guarded.#stopWatch = await board.watch((target, snapshot) => guarded.#breakers.get(target)?.applyRemote(snapshot));
     return guarded;
   }
 
@@ -70,15 +50,13 @@ export class GuardedCalls implements AsyncDisposable {
       breaker.onTransition((t) => {
         if (t.reason === "remote") return; // adopted from another node: do not publish it back
         const snap = (breaker as CircuitBreaker).snapshot();
-        void this.#kv.put(`b.${target}`, encoder.encode(JSON.stringify(snap))).catch(() => undefined);
+        void this.#board.put(target, snap).catch(() => undefined);
       });
       this.#breakers.set(target, breaker);
       // adopt the cluster's current view of this target, if any
-      void this.#kv.get(`b.${target}`).then(
-        (entry) => {
-          if (entry === null || entry.operation !== "PUT") return;
-          const snap = BreakerSnapshot.safeParse(parseJson(entry.string()));
-          if (snap.success) breaker?.applyRemote(snap.data);
+      void this.#board.get(target).then(
+        (snap) => {
+          if (snap !== undefined) breaker?.applyRemote(snap);
         },
         () => undefined,
       );

@@ -27,7 +27,8 @@ describe("cascade detection and containment", () => {
     await using host = await startNode(server.url);
     await using client = await startNode(server.url);
     const detach = [CascadeMonitor.attach(host, { intervalMs: 100 }), CascadeMonitor.attach(client, { intervalMs: 100 })];
-    await using monitor = await CascadeMonitor.start(client, { intervalMs: 100, minimumCalls: 3, windowMs: 5_000, quarantineMs: 60_000 });
+    // spreadThreshold 3: edge reports of the two nodes arrive in either order; judge the whole chain
+    await using monitor = await CascadeMonitor.start(client, { intervalMs: 100, minimumCalls: 3, windowMs: 5_000, quarantineMs: 60_000, spreadThreshold: 3 });
     const cascades: CascadeEvent[] = [];
     monitor.onCascade((e) => cascades.push(e));
     await host.spawn("model", Link, { args: [undefined] });
@@ -63,5 +64,32 @@ describe("cascade detection and containment", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(await monitor.evaluate()).toBeUndefined();
     detach();
+  });
+
+  it("is an actor: when the node running it dies, a node that registered it takes it over and keeps containing", async () => {
+    await using server = await startServer();
+    const fast = { heartbeatMs: 200, leaseTtlMs: 1_000 };
+    await using a = await startNode(server.url, fast);
+    await using b = await startNode(server.url, fast);
+    await using c = await startNode(server.url, fast);
+    const options = { intervalMs: 100, minimumCalls: 3, windowMs: 5_000, quarantineMs: 60_000, spreadThreshold: 3 };
+    await using onA = await CascadeMonitor.start(a, options);
+    await using onB = CascadeMonitor.register(b, options);
+    const seenOnB: CascadeEvent[] = [];
+    onB.onCascade((e) => seenOnB.push(e));
+    const detach = [CascadeMonitor.attach(b, { intervalMs: 100 }), CascadeMonitor.attach(c, { intervalMs: 100 })];
+    expect((await b.whereIs("cascade-monitor"))?.record.nodeId).toBe(a.id);
+
+    await a.nats.close(); // node a dies without releasing anything: its lease lapses
+    await eventually(async () => (await b.whereIs("cascade-monitor"))?.record.nodeId === b.id, 15_000, "the monitor failed over to b");
+    expect(await onA.evaluate()).toBeUndefined(); // any node's handle reaches it where it runs now
+
+    await c.spawn("model2", Link, { args: [undefined] });
+    await c.spawn("planner2", Link, { args: ["model2"] });
+    await c.spawn("frontend2", Link, { args: ["planner2"] });
+    for (let i = 0; i < 6; i++) await b.ref<typeof Link>("frontend2").ask({ type: "call" }).catch(() => undefined);
+    await eventually(() => seenOnB.length > 0, 10_000, "a cascade contained by the monitor on b");
+    expect(seenOnB[0]).toMatchObject({ origin: "model2", affected: ["frontend2", "planner2"] });
+    for (const d of detach) d();
   });
 });
