@@ -292,6 +292,24 @@ describe("ActorCell", () => {
     expect(host.log.slice(-3)).toEqual(["revive", "invoke:m3", "settle:m3:ok"]);
   });
 
+  it("reports a revive failure as itself, not as an abort left over from an earlier message", async () => {
+    const host = new FakeHost();
+    host.handler = (_d, cell) => new Promise((_resolve, reject) => cell.signal().addEventListener("abort", () => reject(new Error("aborted"))));
+    const cell = newCell(host);
+    cell.enqueue(delivery("m1"), "normal");
+    await flush();
+    cell.abortCurrent(new TetherError("ERR_ACTOR_STOPPED", "stop"));
+    await flush();
+    expect(errorOf(host.outcomes.get("m1")).code).toBe("ERR_HANDLER_ABORTED");
+    // later the actor is passivated, and bringing it back fails
+    const lost = new TetherError("ERR_REGISTRY_FAILED", "checkpoint unreadable");
+    cell.passivated = true;
+    host.reviver = () => Promise.reject(lost);
+    cell.enqueue(delivery("m2"), "normal");
+    await flush();
+    expect(errorOf(host.outcomes.get("m2"))).toBe(lost);
+  });
+
   it("refuses a message with ERR_MAILBOX_FULL, thrown by enqueue, when its lane is full", async () => {
     const host = new FakeHost();
     const first = deferred();
