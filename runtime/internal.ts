@@ -12,7 +12,7 @@ export { classifySchemaError } from "./messaging/schema-errors.ts";
 export { parseHeaderBlock, readInboundMeta, readMsgMeta, encodedHeaders, headerLine, isSafeHeaderValue } from "./messaging/wire-headers.ts";
 export type { InboundMeta } from "./messaging/wire-headers.ts";
 export { RollbackCoordinator } from "./rollback/rollback-coordinator.ts";
-export type { RollbackDeps } from "./rollback/rollback-coordinator.ts";
+export type { RollbackDeps, WorkflowRecords } from "./rollback/rollback-coordinator.ts";
 export { StateStore } from "./stores/state-store.ts";
 export type { Checkpoint, ProcessedMark } from "./stores/state-store.ts";
 export { DurableLane } from "./stores/durable-lane.ts";
