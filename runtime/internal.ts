@@ -18,3 +18,4 @@ export type { Checkpoint, ProcessedMark } from "./stores/state-store.ts";
 export { DurableLane } from "./stores/durable-lane.ts";
 export type { DurableLaneOptions, DurableAttachOptions } from "./stores/durable-lane.ts";
 export { Quotas } from "./assurance/quotas.ts";
+export type { CounterBucket, CounterEntry, QuotaSubject } from "./assurance/quotas.ts";
