@@ -59,10 +59,7 @@ export class Quotas {
   async reserve(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): Promise<void> {
     const done: [string, number][] = [];
     try {
-      for (const rule of this.#rules) {
-        const amount = amounts[rule.unit];
-        const key = this.#key(rule, subject);
-        if (amount === undefined || amount <= 0 || key === undefined) continue;
+      for (const { key, amount, rule } of this.#counters(subject, amounts)) {
         await this.#add(key, amount, rule.limit, rule);
         done.push([key, amount]);
       }
@@ -74,11 +71,7 @@ export class Quotas {
 
   /** Adds usage that was not reserved (reported during the action). Never refuses. */
   async record(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): Promise<void> {
-    for (const rule of this.#rules) {
-      const amount = amounts[rule.unit];
-      const key = this.#key(rule, subject);
-      if (amount !== undefined && amount > 0 && key !== undefined) await this.#add(key, amount, Number.POSITIVE_INFINITY, undefined);
-    }
+    for (const { key, amount } of this.#counters(subject, amounts)) await this.#add(key, amount, Number.POSITIVE_INFINITY, undefined);
   }
 
   /** Current usage counted for a rule (for tests and `tether usage`). */
@@ -87,6 +80,23 @@ export class Quotas {
     if (key === undefined) return 0;
     const entry = await this.#kv.get(key);
     return entry === null || entry.operation !== "PUT" ? 0 : Number(decoder.decode(entry.value));
+  }
+
+  /**
+   * The counters `amounts` adds to: one per distinct key, held to the strictest rule that watches it.
+   * Two rules can share a counter (every agent's tokens per hour, and one agent's): counting the amount
+   * once per rule would charge it twice.
+   */
+  #counters(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): { key: string; amount: number; rule: QuotaRule }[] {
+    const counters = new Map<string, { key: string; amount: number; rule: QuotaRule }>();
+    for (const rule of this.#rules) {
+      const amount = amounts[rule.unit];
+      const key = this.#key(rule, subject);
+      if (amount === undefined || amount <= 0 || key === undefined) continue;
+      const seen = counters.get(key);
+      if (seen === undefined || rule.limit < seen.rule.limit) counters.set(key, { key, amount, rule });
+    }
+    return [...counters.values()];
   }
 
   #key(rule: QuotaRule, subject: QuotaSubject): string | undefined {

@@ -118,6 +118,19 @@ describe("Quotas", () => {
     expect(hasCode(await rejection(quotas.reserve(alice, { tokens: 1 })), "ERR_QUOTA_EXCEEDED")).toBe(true);
   });
 
+  it("counts an amount once when two rules watch the same counter, held to the stricter limit", async () => {
+    const everyone = rule({ scope: "agent", unit: "tokens", limit: 100 });
+    const alicesOwn = rule({ scope: "agent", id: "alice", unit: "tokens", limit: 50 });
+    const { quotas } = setup([everyone, alicesOwn]);
+    await quotas.reserve(alice, { tokens: 30 });
+    expect(await quotas.current(everyone, alice)).toBe(30);
+    await quotas.record(alice, { tokens: 10 });
+    expect(await quotas.current(alicesOwn, alice)).toBe(40);
+    expect(hasCode(await rejection(quotas.reserve(alice, { tokens: 11 })), "ERR_QUOTA_EXCEEDED")).toBe(true);
+    await quotas.reserve(alice, { tokens: 10 });
+    expect(await quotas.current(everyone, alice)).toBe(50);
+  });
+
   it("ignores zero, negative and undeclared amounts", async () => {
     const tokens = rule({ scope: "agent", unit: "tokens", limit: 100 });
     const { quotas, kv } = setup([tokens]);
