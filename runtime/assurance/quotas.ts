@@ -92,7 +92,8 @@ export class Quotas {
     for (const rule of this.#rules) {
       const amount = amounts[rule.unit];
       const key = this.#key(rule, subject);
-      if (amount === undefined || amount <= 0 || key === undefined) continue;
+      // `!(amount > 0)` also skips NaN and non-numbers: written into a counter, NaN would never be over its limit again
+      if (typeof amount !== "number" || !(amount > 0) || key === undefined) continue;
       const seen = counters.get(key);
       if (seen === undefined || rule.limit < seen.rule.limit) counters.set(key, { key, amount, rule });
     }

@@ -117,12 +117,25 @@ describe("composeActionChain", () => {
     ["a name that is not a string", { name: 7 }],
     ["null params", { params: null }],
     ["params that are not an object", { params: "amount=5" }],
+    ["a cost that is not an object", { cost: 5 }],
+    ["a NaN cost", { cost: { tokens: Number.NaN } }],
+    ["an infinite cost", { cost: { tokens: Number.POSITIVE_INFINITY } }],
+    ["a negative cost", { cost: { tokens: -1 } }],
+    ["a cost given as text", { cost: { tokens: "800" } }],
+    ["a cost with an empty unit", { cost: { "": 1 } }],
+    ["a cost with a unit of 65 characters", { cost: { ["u".repeat(65)]: 1 } }],
+    ["an empty compensation name", { compensate: "" }],
+    ["a compensation name that is not a string", { compensate: 1 }],
   ])("refuses %s with ERR_MESSAGE_INVALID before any link runs", async (_what, overrides) => {
     const log: string[] = [];
     const chain = composeActionChain([tracing("outer", log)]);
     const error = await rejection(chain(call(overrides), () => log.push("action")));
     expect(hasCode(error, "ERR_MESSAGE_INVALID")).toBe(true);
     expect(log).toEqual([]);
+  });
+
+  it("accepts a declared cost of finite non-negative amounts", async () => {
+    await expect(composeActionChain([])(call({ cost: { tokens: 800, images: 0, "gpu-seconds": 1.5 } }), () => "ok")).resolves.toBe("ok");
   });
 
   it("accepts a name of 256 characters", async () => {

@@ -142,6 +142,18 @@ describe("Quotas", () => {
     expect(await quotas.current(tokens, alice)).toBe(0);
   });
 
+  it("leaves a counter alone when given an amount that is not a number", async () => {
+    const tokens = rule({ scope: "agent", unit: "tokens", limit: 100 });
+    const { quotas, kv } = setup([tokens]);
+    await quotas.reserve(alice, { tokens: 10 });
+    await quotas.reserve(alice, { tokens: Number.NaN });
+    await quotas.record(alice, { tokens: Number.NaN });
+    await quotas.reserve(alice, { tokens: "5" as unknown as number });
+    expect(kv.text(kv.keys()[0] as string)).toBe("10");
+    // a poisoned counter (NaN) would never be over its limit again
+    expect(hasCode(await rejection(quotas.reserve(alice, { tokens: 91 })), "ERR_QUOTA_EXCEEDED")).toBe(true);
+  });
+
   it("counts a deleted counter as zero and writes over its marker", async () => {
     const actions = rule({ scope: "agent", unit: "actions", limit: 5 });
     const { quotas, kv } = setup([actions]);
