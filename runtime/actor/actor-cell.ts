@@ -128,7 +128,8 @@ export class ActorCell {
   readonly #drain = (): void => {
     if (this.passivated && this.mailbox.size > 0) {
       this.#host.revive(this).then(this.#drain, (error: unknown) => {
-        for (const d of this.mailbox.drainAll()) this.#fail(d, error);
+        // no handler ran: an abort left over from an earlier message must not relabel this failure
+        for (const d of this.mailbox.drainAll()) this.#fail(d, error, undefined);
         this.#running = false;
         this.#host.onIdle(this);
       });
@@ -148,7 +149,7 @@ export class ActorCell {
       try {
         result = this.#host.invoke(this, delivery);
       } catch (error) {
-        this.#fail(delivery, error);
+        this.#fail(delivery, error, this.#abortReason);
         continue;
       }
       if (isThenable(result)) {
@@ -158,7 +159,7 @@ export class ActorCell {
             this.#drain();
           },
           (error: unknown) => {
-            this.#fail(delivery, error);
+            this.#fail(delivery, error, this.#abortReason);
             this.#drain();
           },
         );
@@ -169,8 +170,9 @@ export class ActorCell {
     setImmediate(this.#drain); // budget spent: let I/O in, then carry on
   };
 
-  #fail(delivery: Delivery, error: unknown): void {
-    this.#host.settle(this, delivery, { ok: false, error: toHandlerError(this.id, error, this.#abortReason) });
+  /** Settles a failed delivery; `aborted` is the abort reason of the handler that failed, if it was aborted. */
+  #fail(delivery: Delivery, error: unknown, aborted: TetherError | undefined): void {
+    this.#host.settle(this, delivery, { ok: false, error: toHandlerError(this.id, error, aborted) });
     this.#host.onFailure(this, delivery, error);
   }
 }

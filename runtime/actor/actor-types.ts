@@ -138,7 +138,7 @@ export interface ActorContext extends ActorLifecycleContext {
   /**
    * Answers the current ask later: the handler returns at once (the actor goes on with its next
    * message) and the asker gets the reply when `resolve` or `reject` is called. The ask's timeout still
-   * applies on the asker's side. Throws ERR_CONFIG_INVALID for a tell.
+   * applies on the asker's side. Throws ERR_CONTEXT_MISUSE for a tell.
    */
   deferReply(): DeferredReply;
   /** Reports usage in a user unit (e.g. model tokens) for the action in progress. */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { Kvm } from "@nats-io/kv";
 import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
 import type { QuotaRule } from "./assurance-options.ts";
 import type { Clock } from "../support/clock.ts";
@@ -8,6 +8,24 @@ import type { Clock } from "../support/clock.ts";
 export interface QuotaSubject {
   readonly agent: string;
   readonly workflow: string | undefined;
+}
+
+/** One counter as the bucket holds it. A deleted key reads as a `DEL`/`PURGE` marker (counted as 0). */
+export interface CounterEntry {
+  readonly value: Uint8Array;
+  readonly revision: number;
+  readonly operation: "PUT" | "DEL" | "PURGE";
+}
+
+/**
+ * The three KV operations quotas use: a JetStream KV bucket in production (`KV` fits as it is), an
+ * in-memory map in unit tests. `create` and `update` are compare-and-set: `create` fails if the key
+ * exists, `update` if its revision is no longer `revision`.
+ */
+export interface CounterBucket {
+  get(key: string): Promise<CounterEntry | null>;
+  create(key: string, value: Uint8Array): Promise<number>;
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
 }
 
 const encoder = new TextEncoder();
@@ -21,29 +39,27 @@ const SAFE = /[^A-Za-z0-9_-]/g;
  * Units reported during the action (`ctx.meter`) beyond the declared cost are added afterwards.
  */
 export class Quotas {
-  readonly #kv: KV;
+  readonly #kv: CounterBucket;
   readonly #rules: readonly QuotaRule[];
   readonly #clock: Clock;
 
-  private constructor(kv: KV, rules: readonly QuotaRule[], clock: Clock) {
-    this.#kv = kv;
+  /** Quotas over any counter bucket; `open` is the production way in (a JetStream KV bucket). */
+  constructor(bucket: CounterBucket, rules: readonly QuotaRule[], options: { clock: Clock }) {
+    this.#kv = bucket;
     this.#rules = rules;
-    this.#clock = clock;
+    this.#clock = options.clock;
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, rules: readonly QuotaRule[], options: { replicas: number; clock: Clock }): Promise<Quotas> {
     const kv = await new Kvm(jetstream(nc)).create(subjects.usageBucket(), { history: 1, replicas: options.replicas });
-    return new Quotas(kv, rules, options.clock);
+    return new Quotas(kv, rules, { clock: options.clock });
   }
 
   /** Reserves `amounts` (unit → amount) for `subject` under every matching rule, or throws ERR_QUOTA_EXCEEDED. */
   async reserve(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): Promise<void> {
     const done: [string, number][] = [];
     try {
-      for (const rule of this.#rules) {
-        const amount = amounts[rule.unit];
-        const key = this.#key(rule, subject);
-        if (amount === undefined || amount <= 0 || key === undefined) continue;
+      for (const { key, amount, rule } of this.#counters(subject, amounts)) {
         await this.#add(key, amount, rule.limit, rule);
         done.push([key, amount]);
       }
@@ -55,11 +71,7 @@ export class Quotas {
 
   /** Adds usage that was not reserved (reported during the action). Never refuses. */
   async record(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): Promise<void> {
-    for (const rule of this.#rules) {
-      const amount = amounts[rule.unit];
-      const key = this.#key(rule, subject);
-      if (amount !== undefined && amount > 0 && key !== undefined) await this.#add(key, amount, Number.POSITIVE_INFINITY, undefined);
-    }
+    for (const { key, amount } of this.#counters(subject, amounts)) await this.#add(key, amount, Number.POSITIVE_INFINITY, undefined);
   }
 
   /** Current usage counted for a rule (for tests and `tether usage`). */
@@ -68,6 +80,24 @@ export class Quotas {
     if (key === undefined) return 0;
     const entry = await this.#kv.get(key);
     return entry === null || entry.operation !== "PUT" ? 0 : Number(decoder.decode(entry.value));
+  }
+
+  /**
+   * The counters `amounts` adds to: one per distinct key, held to the strictest rule that watches it.
+   * Two rules can share a counter (every agent's tokens per hour, and one agent's): counting the amount
+   * once per rule would charge it twice.
+   */
+  #counters(subject: QuotaSubject, amounts: Readonly<Record<string, number>>): { key: string; amount: number; rule: QuotaRule }[] {
+    const counters = new Map<string, { key: string; amount: number; rule: QuotaRule }>();
+    for (const rule of this.#rules) {
+      const amount = amounts[rule.unit];
+      const key = this.#key(rule, subject);
+      // `!(amount > 0)` also skips NaN and non-numbers: written into a counter, NaN would never be over its limit again
+      if (typeof amount !== "number" || !(amount > 0) || key === undefined) continue;
+      const seen = counters.get(key);
+      if (seen === undefined || rule.limit < seen.rule.limit) counters.set(key, { key, amount, rule });
+    }
+    return [...counters.values()];
   }
 
   #key(rule: QuotaRule, subject: QuotaSubject): string | undefined {

@@ -25,6 +25,25 @@ const validateCall = (call: ActionCall): void => {
   if (typeof call.params !== "object" || call.params === null) {
     throw new TetherError("ERR_MESSAGE_INVALID", `ctx.act params must be an object`);
   }
+  if (call.cost !== undefined) validateCost(call.cost);
+  if (call.compensate !== undefined && (typeof call.compensate !== "string" || call.compensate.length === 0 || call.compensate.length > 256)) {
+    throw new TetherError("ERR_MESSAGE_INVALID", `ctx.act compensate needs a compensation name of 1-256 characters`);
+  }
+};
+
+/**
+ * A declared cost is reserved against quotas: a NaN amount would be written into the counter and,
+ * since NaN is never over a limit, switch the quota off for the rest of its window.
+ */
+const validateCost = (cost: unknown): void => {
+  if (typeof cost !== "object" || cost === null) throw new TetherError("ERR_MESSAGE_INVALID", `ctx.act cost must be an object of unit → amount`);
+  for (const [unit, amount] of Object.entries(cost)) {
+    if (unit.length === 0 || unit.length > 64 || typeof amount !== "number" || !Number.isFinite(amount) || amount < 0) {
+      throw new TetherError("ERR_MESSAGE_INVALID", `ctx.act cost needs unit names of 1-64 characters and finite non-negative amounts`, {
+        details: { unit: unit.slice(0, 64) },
+      });
+    }
+  }
 };
 
 export type ActionChain = ReturnType<typeof composeActionChain>;

@@ -1,11 +1,16 @@
 import { decodeBody, isTetherError, RollbackRequest, TetherError, type CompensationRequest, type RollbackReport, type RollbackStep } from "../../protocols/index.ts";
-import type { Clock } from "../support/clock.ts";
-import type { KvEctStore, StoredEctRecord } from "../stores/ect-store.ts";
+import { sleep, type Clock } from "../support/clock.ts";
+import type { StoredEctRecord } from "../stores/ect-store.ts";
 import type { NodeEvent } from "../node-events.ts";
 import type { Logger } from "../support/logger.ts";
 
+/** What a rollback reads from the ECT store: a workflow's recorded actions (`KvEctStore` in production). */
+export interface WorkflowRecords {
+  listWorkflow(wid: string): Promise<readonly StoredEctRecord[]>;
+}
+
 export interface RollbackDeps {
-  readonly store: KvEctStore;
+  readonly store: WorkflowRecords;
   /** Asks `actorId` to run a compensation; resolves when it finished. */
   compensate(actorId: string, request: CompensationRequest, timeoutMs: number): Promise<unknown>;
   readonly clock: Clock;
@@ -159,5 +164,3 @@ const reverseTopological = (records: readonly StoredEctRecord[]): StoredEctRecor
   }
   return forward.reverse();
 };
-
-const sleep = (clock: Clock, ms: number): Promise<void> => new Promise((resolve) => clock.setTimeout(resolve, ms));
