@@ -21,7 +21,8 @@ export class Failover {
   readonly #directory: CellDirectory;
   readonly #types: RegisteredTypes;
   readonly #reactivate: Reactivate;
-  readonly #handledDead = new Set<string>();
+  /** Node epochs already scanned with nothing left to take over (`live|dead:<node>:<epoch>`). */
+  readonly #handled = new Set<string>();
   #scanning = false;
 
   constructor(core: NodeCore, registry: Registry, directory: CellDirectory, types: RegisteredTypes, reactivate: Reactivate) {
@@ -54,8 +55,9 @@ export class Failover {
       // a live node that re-registered keeps claims of its older epochs only if it re-asserts them:
       // give it two heartbeats after its (re)start to do so before they count as orphans
       if (alive && now - node.startedAt < 2 * core.options.heartbeatMs) continue;
-      const key = `${node.nodeId}:${node.epoch}`;
-      if (!alive && this.#handledDead.has(key)) continue;
+      // one scan per node epoch: stale claims only appear when a node dies or re-registers
+      const key = `${alive ? "live" : "dead"}:${node.nodeId}:${node.epoch}`;
+      if (this.#handled.has(key)) continue;
       let orphans: ActorRecord[];
       try {
         orphans = (await this.#registry.ownedBy(node.nodeId)).filter((a) => (alive ? a.nodeEpoch < node.epoch : a.nodeEpoch <= node.epoch));
@@ -64,13 +66,11 @@ export class Failover {
         continue; // not marked handled: the next scan tries again
       }
       if (orphans.length === 0) {
-        if (!alive) this.#handledDead.add(key);
+        this.#handled.add(key);
         continue;
       }
-      core.emit({ type: "node-dead", nodeId: node.nodeId, actors: orphans.map((a) => a.actorId) });
-      if (await this.#adopt(node, orphans, live)) {
-        if (!alive) this.#handledDead.add(key);
-      }
+      if (!alive) core.emit({ type: "node-dead", nodeId: node.nodeId, actors: orphans.map((a) => a.actorId) });
+      if (await this.#adopt(node, orphans, live)) this.#handled.add(key);
     }
   }
 
