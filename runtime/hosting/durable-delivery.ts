@@ -1,11 +1,11 @@
-import { headers as natsHeaders, nuid } from "@nats-io/transport-node";
+import { headers as natsHeaders, nuid, type MsgHdrs } from "@nats-io/transport-node";
 import type { JsMsg } from "@nats-io/jetstream";
-import { HeaderNames, TetherError, decodeBody, encodeBody, messageTypeOf } from "../../protocols/index.ts";
+import { HeaderNames, TetherError, decodeEnvelope, encodeSend, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
 import type { ActorCell, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
 import { outgoingToken, type ExecutionScope } from "../actor/execution-scope.ts";
 import type { DeadLetterSink } from "../messaging/dead-letter-sink.ts";
 import { classifySchemaError } from "../messaging/schema-errors.ts";
-import { isSafeHeaderValue, readInboundMeta } from "../messaging/wire-headers.ts";
+import { isSafeHeaderValue } from "../messaging/wire-headers.ts";
 import { tooLarge } from "../messaging/wire-errors.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { DurableLane } from "../stores/durable-lane.ts";
@@ -20,6 +20,10 @@ const PRUNE_EVERY_MS = 1_000;
  * The at-least-once lane (`ref.send`) as a node hosts it: publishing into JetStream, one pull
  * consumer per durable actor, skipping redeliveries whose effects the actor's checkpoint already
  * includes, and acknowledging only after the state that includes a message is saved.
+ *
+ * Stored messages use the same envelope as the live lane (`protocols/wire-envelope.ts`, kind `tell`), so
+ * a stream written by one version is read by the next like any other message; the only headers are
+ * JetStream's own `Nats-Msg-Id` (deduplication) and the ECT when the profile mints tokens.
  */
 export class DurableDelivery {
   readonly #core: NodeCore;
@@ -45,20 +49,18 @@ export class DurableDelivery {
     const id = idOption ?? nuid.next();
     let data: Uint8Array;
     try {
-      data = encodeBody(msg);
+      data = encodeSend("tell", id, from, false, msg);
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
     }
     if (data.length > this.#core.options.maxPayloadBytes) throw tooLarge(target, data.length, this.#core.options.maxPayloadBytes);
-    const messageType = messageTypeOf(msg);
-    // JetStream publish adds its own headers (Nats-Msg-Id), so this lane uses the client's MsgHdrs
-    const h = natsHeaders();
-    h.set(HeaderNames.kind, "tell");
-    h.set(HeaderNames.id, id);
-    h.set(HeaderNames.from, from);
-    if (messageType !== undefined && isSafeHeaderValue(messageType)) h.set(HeaderNames.type, messageType);
+    // JetStream publish adds its own header (Nats-Msg-Id), so this lane uses the client's MsgHdrs
+    let h: MsgHdrs | undefined;
     const ect = outgoingToken(scope);
-    if (ect !== undefined && ect.token !== "") h.set(HeaderNames.executionContext, ect.token);
+    if (ect !== undefined && ect.token !== "") {
+      h = natsHeaders();
+      h.set(HeaderNames.executionContext, ect.token);
+    }
     const { duplicate } = await this.#lane.publish(target, data, h, id);
     return { id, duplicate };
   }
@@ -96,24 +98,26 @@ export class DurableDelivery {
       jm.nak(Math.max(100, cell.pausedUntil - now)); // kept in JetStream until the pause ends
       return;
     }
-    const meta = readInboundMeta(jm.headers);
-    const id = meta.id ?? `seq-${jm.seq}`;
+    let envelope: WireEnvelope;
+    try {
+      envelope = decodeEnvelope(jm.data);
+      if (envelope.kind !== "tell") throw new TetherError("ERR_MESSAGE_MALFORMED", `durable message to ${cell.id} is a ${envelope.kind} envelope, not a tell`);
+    } catch (error) {
+      const e = error as TetherError;
+      this.#sink.write(e.code, e.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: undefined, from: undefined, messageId: `seq-${jm.seq}`, data: jm.data });
+      jm.term(e.code);
+      return;
+    }
+    const { id, from, body } = envelope;
     if (this.#checkpoints.includes(cell.id, id)) {
       jm.ack(); // its effects are already in the restored state: an idempotent redelivery
       return;
     }
+    const messageType = messageTypeOf(body);
     const reject = (error: TetherError) => {
-      this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: meta.type, from: meta.from, messageId: id, data: jm.data });
+      this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType, from, messageId: id, data: jm.data });
       jm.term(error.code);
     };
-    let body: unknown;
-    try {
-      body = decodeBody(jm.data);
-    } catch (error) {
-      reject(error as TetherError);
-      return;
-    }
-    const messageType = messageTypeOf(body) ?? meta.type;
     const parsed = cell.protocol.safeParse(body);
     if (!parsed.success) {
       reject(classifySchemaError(cell.id, messageType, parsed.error));
@@ -123,7 +127,7 @@ export class DurableDelivery {
       body: parsed.data,
       messageType,
       id,
-      from: meta.from,
+      from,
       expectsReply: false,
       replyTo: undefined,
       trace: undefined,
