@@ -57,11 +57,7 @@ export class Replies {
         this.#core.logger.debug("reply inbox: subject with an invalid target dropped", { subject: msg.subject.slice(0, 256) });
         return;
       }
-    } else if (isValidToken(rest)) id = rest;
-    else {
-      this.#core.logger.debug("reply inbox: subject that is neither an ask nor a tell reply dropped", { subject: msg.subject.slice(0, 256) });
-      return;
-    }
+    } else id = rest; // only ever a key into the pending map: an unknown one finds nothing
     const status = msg.headers?.code ?? 0;
     if (status === 503) {
       // no subscriber for the target subject: no live actor has that id

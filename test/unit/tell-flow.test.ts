@@ -68,16 +68,20 @@ describe("TellFlow", () => {
     expect(flow.sent("ghost")).toBe(true);
   });
 
-  it("returns credits in batches on the receiving side, and the remainder after tellCreditDelayMs", () => {
+  it("returns credits in batches after the current run of handlers, and a remainder after tellCreditDelayMs", async () => {
     const { flow, clock, published } = flowWith({ tellCreditBatch: 3, tellCreditDelayMs: 10 });
-    for (let i = 0; i < 4; i++) flow.handled("r.t.a");
+    for (let i = 0; i < 4; i++) flow.handled("r.t.a"); // one run of handlers: one credit message
     flow.handled("r.t.b");
-    expect(published).toEqual([{ subject: "r.t.a", n: 3 }]);
-    clock.advance(10);
+    expect(published).toEqual([]);
+    await Promise.resolve();
     expect(published).toEqual([
-      { subject: "r.t.a", n: 3 },
-      { subject: "r.t.a", n: 1 },
+      { subject: "r.t.a", n: 4 },
       { subject: "r.t.b", n: 1 },
     ]);
+    flow.handled("r.t.b");
+    clock.advance(9);
+    expect(published).toHaveLength(2);
+    clock.advance(1);
+    expect(published[2]).toEqual({ subject: "r.t.b", n: 1 });
   });
 });
