@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { pack } from "msgpackr";
 import { encodeSend, hasCode, type ErrorCode, type ErrorReply } from "../../protocols/index.ts";
 import { Counter } from "../support/actors.ts";
@@ -52,6 +52,37 @@ describe("malformed, oversize and unknown input", () => {
       expect(letters.map((l) => l.code)).toEqual(cases.map((c) => c[2]));
       expect(letters.every((l) => l.target === "target" && l.node === node.id)).toBe(true);
       expect(letters.find((l) => l.code === "ERR_MESSAGE_TOO_LARGE")?.size).toBeGreaterThan(10_000);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("drops hostile messages on the reply inbox (status notices, forged credits and reports, garbage) and keeps answering", async () => {
+    await using server = await startServer();
+    await using a = await startNode(server.url);
+    await using b = await startNode(server.url);
+    await b.spawn("far", Counter);
+    const nc = await connect({ servers: server.url });
+    try {
+      const inbox = a.subjects.replyPrefix(a.id);
+      const status503 = headers(503, "No Responders");
+      const hostile: [string, Uint8Array, ReturnType<typeof headers> | undefined][] = [
+        [`${inbox}x.bad.target`, new Uint8Array(0), status503],
+        [`${inbox}t.far`, new Uint8Array(0), status503],
+        [`${inbox}t.bad!target`, pack([1, 6, 5]), undefined],
+        [`${inbox}t.far`, pack([1, 6, 1_000_000]), undefined],
+        [`${inbox}t.far`, pack([1, 6, -3]), undefined],
+        [`${inbox}t.far`, pack([1, 5, "not an error reply", 7]), undefined],
+        [`${inbox}t.far`, pack([9, 6, 1]), undefined],
+        [`${inbox}someid`, new Uint8Array([0xc1, 0xc1]), undefined],
+        [`${inbox}someid`, pack([1, 4, "late"]), undefined],
+        [`${inbox}someid.x`, pack([1, 2, "id", "x", 0, {}]), headers(408, "Timeout")],
+      ];
+      for (const [subject, data, h] of hostile) nc.publish(subject, data, h === undefined ? {} : { headers: h });
+      await nc.flush();
+      expect(await a.ref<typeof Counter>("far").ask({ type: "add", n: 2 })).toBe(2);
+      a.ref<typeof Counter>("far").tell({ type: "add", n: 1 });
+      await eventually(async () => (await a.ref<typeof Counter>("far").ask({ type: "get" })) === 3);
     } finally {
       await nc.close();
     }
