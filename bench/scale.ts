@@ -19,7 +19,8 @@ export interface ScaleResult {
 }
 
 const NETWORK = "bench";
-const GOAL_BYTES_PER_ACTOR = 4096;
+/** Issue #7: at most 2 KB per idle actor in the node. */
+const GOAL_BYTES_PER_ACTOR = 2048;
 const CLOSE_LIMIT_MS = 600_000;
 
 interface Memory {
@@ -51,6 +52,8 @@ export const runScale = async (options: ScaleOptions): Promise<ScaleResult> => {
       ? "memory read after global.gc() (process runs with --expose-gc)"
       : "memory read WITHOUT a forced GC (no --expose-gc): per-actor figures include garbage",
     "rss_per_actor = (rss after spawning − rss before) / actors; heap_per_actor likewise with heapUsed",
+    "server_rss_per_actor likewise for the nats-server process; server_rss_share = server / (node + server)",
+    "one nats.js subscription per actor (location transparency: the server routes by interest) is ~1.5 KB of node heap by itself",
   ];
   const server = await NatsServer.start({ name: "bench-scale" });
   const logger = new CountingLogger({ role: "scale" });
@@ -140,7 +143,7 @@ export const runScale = async (options: ScaleOptions): Promise<ScaleResult> => {
       valued("scale", "rss_after_spawn", "MB", after.rss / 2 ** 20),
       ...(serverRss0 === undefined || serverRss1 === undefined
         ? []
-        : [valued("scale", "server_rss_per_actor", "bytes", (serverRss1 - serverRss0) / spawned)]),
+        : serverShare((after.rss - before.rss) / spawned, (serverRss1 - serverRss0) / spawned)),
       valued("scale", "sample_answered", "actors", answered, { op: ">=", value: options.sample }),
       valued("scale", "close_time", "s", closeMs / 1000),
     ];
@@ -151,6 +154,16 @@ export const runScale = async (options: ScaleOptions): Promise<ScaleResult> => {
     await server.stop();
   }
 };
+
+/**
+ * What one idle actor costs nats-server (its subscription, in the server's sublist), next to the node's
+ * own cost: per-actor bytes, the sum, and the server's share of it.
+ */
+const serverShare = (nodePerActor: number, serverPerActor: number): ValueMetric[] => [
+  valued("scale", "server_rss_per_actor", "bytes", serverPerActor),
+  valued("scale", "total_rss_per_actor", "bytes", nodePerActor + serverPerActor),
+  valued("scale", "server_rss_share", "%", (100 * serverPerActor) / (nodePerActor + serverPerActor)),
+];
 
 /** Entries in the registry's KV stream, read with a plain connection from the JetStream API. */
 const countRegistryEntries = async (url: string, bucket: string): Promise<number | undefined> => {

@@ -4,22 +4,11 @@ import { ErrorCodes, type ErrorCode } from "./error-codes.ts";
 import { TetherError } from "./errors.ts";
 
 /**
- * The envelope: a msgpackr-encoded body, with metadata in NATS headers.
- * Header names are lower-case and prefixed so they never collide with user headers.
+ * NATS headers Tether writes, only when there is something the ecosystem reads there: W3C trace
+ * context when tracing is on, and the Execution Context Token (with its ledger receipt) when the
+ * profile mints tokens. Everything else (kind, id, sender, priority) is in the body: see `wire-envelope.ts`.
  */
 export const HeaderNames = {
-  /** `tell` | `ask` | `reply` | `error` | `compensate`; see `MessageKind`. */
-  kind: "tether-kind",
-  /** The message's `type` field, copied for routing and tools without decoding the body. */
-  type: "tether-type",
-  /** Unique message id (dedup, dead letters, tracing). */
-  id: "tether-id",
-  /** Sender address: an actor id, or `node:<nodeId>` for code outside an actor. */
-  from: "tether-from",
-  /** `1` marks the priority lane (processed before normal messages). */
-  priority: "tether-prio",
-  /** Error code on an `error` reply. */
-  error: "tether-error",
   /** W3C trace context. */
   traceparent: "traceparent",
   tracestate: "tracestate",
@@ -28,12 +17,6 @@ export const HeaderNames = {
   /** Audit-ledger receipt `<index>.<hash>` of the ECT (regulated profile, L3). */
   receipt: "tether-receipt",
 } as const;
-
-export const MessageKind = { tell: "tell", ask: "ask", reply: "reply", error: "error", compensate: "compensate" } as const;
-export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
-
-export const isMessageKind = (value: string | undefined): value is MessageKind =>
-  value === "tell" || value === "ask" || value === "reply" || value === "error" || value === "compensate";
 
 /** Default cap on an encoded body; nats-server's own default max_payload is 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;

@@ -22,7 +22,11 @@ export const ErrorCodes = {
   ERR_MAILBOX_FULL: { retryable: true, summary: "The actor's bounded mailbox is full; the message was rejected (backpressure)." },
   ERR_MESSAGE_INVALID: { retryable: false, summary: "The message failed the receiving actor's zod schema." },
   ERR_MESSAGE_UNKNOWN_TYPE: { retryable: false, summary: "The message's `type` is not one the receiving actor accepts." },
-  ERR_MESSAGE_MALFORMED: { retryable: false, summary: "The bytes could not be decoded as a Tether envelope (bad msgpack or headers)." },
+  ERR_MESSAGE_MALFORMED: { retryable: false, summary: "The bytes could not be decoded as a Tether envelope (bad msgpack, or not the envelope's shape)." },
+  ERR_MESSAGE_VERSION_UNSUPPORTED: {
+    retryable: false,
+    summary: "The message's envelope version is not one this node reads (a newer node wrote it during a rolling upgrade); it was refused and dead-lettered.",
+  },
   ERR_MESSAGE_TOO_LARGE: { retryable: false, summary: "The encoded message exceeds the configured maximum payload size." },
   ERR_ASK_TIMEOUT: { retryable: true, summary: "No reply arrived within the ask's timeout." },
   ERR_HANDLER_ABORTED: { retryable: true, summary: "The handler in flight was aborted through ctx.signal." },

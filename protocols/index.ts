@@ -6,8 +6,6 @@ export { SUBJECT_PREFIX, isValidToken, assertToken, networkSubjects, registryKey
 export type { NetworkSubjects } from "./subjects.ts";
 export {
   HeaderNames,
-  MessageKind,
-  isMessageKind,
   DEFAULT_MAX_PAYLOAD_BYTES,
   ErrorReply,
   DeadLetterRecord,
@@ -15,6 +13,8 @@ export {
   decodeBody,
   messageTypeOf,
 } from "./envelope.ts";
+export { ENVELOPE_VERSION, EnvelopeKind, EnvelopeFlags, ENVELOPE_LIMITS, encodeSend, encodeReply, encodeError, encodeCredit, decodeEnvelope } from "./wire-envelope.ts";
+export type { SendKind, WireEnvelope } from "./wire-envelope.ts";
 export { ActorRecord, NodeRecord, FenceNotice, ActivateRequest, StopRequest, PauseRequest, FailureNotice, NodeControl, isLeaseAlive } from "./registry.ts";
 export {
   TETHER_EXT_PREFIX,

@@ -29,14 +29,16 @@ export interface NetworkSubjects {
   /** Wildcard over every actor of the network (used by tools, never by nodes). */
   allActors(): string;
   /**
-   * One wildcard reply inbox per node: `…reply.<node>.<id>` carries an ask's reply;
-   * `…reply.<node>.<id>.<target>` carries the failure report of a tell to `<target>`.
+   * One wildcard reply inbox per node: `…reply.<node>.<id>` carries an ask's reply (unique per ask, so a
+   * "no responders" notice names the ask); `…reply.<node>.t.<target>` is the fixed reply subject of every
+   * tell from this node to `<target>`: rejection reports (with the tell's id in the body), flow-control
+   * credits and "no responders" notices come back there. Message ids are 22-character nuids, never `t`.
    */
   replyInbox(nodeId: string): string;
   /** Prefix of the inbox, with the trailing dot. */
   replyPrefix(nodeId: string): string;
   reply(nodeId: string, correlationId: string): string;
-  tellReport(nodeId: string, messageId: string, target: string): string;
+  tellReply(nodeId: string, target: string): string;
   /** Control plane of one node (ping, stats). */
   node(nodeId: string): string;
   /** Dead-letter records, by reason code. */
@@ -78,8 +80,7 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     replyInbox: (nodeId) => `${base}.reply.${assertToken("node id", nodeId)}.>`,
     replyPrefix: (nodeId) => `${base}.reply.${assertToken("node id", nodeId)}.`,
     reply: (nodeId, corr) => `${base}.reply.${assertToken("node id", nodeId)}.${assertToken("correlation id", corr)}`,
-    tellReport: (nodeId, id, target) =>
-      `${base}.reply.${assertToken("node id", nodeId)}.${assertToken("correlation id", id)}.${assertToken("actor id", target)}`,
+    tellReply: (nodeId, target) => `${base}.reply.${assertToken("node id", nodeId)}.t.${assertToken("actor id", target)}`,
     node: (nodeId) => `${base}.node.${assertToken("node id", nodeId)}`,
     deadLetter: (code) => `${base}.dlq.${assertToken("correlation id", code)}`,
     deadLetterAll: () => `${base}.dlq.>`,

@@ -8,7 +8,8 @@ export type NodeEvent =
   | { readonly type: "dead-letter"; readonly record: DeadLetterRecord }
   | {
       readonly type: "undeliverable";
-      readonly messageId: string;
+      /** Id of the refused tell; undefined when the server reported that no actor has the id (it does not echo the message). */
+      readonly messageId: string | undefined;
       readonly target: string | undefined;
       readonly code: ErrorCode | string;
       readonly message: string;

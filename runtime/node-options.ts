@@ -23,6 +23,18 @@ export const NodeOptionsSchema = z.strictObject({
   priorityCapacity: z.number().int().positive().max(100_000).default(256),
   /** Default ask timeout. */
   askTimeoutMs: z.number().int().positive().default(5_000),
+  /**
+   * Flow control of `tell` (README "Flow control"): tells this node may have in flight to one remote
+   * actor before `ref.tell()` returns false and `ref.ready()` waits. A stream is lossless while
+   * (sending nodes × window) ≤ the target's mailbox capacity (default 4 × 256 = 1024).
+   */
+  tellWindow: z.number().int().positive().max(1_000_000).default(256),
+  /** A receiving node returns credits after this many handled tells from one node to one actor… */
+  tellCreditBatch: z.number().int().positive().max(100_000).default(32),
+  /** …or this long after the first uncredited one, whichever comes first. */
+  tellCreditDelayMs: z.number().int().positive().default(10),
+  /** A sender waiting in `ref.ready()` that receives no credit for this long resets its window (lost messages never block it for good). */
+  tellCreditTimeoutMs: z.number().int().positive().default(5_000),
   /** Largest encoded message body accepted or sent. */
   maxPayloadBytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024),
   /** Node heartbeat period (renews the node lease in the registry). */

@@ -39,6 +39,7 @@ import { Inbound } from "./messaging/inbound.ts";
 import { Outbound, type CallObserver } from "./messaging/outbound.ts";
 import { ACTIVE_CONTEXT } from "./messaging/ref.ts";
 import { Replies } from "./messaging/replies.ts";
+import { TellFlow } from "./messaging/tell-flow.ts";
 import { NodeCore } from "./node-core.ts";
 import type { NodeEventListener } from "./node-events.ts";
 import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved, type SpawnOptions } from "./node-options.ts";
@@ -81,6 +82,7 @@ interface Rooms {
   readonly types: RegisteredTypes;
   readonly sink: DeadLetterSink;
   readonly replies: Replies;
+  readonly flow: TellFlow;
   readonly lease: Lease;
   readonly checkpoints: Checkpoints;
   readonly outbound: Outbound;
@@ -377,12 +379,13 @@ export class Node implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const { core, host, directory, lease, sink, assurance, replies, server } = this.#r;
+      const { core, host, directory, lease, sink, assurance, replies, flow, server } = this.#r;
       core.state = "stopping";
       core.emit({ type: "node-stopping", nodeId: core.id });
       if (this.#heartbeat !== undefined) core.clock.clearInterval(this.#heartbeat);
       try {
         await host.stop([...directory.cells.values()]);
+        flow.close(); // last credits out, waiting senders released (their next tell fails with ERR_NODE_STOPPED)
         await lease.remove().catch((error: unknown) => core.logger.warn("removing node lease failed", { error }));
         await sink.flush();
         assurance.close();
@@ -437,12 +440,13 @@ const assemble = async (
   const directory = new CellDirectory();
   const types = new RegisteredTypes();
   const sink = new DeadLetterSink(core, deadLetters);
-  const replies = new Replies(core, sink);
+  const flow = new TellFlow(core);
+  const replies = new Replies(core, sink, flow);
   const lease = new Lease(core, registry, directory, record);
   const checkpoints = new Checkpoints(core, states, directory, () => lease.ensure());
   const durable = new DurableDelivery(core, lane, checkpoints, sink);
   const passivation = new Passivation(core, directory, checkpoints);
-  const outbound = new Outbound(core, (id) => directory.live(id), replies, sink, lane, deps.callObserver);
+  const outbound = new Outbound(core, (id) => directory.live(id), replies, sink, lane, flow, deps.callObserver);
   const assurance = await Assurance.open({
     nc: core.nc,
     subjects: core.subjects,
@@ -456,7 +460,7 @@ const assemble = async (
   });
   const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id));
   const act = composeActionChain([...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
-  const runtime = new CellRuntime({ core, directory, lease, replies, durable, passivation, checkpoints, outbound, act });
+  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
   lease.onClaimLost = (cell, reason) => host.fence(cell, reason);
   checkpoints.onFenced = (cell, reason) => void host.fence(cell, reason);
@@ -471,5 +475,5 @@ const assemble = async (
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, lease, checkpoints, outbound, host, control, failover, assurance };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, failover, assurance };
 };

@@ -19,6 +19,8 @@ export interface Delivery {
   readonly expectsReply: boolean;
   /** A remote asker's reply subject; undefined for tells and for local asks (settled by `id`). */
   readonly replyTo: string | undefined;
+  /** A remote tell's fixed reply subject: flow-control credit goes there once it is handled. */
+  readonly creditTo?: string | undefined;
   /** Trace context of the receive (or local send) span. */
   readonly trace: Context | undefined;
   /** Target subject (dead-letter records). */

@@ -49,8 +49,19 @@ export interface ActorRef<M = unknown, R = unknown> {
    * One-way, at-most-once. Throws synchronously when the message is invalid to send (too large,
    * node stopped) or, for an actor on this node, when its mailbox is full. A remote rejection
    * (mailbox full, invalid, no such actor) arrives as an `undeliverable` node event and a dead letter.
+   *
+   * Flow control, as `stream.write()`: the message is always sent; the result is false once the
+   * sender should wait for `ready()` before the next tell (this node's credit window towards the
+   * actor is used up, or a local actor's mailbox is full). Callers may ignore it: the bounded mailbox
+   * still refuses what does not fit.
    */
-  tell(msg: M, options?: TellOptions): void;
+  tell(msg: M, options?: TellOptions): boolean;
+  /**
+   * Resolves when a tell to this actor fits: credits came back from its node (or, on this node, its
+   * mailbox has room). `for (const m of batch) if (!ref.tell(m)) await ref.ready();` delivers every
+   * message, in order, to an actor that keeps up or not.
+   */
+  ready(): Promise<void>;
   /** Request/reply; rejects with a TetherError (ERR_ASK_TIMEOUT, ERR_MAILBOX_FULL, ERR_ACTOR_NOT_FOUND, …). */
   ask(msg: M, options?: AskOptions): Promise<R>;
   /**

@@ -61,6 +61,11 @@ export class Mailbox<T> {
     return (this.#normal?.size ?? 0) + (this.#priority?.size ?? 0);
   }
 
+  /** Free places in the normal lane. */
+  get room(): number {
+    return this.options.capacity - (this.#normal?.size ?? 0);
+  }
+
   /** Adds an item, or throws ERR_MAILBOX_FULL when its lane is full. */
   offer(item: T, lane: MailboxLane = "normal"): void {
     if (lane === "priority") {

@@ -4,18 +4,19 @@ import {
   TetherError,
   assertToken,
   decodeBody,
+  decodeEnvelope,
   encodeBody,
   isTetherError,
   type ActivateRequest,
   type PauseRequest,
   type StopRequest,
+  type WireEnvelope,
 } from "../../protocols/index.ts";
 import type { ActorHost } from "../hosting/actor-host.ts";
 import type { CellDirectory } from "../hosting/cell-directory.ts";
 import type { RegisteredTypes } from "../hosting/registered-types.ts";
 import type { Replies } from "../messaging/replies.ts";
 import { parseErrorReply } from "../messaging/wire-errors.ts";
-import { readMsgMeta } from "../messaging/wire-headers.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { Registry } from "../stores/registry.ts";
 
@@ -59,7 +60,13 @@ export class ControlPlane {
     const reply = await this.#core.nc.request(this.#core.subjects.node(assertToken("node id", nodeId)), encodeBody(request), { timeout: timeoutMs }).catch((cause: unknown) => {
       throw new TetherError("ERR_NODE_UNREACHABLE", `node ${nodeId} did not answer: ${String(cause)}`, { cause, details: { nodeId } });
     });
-    if (readMsgMeta(reply).kind === "error") throw parseErrorReply(reply.data);
+    let envelope: WireEnvelope;
+    try {
+      envelope = decodeEnvelope(reply.data);
+    } catch (cause) {
+      throw new TetherError("ERR_NODE_UNREACHABLE", `node ${nodeId} sent an unreadable answer: ${String(cause)}`, { cause, details: { nodeId } });
+    }
+    if (envelope.kind === "error") throw parseErrorReply(envelope.body);
   }
 
   async #onControl(msg: Msg): Promise<void> {

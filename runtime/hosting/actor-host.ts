@@ -108,6 +108,13 @@ export class ActorHost {
         directory.cells.set(id, cell);
         directory.claims.set(id, claim);
         directory.spawnOptions.set(id, input);
+        // One subscription per actor, by decision (issue #7 §2): the server routing on each actor's own
+        // subject IS the location transparency; an address never names its host. The alternatives fail:
+        // a wildcard `tether.<net>.actor.*` per node delivers every message to every node; a queue group
+        // delivers it to an arbitrary node, not the owner; per-node subjects need a location lookup in the
+        // registry, i.e. an address that names a host. The price, measured with `bench scale` (20k idle
+        // actors): ~1.5 KB of node heap per nats.js Subscription and ~2.6 KB in nats-server per actor;
+        // an idle subscription costs no CPU per message to other actors (the server's sublist is a trie).
         this.#subs.set(id, core.nc.subscribe(core.subjects.actor(id), { callback: (_err, msg) => this.#inbound.receive(cell, msg) }));
         await core.nc.flush(); // the server knows our interest before spawn returns
         if (instance.onStart !== undefined) {

@@ -7,6 +7,7 @@ import { HandlerContext, type ContextHost } from "../actor/handler-context.ts";
 import type { ActionChain } from "../interceptors/action-chain.ts";
 import type { Outbound } from "../messaging/outbound.ts";
 import type { Replies } from "../messaging/replies.ts";
+import type { TellFlow } from "../messaging/tell-flow.ts";
 import type { NodeCore } from "../node-core.ts";
 import { contextWithSpan, endSpan } from "../telemetry/tracing.ts";
 import type { CellDirectory } from "./cell-directory.ts";
@@ -30,6 +31,7 @@ export class CellRuntime implements CellHost {
   readonly #directory: CellDirectory;
   readonly #lease: LeaseGuard;
   readonly #replies: Replies;
+  readonly #flow: TellFlow;
   readonly #durable: DurableDelivery;
   readonly #passivation: Passivation;
   readonly #contextHost: ContextHost;
@@ -42,6 +44,7 @@ export class CellRuntime implements CellHost {
     directory: CellDirectory;
     lease: LeaseGuard;
     replies: Replies;
+    flow: TellFlow;
     durable: DurableDelivery;
     passivation: Passivation;
     checkpoints: Checkpoints;
@@ -52,6 +55,7 @@ export class CellRuntime implements CellHost {
     this.#directory = p.directory;
     this.#lease = p.lease;
     this.#replies = p.replies;
+    this.#flow = p.flow;
     this.#durable = p.durable;
     this.#passivation = p.passivation;
     const core = p.core;
@@ -73,6 +77,7 @@ export class CellRuntime implements CellHost {
   }
 
   settle(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): void {
+    if (delivery.creditTo !== undefined) this.#flow.handled(delivery.creditTo); // a remote tell is done, whatever its outcome
     if (this.#deferred.has(delivery) && outcome.ok) return; // answered later through ctx.deferReply
     this.#settleNow(cell, delivery, outcome);
   }
@@ -99,7 +104,8 @@ export class CellRuntime implements CellHost {
 
   onIdle(cell: ActorCell): void {
     this.#passivation.arm(cell);
-    for (const waiter of [...this.#idleWaiters]) waiter();
+    this.#flow.cellIdle(cell);
+    if (this.#idleWaiters.size > 0) for (const waiter of [...this.#idleWaiters]) waiter();
   }
 
   revive(cell: ActorCell): Promise<void> {

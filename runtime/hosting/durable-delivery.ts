@@ -1,9 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { TetherError, decodeBody, messageTypeOf } from "../../protocols/index.ts";
+import { TetherError, decodeEnvelope, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
 import type { ActorCell, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
 import type { DeadLetterSink } from "../messaging/dead-letter-sink.ts";
 import { classifySchemaError } from "../messaging/schema-errors.ts";
-import { readInboundMeta } from "../messaging/wire-headers.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { DurableLane } from "../stores/durable-lane.ts";
 import type { Checkpoints } from "./checkpoints.ts";
@@ -17,6 +16,10 @@ const PRUNE_EVERY_MS = 1_000;
  * The at-least-once lane (`ref.send`) as a node hosts it (publishing is messaging/durable-outbound.ts):
  * one pull consumer per durable actor, skipping redeliveries whose effects the actor's checkpoint already
  * includes, and acknowledging only after the state that includes a message is saved.
+ *
+ * Stored messages use the same envelope as the live lane (`protocols/wire-envelope.ts`, kind `tell`), so
+ * a stream written by one version is read by the next like any other message; the only headers are
+ * JetStream's own `Nats-Msg-Id` (deduplication) and the ECT when the profile mints tokens.
  */
 export class DurableDelivery {
   readonly #core: NodeCore;
@@ -66,24 +69,26 @@ export class DurableDelivery {
       jm.nak(Math.max(100, cell.pausedUntil - now)); // kept in JetStream until the pause ends
       return;
     }
-    const meta = readInboundMeta(jm.headers);
-    const id = meta.id ?? `seq-${jm.seq}`;
+    let envelope: WireEnvelope;
+    try {
+      envelope = decodeEnvelope(jm.data);
+      if (envelope.kind !== "tell") throw new TetherError("ERR_MESSAGE_MALFORMED", `durable message to ${cell.id} is a ${envelope.kind} envelope, not a tell`);
+    } catch (error) {
+      const e = error as TetherError;
+      this.#sink.write(e.code, e.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: undefined, from: undefined, messageId: `seq-${jm.seq}`, data: jm.data });
+      jm.term(e.code);
+      return;
+    }
+    const { id, from, body } = envelope;
     if (this.#checkpoints.includes(cell.id, id)) {
       jm.ack(); // its effects are already in the restored state: an idempotent redelivery
       return;
     }
+    const messageType = messageTypeOf(body);
     const reject = (error: TetherError) => {
-      this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: meta.type, from: meta.from, messageId: id, data: jm.data });
+      this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType, from, messageId: id, data: jm.data });
       jm.term(error.code);
     };
-    let body: unknown;
-    try {
-      body = decodeBody(jm.data);
-    } catch (error) {
-      reject(error as TetherError);
-      return;
-    }
-    const messageType = messageTypeOf(body) ?? meta.type;
     const parsed = cell.protocol.safeParse(body);
     if (!parsed.success) {
       reject(classifySchemaError(cell.id, messageType, parsed.error));
@@ -93,7 +98,7 @@ export class DurableDelivery {
       body: parsed.data,
       messageType,
       id,
-      from: meta.from,
+      from,
       expectsReply: false,
       replyTo: undefined,
       trace: undefined,

@@ -10,7 +10,7 @@ export interface UndeliveredMessage {
   readonly kind: string | undefined;
   readonly messageType: string | undefined;
   readonly from: string | undefined;
-  readonly messageId: string;
+  readonly messageId: string | undefined;
   readonly data: Uint8Array | undefined;
 }
 
@@ -28,7 +28,7 @@ export class DeadLetterSink {
     const record: DeadLetterRecord = {
       type: "tether.deadletter.v1",
       id: nuid.next(),
-      messageId: m.messageId.slice(0, 128),
+      ...(m.messageId === undefined || m.messageId === "" ? {} : { messageId: m.messageId.slice(0, 128) }),
       code,
       reason: reason.slice(0, 4096),
       network: this.#core.network,

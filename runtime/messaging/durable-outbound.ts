@@ -1,5 +1,5 @@
-import { headers as natsHeaders, nuid } from "@nats-io/transport-node";
-import { HeaderNames, TetherError, encodeBody, messageTypeOf } from "../../protocols/index.ts";
+import { headers as natsHeaders, nuid, type MsgHdrs } from "@nats-io/transport-node";
+import { HeaderNames, TetherError, encodeSend } from "../../protocols/index.ts";
 import { outgoingToken, type ExecutionScope } from "../actor/execution-scope.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { DurableLane } from "../stores/durable-lane.ts";
@@ -22,20 +22,18 @@ export const publishDurable = async (
     const id = idOption ?? nuid.next();
     let data: Uint8Array;
     try {
-      data = encodeBody(msg);
+      data = encodeSend("tell", id, from, false, msg);
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
     }
     if (data.length > core.options.maxPayloadBytes) throw tooLarge(target, data.length, core.options.maxPayloadBytes);
-    const messageType = messageTypeOf(msg);
-    // JetStream publish adds its own headers (Nats-Msg-Id), so this lane uses the client's MsgHdrs
-    const h = natsHeaders();
-    h.set(HeaderNames.kind, "tell");
-    h.set(HeaderNames.id, id);
-    h.set(HeaderNames.from, from);
-    if (messageType !== undefined && isSafeHeaderValue(messageType)) h.set(HeaderNames.type, messageType);
+    // JetStream publish adds its own header (Nats-Msg-Id); the ECT is the only one Tether adds
+    let h: MsgHdrs | undefined;
     const ect = outgoingToken(scope);
-    if (ect !== undefined && ect.token !== "") h.set(HeaderNames.executionContext, ect.token);
+    if (ect !== undefined && ect.token !== "") {
+      h = natsHeaders();
+      h.set(HeaderNames.executionContext, ect.token);
+    }
     const { duplicate } = await lane.publish(target, data, h, id);
     return { id, duplicate };
 };

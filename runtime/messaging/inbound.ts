@@ -1,7 +1,7 @@
 import type { Msg } from "@nats-io/transport-node";
 import { nuid } from "@nats-io/transport-node";
 import type { Context } from "@opentelemetry/api";
-import { CompensationRequest, HeaderNames, TetherError, decodeBody, isTetherError, messageTypeOf } from "../../protocols/index.ts";
+import { CompensationRequest, TetherError, decodeEnvelope, isTetherError, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
 import type { NodeCore } from "../node-core.ts";
@@ -10,7 +10,9 @@ import type { DeadLetterSink } from "./dead-letter-sink.ts";
 import type { Replies } from "./replies.ts";
 import { classifySchemaError } from "./schema-errors.ts";
 import { tooLarge } from "./wire-errors.ts";
-import { readMsgMeta, type InboundMeta } from "./wire-headers.ts";
+import { readWireHeaders } from "./wire-headers.ts";
+
+type SendEnvelope = Extract<WireEnvelope, { kind: "tell" | "ask" | "compensate" }>;
 
 /** Verifies the ECT a message carries (the assurance room's inbound link). */
 export type VerifyIncoming = (token: string, receipt: string | undefined, actorId: string, messageId: string) => Promise<ScopeToken>;
@@ -54,59 +56,62 @@ export class Inbound {
   }
 
   #receive(cell: ActorCell, msg: Msg): void {
-    const meta = readMsgMeta(msg);
-    const id = meta.id ?? nuid.next();
-    const control = meta.kind === "compensate";
-    const isAsk = meta.kind === "ask" || control;
-    const options = this.#core.options;
-    if (msg.data.length > options.maxPayloadBytes) {
-      this.reject(cell, msg, meta, id, meta.type, tooLarge(cell.id, msg.data.length, options.maxPayloadBytes));
+    const data = msg.data;
+    const max = this.#core.options.maxPayloadBytes;
+    if (data.length > max) {
+      this.reject(cell, msg, undefined, tooLarge(cell.id, data.length, max));
       return;
     }
-    if (meta.kind !== "tell" && !isAsk) {
-      this.reject(cell, msg, meta, id, meta.type, new TetherError("ERR_MESSAGE_MALFORMED", `message to ${cell.id} has no valid ${HeaderNames.kind} header`));
-      return;
-    }
-    let body: unknown;
+    let envelope: WireEnvelope;
     try {
-      body = decodeBody(msg.data);
+      envelope = decodeEnvelope(data);
     } catch (error) {
-      this.reject(cell, msg, meta, id, meta.type, error as TetherError);
+      this.reject(cell, msg, undefined, error as TetherError);
       return;
     }
-    const messageType = messageTypeOf(body) ?? meta.type;
-    const parsed = (control ? CompensationRequest : cell.protocol).safeParse(body);
+    if (envelope.kind !== "tell" && envelope.kind !== "ask" && envelope.kind !== "compensate") {
+      this.reject(cell, msg, undefined, new TetherError("ERR_MESSAGE_MALFORMED", `message to ${cell.id} is a ${envelope.kind} envelope, not a tell or an ask`));
+      return;
+    }
+    const control = envelope.kind === "compensate";
+    const isAsk = envelope.kind !== "tell";
+    const messageType = messageTypeOf(envelope.body);
+    const parsed = (control ? CompensationRequest : cell.protocol).safeParse(envelope.body);
     if (!parsed.success) {
-      this.reject(cell, msg, meta, id, messageType, classifySchemaError(cell.id, messageType, parsed.error));
+      this.reject(cell, msg, envelope, classifySchemaError(cell.id, messageType, parsed.error));
       return;
     }
+    // headers only when tracing or an ECT put them there; nats.js decodes them only when present
+    const h = readWireHeaders(msg.headers);
     let trace: Context | undefined;
     const tracing = this.#core.tracing;
     if (tracing.enabled) {
-      const remote = contextFromTraceparent(meta.traceparent, meta.tracestate);
+      const remote = contextFromTraceparent(h.traceparent, h.tracestate);
       const span = tracing.startReceive(cell.id, messageType, remote);
       trace = contextWithSpan(span, remote);
       span?.end();
     }
+    const reply = msg.reply || undefined;
     const delivery: Delivery = {
       body: parsed.data,
       messageType,
-      id,
-      from: meta.from,
+      id: envelope.id,
+      from: envelope.from,
       expectsReply: isAsk,
-      replyTo: isAsk && msg.reply ? msg.reply : undefined,
+      replyTo: isAsk ? reply : undefined,
+      creditTo: isAsk ? undefined : reply,
       trace,
       subject: msg.subject,
       incoming: undefined,
       control,
     };
-    if (meta.executionContext === undefined && cell.inboundPending === 0) {
-      this.#accept(cell, msg, meta, delivery); // fast path: nothing to verify, nothing queued ahead
+    const token = h.executionContext;
+    if (token === undefined && cell.inboundPending === 0) {
+      this.#accept(cell, msg, envelope, delivery); // fast path: nothing to verify, nothing queued ahead
       return;
     }
     // Verification is asynchronous; deliveries still reach the mailbox in arrival order.
-    const token = meta.executionContext;
-    const verified = token === undefined ? Promise.resolve(undefined) : this.#verify(token, meta.receipt, cell.id, id);
+    const verified = token === undefined ? Promise.resolve(undefined) : this.#verify(token, h.receipt, cell.id, envelope.id);
     // The chain below handles the rejection when this message's turn comes; mark it handled now so a
     // token that fails before earlier messages finish is never an unhandled rejection (a process crash).
     verified.catch(() => undefined);
@@ -114,45 +119,49 @@ export class Inbound {
     cell.inboundTail = cell.inboundTail
       .then(() => verified)
       .then(
-        (incoming) => this.#accept(cell, msg, meta, incoming === undefined ? delivery : { ...delivery, incoming }),
+        (incoming) => this.#accept(cell, msg, envelope, incoming === undefined ? delivery : { ...delivery, incoming }),
         (error: unknown) =>
           this.reject(
             cell,
             msg,
-            meta,
-            id,
-            messageType,
+            envelope,
             isTetherError(error) ? error : new TetherError("ERR_ECT_MALFORMED", `execution context rejected: ${String(error)}`, { cause: error }),
           ),
       )
-      .catch((error: unknown) => this.#core.logger.error("inbound delivery failed", { actorId: cell.id, id, error })) // keep the chain healthy
+      .catch((error: unknown) => this.#core.logger.error("inbound delivery failed", { actorId: cell.id, id: envelope.id, error })) // keep the chain healthy
       .finally(() => {
         cell.inboundPending--;
       });
   }
 
-  #accept(cell: ActorCell, msg: Msg, meta: InboundMeta, delivery: Delivery): void {
+  #accept(cell: ActorCell, msg: Msg, envelope: SendEnvelope, delivery: Delivery): void {
     const refusal = refusalOf(cell, this.#core.clock.now(), delivery.control);
     if (refusal !== undefined) {
-      this.reject(cell, msg, meta, delivery.id, delivery.messageType, refusal);
+      this.reject(cell, msg, envelope, refusal);
       return;
     }
     try {
-      cell.enqueue(delivery, meta.priority ? "priority" : "normal");
+      cell.enqueue(delivery, envelope.priority ? "priority" : "normal");
     } catch (error) {
-      this.reject(cell, msg, meta, delivery.id, delivery.messageType, error as TetherError);
+      this.reject(cell, msg, envelope, error as TetherError);
     }
   }
 
-  /** A message that never reaches the actor: error reply to the sender (ask or tell) and a dead letter. */
-  reject(cell: ActorCell, msg: Msg, meta: InboundMeta, id: string, messageType: string | undefined, error: TetherError): void {
-    if (msg.reply) this.#replies.publishError(msg.reply, error);
+  /**
+   * A message that never reaches the actor: an error to the sender (an ask's reply, or a tell's
+   * rejection report with its id, which also returns the tell's flow-control credit) and a dead letter.
+   * `envelope` is undefined when the bytes could not be read as one.
+   */
+  reject(cell: ActorCell, msg: Msg, envelope: SendEnvelope | undefined, error: TetherError): void {
+    const id = envelope?.id ?? nuid.next();
+    const isTell = envelope?.kind === "tell";
+    if (msg.reply) this.#replies.publishError(msg.reply, error, isTell ? id : undefined);
     this.#sink.write(error.code, error.message, {
       subject: msg.subject,
       target: cell.id,
-      kind: meta.kind,
-      messageType,
-      from: meta.from,
+      kind: envelope?.kind,
+      messageType: envelope === undefined ? undefined : messageTypeOf(envelope.body),
+      from: envelope?.from,
       messageId: id,
       data: msg.data,
     });

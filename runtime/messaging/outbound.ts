@@ -1,6 +1,6 @@
-import { nuid } from "@nats-io/transport-node";
+import { nuid, type MsgHdrs } from "@nats-io/transport-node";
 import { context as otelContext, type Context } from "@opentelemetry/api";
-import { CompensationRequest, HeaderNames, TetherError, encodeBody, isTetherError, messageTypeOf } from "../../protocols/index.ts";
+import { CompensationRequest, HeaderNames, TetherError, encodeSend, isTetherError, messageTypeOf } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ActorRef, AskOptions } from "../actor/actor-types.ts";
 import { outgoingToken, type ExecutionScope, type ScopeToken } from "../actor/execution-scope.ts";
@@ -13,19 +13,15 @@ import { refusalOf } from "./inbound.ts";
 import { ACTIVE_CONTEXT, Ref, type SendPort } from "./ref.ts";
 import type { Replies } from "./replies.ts";
 import { classifySchemaError } from "./schema-errors.ts";
+import type { TellFlow } from "./tell-flow.ts";
 import { tooLarge } from "./wire-errors.ts";
-import { encodedHeaders, isSafeHeaderValue } from "./wire-headers.ts";
+import { encodedHeaders } from "./wire-headers.ts";
 
 /** Finds a local actor that can take messages now (the host's directory). */
 export type LocalLookup = (id: string) => ActorCell | undefined;
 
 /** One finished ask: who called whom, how long it took, and the error code if it failed. */
 export type CallObserver = (from: string, target: string, durationMs: number, code: string | undefined) => void;
-
-const ASK_LINE = `${HeaderNames.kind}: ask\r\n`;
-const TELL_LINE = `${HeaderNames.kind}: tell\r\n`;
-const COMPENSATE_LINE = `${HeaderNames.kind}: compensate\r\n`;
-const PRIORITY_LINE = `${HeaderNames.priority}: 1\r\n`;
 
 type SendSpan = ReturnType<Tracing["startSend"]>;
 
@@ -39,11 +35,21 @@ export class Outbound {
   readonly #replies: Replies;
   readonly #sink: DeadLetterSink;
   readonly #lane: DurableLane;
+  readonly #flow: TellFlow;
   /** Sees every ask's outcome (cascade detection); undefined costs nothing. */
   callObserver: CallObserver | undefined;
 
-  constructor(core: NodeCore, local: LocalLookup, replies: Replies, sink: DeadLetterSink, lane: DurableLane, callObserver: CallObserver | undefined) {
+  constructor(
+    core: NodeCore,
+    local: LocalLookup,
+    replies: Replies,
+    sink: DeadLetterSink,
+    lane: DurableLane,
+    flow: TellFlow,
+    callObserver: CallObserver | undefined,
+  ) {
     this.#core = core;
+    this.#flow = flow;
     this.#local = local;
     this.#replies = replies;
     this.#sink = sink;
@@ -58,14 +64,19 @@ export class Outbound {
 
   readonly #port: SendPort = {
     sendDurable: (ref, msg, options) => publishDurable(this.#core, this.#lane, ref.id, msg, ref.from, ref.scope, options?.id),
-    send: (ref, msg, isAsk, options) => {
-      const parent = ref.trace === ACTIVE_CONTEXT ? (this.#core.tracing.enabled ? otelContext.active() : undefined) : ref.trace;
+    tell: (ref, msg, options) => this.send(ref.id, ref.subject, msg, false, options, ref.from, this.#parent(ref), ref.scope, false) as boolean,
+    ready: (ref) => {
+      const local = this.#local(ref.id);
+      return local !== undefined ? this.#flow.readyLocal(local) : this.#flow.ready(ref.id);
+    },
+    ask: (ref, msg, options) => {
       const observer = this.callObserver;
-      if (observer === undefined || !isAsk) return this.send(ref.id, ref.subject, msg, isAsk, options, ref.from, parent, ref.scope, false);
+      const parent = this.#parent(ref);
+      if (observer === undefined) return this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
       const clock = this.#core.clock;
       const started = clock.now();
-      const result = this.send(ref.id, ref.subject, msg, isAsk, options, ref.from, parent, ref.scope, false);
-      return result?.then(
+      const result = this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
+      return result.then(
         (value) => {
           observer(ref.from, ref.id, clock.now() - started, undefined);
           return value;
@@ -78,16 +89,23 @@ export class Outbound {
     },
   };
 
+  #parent(ref: Ref): Context | undefined {
+    return ref.trace === ACTIVE_CONTEXT ? (this.#core.tracing.enabled ? otelContext.active() : undefined) : ref.trace;
+  }
+
   /** Sends a compensation request to an actor wherever it lives (priority lane) and waits for it to finish. */
   requestCompensation(actorId: string, request: CompensationRequest, timeoutMs: number): Promise<unknown> {
     try {
-      return this.send(actorId, this.#core.subjects.actor(actorId), request, true, { priority: true, timeoutMs }, this.#core.self, undefined, undefined, true) ?? Promise.resolve(undefined);
+      return this.send(actorId, this.#core.subjects.actor(actorId), request, true, { priority: true, timeoutMs }, this.#core.self, undefined, undefined, true) as Promise<unknown>;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** Sends a tell (returns undefined, throws synchronously) or an ask (returns the reply promise). */
+  /**
+   * Sends a tell or an ask. A tell returns whether the target has room for more (flow control; it
+   * throws synchronously when it cannot be sent at all); an ask returns the reply promise.
+   */
   send(
     target: string,
     subject: string,
@@ -98,7 +116,7 @@ export class Outbound {
     parent: Context | undefined,
     scope: ExecutionScope | undefined,
     control: boolean,
-  ): Promise<unknown> | undefined {
+  ): Promise<unknown> | boolean {
     this.#core.assertRunning();
     const id = nuid.next();
     const messageType = messageTypeOf(msg);
@@ -114,7 +132,7 @@ export class Outbound {
     }
     let data: Uint8Array;
     try {
-      data = encodeBody(msg);
+      data = encodeSend(control ? "compensate" : isAsk ? "ask" : "tell", id, from, options?.priority === true, msg);
     } catch (cause) {
       endSpan(span, cause);
       throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
@@ -125,31 +143,37 @@ export class Outbound {
       endSpan(span, error);
       throw error;
     }
-    let lines = `${control ? COMPENSATE_LINE : isAsk ? ASK_LINE : TELL_LINE}${HeaderNames.id}: ${id}\r\n${HeaderNames.from}: ${from}\r\n`;
-    if (messageType !== undefined && isSafeHeaderValue(messageType)) lines += `${HeaderNames.type}: ${messageType}\r\n`;
-    if (options?.priority === true) lines += PRIORITY_LINE;
-    if (traceCtx !== undefined) lines += traceHeaderLines(traceCtx);
-    if (ect !== undefined && ect.token !== "") {
-      lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
-      if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;
+    // headers only for what the ecosystem reads there: W3C trace context and the ECT
+    let headers: MsgHdrs | undefined;
+    if (traceCtx !== undefined || (ect !== undefined && ect.token !== "")) {
+      let lines = traceCtx === undefined ? "" : traceHeaderLines(traceCtx);
+      if (ect !== undefined && ect.token !== "") {
+        lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
+        if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;
+      }
+      if (lines !== "") headers = encodedHeaders(lines);
     }
-    const h = encodedHeaders(lines);
     if (scope?.meter !== undefined) {
       scope.meter.messages++;
       scope.meter.bytes += data.length;
     }
     const prefix = this.#replies.prefix;
-    const reply = isAsk ? prefix + id : `${prefix}${id}.${target}`;
+    // an ask's reply subject is unique (a "no responders" notice must name the ask); a tell's is fixed per target
+    const reply = isAsk ? prefix + id : `${prefix}t.${target}`;
     const pending = this.#replies.pending;
     const waiting = isAsk ? pending.wait(id, target, timeoutMs) : undefined;
     try {
-      this.#core.nc.publish(subject, data, { headers: h, reply });
+      this.#core.nc.publish(subject, data, headers === undefined ? { reply } : { headers, reply });
     } catch (cause) {
       const error = new TetherError("ERR_TRANSPORT_FAILED", `publish to ${target} failed: ${String(cause)}`, { cause });
       pending.reject(id, error);
       endSpan(span, error);
-      if (!isAsk) throw error;
+      if (waiting === undefined) throw error;
       return waiting;
+    }
+    if (waiting === undefined) {
+      span?.end();
+      return this.#flow.sent(target);
     }
     return endWith(span, waiting);
   }
@@ -168,8 +192,8 @@ export class Outbound {
     span: SendSpan,
     incoming: ScopeToken | undefined,
     control: boolean,
-  ): Promise<unknown> | undefined {
-    const fail = (error: TetherError, deadLetter: boolean): Promise<unknown> | undefined => {
+  ): Promise<unknown> | boolean {
+    const fail = (error: TetherError, deadLetter: boolean): Promise<unknown> => {
       if (deadLetter) this.#sink.write(error.code, error.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
       endSpan(span, error);
       if (isAsk) return Promise.reject(error);
@@ -188,22 +212,18 @@ export class Outbound {
       const rejected = isTetherError(error) ? error : new TetherError("ERR_MAILBOX_FULL", String(error));
       this.#sink.write(rejected.code, rejected.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
       endSpan(span, rejected);
-      if (!isAsk) throw rejected;
+      if (waiting === undefined) throw rejected;
       this.#replies.pending.reject(id, rejected);
       return waiting;
     }
     endSpan(span);
-    return waiting;
+    return waiting ?? cell.mailbox.room > 0;
   }
 }
 
-/** Ends the send span when the ask settles (or at once for a tell). */
-const endWith = (span: SendSpan, waiting: Promise<unknown> | undefined): Promise<unknown> | undefined => {
+/** Ends the send span when the ask settles. */
+const endWith = (span: SendSpan, waiting: Promise<unknown>): Promise<unknown> => {
   if (span === undefined) return waiting;
-  if (waiting === undefined) {
-    span.end();
-    return undefined;
-  }
   return waiting.then(
     (value) => {
       span.end();

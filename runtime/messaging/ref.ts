@@ -7,11 +7,13 @@ export const ACTIVE_CONTEXT = Symbol("active-context");
 
 /** Where a ref's sends go (the node's outbound room). */
 export interface SendPort {
-  send(ref: Ref, msg: unknown, isAsk: boolean, options: AskOptions | undefined): Promise<unknown> | undefined;
+  tell(ref: Ref, msg: unknown, options: TellOptions | undefined): boolean;
+  ask(ref: Ref, msg: unknown, options: AskOptions | undefined): Promise<unknown>;
+  ready(ref: Ref): Promise<void>;
   sendDurable(ref: Ref, msg: unknown, options: SendOptions | undefined): Promise<{ id: string; duplicate: boolean }>;
 }
 
-/** An ActorRef: plain fields plus three methods (no closures per ref). */
+/** An ActorRef: plain fields plus four methods (no closures per ref). */
 export class Ref implements ActorRef {
   readonly #port: SendPort;
   constructor(
@@ -25,13 +27,17 @@ export class Ref implements ActorRef {
     this.#port = port;
   }
 
-  tell(msg: unknown, options?: TellOptions): void {
-    void this.#port.send(this, msg, false, options);
+  tell(msg: unknown, options?: TellOptions): boolean {
+    return this.#port.tell(this, msg, options);
+  }
+
+  ready(): Promise<void> {
+    return this.#port.ready(this);
   }
 
   ask(msg: unknown, options?: AskOptions): Promise<unknown> {
     try {
-      return this.#port.send(this, msg, true, options) ?? Promise.resolve(undefined);
+      return this.#port.ask(this, msg, options);
     } catch (error) {
       return Promise.reject(error);
     }

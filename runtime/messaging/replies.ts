@@ -1,26 +1,29 @@
-import type { Msg, MsgHdrs } from "@nats-io/transport-node";
-import { TetherError, decodeBody, encodeBody, isValidToken } from "../../protocols/index.ts";
+import type { Msg } from "@nats-io/transport-node";
+import { TetherError, decodeEnvelope, encodeError, encodeReply, isValidToken, type WireEnvelope } from "../../protocols/index.ts";
 import type { ReplyOutcome } from "../actor/actor-cell.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { DeadLetterSink } from "./dead-letter-sink.ts";
 import { PendingReplies } from "./pending-replies.ts";
+import type { TellFlow } from "./tell-flow.ts";
 import { errorReplyBody, parseErrorReply, tooLarge } from "./wire-errors.ts";
-import { REPLY_HEADERS, errorHeaders, readMsgMeta } from "./wire-headers.ts";
 
 /**
- * Replies in both directions: the node's one reply inbox (answers to its asks, rejection reports of
- * its tells, "no responders" notices) correlated with the asks waiting for them, and the publishing
- * of this node's answers to remote askers.
+ * Replies in both directions: the node's one reply inbox (answers to its asks, rejection reports and
+ * flow-control credits of its tells, "no responders" notices) correlated with the asks waiting for
+ * them, and the publishing of this node's answers to remote askers. Replies are envelopes in the body
+ * (`protocols/wire-envelope.ts`); the only header read here is the server's 503 status.
  */
 export class Replies {
   readonly pending: PendingReplies;
   readonly #core: NodeCore;
   readonly #sink: DeadLetterSink;
   readonly #prefix: string;
+  readonly #flow: TellFlow;
 
-  constructor(core: NodeCore, sink: DeadLetterSink) {
+  constructor(core: NodeCore, sink: DeadLetterSink, flow: TellFlow) {
     this.#core = core;
     this.#sink = sink;
+    this.#flow = flow;
     this.pending = new PendingReplies(core.clock);
     this.#prefix = core.subjects.replyPrefix(core.id);
   }
@@ -45,19 +48,20 @@ export class Replies {
 
   #onInbox(msg: Msg): void {
     const rest = msg.subject.slice(this.#prefix.length);
-    const dot = rest.indexOf(".");
-    const id = dot < 0 ? rest : rest.slice(0, dot);
-    const tail = dot < 0 ? undefined : rest.slice(dot + 1);
-    // a tell's report subject ends with the target's id; anything else there is not ours
-    const tellTarget = tail !== undefined && isValidToken(tail) ? tail : undefined;
-    if (tail !== undefined && tellTarget === undefined) {
-      this.#core.logger.debug("reply inbox: subject with an invalid target dropped", { subject: msg.subject.slice(0, 256) });
-      return;
-    }
-    const meta = readMsgMeta(msg);
-    if (meta.status === 503) {
+    let id: string | undefined;
+    let tellTarget: string | undefined;
+    if (rest.startsWith("t.")) {
+      // a tell's fixed reply subject `t.<target>`: credits, rejection reports, "no responders"
+      tellTarget = rest.slice(2);
+      if (!isValidToken(tellTarget)) {
+        this.#core.logger.debug("reply inbox: subject with an invalid target dropped", { subject: msg.subject.slice(0, 256) });
+        return;
+      }
+    } else id = rest; // only ever a key into the pending map: an unknown one finds nothing
+    const status = msg.headers?.code ?? 0;
+    if (status === 503) {
       // no subscriber for the target subject: no live actor has that id
-      const target = tellTarget ?? this.pending.targetOf(id);
+      const target = tellTarget ?? (id === undefined ? undefined : this.pending.targetOf(id));
       if (target === undefined) return; // a late or forged notice for nothing we wait for
       const error = new TetherError("ERR_ACTOR_NOT_FOUND", `no live actor ${target} in network ${this.#core.network}`, { details: { actorId: target } });
       this.#sink.write("ERR_ACTOR_NOT_FOUND", error.message, {
@@ -69,29 +73,45 @@ export class Replies {
         messageId: id,
         data: undefined,
       });
-      if (tellTarget === undefined) this.pending.reject(id, error);
-      else this.#core.emit({ type: "undeliverable", messageId: id, target, code: error.code, message: error.message });
-      return;
-    }
-    if (meta.kind === "reply") {
-      let value: unknown;
-      try {
-        value = decodeBody(msg.data);
-      } catch (error) {
-        this.pending.reject(id, error);
-        return;
+      if (id !== undefined) this.pending.reject(id, error);
+      else {
+        this.#flow.credit(target, 1);
+        this.#core.emit({ type: "undeliverable", messageId: undefined, target, code: error.code, message: error.message });
       }
-      if (!this.pending.resolve(id, value)) this.#core.logger.debug("late or unknown reply", { id });
       return;
     }
-    if (meta.kind === "error") {
-      const error = parseErrorReply(msg.data);
-      if (tellTarget !== undefined) {
-        this.#core.emit({ type: "undeliverable", messageId: id, target: tellTarget, code: error.code, message: error.message });
-      } else if (!this.pending.reject(id, error)) this.#core.logger.debug("late or unknown error reply", { id, code: error.code });
+    if (status !== 0) {
+      this.#core.logger.debug("reply inbox: status message dropped", { subject: msg.subject.slice(0, 256), status });
       return;
     }
-    this.#core.logger.debug("unexpected message on reply inbox", { subject: msg.subject.slice(0, 256) });
+    let envelope: WireEnvelope;
+    try {
+      envelope = decodeEnvelope(msg.data);
+    } catch (error) {
+      if (id !== undefined) this.pending.reject(id, error);
+      else this.#core.logger.debug("reply inbox: unreadable tell report dropped", { subject: msg.subject.slice(0, 256), error });
+      return;
+    }
+    if (tellTarget !== undefined) {
+      if (envelope.kind === "credit") this.#flow.credit(tellTarget, envelope.n);
+      else if (envelope.kind === "error") {
+        const error = parseErrorReply(envelope.body);
+        this.#flow.credit(tellTarget, 1);
+        this.#core.emit({ type: "undeliverable", messageId: envelope.id, target: tellTarget, code: error.code, message: error.message });
+      } else this.#core.logger.debug("reply inbox: unexpected tell report dropped", { kind: envelope.kind });
+      return;
+    }
+    if (id === undefined) return;
+    if (envelope.kind === "reply") {
+      if (!this.pending.resolve(id, envelope.body)) this.#core.logger.debug("late or unknown reply", { id });
+      return;
+    }
+    if (envelope.kind === "error") {
+      const error = parseErrorReply(envelope.body);
+      if (!this.pending.reject(id, error)) this.#core.logger.debug("late or unknown error reply", { id, code: error.code });
+      return;
+    }
+    this.#core.logger.debug("unexpected message on reply inbox", { subject: msg.subject.slice(0, 256), kind: envelope.kind });
   }
 
   /** Sends a handler's outcome to a remote asker. */
@@ -103,7 +123,7 @@ export class Replies {
     }
     let data: Uint8Array;
     try {
-      data = encodeBody(outcome.value);
+      data = encodeReply(outcome.value);
     } catch (cause) {
       this.publishError(replySubject, new TetherError("ERR_MESSAGE_INVALID", `reply of ${actorId} cannot be encoded: ${String(cause)}`, { cause }));
       return;
@@ -112,25 +132,26 @@ export class Replies {
       this.publishError(replySubject, tooLarge(`reply of ${actorId}`, data.length, this.#core.options.maxPayloadBytes));
       return;
     }
-    if (!this.#publish(replySubject, data, REPLY_HEADERS)) {
+    if (!this.#publish(replySubject, data)) {
       this.publishError(replySubject, new TetherError("ERR_MESSAGE_TOO_LARGE", `reply of ${actorId} could not be sent`));
     }
   }
 
   /** Answers a control request (no actor involved). */
   publishOk(replySubject: string, body: unknown): void {
-    this.#publish(replySubject, encodeBody(body), REPLY_HEADERS);
+    this.#publish(replySubject, encodeReply(body));
   }
 
-  publishError(replySubject: string, error: TetherError): void {
-    this.#publish(replySubject, encodeBody(errorReplyBody(error)), errorHeaders(error.code));
+  /** An error reply to an ask, or (with the tell's `id`) a tell's rejection report. */
+  publishError(replySubject: string, error: TetherError, tellId?: string): void {
+    this.#publish(replySubject, encodeError(errorReplyBody(error), tellId));
   }
 
   /** Publishes without ever throwing (a closed or draining connection, a payload over the server's limit). */
-  #publish(subject: string, data: Uint8Array, headers: MsgHdrs): boolean {
+  #publish(subject: string, data: Uint8Array): boolean {
     if (this.#core.nc.isClosed()) return false;
     try {
-      this.#core.nc.publish(subject, data, { headers });
+      this.#core.nc.publish(subject, data);
       return true;
     } catch (error) {
       this.#core.logger.warn("reply could not be published", { subject: subject.slice(0, 256), error });

@@ -1,12 +1,12 @@
-import { ErrorReply, TetherError, decodeBody, errorFromWire } from "../../protocols/index.ts";
+import { ErrorReply, TetherError, errorFromWire } from "../../protocols/index.ts";
 
 export const tooLarge = (target: string, size: number, max: number): TetherError =>
   new TetherError("ERR_MESSAGE_TOO_LARGE", `message to ${target} is ${size} bytes; the limit is ${max}`, { details: { size, max } });
 
-/** Reads an error reply's body; anything unreadable becomes ERR_MESSAGE_MALFORMED (never a throw). */
-export const parseErrorReply = (data: Uint8Array): TetherError => {
+/** Reads the body of an error envelope; anything unreadable becomes ERR_MESSAGE_MALFORMED (never a throw). */
+export const parseErrorReply = (body: unknown): TetherError => {
   try {
-    const parsed = ErrorReply.safeParse(decodeBody(data));
+    const parsed = ErrorReply.safeParse(body);
     if (parsed.success) {
       const { details, ...rest } = parsed.data;
       return errorFromWire(details === undefined ? rest : { ...rest, details });

@@ -103,9 +103,9 @@ export class DurableLane {
   }
 
   /** Stores a message for `actorId`; resolves once JetStream acknowledged it (deduplicated by `msgId`). */
-  async publish(actorId: string, data: Uint8Array, headers: MsgHdrs, msgId: string): Promise<{ duplicate: boolean }> {
+  async publish(actorId: string, data: Uint8Array, headers: MsgHdrs | undefined, msgId: string): Promise<{ duplicate: boolean }> {
     try {
-      const ack = await this.#js.publish(this.#subjects.durable(actorId), data, { headers, msgID: msgId });
+      const ack = await this.#js.publish(this.#subjects.durable(actorId), data, headers === undefined ? { msgID: msgId } : { headers, msgID: msgId });
       return { duplicate: ack.duplicate };
     } catch (cause) {
       throw new TetherError("ERR_TRANSPORT_FAILED", `durable send to ${actorId} was not acknowledged: ${String(cause)}`, { cause });

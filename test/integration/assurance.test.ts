@@ -3,12 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect, headers } from "@nats-io/transport-node";
-import { pack } from "msgpackr";
 import {
-  ErrorReply,
   HeaderNames,
-  decodeBody,
   decodeEctUnverified,
+  encodeSend,
   generateSigningKey,
   hasCode,
   mintEct,
@@ -18,6 +16,7 @@ import {
 import type { Node, NodeOptionsInput } from "../../runtime/index.ts";
 import { Stepper } from "../support/chain-actors.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
+import { readAnswer } from "../support/wire.ts";
 
 const keyDir = mkdtempSync(join(tmpdir(), "tether-keys-"));
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
@@ -73,12 +72,10 @@ describe("Execution Context Tokens on the action path", () => {
     try {
       const send = async (token: string, id: string): Promise<string> => {
         const h = headers();
-        h.set(HeaderNames.kind, "ask");
-        h.set(HeaderNames.id, id);
         h.set(HeaderNames.executionContext, token);
-        const reply = await nc.request(subject, pack({ type: "seq", n: 1 }), { headers: h, timeout: 5_000 });
-        const kind = reply.headers?.get(HeaderNames.kind);
-        return kind === "error" ? ErrorReply.parse(decodeBody(reply.data)).code : "ok";
+        const reply = await nc.request(subject, encodeSend("ask", id, "raw-client", false, { type: "seq", n: 1 }), { headers: h, timeout: 5_000 });
+        const answer = readAnswer(reply.data);
+        return answer.ok ? "ok" : answer.error.code;
       };
       const claims = { iss: "tether://default/agent/x", aud: ["tether://default"], exec_act: "probe", par: [] };
       const stranger = await generateSigningKey("ES256");

@@ -1,19 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { pack } from "msgpackr";
-import { ErrorReply, HeaderNames, decodeBody, hasCode, type ErrorCode } from "../../protocols/index.ts";
+import { encodeSend, hasCode, type ErrorCode, type ErrorReply } from "../../protocols/index.ts";
 import { Counter } from "../support/actors.ts";
 import { eventually, readDeadLetters, startNode, startServer } from "../support/nats.ts";
+import { readAnswer } from "../support/wire.ts";
 
 /** Sends raw bytes to an actor subject the way a buggy or hostile client would, and reads the error reply. */
-const rawAsk = async (nc: NatsConnection, subject: string, data: Uint8Array, kind: string | null): Promise<ErrorReply> => {
-  const h = headers();
-  if (kind !== null) h.set(HeaderNames.kind, kind);
-  h.set(HeaderNames.id, `raw${Math.floor(Math.random() * 1e9)}`);
-  const reply = await nc.request(subject, data, { headers: h, timeout: 5_000 });
-  expect(reply.headers?.get(HeaderNames.kind), `reply to ${subject}`).toBe("error");
-  return ErrorReply.parse(decodeBody(reply.data));
+const rawAsk = async (nc: NatsConnection, subject: string, data: Uint8Array): Promise<ErrorReply> => {
+  const reply = await nc.request(subject, data, { timeout: 5_000 });
+  expect(reply.headers, `reply to ${subject} carries no headers`).toBeUndefined();
+  const answer = readAnswer(reply.data);
+  if (answer.ok) throw new Error(`expected an error reply, got ${JSON.stringify(answer.value)}`);
+  return answer.error;
 };
+/** An ask envelope around any body. */
+const ask = (body: unknown): Uint8Array => encodeSend("ask", `raw${Math.floor(Math.random() * 1e9)}`, "raw-client", false, body);
 
 describe("malformed, oversize and unknown input", () => {
   it("answers each bad message with a typed error, dead-letters it, and keeps serving", async () => {
@@ -23,18 +25,23 @@ describe("malformed, oversize and unknown input", () => {
     const subject = node.subjects.actor("target");
     const nc = await connect({ servers: server.url });
     try {
-      const cases: [string, Uint8Array, string | null, ErrorCode][] = [
-        ["not msgpack", new Uint8Array([0xc1, 0xc1, 0xc1]), "ask", "ERR_MESSAGE_MALFORMED"],
-        ["no kind header", pack({ type: "get" }), null, "ERR_MESSAGE_MALFORMED"],
-        ["unknown kind", pack({ type: "get" }), "bogus", "ERR_MESSAGE_MALFORMED"],
-        ["unknown type", pack({ type: "launch-missiles" }), "ask", "ERR_MESSAGE_UNKNOWN_TYPE"],
-        ["schema violation", pack({ type: "add", n: "many" }), "ask", "ERR_MESSAGE_INVALID"],
-        ["extra field (strict schema)", pack({ type: "get", sneaky: true }), "ask", "ERR_MESSAGE_INVALID"],
-        ["not an object", pack("hello"), "ask", "ERR_MESSAGE_INVALID"],
-        ["oversize", pack({ type: "add", n: 1, pad: "x".repeat(10_000) }), "ask", "ERR_MESSAGE_TOO_LARGE"],
+      const cases: [string, Uint8Array, ErrorCode][] = [
+        ["not msgpack", new Uint8Array([0xc1, 0xc1, 0xc1]), "ERR_MESSAGE_MALFORMED"],
+        ["empty body", new Uint8Array(0), "ERR_MESSAGE_MALFORMED"],
+        ["a bare message, no envelope", pack({ type: "get" }), "ERR_MESSAGE_MALFORMED"],
+        ["unknown kind", pack([1, 99, "id1", "raw", 0, { type: "get" }]), "ERR_MESSAGE_MALFORMED"],
+        ["a reply envelope sent to an actor", pack([1, 4, { type: "get" }]), "ERR_MESSAGE_MALFORMED"],
+        ["send envelope of the wrong length", pack([1, 2, "id1", "raw", { type: "get" }]), "ERR_MESSAGE_MALFORMED"],
+        ["id that is not a string", pack([1, 2, 7, "raw", 0, { type: "get" }]), "ERR_MESSAGE_MALFORMED"],
+        ["unknown envelope version", pack([2, 2, "id1", "raw", 0, { type: "get" }]), "ERR_MESSAGE_VERSION_UNSUPPORTED"],
+        ["unknown type", ask({ type: "launch-missiles" }), "ERR_MESSAGE_UNKNOWN_TYPE"],
+        ["schema violation", ask({ type: "add", n: "many" }), "ERR_MESSAGE_INVALID"],
+        ["extra field (strict schema)", ask({ type: "get", sneaky: true }), "ERR_MESSAGE_INVALID"],
+        ["not an object", ask("hello"), "ERR_MESSAGE_INVALID"],
+        ["oversize", ask({ type: "add", n: 1, pad: "x".repeat(10_000) }), "ERR_MESSAGE_TOO_LARGE"],
       ];
-      for (const [what, data, kind, code] of cases) {
-        const reply = await rawAsk(nc, subject, data, kind).catch((e: unknown) => {
+      for (const [what, data, code] of cases) {
+        const reply = await rawAsk(nc, subject, data).catch((e: unknown) => {
           throw new Error(`case ${what}: ${String(e)}`);
         });
         expect({ what, code: reply.code }).toEqual({ what, code });
@@ -42,9 +49,40 @@ describe("malformed, oversize and unknown input", () => {
       expect(await ref.ask({ type: "add", n: 1 })).toBe(1);
       await node.flushDeadLetters();
       const letters = await readDeadLetters(server.url);
-      expect(letters.map((l) => l.code)).toEqual(cases.map((c) => c[3]));
+      expect(letters.map((l) => l.code)).toEqual(cases.map((c) => c[2]));
       expect(letters.every((l) => l.target === "target" && l.node === node.id)).toBe(true);
       expect(letters.find((l) => l.code === "ERR_MESSAGE_TOO_LARGE")?.size).toBeGreaterThan(10_000);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("drops hostile messages on the reply inbox (status notices, forged credits and reports, garbage) and keeps answering", async () => {
+    await using server = await startServer();
+    await using a = await startNode(server.url);
+    await using b = await startNode(server.url);
+    await b.spawn("far", Counter);
+    const nc = await connect({ servers: server.url });
+    try {
+      const inbox = a.subjects.replyPrefix(a.id);
+      const status503 = headers(503, "No Responders");
+      const hostile: [string, Uint8Array, ReturnType<typeof headers> | undefined][] = [
+        [`${inbox}x.bad.target`, new Uint8Array(0), status503],
+        [`${inbox}t.far`, new Uint8Array(0), status503],
+        [`${inbox}t.bad!target`, pack([1, 6, 5]), undefined],
+        [`${inbox}t.far`, pack([1, 6, 1_000_000]), undefined],
+        [`${inbox}t.far`, pack([1, 6, -3]), undefined],
+        [`${inbox}t.far`, pack([1, 5, "not an error reply", 7]), undefined],
+        [`${inbox}t.far`, pack([9, 6, 1]), undefined],
+        [`${inbox}someid`, new Uint8Array([0xc1, 0xc1]), undefined],
+        [`${inbox}someid`, pack([1, 4, "late"]), undefined],
+        [`${inbox}someid.x`, pack([1, 2, "id", "x", 0, {}]), headers(408, "Timeout")],
+      ];
+      for (const [subject, data, h] of hostile) nc.publish(subject, data, h === undefined ? {} : { headers: h });
+      await nc.flush();
+      expect(await a.ref<typeof Counter>("far").ask({ type: "add", n: 2 })).toBe(2);
+      a.ref<typeof Counter>("far").tell({ type: "add", n: 1 });
+      await eventually(async () => (await a.ref<typeof Counter>("far").ask({ type: "get" })) === 3);
     } finally {
       await nc.close();
     }

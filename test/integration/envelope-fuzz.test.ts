@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect, headers } from "@nats-io/transport-node";
 import { pack } from "msgpackr";
-import { ErrorReply, HeaderNames, decodeBody, isErrorCode } from "../../protocols/index.ts";
+import { HeaderNames, encodeSend, isErrorCode } from "../../protocols/index.ts";
 import { Stepper } from "../support/chain-actors.ts";
 import { startNode, startServer } from "../support/nats.ts";
+import { readAnswer } from "../support/wire.ts";
 
 const keyDir = mkdtempSync(join(tmpdir(), "tether-fuzz-keys-"));
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
@@ -41,12 +42,20 @@ describe("envelope fuzzing", () => {
       for (let i = 0; i < k; i++) chars[Math.floor(rand() * chars.length)] = pick(["A", "_", "-", ".", "\u00e9", "0", "="]);
       return rand() < 0.2 ? chars.join("").slice(0, Math.floor(rand() * s.length)) : chars.join("");
     };
-    const bodies = [
+    const messages = [
+      () => ({ type: pick(["seq", "step", "burst", "nope", ""]), n: pick([1, -1, 1.5, "x", null]) }),
+      () => pick([null, 0, "str", [], {}, true, { type: "seq" }]),
+      () => ({ type: "seq", n: 1 }),
+    ];
+    // whole bodies: random bytes, bare messages, broken envelopes, and well-formed envelopes of a kind
+    const bodies = (kind: string, id: string) => [
       () => bytes(Math.floor(rand() * 64)),
-      () => pack({ type: pick(["seq", "step", "burst", "nope", ""]), n: pick([1, -1, 1.5, "x", null]) }),
-      () => pack(pick([null, 0, "str", [], {}, true, { type: "seq" }])),
       () => bytes(9000),
-      () => pack({ type: "seq", n: 1 }),
+      () => pack(pick(messages)()),
+      () => pack([pick([1, 2, 0, -1, "1", null]), pick([1, 2, 3, 4, 5, 6, 99, "ask"]), pick([id, "", 7, null]), pick(["x", 3]), pick([0, 1, -1, "p"]), pick(messages)()]),
+      () => pack([1, pick([4, 5, 6]), pick(messages)()]),
+      () => (kind === "" ? pack(pick(messages)()) : encodeSend(kind === "tell" ? "tell" : "ask", id, "fuzz", rand() < 0.2, pick(messages)())),
+      () => (kind === "" ? pack(pick(messages)()) : encodeSend(kind === "tell" ? "tell" : "ask", id, "fuzz", false, { type: "seq", n: 1 })),
     ];
     const nc = await connect({ servers: server.url });
     const codes = new Map<string, number>();
@@ -57,21 +66,18 @@ describe("envelope fuzzing", () => {
         await Promise.all(
           Array.from({ length: 50 }, async (_, j) => {
             const h = headers();
-            const kind = pick(["ask", "ask", "ask", "bogus", ""]); // every one of these gets a reply
-            if (kind !== "") h.set(HeaderNames.kind, kind);
-            h.set(HeaderNames.id, `fz${i + j}`);
+            const kind = pick(["ask", "ask", "ask", ""]); // every one of these gets a reply
             const tokenChoice = rand();
             if (tokenChoice < 0.5) h.set(HeaderNames.executionContext, mutate(genuine));
             else if (tokenChoice < 0.6) h.set(HeaderNames.executionContext, Buffer.from(bytes(40)).toString("base64url"));
             if (rand() < 0.1) h.set(HeaderNames.receipt, mutate("12.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"));
-            const body = pick(bodies)();
+            const body = pick(bodies(kind, `fz${i + j}`))();
             const reply = await nc.request(subject, body, { headers: h, timeout: 10_000 }).catch((e: unknown) => e);
             if (reply instanceof Error) throw new Error(`envelope ${i + j} got no reply: ${reply.message}`);
-            const r = reply as { headers?: { get(k: string): string }; data: Uint8Array };
-            if (r.headers?.get(HeaderNames.kind) === "error") {
-              const e = ErrorReply.parse(decodeBody(r.data));
-              expect(isErrorCode(e.code), e.code).toBe(true);
-              codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
+            const answer = readAnswer((reply as { data: Uint8Array }).data);
+            if (!answer.ok) {
+              expect(isErrorCode(answer.error.code), answer.error.code).toBe(true);
+              codes.set(answer.error.code, (codes.get(answer.error.code) ?? 0) + 1);
             } else codes.set("ok", (codes.get("ok") ?? 0) + 1);
           }),
         );
@@ -79,9 +85,10 @@ describe("envelope fuzzing", () => {
       // tells expect no reply on success: fire 500 hostile ones without a reply subject; they must not hurt the node
       for (let i = 0; i < 500; i++) {
         const h = headers();
-        h.set(HeaderNames.kind, "tell");
         if (rand() < 0.5) h.set(HeaderNames.executionContext, mutate(genuine));
-        nc.publish(subject, pick(bodies)(), { headers: h });
+        const body = pick(bodies("tell", `ft${i}`))();
+        if (rand() < 0.5) nc.publish(subject, body, { headers: h });
+        else nc.publish(subject, body);
       }
       await nc.flush();
       const total = [...codes.values()].reduce((a, b) => a + b, 0);

@@ -50,7 +50,7 @@ class FakeContextHost implements ContextHost {
 
   refFrom(id: string, from: string, trace: Context | undefined, scope: ExecutionScope): ActorRef {
     this.refs.push({ id, from, trace, scope });
-    return { id, tell: () => {}, ask: async () => undefined, send: async () => ({ id: "s", duplicate: false }) };
+    return { id, tell: () => true, ready: async () => undefined, ask: async () => undefined, send: async () => ({ id: "s", duplicate: false }) };
   }
   async act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T> {
     this.calls.push(call);

@@ -8,7 +8,7 @@ describe("networkSubjects", () => {
     expect(s.actor("triage")).toBe("tether.acme.actor.triage");
     expect(s.replyInbox("n1")).toBe("tether.acme.reply.n1.>");
     expect(s.reply("n1", "abc")).toBe("tether.acme.reply.n1.abc");
-    expect(s.tellReport("n1", "abc", "triage")).toBe("tether.acme.reply.n1.abc.triage");
+    expect(s.tellReply("n1", "triage")).toBe("tether.acme.reply.n1.t.triage");
     expect(s.deadLetter("ERR_MAILBOX_FULL")).toBe("tether.acme.dlq.ERR_MAILBOX_FULL");
     expect(s.registryBucket()).toBe("tether_acme_registry");
   });

@@ -21,7 +21,13 @@ class FakePort implements SupervisionPort {
   failureListener: ((n: FailureNotice) => void) | undefined;
 
   ref(id: string): ActorRef {
-    return { id, tell: (msg) => void this.told.push(msg as SupervisorMessage), ask: async () => undefined, send: async () => ({ id: "", duplicate: false }) };
+    return {
+      id,
+      tell: (msg) => this.told.push(msg as SupervisorMessage) > 0,
+      ready: async () => undefined,
+      ask: async () => undefined,
+      send: async () => ({ id: "", duplicate: false }),
+    };
   }
   async spawn(): Promise<unknown> {
     throw new Error("no nested supervisors here");
