@@ -15,6 +15,12 @@ import type { Checkpoints } from "./checkpoints.ts";
 const PRUNE_AFTER = 64;
 /** At most one floor query per actor in this period. */
 const PRUNE_EVERY_MS = 1_000;
+/*
+ * TERM: messages are terminated without a reason (the dead-letter record carries it). nats-server
+ * 2.9.10 does not understand `+TERM <reason>`: it leaves the message unacknowledged, redelivers it up
+ * to max_deliver times (a dead letter each time), and once delivery stops the message stays pending
+ * for good, so the ack floor stops and the dedup marks above it are never pruned.
+ */
 
 /**
  * The at-least-once lane (`ref.send`) as a node hosts it: publishing into JetStream, one pull
@@ -104,7 +110,7 @@ export class DurableDelivery {
     }
     const reject = (error: TetherError) => {
       this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: meta.type, from: meta.from, messageId: id, data: jm.data });
-      jm.term(error.code);
+      jm.term(); // no reason: see TERM at the top of this file
     };
     let body: unknown;
     try {
@@ -153,7 +159,7 @@ export class DurableDelivery {
           messageId: delivery.id,
           data: jm.data,
         });
-        jm.term(outcome.error.code);
+        jm.term(); // no reason: see TERM at the top of this file
       } else jm.nak(Math.min(500 * jm.info.deliveryCount, 10_000));
       return;
     }
