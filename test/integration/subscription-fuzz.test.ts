@@ -76,7 +76,7 @@ describe("every NATS subscription of a node", () => {
   it("survives 20,000 random and mutated messages on every subject it listens on: no crash, still answering, no failover, RSS back near its baseline", async () => {
     await using server = await startServer();
     await using node = new TetherProcess(
-      ["node", "start", "--nats", server.url, "--node-id", "fz", "--agents", "test/fixtures/fuzz-agents.ts", "--log-level", "warn"],
+      ["node", "start", "--nats", server.url, "--node-id", "fz", "--agents", "test/fixtures/fuzz-agents.ts", "--log-level", "error"],
       { NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --expose-gc` },
     );
     await node.waitFor(/node fz up .*hosting fz-counter, fz-orders; supervising fz-tree/, 30_000);
@@ -173,7 +173,7 @@ describe("every NATS subscription of a node", () => {
       "a durable message after the fuzz",
     ).catch(async (error: unknown) => {
       const jsm = await jetstreamManager(client.nats);
-      require("node:fs").writeFileSync("/tmp/x/fz-stderr.log", node.stderr); require("node:fs").writeFileSync("/tmp/x/fz-stdout.log", node.stdout); throw new Error(`${String(error)}: ${JSON.stringify(await jsm.consumers.info(sub.durableStream(), "a_fz-orders"))}\n${node.stderr.slice(-3000)}`);
+      throw new Error(`${String(error)}: ${JSON.stringify(await jsm.consumers.info(sub.durableStream(), "a_fz-orders"))}\n${node.stderr.slice(-3000)}`);
     });
     console.log(`durable message after the fuzz handled in ${Date.now() - sentAt} ms`);
     expect(node.stdout).not.toMatch(/took over|fenced|is dead/); // one node: nothing to fail over or fence
