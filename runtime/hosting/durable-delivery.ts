@@ -105,7 +105,12 @@ export class DurableDelivery {
     const meta = readInboundMeta(jm.headers);
     const id = meta.id ?? `seq-${jm.seq}`;
     if (this.#checkpoints.includes(cell.id, id)) {
-      jm.ack(); // its effects are already in the restored state: an idempotent redelivery
+      // its effects are already in the state: acknowledge once a checkpoint that includes them is saved
+      // (the original's save may still be in flight; acknowledging before it lands could lose it)
+      this.#checkpoints.whenSaved(cell.id).then(
+        () => jm.ack(),
+        () => jm.nak(1_000),
+      );
       return;
     }
     const reject = (error: TetherError) => {
@@ -145,6 +150,15 @@ export class DurableDelivery {
     }
   }
 
+  /**
+   * True when the actor's state already includes this durable message: a copy JetStream redelivered
+   * (its ack wait ran out) while the original still waited in the mailbox. Both copies passed the check
+   * on arrival; the handler must run for the first only. `settle` still acknowledges the copy.
+   */
+  applied(cell: ActorCell, delivery: Delivery): boolean {
+    return delivery.durable !== undefined && this.#checkpoints.includes(cell.id, delivery.id);
+  }
+
   /** After a durable message was handled: save state that includes it, then acknowledge; or ask for redelivery. */
   async settle(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): Promise<void> {
     const jm = delivery.durable as JsMsg;
@@ -163,10 +177,13 @@ export class DurableDelivery {
       } else jm.nak(Math.min(500 * jm.info.deliveryCount, 10_000));
       return;
     }
-    this.#checkpoints.markProcessed(cell.id, { id: delivery.id, seq: jm.seq });
-    if (this.#checkpoints.processedCount(cell.id) > PRUNE_AFTER) this.#prune(cell.id);
+    const copy = this.#checkpoints.includes(cell.id, delivery.id); // see applied(): not handled again
+    if (!copy) {
+      this.#checkpoints.markProcessed(cell.id, { id: delivery.id, seq: jm.seq });
+      if (this.#checkpoints.processedCount(cell.id) > PRUNE_AFTER) this.#prune(cell.id);
+    }
     try {
-      await this.#checkpoints.save(cell);
+      await (copy ? this.#checkpoints.whenSaved(cell.id) : this.#checkpoints.save(cell));
       jm.ack();
     } catch (error) {
       this.#core.logger.warn("checkpoint after a durable message failed; it will be redelivered", { actorId: cell.id, id: delivery.id, error });
