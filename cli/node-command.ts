@@ -17,6 +17,7 @@ interface NodeStartFlags {
   keyDir: string;
   ledgerMode: string;
   leaseMs?: number;
+  durableAckWaitMs?: number;
 }
 
 /** `tether node start`: a node process hosting the agents a module exports, until SIGINT/SIGTERM. */
@@ -36,6 +37,7 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--key-dir <dir>", "directory of the node's private signing key", ".tether/keys")
     .option("--ledger-mode <mode>", "regulated profile: sync (L3, wait for receipts) | async (L2)", "sync")
     .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
+    .option("--durable-ack-wait-ms <ms>", "durable lane: a message handled but not acknowledged (its node died) is redelivered after this long", parsePositiveInt("--durable-ack-wait-ms"))
     .action(async (flags: NodeStartFlags) => {
       const servers = parseServers(flags.nats);
       const telemetry = startTelemetry(process.env, "tether-node");
@@ -47,6 +49,7 @@ export const registerNodeCommand = (program: Command): void => {
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           ...(flags.leaseMs === undefined ? {} : { leaseTtlMs: flags.leaseMs, heartbeatMs: Math.max(50, Math.floor(flags.leaseMs / 4)) }),
+          ...(flags.durableAckWaitMs === undefined ? {} : { durableAckWaitMs: flags.durableAckWaitMs }),
           assurance: {
             profile: flags.profile as "relaxed",
             keyDir: flags.keyDir,

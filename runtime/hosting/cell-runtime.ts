@@ -163,6 +163,7 @@ export class CellRuntime implements CellHost {
   #invokeOwned(cell: ActorCell, delivery: Delivery): unknown {
     if (!this.#directory.owns(cell)) throw new TetherError("ERR_ACTOR_NOT_FOUND", `actor ${cell.id} moved to another node`);
     if (delivery.control) return this.#compensate(cell, delivery);
+    if (this.#durable.applied(cell, delivery)) return undefined; // a redelivered copy of a message handled meanwhile: settled, not handled again
     const tracing = this.#core.tracing;
     if (!tracing.enabled) return cell.instance.handle(delivery.body as never, new HandlerContext(this.#contextHost, cell, delivery, delivery.trace));
     const span = tracing.startHandle(cell.id, delivery.messageType, delivery.trace);

@@ -43,6 +43,11 @@ export class Checkpoints {
     return next;
   }
 
+  /** Settles when the saves of this actor queued so far have landed (rejects if the last one failed). */
+  whenSaved(id: string): Promise<unknown> {
+    return this.#chains.get(id) ?? Promise.resolve();
+  }
+
   /** True while a save of this actor is in flight. */
   saving(id: string): boolean {
     return this.#chains.has(id);

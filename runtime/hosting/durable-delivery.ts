@@ -11,6 +11,12 @@ import type { Checkpoints } from "./checkpoints.ts";
 const PRUNE_AFTER = 64;
 /** At most one floor query per actor in this period. */
 const PRUNE_EVERY_MS = 1_000;
+/*
+ * TERM: messages are terminated without a reason (the dead-letter record carries it). nats-server
+ * 2.9.10 does not understand `+TERM <reason>`: it leaves the message unacknowledged, redelivers it up
+ * to max_deliver times (a dead letter each time), and once delivery stops the message stays pending
+ * for good, so the ack floor stops and the dedup marks above it are never pruned.
+ */
 
 /**
  * The at-least-once lane (`ref.send`) as a node hosts it (publishing is messaging/durable-outbound.ts):
@@ -76,18 +82,23 @@ export class DurableDelivery {
     } catch (error) {
       const e = error as TetherError;
       this.#sink.write(e.code, e.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: undefined, from: undefined, messageId: `seq-${jm.seq}`, data: jm.data });
-      jm.term(e.code);
+      jm.term(); // no reason: see TERM at the top of this file
       return;
     }
     const { id, from, body } = envelope;
     if (this.#checkpoints.includes(cell.id, id)) {
-      jm.ack(); // its effects are already in the restored state: an idempotent redelivery
+      // its effects are already in the state: acknowledge once a checkpoint that includes them is saved
+      // (the original's save may still be in flight; acknowledging before it lands could lose it)
+      this.#checkpoints.whenSaved(cell.id).then(
+        () => jm.ack(),
+        () => jm.nak(1_000),
+      );
       return;
     }
     const messageType = messageTypeOf(body);
     const reject = (error: TetherError) => {
       this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType, from, messageId: id, data: jm.data });
-      jm.term(error.code);
+      jm.term(); // no reason: see TERM at the top of this file
     };
     const parsed = cell.protocol.safeParse(body);
     if (!parsed.success) {
@@ -114,6 +125,15 @@ export class DurableDelivery {
     }
   }
 
+  /**
+   * True when the actor's state already includes this durable message: a copy JetStream redelivered
+   * (its ack wait ran out) while the original still waited in the mailbox. Both copies passed the check
+   * on arrival; the handler must run for the first only. `settle` still acknowledges the copy.
+   */
+  applied(cell: ActorCell, delivery: Delivery): boolean {
+    return delivery.durable !== undefined && this.#checkpoints.includes(cell.id, delivery.id);
+  }
+
   /** After a durable message was handled: save state that includes it, then acknowledge; or ask for redelivery. */
   async settle(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): Promise<void> {
     const jm = delivery.durable as JsMsg;
@@ -128,14 +148,17 @@ export class DurableDelivery {
           messageId: delivery.id,
           data: jm.data,
         });
-        jm.term(outcome.error.code);
+        jm.term(); // no reason: see TERM at the top of this file
       } else jm.nak(Math.min(500 * jm.info.deliveryCount, 10_000));
       return;
     }
-    this.#checkpoints.markProcessed(cell.id, { id: delivery.id, seq: jm.seq });
-    if (this.#checkpoints.processedCount(cell.id) > PRUNE_AFTER) this.#prune(cell.id);
+    const copy = this.#checkpoints.includes(cell.id, delivery.id); // see applied(): not handled again
+    if (!copy) {
+      this.#checkpoints.markProcessed(cell.id, { id: delivery.id, seq: jm.seq });
+      if (this.#checkpoints.processedCount(cell.id) > PRUNE_AFTER) this.#prune(cell.id);
+    }
     try {
-      await this.#checkpoints.save(cell);
+      await (copy ? this.#checkpoints.whenSaved(cell.id) : this.#checkpoints.save(cell));
       jm.ack();
     } catch (error) {
       this.#core.logger.warn("checkpoint after a durable message failed; it will be redelivered", { actorId: cell.id, id: delivery.id, error });

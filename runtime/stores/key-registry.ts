@@ -24,6 +24,16 @@ export interface KeyRegistryOptions {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A KV value as JSON, or undefined when it is not JSON. */
+const parseJson = (value: Uint8Array): unknown => {
+  try {
+    return JSON.parse(decoder.decode(value)) as unknown;
+  } catch {
+    return undefined;
+  }
+};
 /** kids stored in the registry: JWK thumbprints (base64url) and other KV-safe names. */
 const KID = /^[A-Za-z0-9_-]{1,128}$/;
 const isStorableKid = (kid: string): boolean => KID.test(kid);
@@ -70,16 +80,18 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
     let ready: () => void = () => {};
     const initial = new Promise<void>((resolve) => (ready = resolve));
     this.#stopWatch = () => watcher.stop();
+    // Nothing in this loop may throw: anyone who can publish to the bucket's subjects can write any
+    // bytes there, and a throw here would be an unhandled rejection (the process exits).
     void (async () => {
       for await (const entry of watcher) {
         if (entry.operation === "PUT") {
-          const parsed = KeyRecord.safeParse(entry.json());
+          const parsed = KeyRecord.safeParse(parseJson(entry.value));
           if (parsed.success) this.#remember(parsed.data);
-          else this.#logger.warn("ignoring an invalid key record", { key: entry.key });
+          else this.#logger.warn("ignoring an invalid key record", { key: entry.key.slice(0, 256) });
         }
         if (entry.delta === 0) ready();
       }
-    })();
+    })().catch((error: unknown) => this.#logger.error("key registry watch ended; keys published from now on are not seen", { error }));
     // an empty bucket has no initial entries to signal readiness
     const status = await this.#kv.status();
     if (status.values === 0) ready();
@@ -132,7 +144,7 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
     if (!isStorableKid(kid)) return undefined;
     const entry = await this.#kv.get(keyOf(kid)).catch(() => null);
     if (entry === null || entry.operation !== "PUT") return undefined;
-    const parsed = KeyRecord.safeParse(entry.json());
+    const parsed = KeyRecord.safeParse(parseJson(entry.value));
     if (!parsed.success) return undefined;
     this.#remember(parsed.data);
     return parsed.data;
