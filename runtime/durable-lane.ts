@@ -13,6 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
 import type { Logger } from "./logger.ts";
+import { ensureStream } from "./jetstream-provisioning.ts";
 
 export interface DurableLaneOptions {
   readonly replicas: number;
@@ -52,28 +53,14 @@ export class DurableLane {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: DurableLaneOptions, logger: Logger): Promise<DurableLane> {
-    const jsm = await jetstreamManager(nc);
-    const lane = new DurableLane(jetstream(nc), jsm, subjects, logger);
-    try {
-      const info = await jsm.streams.info(lane.stream).catch(() => undefined);
-      if (info === undefined) {
-        await jsm.streams.add({
-          name: lane.stream,
-          subjects: [subjects.durableAll()],
-          num_replicas: options.replicas,
-          storage: StorageType.File,
-          duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
-        });
-      }
-    } catch (cause) {
-      // another node may have created it at the same moment
-      const exists = await jsm.streams.info(lane.stream).then(
-        () => true,
-        () => false,
-      );
-      if (!exists) throw new TetherError("ERR_REGISTRY_FAILED", `cannot create durable stream ${lane.stream}: ${String(cause)}`, { cause });
-    }
-    return lane;
+    await ensureStream(nc, {
+      name: subjects.durableStream(),
+      subjects: [subjects.durableAll()],
+      num_replicas: options.replicas,
+      storage: StorageType.File,
+      duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
+    });
+    return new DurableLane(jetstream(nc), await jetstreamManager(nc), subjects, logger);
   }
 
   /** Stores a message for `actorId`; resolves once JetStream acknowledged it (deduplicated by `msgId`). */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 import { z } from "zod";
 import { TetherError, type EctStore, type NetworkSubjects } from "../protocols/index.ts";
 
@@ -44,12 +44,8 @@ export class KvEctStore implements EctStore {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number; maxAgeMs: number; cacheSize?: number }): Promise<KvEctStore> {
-    try {
-      const kv = await new Kvm(jetstream(nc)).create(subjects.ectBucket(), { history: 1, replicas: options.replicas, ttl: options.maxAgeMs });
-      return new KvEctStore(kv, options.cacheSize ?? 10_000);
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open ECT store ${subjects.ectBucket()}: ${String(cause)}`, { cause });
-    }
+    const kv = await ensureKvBucket(nc, subjects.ectBucket(), { history: 1, replicas: options.replicas, ttl: options.maxAgeMs });
+    return new KvEctStore(kv, options.cacheSize ?? 10_000);
   }
 
   async put(record: StoredEctRecord): Promise<void> {

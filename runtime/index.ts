@@ -26,6 +26,8 @@ export type { NatsServerOptions } from "./nats-server.ts";
 export { NatsCluster } from "./nats-cluster.ts";
 export type { NatsClusterOptions } from "./nats-cluster.ts";
 export { Registry } from "./registry.ts";
+export { ensureKvBucket, ensureStream, isTransientJetStreamError } from "./jetstream-provisioning.ts";
+export type { ProvisionOptions } from "./jetstream-provisioning.ts";
 export type { Claim, RegistryOptions } from "./registry.ts";
 export { createStderrLogger, silentLogger, LogLevel } from "./logger.ts";
 export type { Logger } from "./logger.ts";

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
 import type { QuotaRule } from "./assurance-options.ts";
 import type { Clock } from "./clock.ts";
@@ -32,7 +32,7 @@ export class Quotas {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, rules: readonly QuotaRule[], options: { replicas: number; clock: Clock }): Promise<Quotas> {
-    const kv = await new Kvm(jetstream(nc)).create(subjects.usageBucket(), { history: 1, replicas: options.replicas });
+    const kv = await ensureKvBucket(nc, subjects.usageBucket(), { history: 1, replicas: options.replicas });
     return new Quotas(kv, rules, options.clock);
   }
 

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 import { Packr } from "msgpackr";
 import { TetherError, type NetworkSubjects } from "../protocols/index.ts";
 
@@ -30,12 +30,7 @@ export class StateStore {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number }): Promise<StateStore> {
-    try {
-      const kv = await new Kvm(jetstream(nc)).create(subjects.stateBucket(), { history: 1, replicas: options.replicas });
-      return new StateStore(kv);
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open the state store: ${String(cause)}`, { cause });
-    }
+    return new StateStore(await ensureKvBucket(nc, subjects.stateBucket(), { history: 1, replicas: options.replicas }));
   }
 
   /**

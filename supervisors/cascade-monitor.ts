@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import { EdgeReport, decodeBody, encodeBody, isValidToken } from "../protocols/index.ts";
-import type { Node, TimerHandle } from "../runtime/index.ts";
+import { ensureKvBucket, type Node, type TimerHandle } from "../runtime/index.ts";
 import type { BreakerSnapshot } from "./circuit-breaker.ts";
 import { parseJson } from "./guarded-calls.ts";
 import { parseSupervisorOptions } from "./supervisor-errors.ts";
@@ -68,7 +67,7 @@ export class CascadeMonitor implements AsyncDisposable {
   /** Runs the monitor on `node`. */
   static async start(node: Node, input: CascadeMonitorOptionsInput = {}): Promise<CascadeMonitor> {
     const options = parseSupervisorOptions(CascadeMonitorOptions, input, "cascade monitor options");
-    const kv = await new Kvm(jetstream(node.nats)).create(node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
+    const kv = await ensureKvBucket(node.nats, node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
     const monitor = new CascadeMonitor(node, kv, options);
     monitor.#sub = node.nats.subscribe(node.subjects.cascadeEdges(), {
       callback: (_err, msg) => {

@@ -1,7 +1,6 @@
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { TetherError, assertToken, hasCode, isTetherError } from "../protocols/index.ts";
-import type { ActorClass, AskOptions, MessageOf, Node, ReplyOf } from "../runtime/index.ts";
+import { ensureKvBucket, type ActorClass, type AskOptions, type MessageOf, type Node, type ReplyOf } from "../runtime/index.ts";
 import { Bulkhead, type BulkheadOptionsInput } from "./bulkhead.ts";
 import { BreakerSnapshot, CircuitBreaker, type CircuitBreakerOptionsInput } from "./circuit-breaker.ts";
 
@@ -47,7 +46,7 @@ export class GuardedCalls implements AsyncDisposable {
   }
 
   static async open(node: Node): Promise<GuardedCalls> {
-    const kv = await new Kvm(jetstream(node.nats)).create(node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
+    const kv = await ensureKvBucket(node.nats, node.subjects.breakersBucket(), { history: 1, replicas: node.options.jetstreamReplicas });
     const guarded = new GuardedCalls(node, kv);
     const watcher = await kv.watch({ key: "b.>" });
     guarded.#stopWatch = () => watcher.stop();

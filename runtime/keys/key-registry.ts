@@ -1,6 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { importJWK, type CryptoKey } from "jose";
 import {
   EctPublicJwk,
@@ -13,6 +12,7 @@ import {
   type SigningKey,
 } from "../../protocols/index.ts";
 import type { Clock } from "../clock.ts";
+import { ensureKvBucket } from "../jetstream-provisioning.ts";
 import type { Logger } from "../logger.ts";
 
 export interface KeyRegistryOptions {
@@ -54,12 +54,7 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: KeyRegistryOptions): Promise<KeyRegistry> {
-    let kv: KV;
-    try {
-      kv = await new Kvm(jetstream(nc)).create(subjects.keysBucket(), { history: 1, replicas: options.replicas });
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open key registry ${subjects.keysBucket()}: ${String(cause)}`, { cause });
-    }
+    const kv = await ensureKvBucket(nc, subjects.keysBucket(), { history: 1, replicas: options.replicas });
     const registry = new KeyRegistry(kv, options);
     await registry.#watch();
     return registry;
