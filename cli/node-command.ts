@@ -68,11 +68,20 @@ export const registerNodeCommand = (program: Command): void => {
           for (const { supervisor, to } of (await supervision?.handOff().catch(() => [])) ?? []) {
             process.stdout.write(to === undefined ? `tether: no node could take supervisor ${supervisor}: it stops with this node\n` : `tether: handed supervisor ${supervisor} to ${to}\n`);
           }
-          await n.close();
+          try {
+            // the node first: draining, releasing its actors and removing its lease all need the server
+            await n.close();
+          } finally {
+            // the embedded server last (its own process group, so the terminal's Ctrl-C did not reach it)
+            await n.embeddedServer?.stop();
+          }
           await telemetry.shutdown();
           process.stdout.write(`tether: node ${n.id} stopped\n`);
           process.exit(0);
-        })();
+        })().catch((error: unknown) => {
+          process.stderr.write(`tether: stopping node ${n.id} failed: ${String(error)}\n`);
+          process.exit(1);
+        });
       };
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));

@@ -20,3 +20,4 @@ export { DurableLane } from "./stores/durable-lane.ts";
 export type { DurableLaneOptions, DurableAttachOptions } from "./stores/durable-lane.ts";
 export { Quotas } from "./assurance/quotas.ts";
 export type { CounterBucket, CounterEntry, QuotaSubject } from "./assurance/quotas.ts";
+export { ensureKvBucket, ensureStream, isTransientJetStreamError } from "./stores/jetstream-provisioning.ts";

@@ -1,7 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
+import { ensureKvBucket } from "../stores/jetstream-provisioning.ts";
 import type { QuotaRule } from "./assurance-options.ts";
 import type { Clock } from "../support/clock.ts";
 
@@ -51,7 +50,7 @@ export class Quotas {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, rules: readonly QuotaRule[], options: { replicas: number; clock: Clock }): Promise<Quotas> {
-    const kv = await new Kvm(jetstream(nc)).create(subjects.usageBucket(), { history: 1, replicas: options.replicas });
+    const kv = await ensureKvBucket(nc, subjects.usageBucket(), { history: 1, replicas: options.replicas });
     return new Quotas(kv, rules, { clock: options.clock });
   }
 
@@ -125,6 +124,6 @@ export class Quotas {
         // lost a compare-and-set race: read again
       }
     }
-    throw new TetherError("ERR_REGISTRY_FAILED", `quota counter ${key} kept changing; try again`);
+    throw new TetherError("ERR_QUOTA_STORE_FAILED", `quota counter ${key} kept changing; try again`);
   }
 }

@@ -42,10 +42,22 @@ export interface NatsServerOptions {
   readonly name?: string;
 }
 
+/** The signals after which a process that does not handle them dies; the server must not outlive it. */
+const fatalSignals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** Marks the signal listeners NatsServer installs, so each can tell whether anyone else handles the signal. */
+const ownListener = Symbol.for("tether.nats-server.signal-listener");
+
 /**
  * A `nats-server` child process on a free loopback port. Used for the embedded default of a node,
- * for `tether cluster up`, and by the test suite. `stop()` is idempotent; if the parent process exits
- * without stopping it, the child is killed synchronously.
+ * for `tether cluster up`, and by the test suite. `stop()` is idempotent.
+ *
+ * The child runs in its own process group (`detached`), so a Ctrl-C in a terminal reaches only the
+ * parent: a node stopping on SIGINT still has its server while it drains and removes its lease (with
+ * a shared group the server died first and the node's last writes waited ~21 s for timeouts). The
+ * parent therefore kills the child itself: synchronously on `exit`, and on SIGINT/SIGTERM/SIGHUP when
+ * nothing else handles that signal (then the signal is raised again, so the process still dies of it).
+ * Where something else handles it (`tether node start`), that handler stops the server, last.
  */
 export class NatsServer {
   readonly url: string;
@@ -53,25 +65,17 @@ export class NatsServer {
   readonly name: string;
   readonly #child: ChildProcess;
   readonly #workDir: string;
-  readonly #onExit: () => void;
+  readonly #release: () => void;
   #stopped: Promise<void> | undefined;
   #stderr = "";
 
-  private constructor(child: ChildProcess, url: string, port: number, workDir: string, name: string) {
+  private constructor(child: ChildProcess, url: string, port: number, workDir: string, name: string, release: () => void) {
     this.#child = child;
+    this.#release = release;
     this.url = url;
     this.port = port;
     this.#workDir = workDir;
     this.name = name;
-    this.#onExit = () => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        /* already gone */
-      }
-      rmSync(workDir, { recursive: true, force: true });
-    };
-    process.once("exit", this.#onExit);
   }
 
   get pid(): number {
@@ -97,7 +101,9 @@ export class NatsServer {
     const child = spawn(binary, args, {
       env: { ...process.env, ...options.env },
       stdio: ["ignore", "ignore", "pipe"],
+      detached: true, // its own process group: see the class comment
     });
+    const release = killWithParent(child, workDir);
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-16_384);
@@ -106,6 +112,7 @@ export class NatsServer {
     const portsFile = () => (child.pid === undefined ? undefined : join(workDir, `nats-server_${child.pid}.ports`));
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
+        release();
         rmSync(workDir, { recursive: true, force: true });
         throw new TetherError("ERR_SERVER_START_FAILED", `${name}: nats-server exited during start: ${lastLines(stderr)}`);
       }
@@ -113,7 +120,7 @@ export class NatsServer {
       if (file !== undefined && existsSync(file)) {
         const parsed = readPorts(file);
         if (parsed !== undefined) {
-          const server = new NatsServer(child, parsed.url, parsed.port, workDir, name);
+          const server = new NatsServer(child, parsed.url, parsed.port, workDir, name, release);
           server.#stderr = stderr;
           child.stderr?.on("data", (chunk: Buffer) => {
             server.#stderr = (server.#stderr + chunk.toString()).slice(-16_384);
@@ -122,6 +129,7 @@ export class NatsServer {
         }
       }
       if (Date.now() > deadline) {
+        release();
         child.kill("SIGKILL");
         rmSync(workDir, { recursive: true, force: true });
         throw new TetherError("ERR_SERVER_START_FAILED", `${name}: nats-server did not start in time: ${lastLines(stderr)}`);
@@ -150,7 +158,7 @@ export class NatsServer {
         await exited;
         clearTimeout(timer);
       }
-      process.removeListener("exit", this.#onExit);
+      this.#release();
       rmSync(this.#workDir, { recursive: true, force: true });
     })();
     return this.#stopped;
@@ -160,6 +168,38 @@ export class NatsServer {
     return this.stop();
   }
 }
+
+/**
+ * Kills `child` (and removes its directory) when this process exits, or dies of SIGINT/SIGTERM/SIGHUP
+ * because nothing else handles the signal: then the signal is raised again once the child is gone, so
+ * the process still dies of it. Returns the function that removes these listeners.
+ */
+const killWithParent = (child: ChildProcess, workDir: string): (() => void) => {
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      /* already gone */
+    }
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  const onSignal = Object.assign(
+    (signal: NodeJS.Signals) => {
+      if (process.listeners(signal).some((l) => !(ownListener in l))) return; // the owner of shutdown stops the server
+      kill();
+      release();
+      process.kill(process.pid, signal);
+    },
+    { [ownListener]: true },
+  );
+  const release = () => {
+    process.removeListener("exit", kill);
+    for (const signal of fatalSignals) process.removeListener(signal, onSignal);
+  };
+  process.once("exit", kill);
+  for (const signal of fatalSignals) process.on(signal, onSignal);
+  return release;
+};
 
 const readPorts = (file: string): { url: string; port: number } | undefined => {
   try {

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { BreakerSnapshot, TetherError, type NetworkSubjects } from "../../protocols/index.ts";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 
 const encoder = new TextEncoder();
 
@@ -28,9 +28,9 @@ export class BreakerBoard {
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number }): Promise<BreakerBoard> {
     try {
-      return new BreakerBoard(await new Kvm(jetstream(nc)).create(subjects.breakersBucket(), { history: 1, replicas: options.replicas }));
+      return new BreakerBoard(await ensureKvBucket(nc, subjects.breakersBucket(), { history: 1, replicas: options.replicas }));
     } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open the breaker bucket ${subjects.breakersBucket()}: ${String(cause)}`, { cause });
+      throw new TetherError("ERR_STORE_UNAVAILABLE", `cannot open the breaker bucket ${subjects.breakersBucket()}: ${String(cause)}`, { cause });
     }
   }
 

@@ -1,8 +1,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, DiscardPolicy, StorageType, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, DiscardPolicy, StorageType, type JetStreamClient } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { TetherError, encodeBody, type DeadLetterRecord, type NetworkSubjects } from "../../protocols/index.ts";
+import { encodeBody, type DeadLetterRecord, type NetworkSubjects } from "../../protocols/index.ts";
 import type { Logger } from "../support/logger.ts";
+import { ensureStream } from "./jetstream-provisioning.ts";
 
 export interface DeadLettersOptions {
   readonly replicas: number;
@@ -27,32 +28,16 @@ export class DeadLetters {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: DeadLettersOptions): Promise<DeadLetters> {
-    const name = subjects.deadLetterStream();
-    try {
-      const jsm = await jetstreamManager(nc);
-      try {
-        await jsm.streams.info(name);
-      } catch {
-        await jsm.streams.add({
-          name,
-          subjects: [subjects.deadLetterAll()],
-          num_replicas: options.replicas,
-          max_age: nanos(options.maxAgeMs),
-          max_msgs: 1_000_000,
-          max_bytes: 1024 * 1024 * 1024,
-          discard: DiscardPolicy.Old,
-          storage: StorageType.File,
-        });
-      }
-    } catch (cause) {
-      // another node may have created it at the same moment
-      try {
-        const jsm = await jetstreamManager(nc);
-        await jsm.streams.info(name);
-      } catch {
-        throw new TetherError("ERR_REGISTRY_FAILED", `cannot create dead-letter stream ${name}: ${String(cause)}`, { cause });
-      }
-    }
+    await ensureStream(nc, {
+      name: subjects.deadLetterStream(),
+      subjects: [subjects.deadLetterAll()],
+      num_replicas: options.replicas,
+      max_age: nanos(options.maxAgeMs),
+      max_msgs: 1_000_000,
+      max_bytes: 1024 * 1024 * 1024,
+      discard: DiscardPolicy.Old,
+      storage: StorageType.File,
+    });
     return new DeadLetters(jetstream(nc), subjects, options.logger);
   }
 

@@ -14,6 +14,7 @@ import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
 import { systemClock, type Clock } from "../support/clock.ts";
 import { DurableConsumer, type DurableConsumerTiming } from "./durable-consumer.ts";
 import type { Logger } from "../support/logger.ts";
+import { ensureStream } from "./jetstream-provisioning.ts";
 
 /**
  * Stall detection and re-attach timing. A consumer leader's loss is noticed after two missed
@@ -78,28 +79,14 @@ export class DurableLane {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: DurableLaneOptions, logger: Logger): Promise<DurableLane> {
-    const jsm = await jetstreamManager(nc);
-    const lane = new DurableLane(jetstream(nc), jsm, subjects, options, logger);
-    try {
-      const info = await jsm.streams.info(lane.stream).catch(() => undefined);
-      if (info === undefined) {
-        await jsm.streams.add({
-          name: lane.stream,
-          subjects: [subjects.durableAll()],
-          num_replicas: options.replicas,
-          storage: StorageType.File,
-          duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
-        });
-      }
-    } catch (cause) {
-      // another node may have created it at the same moment
-      const exists = await jsm.streams.info(lane.stream).then(
-        () => true,
-        () => false,
-      );
-      if (!exists) throw new TetherError("ERR_REGISTRY_FAILED", `cannot create durable stream ${lane.stream}: ${String(cause)}`, { cause });
-    }
-    return lane;
+    await ensureStream(nc, {
+      name: subjects.durableStream(),
+      subjects: [subjects.durableAll()],
+      num_replicas: options.replicas,
+      storage: StorageType.File,
+      duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
+    });
+    return new DurableLane(jetstream(nc), await jetstreamManager(nc), subjects, options, logger);
   }
 
   /** Stores a message for `actorId`; resolves once JetStream acknowledged it (deduplicated by `msgId`). */

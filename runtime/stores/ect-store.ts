@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 import { z } from "zod";
 import { AssuranceLevel, TetherError, type EctStore, type NetworkSubjects } from "../../protocols/index.ts";
 
@@ -44,12 +44,8 @@ export class KvEctStore implements EctStore {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number; maxAgeMs: number; cacheSize?: number }): Promise<KvEctStore> {
-    try {
-      const kv = await new Kvm(jetstream(nc)).create(subjects.ectBucket(), { history: 1, replicas: options.replicas, ttl: options.maxAgeMs });
-      return new KvEctStore(kv, options.cacheSize ?? 10_000);
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open ECT store ${subjects.ectBucket()}: ${String(cause)}`, { cause });
-    }
+    const kv = await ensureKvBucket(nc, subjects.ectBucket(), { history: 1, replicas: options.replicas, ttl: options.maxAgeMs });
+    return new KvEctStore(kv, options.cacheSize ?? 10_000);
   }
 
   async put(record: StoredEctRecord): Promise<void> {
@@ -62,7 +58,7 @@ export class KvEctStore implements EctStore {
       // compensable actions are also indexed by actor, so a supervisor can undo what a failed child did
       if (record.undo !== undefined && record.actor !== undefined) await this.#kv.put(`ac.${record.actor}.${record.jti}`, EMPTY);
     } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `storing ECT ${record.jti} failed: ${String(cause)}`, { cause });
+      throw new TetherError("ERR_ECT_STORE_FAILED", `storing ECT ${record.jti} failed: ${String(cause)}`, { cause });
     }
   }
 

@@ -1,6 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { importJWK, type CryptoKey } from "jose";
 import {
   EctPublicJwk,
@@ -14,6 +13,7 @@ import {
 } from "../../protocols/index.ts";
 import type { Clock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 
 export interface KeyRegistryOptions {
   readonly replicas: number;
@@ -64,12 +64,7 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: KeyRegistryOptions): Promise<KeyRegistry> {
-    let kv: KV;
-    try {
-      kv = await new Kvm(jetstream(nc)).create(subjects.keysBucket(), { history: 1, replicas: options.replicas });
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open key registry ${subjects.keysBucket()}: ${String(cause)}`, { cause });
-    }
+    const kv = await ensureKvBucket(nc, subjects.keysBucket(), { history: 1, replicas: options.replicas });
     const registry = new KeyRegistry(kv, options);
     await registry.#watch();
     return registry;
@@ -123,7 +118,7 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
   /** Marks a key retired: it signs nothing new, and still verifies for the grace period. */
   async retire(kid: string): Promise<KeyRecord> {
     const current = await this.get(kid);
-    if (current === undefined) throw new TetherError("ERR_CONFIG_INVALID", `no key ${kid} in the registry`);
+    if (current === undefined) throw new TetherError("ERR_KEY_NOT_FOUND", `no key ${kid} in the registry`);
     const record: KeyRecord = { ...current, status: "retired", retiredAt: this.#clock.now() };
     await this.#put(record);
     return record;
@@ -132,7 +127,7 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
   /** Revokes a key: from now on nothing it signed verifies, on every node. */
   async revoke(kid: string, reason: string): Promise<KeyRecord> {
     const current = await this.get(kid);
-    if (current === undefined) throw new TetherError("ERR_CONFIG_INVALID", `no key ${kid} in the registry`);
+    if (current === undefined) throw new TetherError("ERR_KEY_NOT_FOUND", `no key ${kid} in the registry`);
     const record: KeyRecord = { ...current, status: "revoked", revokedAt: this.#clock.now(), reason: reason.slice(0, 1024) };
     await this.#put(record);
     return record;
@@ -188,7 +183,7 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
     try {
       await this.#kv.put(keyOf(record.kid), encoder.encode(JSON.stringify(record)));
     } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `key registry write failed: ${String(cause)}`, { cause });
+      throw new TetherError("ERR_KEY_REGISTRY_FAILED", `key registry write failed: ${String(cause)}`, { cause });
     }
     this.#remember(record);
   }

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { TetherError, canonicalJson, parseRecord, type LedgerRecord, type NetworkSubjects } from "../../protocols/index.ts";
+import { ensureStream } from "./jetstream-provisioning.ts";
 
 export interface LedgerStreamOptions {
   readonly replicas: number;
@@ -31,24 +32,16 @@ export class LedgerStream {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: LedgerStreamOptions): Promise<LedgerStream> {
-    const jsm = await jetstreamManager(nc);
-    const stream = new LedgerStream(jetstream(nc), jsm, subjects);
-    try {
-      const info = await jsm.streams.info(stream.name).catch(() => undefined);
-      if (info === undefined) {
-        await jsm.streams.add({
-          name: stream.name,
-          subjects: [subjects.audit()],
-          num_replicas: options.replicas,
-          storage: StorageType.File,
-          deny_delete: options.denyDelete ?? true,
-          deny_purge: options.denyDelete ?? true,
-        });
-      }
-      stream.#lastSeq = (await jsm.streams.info(stream.name)).state.last_seq;
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open audit stream ${stream.name}: ${String(cause)}`, { cause });
-    }
+    const info = await ensureStream(nc, {
+      name: subjects.auditStream(),
+      subjects: [subjects.audit()],
+      num_replicas: options.replicas,
+      storage: StorageType.File,
+      deny_delete: options.denyDelete ?? true,
+      deny_purge: options.denyDelete ?? true,
+    });
+    const stream = new LedgerStream(jetstream(nc), await jetstreamManager(nc), subjects);
+    stream.#lastSeq = info.state.last_seq;
     return stream;
   }
 

@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import {
   ActorRecord,
   NodeRecord,
@@ -11,6 +10,7 @@ import {
   type NetworkSubjects,
 } from "../../protocols/index.ts";
 import type { Clock } from "../support/clock.ts";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 
 export interface RegistryOptions {
   readonly replicas: number;
@@ -43,13 +43,13 @@ export class Registry {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: RegistryOptions): Promise<Registry> {
-    try {
-      const js = jetstream(nc, { timeout: options.timeoutMs ?? 10_000 });
-      const kv = await new Kvm(js).create(subjects.registryBucket(), { history: 1, replicas: options.replicas });
-      return new Registry(kv, options.clock);
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open registry bucket ${subjects.registryBucket()}: ${String(cause)}`, { cause });
-    }
+    const kv = await ensureKvBucket(
+      nc,
+      subjects.registryBucket(),
+      { history: 1, replicas: options.replicas },
+      { timeoutMs: options.timeoutMs ?? 10_000 },
+    );
+    return new Registry(kv, options.clock);
   }
 
   /** Registers (or re-registers) a node and returns its new epoch. */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { ensureKvBucket } from "./jetstream-provisioning.ts";
 import { Packr } from "msgpackr";
 import { TetherError, type NetworkSubjects } from "../../protocols/index.ts";
 
@@ -39,12 +39,7 @@ export class StateStore {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number }): Promise<StateStore> {
-    try {
-      const kv = await new Kvm(jetstream(nc)).create(subjects.stateBucket(), { history: 1, replicas: options.replicas });
-      return new StateStore(kv);
-    } catch (cause) {
-      throw new TetherError("ERR_REGISTRY_FAILED", `cannot open the state store: ${String(cause)}`, { cause });
-    }
+    return new StateStore(await ensureKvBucket(nc, subjects.stateBucket(), { history: 1, replicas: options.replicas }));
   }
 
   /**
@@ -68,13 +63,13 @@ export class StateStore {
       if (expectRevision !== undefined && /wrong last sequence|key exists/i.test(String(cause))) {
         throw new TetherError("ERR_ACTOR_FENCED", `checkpoint of ${actorId} refused: another copy saved since (this copy is fenced)`, { cause });
       }
-      throw new TetherError("ERR_REGISTRY_FAILED", `checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
+      throw new TetherError("ERR_STATE_STORE_FAILED", `checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
     }
   }
 
   async load(actorId: string): Promise<Checkpoint | undefined> {
     const entry = await this.#kv.get(`s.${actorId}`).catch((cause: unknown) => {
-      throw new TetherError("ERR_REGISTRY_FAILED", `reading the checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
+      throw new TetherError("ERR_STATE_STORE_FAILED", `reading the checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
     });
     if (entry === null || entry.operation !== "PUT") return undefined;
     let body: { state: unknown; nodeId: string; at: number; processed?: unknown[] };

@@ -10,11 +10,13 @@ export class TetherProcess implements AsyncDisposable {
   stderr = "";
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** `detached`: the process leads its own process group, as a command run from a terminal does. */
+  constructor(args: string[], env: Record<string, string> = {}, options: { detached?: boolean } = {}) {
     this.child = spawn(process.execPath, [resolve(root, "bin/tether.js"), ...args], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: options.detached ?? false,
     });
     this.child.stdout?.on("data", (c: Buffer) => (this.stdout += c.toString()));
     this.child.stderr?.on("data", (c: Buffer) => (this.stderr += c.toString()));

@@ -207,12 +207,12 @@ describe("Quotas", () => {
     expect(await quotas.current(actions, alice)).toBe(4);
   });
 
-  it("gives up with ERR_REGISTRY_FAILED when the counter keeps changing", async () => {
+  it("gives up with ERR_QUOTA_STORE_FAILED when the counter keeps changing", async () => {
     const actions = rule({ scope: "network", unit: "actions", limit: 1_000_000 });
     const { quotas, kv } = setup([actions]);
     await quotas.reserve(alice, { actions: 1 });
     kv.beforeWrite = (k) => kv.put(k, String(Number(kv.text(k)) + 1));
-    expect(hasCode(await rejection(quotas.reserve(alice, { actions: 1 })), "ERR_REGISTRY_FAILED")).toBe(true);
+    expect(hasCode(await rejection(quotas.reserve(alice, { actions: 1 })), "ERR_QUOTA_STORE_FAILED")).toBe(true);
     expect(kv.conflicts).toBe(20);
   });
 });
