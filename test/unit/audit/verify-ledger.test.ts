@@ -6,6 +6,7 @@ import {
   hashRecord,
   signCheckpoint,
   verifyLedger,
+  verifyLedgerStream,
   type LedgerProblemKind,
   type LedgerRecord,
   type LedgerVerdict,
@@ -361,6 +362,48 @@ describe("verifyLedger", () => {
       [records[3], records[17]] = [records[17], records[3]];
       expectProblem(await verify(records), 3, "reordered");
     });
+  });
+});
+
+describe("verifyLedgerStream", () => {
+  async function* slowly(records: readonly unknown[]): AsyncGenerator<unknown> {
+    for (const record of records) {
+      await Promise.resolve();
+      yield record;
+    }
+  }
+  const swapped = (a: number, b: number): unknown[] => {
+    const records = copy(ledger) as unknown[];
+    [records[a], records[b]] = [records[b], records[a]];
+    return records;
+  };
+
+  it("gives verifyLedger's verdict on sound and tampered ledgers read as a stream", async () => {
+    const cases: [string, unknown[], Partial<VerifyLedgerOptions>][] = [
+      ["untouched", copy(ledger), {}],
+      ["empty", [], {}],
+      ["modified at 0", edit(ledger, 0, fieldEdits["at"] as (r: Mutable) => void), {}],
+      ["modified and re-hashed at 25", edit(ledger, 25, editBody, true), {}],
+      ["chain re-hashed after 25", rehashFrom(edit(ledger, 25, editBody), 25), {}],
+      ["deleted 10", copy(ledger).filter((_, p) => p !== 10), {}],
+      ["swapped 11 and 30", swapped(11, 30), {}],
+      ["swapped 9 and 10", swapped(9, 10), {}],
+      ["not JSON at 3", copy(ledger).map((r, p) => (p === 3 ? "garbage" : r)), {}],
+      ["other network at 5", edit(ledger, 5, fieldEdits["network"] as (r: Mutable) => void, true), {}],
+      ["truncated, anchored", ledger.slice(0, 47), { anchors: [await signAnchor(43, 49)] }],
+    ];
+    for (const [name, records, options] of cases) {
+      const expected = await verify(records, options);
+      const seen: number[] = [];
+      const streamed = await verifyLedgerStream(slowly(records), { resolveKey, ...options, onRecord: (n) => seen.push(n) });
+      expect({ name, verdict: streamed }).toEqual({ name, verdict: expected });
+      expect(seen.at(-1) ?? 0).toBe(records.length);
+    }
+  });
+
+  it("classifies a swap further apart than its lookahead as a modification, not a reordering", async () => {
+    expectProblem(await verifyLedgerStream(swapped(0, 49), { resolveKey, lookahead: 60 }), 0, "reordered");
+    expectProblem(await verifyLedgerStream(swapped(0, 49), { resolveKey, lookahead: 10 }), 0, "modified");
   });
 });
 
