@@ -5,6 +5,7 @@ import { registerClusterCommand } from "./cluster-command.ts";
 import { registerEctCommand } from "./ect-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
 import { registerNodeCommand } from "./node-command.ts";
+import { DEFAULT_NATS_URL, NATS_URL_ENV } from "./nats-option.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
 /** The `tether` command line. Each command registers itself from its own file. */
@@ -12,7 +13,14 @@ export const buildProgram = (): Command => {
   const program = new Command("tether")
     .description("Tether: supervised actors on NATS for running multi-agent systems safely")
     .version("0.1.0")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(`tether: ${text}`) })
+    .addHelpText(
+      "after",
+      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV}).\n` +
+        "Errors print `tether: error ERR_CODE: message` and exit 1.\n\n" +
+        "Example:\n  $ tether node start --agents examples/triage/agents.ts\n",
+    );
   registerNodeCommand(program);
   registerAgentsCommand(program);
   registerClusterCommand(program);
