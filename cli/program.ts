@@ -2,9 +2,12 @@ import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
 import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
+import { registerDlqCommand } from "./dlq-command.ts";
 import { registerEctCommand } from "./ect-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
+import { registerMessageCommands } from "./message-commands.ts";
 import { registerNodeCommand } from "./node-command.ts";
+import { registerNodesCommand } from "./nodes-command.ts";
 import { DEFAULT_NATS_URL, NATS_URL_ENV } from "./nats-option.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
@@ -19,10 +22,13 @@ export const buildProgram = (): Command => {
       "after",
       `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV}).\n` +
         "Errors print `tether: error ERR_CODE: message` and exit 1.\n\n" +
-        "Example:\n  $ tether node start --agents examples/triage/agents.ts\n",
+        "Example:\n  $ tether node start --agents examples/triage/agents.ts\n  $ tether ask cli-counter '{\"type\":\"inc\"}'\n",
     );
   registerNodeCommand(program);
+  registerNodesCommand(program);
   registerAgentsCommand(program);
+  registerMessageCommands(program);
+  registerDlqCommand(program);
   registerClusterCommand(program);
   registerEctCommand(program);
   registerKeysCommand(program);
