@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   appendRecord,
@@ -7,6 +9,7 @@ import {
   signCheckpoint,
   verifyLedger,
   verifyLedgerStream,
+  LedgerVerifier,
   type LedgerProblemKind,
   type LedgerRecord,
   type LedgerVerdict,
@@ -399,6 +402,24 @@ describe("verifyLedgerStream", () => {
       expect({ name, verdict: streamed }).toEqual({ name, verdict: expected });
       expect(seen.at(-1) ?? 0).toBe(records.length);
     }
+  });
+
+  it("holds none of the records it has verified (only their hashes)", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const big = await buildLedger({ count: 400, checkpointEvery: 50 });
+    const refs: WeakRef<object>[] = [];
+    const verifier = new LedgerVerifier({ resolveKey });
+    for (const record of big) {
+      const stored = JSON.parse(JSON.stringify(record)) as object; // as read from a stream: a fresh object
+      refs.push(new WeakRef(stored));
+      await verifier.push(stored);
+    }
+    await new Promise((r) => setTimeout(r, 0));
+    gc();
+    // the last two stay (rules 4 and 7 look back two records); every other one can be collected
+    expect(refs.filter((r) => r.deref() !== undefined).length).toBeLessThanOrEqual(2);
+    expect(await verifier.finish()).toEqual({ ok: true, records: 400, checkpoints: 7 });
   });
 
   it("classifies a swap further apart than its lookahead as a modification, not a reordering", async () => {
