@@ -1,4 +1,5 @@
-import { isAbsolute, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AgentList, AgentSpec } from "../actors/index.ts";
 import { TetherError, isTetherError, isValidToken } from "../protocols/index.ts";
@@ -12,12 +13,58 @@ export interface AgentsModule {
   readonly supervisors: SupervisorSpec[];
 }
 
-const importModule = async (modulePath: string): Promise<Record<string, unknown>> => {
-  const url = pathToFileURL(isAbsolute(modulePath) ? modulePath : resolve(process.cwd(), modulePath)).href;
+/** The package.json Node consults for a file's module kind: the nearest one above it, if any. */
+const nearestPackageJson = (file: string): string | undefined => {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const candidate = join(dir, "package.json");
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+};
+
+const declaresModule = (packageJson: string): boolean => {
   try {
-    return (await import(url)) as Record<string, unknown>;
+    return (JSON.parse(readFileSync(packageJson, "utf8")) as { type?: unknown }).type === "module";
+  } catch {
+    return false;
+  }
+};
+
+/** Errors Node (and tsx) give when an ES module is loaded as CommonJS, none of which names the cause. */
+const REQUIRE_ESM_CODES = new Set(["ERR_REQUIRE_CYCLE_MODULE", "ERR_REQUIRE_ESM", "ERR_REQUIRE_ASYNC_MODULE"]);
+const REQUIRE_ESM_MESSAGES = /Cannot use import statement outside a module|Unexpected token 'export'|require\(\) of ES Module/;
+
+/**
+ * Why an agents module failed to load as CommonJS, in words that name the fix: a `.ts`/`.js` file is
+ * CommonJS unless its nearest package.json says `"type": "module"`, and the agents module imports
+ * Tether, which is ESM. (Measured: Node 20.19+ then fails with ERR_REQUIRE_CYCLE_MODULE.)
+ */
+const commonJsExplanation = (file: string, cause: unknown): string | undefined => {
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (!(typeof code === "string" && REQUIRE_ESM_CODES.has(code)) && !REQUIRE_ESM_MESSAGES.test(String(cause))) return undefined;
+  const ext = extname(file);
+  if (ext === ".mts" || ext === ".mjs") return undefined;
+  const pkg = nearestPackageJson(file);
+  if (pkg !== undefined && declaresModule(pkg)) return undefined;
+  const where = pkg === undefined ? "there is no package.json in its folder or above" : `${pkg} has no "type": "module"`;
+  const fix = pkg === undefined ? `create a package.json with {"type": "module"} in its folder` : `add "type": "module" to ${pkg}`;
+  return `it is loaded as CommonJS (${where}), but an agents module is an ES module: ${fix}, or rename it to ${ext === ".js" ? ".mjs" : ".mts"}`;
+};
+
+/**
+ * Imports `--agents <module>` (Node caches it: loading it again later is free). `tether node start`
+ * calls this before it connects, so a module that cannot load fails fast, with no node started.
+ */
+export const importAgentsModule = async (modulePath: string): Promise<Record<string, unknown>> => {
+  const file = isAbsolute(modulePath) ? modulePath : resolve(process.cwd(), modulePath);
+  if (!existsSync(file)) throw new TetherError("ERR_AGENTS_MODULE_INVALID", `cannot load agents module ${modulePath}: no such file (${file})`);
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (cause) {
-    throw new TetherError("ERR_AGENTS_MODULE_INVALID", `cannot load agents module ${modulePath}: ${String(cause)}`, { cause });
+    const explanation = commonJsExplanation(file, cause);
+    const code = (cause as { code?: unknown } | null)?.code;
+    const message = explanation === undefined ? String(cause) : `${explanation} (node said: ${typeof code === "string" ? code : String(cause).split("\n")[0]})`;
+    throw new TetherError("ERR_AGENTS_MODULE_INVALID", `cannot load agents module ${modulePath}: ${message}`, { cause });
   }
 };
 
@@ -27,7 +74,7 @@ const importModule = async (modulePath: string): Promise<Record<string, unknown>
  * returning that list. Either export may be absent, not both.
  */
 export const loadAgentsModule = async (modulePath: string, node: NodeInfo): Promise<AgentsModule> => {
-  const mod = await importModule(modulePath);
+  const mod = await importAgentsModule(modulePath);
   const exported = (mod["default"] ?? mod["agents"]) as AgentList | undefined;
   const trees = mod["supervisors"];
   if (exported === undefined && trees === undefined) {

@@ -1,22 +1,19 @@
-import { readFileSync } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
+import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AuditLedger, createAuditLedgerDeps } from "../actors/index.ts";
-import {
-  JwksKeyResolver,
-  TetherError,
-  canonicalJson,
-  networkSubjects,
-  stitchWorkflow,
-  verifyLedger,
-  type ResolveCheckpointKey,
-} from "../protocols/index.ts";
+import { TetherError, canonicalJson, networkSubjects, stitchWorkflow, verifyLedgerStream, type ResolveCheckpointKey } from "../protocols/index.ts";
 import { KeyRegistry, LedgerStream, Node, createStderrLogger, silentLogger, systemClock } from "../runtime/index.ts";
 import { withConnection } from "./connection.ts";
-import { parsePositiveInt, parseServers } from "./servers.ts";
+import { loadJwks } from "./jwks.ts";
+import { natsOption } from "./nats-option.ts";
+import { examples } from "./output.ts";
+import { startProgress } from "./progress.ts";
+import { parsePositiveInt, parseServers, serversOrEmbedded } from "./servers.ts";
 
 interface LedgerFlags {
-  nats?: string;
+  nats: string;
   network: string;
   file?: string;
   jwks?: string;
@@ -24,40 +21,52 @@ interface LedgerFlags {
 
 const common = (c: Command) =>
   c
-    .option("--nats <urls>", "comma-separated NATS server URLs", "nats://127.0.0.1:4222")
+    .addOption(natsOption())
     .option("--network <name>", "network name", "default")
     .option("--file <path>", "read the ledger from a JSONL export instead of the live stream")
-    .option("--jwks <file>", "with --file: JWKS holding the ledger's checkpoint key (default: the network's key registry)");
+    .option("--jwks <file|url>", "JWKS holding the ledger's checkpoint key (default: the network's key registry); with --file, no NATS is needed");
 
-const readJsonl = (path: string): unknown[] => {
-  let text: string;
+/** The ledger's records as they are read, and how many there are when that is known up front. */
+interface LedgerSource {
+  readonly total?: number;
+  readonly records: AsyncIterable<unknown>;
+}
+
+/** A JSONL export, one record per line, read line by line. */
+const readJsonl = (path: string): LedgerSource => {
   try {
-    text = readFileSync(path, "utf8");
+    if (!statSync(path).isFile()) throw new Error("not a file");
   } catch (cause) {
-    throw new TetherError("ERR_CONFIG_INVALID", `cannot read ${path}: ${String(cause)}`, { cause });
+    throw new TetherError("ERR_CONFIG_INVALID", `--file: cannot read ${path}: ${(cause as { code?: string }).code === "ENOENT" ? "no such file" : String(cause)}`, { cause });
   }
-  return text
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((line) => {
+  async function* records(): AsyncGenerator<unknown> {
+    for await (const line of createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Number.POSITIVE_INFINITY })) {
+      if (line.trim() === "") continue;
       try {
-        return JSON.parse(line) as unknown;
+        yield JSON.parse(line) as unknown;
       } catch {
-        return line; // verifyLedger reports an unparseable record where it stands
+        yield line; // verification reports an unparseable record where it stands
       }
-    });
+    }
+  }
+  return { records: records() };
 };
 
-/** Loads records (live or from a file) and a checkpoint-key resolver, and runs `fn` with them. */
-const withLedger = async <T>(flags: LedgerFlags, fn: (records: unknown[], resolveKey: ResolveCheckpointKey) => Promise<T>): Promise<T> => {
-  if (flags.file !== undefined && flags.jwks !== undefined) {
-    const resolver = new JwksKeyResolver(JSON.parse(readFileSync(flags.jwks, "utf8")) as { keys: unknown[] });
-    return fn(readJsonl(flags.file), (kid) => resolver.resolve(kid));
-  }
+/**
+ * Opens the ledger (the live stream, or `--file`) and a checkpoint-key resolver (`--jwks`, or the
+ * network's key registry), and runs `fn` with them. Records are streamed, never all held at once.
+ */
+const withLedger = async <T>(flags: LedgerFlags, fn: (ledger: LedgerSource, resolveKey: ResolveCheckpointKey) => Promise<T>): Promise<T> => {
+  const jwks = flags.jwks === undefined ? undefined : await loadJwks(flags.jwks);
+  const fromJwks: ResolveCheckpointKey | undefined = jwks === undefined ? undefined : (kid) => jwks.resolve(kid);
+  if (flags.file !== undefined && fromJwks !== undefined) return fn(readJsonl(flags.file), fromJwks);
+  const file = flags.file === undefined ? undefined : readJsonl(flags.file);
   return withConnection(flags.nats, async (nc) => {
-    await using keys = await KeyRegistry.open(nc, networkSubjects(flags.network), { replicas: 1, clock: systemClock, logger: silentLogger });
-    const records = flags.file !== undefined ? readJsonl(flags.file) : await LedgerStream.readAll(nc, networkSubjects(flags.network));
-    return fn(records, (kid) => keys.resolve(kid));
+    const subjects = networkSubjects(flags.network);
+    const ledger = file ?? (await LedgerStream.read(nc, subjects));
+    if (fromJwks !== undefined) return fn(ledger, fromJwks);
+    await using keys = await KeyRegistry.open(nc, subjects, { replicas: 1, clock: systemClock, logger: silentLogger });
+    return fn(ledger, (kid) => keys.resolve(kid));
   });
 };
 
@@ -65,21 +74,21 @@ const isRecord = (r: unknown): r is Record<string, unknown> => typeof r === "obj
 
 /** `tether audit …`: host, verify, query, export and stitch the tamper-evident ledger. */
 export const registerAuditCommand = (program: Command): void => {
-  const audit = program.command("audit").description("the tamper-evident audit ledger");
+  const audit = examples(program.command("audit").description("the tamper-evident audit ledger"), "tether audit verify");
 
-  audit
-    .command("serve")
+  examples(audit.command("serve"), "tether audit serve --key-dir /var/lib/tether/keys --checkpoint-every 500")
     .description("run a node hosting the network's audit ledger actor (independent of the workflow agents)")
-    .option("--nats <urls>", "comma-separated NATS server URLs (default: embedded server)")
+    .addOption(natsOption())
+    .option("--embedded", "start an embedded nats-server on a free loopback port instead of connecting to --nats (development)")
     .option("--network <name>", "network name", "default")
     .option("--replicas <n>", "JetStream replicas", parsePositiveInt("--replicas"))
     .option("--key-dir <dir>", "directory of the ledger's private key", ".tether/keys")
     .option("--checkpoint-every <n>", "records per signed checkpoint", parsePositiveInt("--checkpoint-every"), 100)
-    .action(async (flags: { nats?: string; network: string; replicas?: number; keyDir: string; checkpointEvery: number }) => {
+    .action(async (flags: { nats: string; embedded?: boolean; network: string; replicas?: number; keyDir: string; checkpointEvery: number }, command: Command) => {
       const node = await Node.create(
         {
           network: flags.network,
-          servers: parseServers(flags.nats),
+          servers: serversOrEmbedded(flags, command.getOptionValueSource("nats")),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           assurance: { keyDir: flags.keyDir },
         },
@@ -101,12 +110,11 @@ export const registerAuditCommand = (program: Command): void => {
       process.once("SIGTERM", () => void stop("SIGTERM"));
     });
 
-  audit
-    .command("checkpoint")
+  examples(audit.command("checkpoint"), "tether audit checkpoint --network default")
     .description("ask the ledger to close the current batch with a signed checkpoint now")
-    .option("--nats <urls>", "comma-separated NATS server URLs", "nats://127.0.0.1:4222")
+    .addOption(natsOption())
     .option("--network <name>", "network name", "default")
-    .action(async (flags: { nats?: string; network: string }) => {
+    .action(async (flags: { nats: string; network: string }) => {
       const node = await Node.create({ network: flags.network, servers: parseServers(flags.nats) }, { logger: silentLogger });
       try {
         const r = (await node.ref<typeof AuditLedger>("audit").ask({ type: "tether.audit.v1.checkpoint" })) as { checkpoint?: number | null };
@@ -116,34 +124,52 @@ export const registerAuditCommand = (program: Command): void => {
       }
     });
 
-  common(audit.command("verify").description("re-derive the hash chain and checkpoints; exit 1 at the first tampered record")).action((flags: LedgerFlags) =>
-    withLedger(flags, async (records, resolveKey) => {
-      const verdict = await verifyLedger(records, { resolveKey, network: flags.network });
-      if (verdict.ok) {
-        process.stdout.write(`ledger OK: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints verified\n`);
-        return;
-      }
-      const p = verdict.firstProblem;
-      throw new TetherError(
-        "ERR_AUDIT_TAMPERED",
-        `ledger verification failed at position ${p?.position ?? "?"}${p?.index === undefined ? "" : ` (index ${p.index})`}: ${p?.problem ?? "unknown"}: ${p?.message ?? ""}`,
-        { details: { position: p?.position, problem: p?.problem } },
-      );
-    }),
-  );
+  common(
+    examples(
+      audit.command("verify").description("re-derive the hash chain and checkpoints, streaming the ledger; exit 1 at the first tampered record"),
+      "tether audit verify --network default",
+      "tether audit export > ledger.jsonl && tether keys jwks > jwks.json && tether audit verify --file ledger.jsonl --jwks jwks.json",
+    ),
+  )
+    .option("--progress", "show progress on stderr (default: when stderr is a terminal)")
+    .option("--no-progress", "never show progress")
+    .action((flags: LedgerFlags & { progress?: boolean }) =>
+      withLedger(flags, async (ledger, resolveKey) => {
+        const progress = startProgress(process.stderr, flags.progress, { label: "verifying", unit: "records", ...(ledger.total === undefined ? {} : { total: ledger.total }) });
+        let count = 0;
+        const verdict = await verifyLedgerStream(ledger.records, {
+          resolveKey,
+          network: flags.network,
+          onRecord: (n) => {
+            count = n;
+            progress.update(n);
+          },
+        });
+        progress.done(count);
+        if (verdict.ok) {
+          process.stdout.write(`ledger OK: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints verified\n`);
+          return;
+        }
+        const p = verdict.firstProblem;
+        throw new TetherError(
+          "ERR_AUDIT_TAMPERED",
+          `ledger verification failed at position ${p?.position ?? "?"}${p?.index === undefined ? "" : ` (index ${p.index})`}: ${p?.problem ?? "unknown"}: ${p?.message ?? ""}`,
+          { details: { position: p?.position, problem: p?.problem } },
+        );
+      }),
+    );
 
   common(
-    audit
-      .command("query")
+    examples(audit.command("query"), "tether audit query --workflow 7d1c... | jq .body.exec_act", "tether audit query --agent planner --since 2025-01-01T00:00:00Z")
       .description("records of one workflow, agent, or since a time (JSON lines)")
       .option("--workflow <wid>", "ECT records of this workflow id")
       .option("--agent <id>", "ECT records issued by this agent, and events about it")
       .option("--since <time>", "ISO time or epoch ms"),
   ).action((flags: LedgerFlags & { workflow?: string; agent?: string; since?: string }) =>
-    withLedger(flags, async (records) => {
+    withLedger(flags, async ({ records }) => {
       const since = flags.since === undefined ? undefined : /^\d+$/.test(flags.since) ? Number(flags.since) : Date.parse(flags.since);
       if (since !== undefined && Number.isNaN(since)) throw new TetherError("ERR_CONFIG_INVALID", `--since: cannot read ${JSON.stringify(flags.since)} as a time`);
-      for (const r of records) {
+      for await (const r of records) {
         if (!isRecord(r)) continue;
         const body = (r["body"] ?? {}) as Record<string, unknown>;
         if (flags.workflow !== undefined && body["wid"] !== flags.workflow) continue;
@@ -155,21 +181,20 @@ export const registerAuditCommand = (program: Command): void => {
   );
 
   common(
-    audit.command("export").description("print every record, in chain order").option("--format <format>", "jsonl (RFC 8785 canonical JSON, one record per line)", "jsonl"),
+    examples(audit.command("export").description("print every record, in chain order"), "tether audit export --network default > ledger.jsonl").option("--format <format>", "jsonl (RFC 8785 canonical JSON, one record per line)", "jsonl"),
   ).action((flags: LedgerFlags & { format: string }) => {
     if (flags.format !== "jsonl") throw new TetherError("ERR_CONFIG_INVALID", `--format: only jsonl is supported, got ${JSON.stringify(flags.format)}`);
-    return withLedger(flags, async (records) => {
-      for (const r of records) process.stdout.write(`${typeof r === "string" ? r : canonicalJson(r)}\n`);
+    return withLedger(flags, async ({ records }) => {
+      for await (const r of records) process.stdout.write(`${typeof r === "string" ? r : canonicalJson(r)}\n`);
     });
   });
 
-  audit
-    .command("stitch")
+  examples(audit.command("stitch"), "tether audit stitch --workflow 7d1c... --ledger alpha@nats://10.0.0.1:4222 --ledger beta@nats://10.0.1.1:4222")
     .description("verify several networks' ledgers and merge one workflow's records in causal order (by jti/par)")
     .requiredOption("--workflow <wid>", "workflow id")
     .option("--ledger <network[@urls]>", "a network's live ledger (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option("--nats <urls>", "default NATS URLs for --ledger entries without @urls", "nats://127.0.0.1:4222")
-    .action(async (flags: { workflow: string; ledger: string[]; nats?: string }) => {
+    .addOption(natsOption("default NATS URLs for --ledger entries without @urls"))
+    .action(async (flags: { workflow: string; ledger: string[]; nats: string }) => {
       if (flags.ledger.length < 1) throw new TetherError("ERR_CONFIG_INVALID", "give at least one --ledger <network[@urls]>");
       const sources: { network: string; records: unknown[] }[] = [];
       const resolvers: KeyRegistry[] = [];

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { NatsCluster } from "../runtime/index.ts";
 import { TetherError } from "../protocols/index.ts";
+import { examples } from "./output.ts";
 
 interface ClusterUpFlags {
   ports: string;
@@ -21,9 +22,8 @@ const parsePorts = (flag: string, value: string): number[] | undefined => {
 
 /** `tether cluster up`: the 3-node local cluster from nats.conf, in the foreground until Ctrl-C. */
 export const registerClusterCommand = (program: Command): void => {
-  const cluster = program.command("cluster").description("a local 3-node NATS cluster for development");
-  cluster
-    .command("up")
+  const cluster = examples(program.command("cluster").description("a local 3-node NATS cluster for development"), "tether cluster up");
+  examples(cluster.command("up"), "tether cluster up", "tether cluster up --ports auto --route-ports auto --store /tmp/tether-cluster")
     .description("start 3 nats-server processes from nats.conf (loopback only); Ctrl-C stops them")
     .option("--ports <p1,p2,p3>", 'client ports, or "auto"', "4222,4223,4224")
     .option("--route-ports <p1,p2,p3>", 'route ports, or "auto"', "6222,6223,6224")

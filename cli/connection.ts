@@ -26,9 +26,3 @@ export const readArgOrStdin = async (value: string): Promise<string> => {
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8").trim();
 };
-
-export const printTable = (head: string[], rows: string[][]): void => {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  process.stdout.write(`${[line(head), ...rows.map(line)].join("\n")}\n`);
-};

@@ -1,8 +1,10 @@
 import { isTetherError } from "../protocols/index.ts";
+import { endQuietlyOnBrokenPipe } from "./output.ts";
 import { buildProgram } from "./program.ts";
 
 /** Runs the CLI; a TetherError prints `error ERR_CODE: message` and exits 1, never a stack trace. */
 export const main = async (argv: readonly string[]): Promise<void> => {
+  endQuietlyOnBrokenPipe();
   try {
     await buildProgram().parseAsync([...argv]);
   } catch (error) {

@@ -1,12 +1,15 @@
 import type { Command } from "commander";
 import { Node, createStderrLogger, startTelemetry, type LogLevel } from "../runtime/index.ts";
-import { hasCode } from "../protocols/index.ts";
+import { TetherError, hasCode } from "../protocols/index.ts";
 import { SupervisionHost } from "../supervisors/index.ts";
-import { loadAgentsModule } from "./agents-module.ts";
-import { parsePositiveInt, parseServers } from "./servers.ts";
+import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
+import { natsOption } from "./nats-option.ts";
+import { examples } from "./output.ts";
+import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
 
 interface NodeStartFlags {
-  nats?: string;
+  nats: string;
+  embedded?: boolean;
   network: string;
   agents?: string;
   nodeId?: string;
@@ -22,13 +25,18 @@ interface NodeStartFlags {
 
 /** `tether node start`: a node process hosting the agents a module exports, until SIGINT/SIGTERM. */
 export const registerNodeCommand = (program: Command): void => {
-  const node = program.command("node").description("run Tether nodes");
-  node
-    .command("start")
+  const node = examples(program.command("node").description("run Tether nodes"), "tether node start --agents examples/triage/agents.ts");
+  examples(
+    node.command("start"),
+    "tether node start --agents examples/triage/agents.ts",
+    "tether node start --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --replicas 3 --agents ./agents.ts",
+    "tether node start --embedded --agents examples/triage/agents.ts     # a throwaway local nats-server",
+  )
     .description("start a node process hosting the agents exported by --agents (Ctrl-C or SIGTERM drains and stops it)")
-    .option("--nats <urls>", "comma-separated NATS server URLs (default: start an embedded nats-server)")
+    .addOption(natsOption())
+    .option("--embedded", "start an embedded nats-server on a free loopback port instead of connecting to --nats (development)")
     .option("--network <name>", "network (tenant) name", "default")
-    .option("--agents <module>", "module whose default export is a defineAgents([...]) list, and whose `supervisors` export lists supervision trees")
+    .option("--agents <module>", "required: module whose default export is a defineAgents([...]) list, and/or whose `supervisors` export lists supervision trees; the node hosts only these")
     .option("--node-id <id>", "stable node id (default: random)")
     .option("--replicas <n>", "JetStream replicas for the registry and dead letters (3 on a 3-node cluster)", parsePositiveInt("--replicas"))
     .option("--log-level <level>", "debug | info | warn | error", "info")
@@ -38,8 +46,17 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--ledger-mode <mode>", "regulated profile: sync (L3, wait for receipts) | async (L2)", "sync")
     .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
     .option("--durable-ack-wait-ms <ms>", "durable lane: a message handled but not acknowledged (its node died) is redelivered after this long", parsePositiveInt("--durable-ack-wait-ms"))
-    .action(async (flags: NodeStartFlags) => {
-      const servers = parseServers(flags.nats);
+    .action(async (flags: NodeStartFlags, command: Command) => {
+      if (flags.agents === undefined) {
+        throw new TetherError(
+          "ERR_CONFIG_INVALID",
+          "node start needs --agents <module>: a node hosts only the agents and supervision trees that module exports (e.g. --agents examples/triage/agents.ts)",
+        );
+      }
+      const agentsModule = flags.agents;
+      await importAgentsModule(agentsModule); // fails fast, before anything starts
+      const natsSource = command.getOptionValueSource("nats");
+      const servers = serversOrEmbedded(flags, natsSource);
       const telemetry = startTelemetry(process.env, "tether-node");
       const logger = createStderrLogger(flags.logLevel);
       const n = await Node.create(
@@ -58,7 +75,13 @@ export const registerNodeCommand = (program: Command): void => {
           },
         },
         { logger, ...(telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider }) },
-      );
+      ).catch((error: unknown) => {
+        // a new user without a server: say how to get one
+        if (hasCode(error, "ERR_TRANSPORT_FAILED") && natsSource === "default") {
+          throw new TetherError("ERR_TRANSPORT_FAILED", `${(error as TetherError).message}\n  no NATS server at the default address: give --nats <url> (or TETHER_NATS_URL), start one with \`tether cluster up\`, or run a throwaway one with --embedded`, { cause: error });
+        }
+        throw error;
+      });
       let stopping: Promise<void> | undefined;
       let supervision: SupervisionHost | undefined;
       const stop = (signal: string) => {
@@ -86,7 +109,7 @@ export const registerNodeCommand = (program: Command): void => {
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
       try {
-        const loaded = flags.agents === undefined ? { agents: [], supervisors: [] } : await loadAgentsModule(flags.agents, { nodeId: n.id, network: n.network });
+        const loaded = await loadAgentsModule(agentsModule, { nodeId: n.id, network: n.network });
         const specs = loaded.agents;
         n.onEvent((e) => {
           if (e.type === "actor-failed-over") process.stdout.write(`tether: took over ${e.actorId} from dead node ${e.from}\n`);

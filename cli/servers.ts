@@ -21,3 +21,14 @@ export const parsePositiveInt = (flag: string) => (value: string): number => {
   if (!Number.isInteger(n) || n <= 0) throw new TetherError("ERR_CONFIG_INVALID", `${flag} must be a positive integer, got ${JSON.stringify(value)}`);
   return n;
 };
+
+/**
+ * The servers of a command that can run its own nats-server: none (the node starts an embedded one)
+ * with `--embedded`, else `--nats`. An explicit `--nats` next to `--embedded` is refused; the
+ * `TETHER_NATS_URL` default is not (it is simply not used).
+ */
+export const serversOrEmbedded = (flags: { nats: string; embedded?: boolean }, natsSource: string | undefined): string[] => {
+  if (flags.embedded !== true) return parseServers(flags.nats);
+  if (natsSource === "cli") throw new TetherError("ERR_CONFIG_INVALID", "--embedded starts its own nats-server: give --embedded or --nats, not both");
+  return [];
+};

@@ -104,6 +104,8 @@ export {
   verifyReceipt,
   LedgerProblems,
   verifyLedger,
+  verifyLedgerStream,
+  LedgerVerifier,
   stitchWorkflow,
 } from "./audit/index.ts";
 export type {
@@ -121,6 +123,7 @@ export type {
   LedgerProblem,
   LedgerVerdict,
   VerifyLedgerOptions,
+  LedgerVerifierOptions,
   LedgerSource,
   StitchedStep,
   StitchResult,

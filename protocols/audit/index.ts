@@ -36,7 +36,7 @@ export type {
 } from "./checkpoint.ts";
 export { Receipt, receiptFor, verifyReceipt } from "./receipt.ts";
 export type { ReceiptVerdict } from "./receipt.ts";
-export { LedgerProblems, verifyLedger } from "./verify-ledger.ts";
-export type { LedgerProblemKind, LedgerProblem, LedgerVerdict, VerifyLedgerOptions } from "./verify-ledger.ts";
+export { LedgerProblems, verifyLedger, verifyLedgerStream, LedgerVerifier } from "./verify-ledger.ts";
+export type { LedgerProblemKind, LedgerProblem, LedgerVerdict, VerifyLedgerOptions, LedgerVerifierOptions } from "./verify-ledger.ts";
 export { stitchWorkflow } from "./stitch.ts";
 export type { LedgerSource, StitchedStep, StitchResult, StitchOptions } from "./stitch.ts";

@@ -8,7 +8,7 @@ import {
 import { GENESIS_HASH } from "./digest.ts";
 import { ectBodyMismatch } from "./ect-entry.ts";
 import { merkleRoot } from "./merkle.ts";
-import { hashRecord, safeParseRecord, type CheckpointRecord, type LedgerRecord } from "./record.ts";
+import { hashRecord, safeParseRecord, type LedgerRecord } from "./record.ts";
 
 /** What `verifyLedger` can find wrong, named for the single tampering that explains it. */
 export const LedgerProblems = ["modified", "deleted", "inserted", "reordered", "invalid", "checkpoint-invalid"] as const;
@@ -161,26 +161,30 @@ const onlyIndexEdited = (record: LedgerRecord, position: number): boolean => {
   }
 };
 
-/** Rule 2: a later record that, swapped back into f, puts f..g+1 in place. */
-const swapPartner = (entries: readonly Entry[], f: number, expectedPrev: string): number | undefined => {
-  const view: View = (p) => entries[p];
-  for (let g = f + 1; g < entries.length; g += 1) {
+/**
+ * Rule 2: a later record that, swapped back into f, puts f..g+1 in place. `seen` is how many
+ * positions `view` can show (all of them for verifyLedger, a window after f for a LedgerVerifier).
+ */
+const swapPartner = (view: View, seen: number, f: number, expectedPrev: string): number | undefined => {
+  for (let g = f + 1; g < seen; g += 1) {
     if (!fits(view, g, f, expectedPrev)) continue;
-    const swapped: View = (p) => entries[p === f ? g : p === g ? f : p];
+    const swapped: View = (p) => view(p === f ? g : p === g ? f : p);
     let healed = true;
-    for (let p = f; p <= Math.min(g + 1, entries.length - 1) && healed; p += 1) healed = inPlace(swapped, p);
+    for (let p = f; p <= Math.min(g + 1, seen - 1) && healed; p += 1) healed = inPlace(swapped, p);
     if (healed) return g;
   }
   return undefined;
 };
 
-/** Rules 1-9 above, at the first position `f` that is not in place. */
-const classify = (entries: readonly Entry[], f: number): LedgerProblem => {
-  const view: View = (p) => entries[p];
+/**
+ * Rules 1-9 above, at the first position `f` that is not in place. `view` must show f-2 .. seen-1;
+ * `length` is the number of records in the whole ledger.
+ */
+const classify = (view: View, seen: number, length: number, f: number): LedgerProblem => {
   const expectedPrev = prevOf(view, f) ?? GENESIS_HASH; // f-1 is in place, so it parsed
-  const entry = entries[f] as Entry;
+  const entry = view(f) as Entry;
   const record = entry.record;
-  const hasNext = f + 1 < entries.length;
+  const hasNext = f + 1 < length;
   const nextTakesSlot = hasNext && fits(view, f + 1, f, expectedPrev);
   const insertedHere = (why: string) =>
     problemAt(f, "inserted", `record at position ${f} does not belong to the chain: ${why}`, record?.index);
@@ -190,14 +194,14 @@ const classify = (entries: readonly Entry[], f: number): LedgerProblem => {
       ? insertedHere("it is not a valid record, and the next one continues the chain without it")
       : problemAt(f, "invalid", `record at position ${f} is not a valid audit record`, undefined);
   }
-  const partner = swapPartner(entries, f, expectedPrev);
+  const partner = swapPartner(view, seen, f, expectedPrev);
   if (partner !== undefined) {
     return problemAt(f, "reordered", `records at positions ${f} and ${partner} are swapped`, record.index);
   }
   if (nextTakesSlot) return insertedHere("the next record continues the chain without it");
   if (f > 0 && entry.sound && record.index === f - 1 && record.prevHash === prevOf(view, f - 1)) {
     if (hasNext && fits(view, f + 1, f, record.hash)) {
-      const forged = entries[f - 1]?.record?.index;
+      const forged = view(f - 1)?.record?.index;
       const message = `record at position ${f - 1} duplicates the slot of the next one, which the chain continues from`;
       return problemAt(f - 1, "inserted", message, forged);
     }
@@ -222,7 +226,7 @@ const classify = (entries: readonly Entry[], f: number): LedgerProblem => {
       f - 1,
       "modified",
       `record at position ${f - 1} was edited and re-hashed: the next record links to its old hash`,
-      entries[f - 1]?.record?.index,
+      view(f - 1)?.record?.index,
     );
   }
   if (record.index > f) {
@@ -244,17 +248,16 @@ const classify = (entries: readonly Entry[], f: number): LedgerProblem => {
     : insertedHere(`it is last, reuses index ${record.index} and breaks the chain`);
 };
 
-/** A signed checkpoint (in the ledger or an anchor) against the trusted prefix `records[0..sound)`. */
+/** A signed checkpoint (in the ledger or an anchor) against the hashes of the trusted prefix. */
 const checkCoverage = (
-  records: readonly LedgerRecord[],
+  hashes: readonly string[],
   range: { readonly fromIndex: number; readonly toIndex: number; readonly merkleRoot: string; readonly lastHash: string },
   pinned: number,
   where: { readonly position: number; readonly label: string },
 ): { readonly problem: LedgerProblemKind; readonly position: number; readonly message: string } | undefined => {
   const { fromIndex, toIndex } = range;
-  const last = records[toIndex] as LedgerRecord;
-  const lastOk = last.hash === range.lastHash;
-  const rootOk = merkleRoot(records.slice(fromIndex, toIndex + 1).map((record) => record.hash)) === range.merkleRoot;
+  const lastOk = hashes[toIndex] === range.lastHash;
+  const rootOk = merkleRoot(hashes.slice(fromIndex, toIndex + 1)) === range.merkleRoot;
   if (lastOk && rootOk) return undefined;
   if (!lastOk && !rootOk) {
     const position = Math.max(fromIndex, pinned + 1);
@@ -286,6 +289,153 @@ const signedPayload = async (
   }
 };
 
+/** How many records after the first chain problem a LedgerVerifier keeps to classify it (by default). */
+export const DEFAULT_LOOKAHEAD = 10_000;
+
+export interface LedgerVerifierOptions extends VerifyLedgerOptions {
+  /**
+   * Records kept after the first chain problem to classify it (rules 1-9): the one memory cost
+   * that is not constant per record. A swap of two records further apart than this reads as
+   * "modified" instead of "reordered". Default DEFAULT_LOOKAHEAD; verifyLedger keeps all.
+   */
+  readonly lookahead?: number;
+}
+
+const isBetter = (candidate: Ranked, best: Ranked | undefined): boolean =>
+  best === undefined ||
+  candidate.problem.position < best.problem.position ||
+  (candidate.problem.position === best.problem.position && candidate.rank < best.rank);
+
+/**
+ * Verifies a ledger record by record, as it is read (a stream, a file), with the checks and the
+ * classification of `verifyLedger`: `push` each record in stored order, then `finish`. It keeps the
+ * records' hashes (checkpoints' Merkle roots are re-computed over them) and nothing else of a sound
+ * record; after the first chain problem it keeps `lookahead` records to classify it and counts the
+ * rest. The verdict equals verifyLedger's for any ledger whose first problem is followed by at most
+ * `lookahead` records (or has none).
+ */
+export class LedgerVerifier {
+  readonly #options: VerifyLedgerOptions;
+  readonly #lookahead: number;
+  /** Hashes of the trusted prefix (positions 0..sound-1). */
+  readonly #hashes: string[] = [];
+  /** The last two entries of the trusted prefix: rules 4 and 7 look back that far. */
+  #recent: Entry[] = [];
+  /** After the first chain problem: entries from it on, up to `lookahead`. */
+  readonly #after: Entry[] = [];
+  #count = 0;
+  #broken = false;
+  #network: string | undefined;
+  #pinned = -1;
+  readonly #verified: number[] = [];
+  #best: Ranked | undefined;
+  #finished = false;
+
+  constructor(options: LedgerVerifierOptions) {
+    this.#options = options;
+    this.#lookahead = Math.max(2, options.lookahead ?? DEFAULT_LOOKAHEAD);
+    this.#network = options.network;
+  }
+
+  /** Records pushed so far. */
+  get records(): number {
+    return this.#count;
+  }
+
+  #found(rank: number, problem: LedgerProblem): void {
+    const candidate = { rank, problem };
+    if (isBetter(candidate, this.#best)) this.#best = candidate;
+  }
+
+  #view(): View {
+    const sound = this.#hashes.length;
+    return (p) => (p >= sound ? this.#after[p - sound] : this.#recent[p - sound + this.#recent.length]);
+  }
+
+  /** Adds the next stored record (any value: a record that does not parse is reported where it stands). */
+  async push(raw: unknown): Promise<void> {
+    if (this.#finished) throw new Error("LedgerVerifier: push after finish");
+    const position = this.#count++;
+    if (this.#broken) {
+      if (this.#after.length < this.#lookahead) this.#after.push(entryOf(raw));
+      return;
+    }
+    const entry = entryOf(raw);
+    const prev = position === 0 ? GENESIS_HASH : this.#hashes[position - 1];
+    const record = entry.record;
+    if (record === undefined || !entry.sound || record.index !== position || record.prevHash !== prev) {
+      this.#broken = true;
+      this.#after.push(entry);
+      return;
+    }
+    this.#hashes.push(record.hash);
+    this.#recent = [...this.#recent.slice(-1), entry];
+    this.#network ??= record.network;
+    await this.#checkContent(record);
+  }
+
+  /** The checks on a record of the trusted prefix: its network, its ECT body, and checkpoints. */
+  async #checkContent(record: LedgerRecord): Promise<void> {
+    if (record.network !== this.#network) {
+      this.#found(Rank.content, problemAt(record.index, "invalid", `record ${record.index} belongs to network ${record.network}`, record.index));
+    } else if (record.kind === "ect") {
+      const mismatch = ectBodyMismatch(record.body);
+      if (mismatch !== undefined) this.#found(Rank.content, problemAt(record.index, "invalid", `record ${record.index}: ${mismatch}`, record.index));
+    }
+    if (record.kind !== "checkpoint") return;
+    // Checkpoints in chain order; each verified one pins every record up to its toIndex.
+    const label = `checkpoint ${record.index}`;
+    const fail = (message: string) => this.#found(Rank.checkpoint, problemAt(record.index, "checkpoint-invalid", message, record.index));
+    if (record.body.toIndex >= record.index) return fail(`${label} covers records at or after itself`);
+    const signed = await signedPayload(record.body.signature, this.#options.resolveKey);
+    if ("failure" in signed) return fail(`${label}: ${signed.failure}`);
+    if (!payloadMatchesBody(signed.payload, record.network, record.body)) return fail(`${label}: its body differs from what its signature covers`);
+    const problem = checkCoverage(this.#hashes, record.body, this.#pinned, { position: record.index, label });
+    if (problem !== undefined) {
+      this.#found(Rank.checkpoint, problemAt(problem.position, problem.problem, problem.message, problem.position));
+      return;
+    }
+    this.#pinned = Math.max(this.#pinned, record.body.toIndex);
+    this.#verified.push(record.index);
+  }
+
+  /** Classifies the first chain problem, checks the anchors, and returns the verdict. */
+  async finish(): Promise<LedgerVerdict> {
+    this.#finished = true;
+    const length = this.#count;
+    const sound = this.#hashes.length;
+    if (this.#broken) this.#found(Rank.chain, classify(this.#view(), sound + this.#after.length, length, sound));
+
+    for (const [i, jws] of (this.#options.anchors ?? []).entries()) {
+      const label = `anchor ${i}`;
+      const fail = (problem: LedgerProblemKind, position: number, message: string, index?: number) =>
+        this.#found(Rank.anchor, { ...problemAt(position, problem, message, index), anchor: i });
+      const signed = await signedPayload(jws, this.#options.resolveKey);
+      if ("failure" in signed) {
+        fail("checkpoint-invalid", length, `${label}: ${signed.failure}`);
+        continue;
+      }
+      const payload = signed.payload;
+      if (this.#network !== undefined && payload.network !== this.#network) {
+        fail("checkpoint-invalid", length, `${label} is a checkpoint of network ${payload.network}`);
+        continue;
+      }
+      if (payload.toIndex >= sound) {
+        // Past a chain problem nothing can be compared; past the last record, records are missing.
+        if (sound === length) fail("deleted", sound, `${label} signed records up to ${payload.toIndex}, the ledger ends before ${sound}`, sound);
+        continue;
+      }
+      const problem = checkCoverage(this.#hashes, payload, this.#pinned, { position: length, label });
+      if (problem !== undefined) fail(problem.problem, problem.position, problem.message, problem.position);
+    }
+
+    const first = this.#best;
+    if (first === undefined) return { ok: true, records: length, checkpoints: this.#verified.length };
+    const before = first.problem.position;
+    return { ok: false, records: before, checkpoints: this.#verified.filter((index) => index < before).length, firstProblem: first.problem };
+  }
+}
+
 /**
  * Verifies a ledger as stored, in order: re-derives every record's hash and the chain, checks every
  * checkpoint's signature and re-computes its Merkle root over the covered records, then checks the
@@ -293,99 +443,24 @@ const signedPayload = async (
  * classified"). Never throws for hostile records; a failing `resolveKey` rejects.
  */
 export const verifyLedger = async (records: readonly unknown[], options: VerifyLedgerOptions): Promise<LedgerVerdict> => {
-  const entries = records.map(entryOf);
-  const view: View = (p) => entries[p];
-  let sound = 0;
-  while (sound < entries.length && inPlace(view, sound)) sound += 1;
-  const prefix = entries.slice(0, sound).map((entry) => entry.record as LedgerRecord);
-  const found: Ranked[] = [];
-  if (sound < entries.length) found.push({ rank: Rank.chain, problem: classify(entries, sound) });
+  const verifier = new LedgerVerifier({ ...options, lookahead: Number.POSITIVE_INFINITY });
+  for (const record of records) await verifier.push(record);
+  return verifier.finish();
+};
 
-  const network = options.network ?? prefix[0]?.network;
-  for (const record of prefix) {
-    if (record.network !== network) {
-      found.push({
-        rank: Rank.content,
-        problem: problemAt(record.index, "invalid", `record ${record.index} belongs to network ${record.network}`, record.index),
-      });
-    } else if (record.kind === "ect") {
-      const mismatch = ectBodyMismatch(record.body);
-      if (mismatch !== undefined) {
-        const message = `record ${record.index}: ${mismatch}`;
-        found.push({ rank: Rank.content, problem: problemAt(record.index, "invalid", message, record.index) });
-      }
-    }
+/**
+ * `verifyLedger` over records as they arrive (an async iterable: a JetStream read, lines of a file),
+ * in memory that does not grow with the records beyond their hashes (see LedgerVerifier).
+ * `onRecord(count)` is called after each record (progress displays).
+ */
+export const verifyLedgerStream = async (
+  records: AsyncIterable<unknown> | Iterable<unknown>,
+  options: LedgerVerifierOptions & { readonly onRecord?: (count: number) => void },
+): Promise<LedgerVerdict> => {
+  const verifier = new LedgerVerifier(options);
+  for await (const record of records) {
+    await verifier.push(record);
+    options.onRecord?.(verifier.records);
   }
-
-  // Checkpoints in chain order; each verified one pins every record up to its toIndex.
-  let pinned = -1;
-  const verified: number[] = [];
-  for (const record of prefix.filter((candidate): candidate is CheckpointRecord => candidate.kind === "checkpoint")) {
-    const label = `checkpoint ${record.index}`;
-    const fail = (message: string) =>
-      found.push({ rank: Rank.checkpoint, problem: problemAt(record.index, "checkpoint-invalid", message, record.index) });
-    if (record.body.toIndex >= record.index) {
-      fail(`${label} covers records at or after itself`);
-      continue;
-    }
-    const signed = await signedPayload(record.body.signature, options.resolveKey);
-    if ("failure" in signed) {
-      fail(`${label}: ${signed.failure}`);
-      continue;
-    }
-    if (!payloadMatchesBody(signed.payload, record.network, record.body)) {
-      fail(`${label}: its body differs from what its signature covers`);
-      continue;
-    }
-    const problem = checkCoverage(prefix, record.body, pinned, { position: record.index, label });
-    if (problem !== undefined) {
-      found.push({ rank: Rank.checkpoint, problem: problemAt(problem.position, problem.problem, problem.message, problem.position) });
-      continue;
-    }
-    pinned = Math.max(pinned, record.body.toIndex);
-    verified.push(record.index);
-  }
-
-  for (const [i, jws] of (options.anchors ?? []).entries()) {
-    const label = `anchor ${i}`;
-    const fail = (problem: LedgerProblemKind, position: number, message: string, index?: number) =>
-      found.push({ rank: Rank.anchor, problem: { ...problemAt(position, problem, message, index), anchor: i } });
-    const signed = await signedPayload(jws, options.resolveKey);
-    if ("failure" in signed) {
-      fail("checkpoint-invalid", records.length, `${label}: ${signed.failure}`);
-      continue;
-    }
-    const payload = signed.payload;
-    if (network !== undefined && payload.network !== network) {
-      fail("checkpoint-invalid", records.length, `${label} is a checkpoint of network ${payload.network}`);
-      continue;
-    }
-    if (payload.toIndex >= sound) {
-      // Past a chain problem nothing can be compared; past the last record, records are missing.
-      if (sound === entries.length) {
-        fail("deleted", sound, `${label} signed records up to ${payload.toIndex}, the ledger ends before ${sound}`, sound);
-      }
-      continue;
-    }
-    const problem = checkCoverage(prefix, payload, pinned, { position: records.length, label });
-    if (problem !== undefined) fail(problem.problem, problem.position, problem.message, problem.position);
-  }
-
-  const first = found.reduce<Ranked | undefined>(
-    (best, candidate) =>
-      best === undefined ||
-      candidate.problem.position < best.problem.position ||
-      (candidate.problem.position === best.problem.position && candidate.rank < best.rank)
-        ? candidate
-        : best,
-    undefined,
-  );
-  if (first === undefined) return { ok: true, records: records.length, checkpoints: verified.length };
-  const before = first.problem.position;
-  return {
-    ok: false,
-    records: before,
-    checkpoints: verified.filter((index) => index < before).length,
-    firstProblem: first.problem,
-  };
+  return verifier.finish();
 };

@@ -79,25 +79,43 @@ export class LedgerStream {
 
   /** Every stored record as raw JSON values, in stream order (verification parses them itself). */
   static async readAll(nc: NatsConnection, subjects: NetworkSubjects): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for await (const record of (await LedgerStream.read(nc, subjects)).records) out.push(record);
+    return out;
+  }
+
+  /**
+   * The stored records as raw JSON values, in stream order, read in batches of 1,000 as they are
+   * consumed (memory does not grow with the ledger). `total` is how many are stored when the read
+   * begins; records appended later are not read.
+   */
+  static async read(nc: NatsConnection, subjects: NetworkSubjects): Promise<{ total: number; records: AsyncIterable<unknown> }> {
     const jsm = await jetstreamManager(nc);
     const name = subjects.auditStream();
     const info = await jsm.streams.info(name).catch(() => undefined);
-    if (info === undefined || info.state.messages === 0) return [];
-    const consumer = await jetstream(nc).consumers.get(name, { deliver_policy: DeliverPolicy.All });
-    const out: unknown[] = [];
-    while (out.length < info.state.messages) {
-      const batch = await consumer.fetch({ max_messages: Math.min(1_000, info.state.messages - out.length), expires: 5_000 });
-      let got = 0;
-      for await (const m of batch) {
-        got++;
-        try {
-          out.push(JSON.parse(decoder.decode(m.data)));
-        } catch {
-          out.push(decoder.decode(m.data)); // not JSON: verifyLedger reports it
+    const total = info?.state.messages ?? 0;
+    async function* records(): AsyncGenerator<unknown> {
+      if (total === 0) return;
+      const consumer = await jetstream(nc).consumers.get(name, { deliver_policy: DeliverPolicy.All });
+      let seen = 0;
+      while (seen < total) {
+        const batch = await consumer.fetch({ max_messages: Math.min(1_000, total - seen), expires: 5_000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          seen++;
+          const text = decoder.decode(m.data);
+          let value: unknown;
+          try {
+            value = JSON.parse(text);
+          } catch {
+            value = text; // not JSON: verification reports it where it stands
+          }
+          yield value;
         }
+        if (got === 0) return; // nothing more arrived within `expires`
       }
-      if (got === 0) break; // nothing more arrived within `expires`
     }
-    return out;
+    return { total, records: records() };
   }
 }

@@ -45,7 +45,7 @@ describe.skipIf(!existsSync("/proc/self/stat"))("`tether node start` with the em
     const keyDir = mkdtempSync(join(tmpdir(), "tether-keys-"));
     let servers: number[] = [];
     try {
-      await using node = new TetherProcess(["node", "start", "--node-id", "ctrl-c", "--key-dir", keyDir, "--log-level", "warn"], {}, { detached: true });
+      await using node = new TetherProcess(["node", "start", "--embedded", "--agents", "test/fixtures/agents.ts", "--node-id", "ctrl-c", "--key-dir", keyDir, "--log-level", "warn"], {}, { detached: true });
       const [, port = ""] = (await node.waitFor(/node ctrl-c up on nats:\/\/127\.0\.0\.1:(\d+)/)) as [string, string];
       const pid = node.child.pid as number;
       servers = natsServersStartedBy(pid);
@@ -73,7 +73,7 @@ describe.skipIf(!existsSync("/proc/self/stat"))("`tether node start` with the em
     try {
       // SIGTERM as soon as the server exists: Node.create is still opening streams, the CLI has no signal
       // handler yet, so the process dies of the signal; its detached server must not outlive it.
-      await using node = new TetherProcess(["node", "start", "--node-id", "early", "--key-dir", keyDir], {}, { detached: true });
+      await using node = new TetherProcess(["node", "start", "--embedded", "--agents", "test/fixtures/agents.ts", "--node-id", "early", "--key-dir", keyDir], {}, { detached: true });
       await eventually(() => natsServersStartedBy(node.child.pid as number).length === 1, 30_000, "the embedded nats-server");
       servers = natsServersStartedBy(node.child.pid as number);
       node.child.kill("SIGTERM");
