@@ -19,3 +19,5 @@ export { DurableLane } from "./stores/durable-lane.ts";
 export type { DurableLaneOptions, DurableAttachOptions } from "./stores/durable-lane.ts";
 export { Quotas } from "./assurance/quotas.ts";
 export type { CounterBucket, CounterEntry, QuotaSubject } from "./assurance/quotas.ts";
+export { ControlGuard } from "./cluster/control-guard.ts";
+export type { RecordEvent } from "./cluster/control-guard.ts";
