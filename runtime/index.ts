@@ -40,6 +40,7 @@ export { LedgerStream } from "./stores/ledger-stream.ts";
 export type { LedgerStreamOptions } from "./stores/ledger-stream.ts";
 export { loadOrCreateSigningKey, loadSigningKey, saveSigningKey } from "./assurance/key-file.ts";
 export { ControlSigner } from "./cluster/control-signer.ts";
+export { sendControl, findLiveNode } from "./cluster/control-client.ts";
 export type { ControlSignerOptions } from "./cluster/control-signer.ts";
 export type { NodeRequest } from "./cluster/control-plane.ts";
 export type { KeyActor } from "./assurance/assurance.ts";

@@ -1,7 +1,6 @@
 import type { Msg } from "@nats-io/transport-node";
 import {
   TetherError,
-  assertToken,
   decodeBody,
   encodeBody,
   isTetherError,
@@ -19,10 +18,9 @@ import type { ActorHost } from "../hosting/actor-host.ts";
 import type { CellDirectory } from "../hosting/cell-directory.ts";
 import type { RegisteredTypes } from "../hosting/registered-types.ts";
 import type { Replies } from "../messaging/replies.ts";
-import { parseErrorReply } from "../messaging/wire-errors.ts";
-import { readMsgMeta } from "../messaging/wire-headers.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { Registry } from "../stores/registry.ts";
+import { sendControl } from "./control-client.ts";
 import type { ControlGuard } from "./control-guard.ts";
 import type { ControlSigner } from "./control-signer.ts";
 
@@ -89,18 +87,8 @@ export class ControlPlane {
    * Signs a control request (with `signer`, default this node's key) and sends it to a node, waiting
    * for its answer; a refusal rejects with the remote error, silence with ERR_NODE_UNREACHABLE.
    */
-  async request(nodeId: string, request: NodeRequest, timeoutMs: number, signer: ControlSigner = this.#signer): Promise<unknown> {
-    assertToken("node id", nodeId);
-    const envelope = await signer.sign(request, nodeId);
-    const reply = await this.#core.nc.request(this.#core.subjects.node(nodeId), encodeBody(envelope), { timeout: timeoutMs }).catch((cause: unknown) => {
-      throw new TetherError("ERR_NODE_UNREACHABLE", `node ${nodeId} did not answer: ${String(cause)}`, { cause, details: { nodeId } });
-    });
-    if (readMsgMeta(reply).kind === "error") throw parseErrorReply(reply.data);
-    try {
-      return decodeBody(reply.data);
-    } catch {
-      return undefined;
-    }
+  request(nodeId: string, request: NodeRequest, timeoutMs: number, signer: ControlSigner = this.#signer): Promise<unknown> {
+    return sendControl(this.#core.nc, signer, nodeId, request, timeoutMs);
   }
 
   /** Signs a fence notice with this node's key and publishes it (no answer expected). */
