@@ -74,6 +74,18 @@ export const ErrorCodes = {
   ERR_AUDIT_RECEIPT_UNAVAILABLE: { retryable: true, summary: "No checkpoint covers the record yet; ask again after the next checkpoint." },
   ERR_AUDIT_KEY_LOOKUP_FAILED: { retryable: true, summary: "The checkpoint key resolver failed; nothing was concluded about the ledger." },
   ERR_AUDIT_TAMPERED: { retryable: false, summary: "`tether audit verify` found a modified, deleted, inserted or reordered record, or an invalid checkpoint." },
+  // Signed control messages (protocols/control.ts): one code per refusal, in the order they are checked.
+  ERR_CONTROL_UNSIGNED: { retryable: false, summary: "A control message arrived without a signature (a bare control body, or a JWS with alg none); control must be signed by a key of the network's registry." },
+  ERR_CONTROL_MALFORMED: { retryable: false, summary: "A control message is not a well-formed signed envelope (bad JWS, alg, typ, kid or claims)." },
+  ERR_CONTROL_KEY_UNKNOWN: { retryable: false, summary: "The control message's kid names no key that verifies in this network (unknown, or retired beyond its grace period)." },
+  ERR_CONTROL_KEY_REVOKED: { retryable: false, summary: "The control message is signed by a revoked key." },
+  ERR_CONTROL_SIGNATURE_INVALID: { retryable: false, summary: "The control message's signature does not verify with the key its kid names (forged or altered)." },
+  ERR_CONTROL_MISDIRECTED: { retryable: false, summary: "The control message was signed for another network or another target (node or actor) than the one that received it." },
+  ERR_CONTROL_NOT_YET_VALID: { retryable: false, summary: "The control message's issuedAt is in the future beyond the allowed clock skew." },
+  ERR_CONTROL_LIFETIME_INVALID: { retryable: false, summary: "The control message's expiresAt is not after its issuedAt, or its lifetime exceeds the maximum (5 minutes)." },
+  ERR_CONTROL_EXPIRED: { retryable: false, summary: "The control message's expiresAt has passed (beyond the allowed clock skew)." },
+  ERR_CONTROL_FORBIDDEN: { retryable: false, summary: "The signing key's role may not perform this control operation (see the role matrix), or may not act for the node or key it names." },
+  ERR_CONTROL_REPLAYED: { retryable: false, summary: "This control message (kid and nonce) was already accepted within its expiry window." },
   // Execution Context Tokens (protocols/ect): one code per validation failure, in the spec's order.
   ERR_ECT_MALFORMED: { retryable: false, summary: "The token is not a well-formed compact JWS / JWT (or not valid L1 unsigned JSON)." },
   ERR_ECT_ALG_NOT_ALLOWED: { retryable: false, summary: "The JOSE `alg` is not on the allow-list (ES256, EdDSA); `none` is always refused." },

@@ -72,7 +72,23 @@ export type {
   EctLevel,
   DecodedEct,
 } from "./ect/index.ts";
-export { KeyRole, KeyStatus, KeyRecord } from "./keys.ts";
+export { KeyRole, KeyStatus, KeyRecord, KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
+export { ControlOperations, ControlRoles, mayPerform, mayManageKey } from "./control-roles.ts";
+export type { ControlOperation } from "./control-roles.ts";
+export {
+  CONTROL_TYP,
+  ControlLimits,
+  CompensationGrant,
+  ControlBody,
+  ControlClaims,
+  ControlEnvelope,
+  operationOf,
+  compensationDigest,
+  signControl,
+  peekControl,
+  verifyControl,
+} from "./control.ts";
+export type { SignControlOptions, ControlKey, ControlKeys, VerifyControlOptions, VerifiedControl, ControlRefusalContext } from "./control.ts";
 export {
   AuditLimits,
   canonicalJson,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
 
 /** Registry record of one actor: who owns it, under which node lease. Stored as JSON in JetStream KV. */
 export const ActorRecord = z.strictObject({
@@ -69,5 +70,9 @@ export type FailureNotice = z.infer<typeof FailureNotice>;
 export const PauseRequest = z.strictObject({ type: z.literal("tether.node.v1.pause"), actorId: z.string().max(128), until: z.number().int().nonnegative() });
 export type PauseRequest = z.infer<typeof PauseRequest>;
 
-export const NodeControl = z.discriminatedUnion("type", [FenceNotice, ActivateRequest, StopRequest, PauseRequest]);
+/**
+ * What a node's control subject carries, always inside a signed `ControlEnvelope` (control.ts):
+ * a bare body is refused with ERR_CONTROL_UNSIGNED.
+ */
+export const NodeControl = z.discriminatedUnion("type", [FenceNotice, ActivateRequest, StopRequest, PauseRequest, KeyPublishRequest, KeyRevokeRequest]);
 export type NodeControl = z.infer<typeof NodeControl>;

@@ -21,3 +21,5 @@ export type { DurableLaneOptions, DurableAttachOptions } from "./stores/durable-
 export { Quotas } from "./assurance/quotas.ts";
 export type { CounterBucket, CounterEntry, QuotaSubject } from "./assurance/quotas.ts";
 export { ensureKvBucket, ensureStream, isTransientJetStreamError } from "./stores/jetstream-provisioning.ts";
+export { ControlGuard } from "./cluster/control-guard.ts";
+export type { RecordEvent } from "./cluster/control-guard.ts";

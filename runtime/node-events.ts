@@ -22,6 +22,15 @@ export type NodeEvent =
   | { readonly type: "actor-fenced"; readonly actorId: string; readonly reason: string }
   | { readonly type: "rollback-step"; readonly workflow: string; readonly step: RollbackStep }
   | { readonly type: "rollback-escalated"; readonly workflow: string; readonly step: RollbackStep }
-  | { readonly type: "node-stopping" | "node-stopped"; readonly nodeId: string };
+  | { readonly type: "node-stopping" | "node-stopped"; readonly nodeId: string }
+  /** A control message (or compensation grant) was refused; also a `violation` record in the audit ledger. */
+  | {
+      readonly type: "control-refused";
+      readonly code: ErrorCode;
+      readonly target: string;
+      readonly message: string;
+      readonly operation?: string;
+      readonly kid?: string;
+    };
 
 export type NodeEventListener = (event: NodeEvent) => void;

@@ -5,20 +5,20 @@ import {
   assertToken,
   isLeaseAlive,
   networkSubjects,
-  type ActivateRequest,
   type ActorRecord,
   type EdgeReport,
   type FailureNotice,
   type NetworkSubjects,
   type NodeRecord,
-  type PauseRequest,
+  type CompensationRequest,
   type RollbackReport,
   type RollbackRequestInput,
-  type StopRequest,
 } from "../protocols/index.ts";
 import type { ActionInterceptor, ActorClass, ActorInstance, ActorRef, MessageOf, ReplyOf } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
-import { ControlPlane } from "./cluster/control-plane.ts";
+import { ControlGuard } from "./cluster/control-guard.ts";
+import { ControlPlane, type NodeRequest } from "./cluster/control-plane.ts";
+import { ControlSigner } from "./cluster/control-signer.ts";
 import { Failover } from "./cluster/failover.ts";
 import { Lease } from "./cluster/lease.ts";
 import { migrate } from "./cluster/migration.ts";
@@ -88,6 +88,8 @@ interface Rooms {
   readonly outbound: Outbound;
   readonly host: ActorHost;
   readonly control: ControlPlane;
+  readonly guard: ControlGuard;
+  readonly signer: ControlSigner;
   readonly failover: Failover;
   readonly assurance: Assurance;
 }
@@ -237,11 +239,31 @@ export class Node implements AsyncDisposable {
   }
 
   /**
-   * Sends a control request to another node (activate a registered type, stop an actor) and waits for
-   * its answer; a refusal rejects with the remote error, silence with ERR_NODE_UNREACHABLE.
+   * Signs a control request (activate a registered type, stop or pause an actor, publish or revoke a
+   * key) and sends it to a node, waiting for its answer; a refusal rejects with the remote error
+   * (e.g. ERR_CONTROL_FORBIDDEN), silence with ERR_NODE_UNREACHABLE. It is signed with this node's key
+   * unless `options.signer` is given (a person's key: `ControlSigner.fromKeyFile`).
    */
-  controlNode(nodeId: string, request: ActivateRequest | StopRequest | PauseRequest, timeoutMs = 10_000): Promise<void> {
-    return this.#r.control.request(nodeId, request, timeoutMs);
+  async controlNode(nodeId: string, request: NodeRequest, timeoutMs = 10_000, options: { signer?: ControlSigner } = {}): Promise<void> {
+    await this.#r.control.request(nodeId, request, timeoutMs, options.signer);
+  }
+
+  /** Signs control messages with this node's key (role `node`; see `ControlRoles`). */
+  get controlSigner(): ControlSigner {
+    return this.#r.signer;
+  }
+
+  /**
+   * Checks the signed grant of a compensation request (see `ControlGuard.verifyCompensation`); a
+   * refusal is recorded as a violation and thrown with its ERR_CONTROL_* code.
+   */
+  async verifyCompensation(grant: unknown, actorId: string, request: CompensationRequest): Promise<void> {
+    const { guard } = this.#r;
+    try {
+      await guard.verifyCompensation(grant, actorId, request);
+    } catch (error) {
+      throw guard.refused(error, actorId, { jti: request.jti });
+    }
   }
 
   /**
@@ -388,6 +410,7 @@ export class Node implements AsyncDisposable {
         flow.close(); // last credits out, waiting senders released (their next tell fails with ERR_NODE_STOPPED)
         await lease.remove().catch((error: unknown) => core.logger.warn("removing node lease failed", { error }));
         await sink.flush();
+        await assurance.release();
         assurance.close();
         replies.pending.rejectAll(new TetherError("ERR_NODE_STOPPED", `node ${core.id} stopped`));
         await core.nc.drain().catch(() => core.nc.close());
@@ -470,10 +493,12 @@ const assemble = async (
     const { actorClass, options } = type;
     await host.spawn(actorId, actorClass, () => new actorClass(...((options.args ?? []) as unknown[])), fresh ? { ...options } : { ...options, restore: true });
   };
-  const control = new ControlPlane({ core, directory, registry, types, host, replies, activate });
-  const failover = new Failover(core, registry, directory, types, async (actorId, className) => {
+  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
+  const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
+  const control = new ControlPlane({ core, directory, registry, types, host, replies, activate, guard, signer, assurance });
+  const failover = new Failover(core, registry, directory, types, control, async (actorId, className) => {
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, failover, assurance };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance };
 };

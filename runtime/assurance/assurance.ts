@@ -3,6 +3,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import {
   MemoryReplayCache,
   TetherError,
+  generateSigningKey,
+  type KeyPublishRequest,
+  type KeyRecord,
   levelRank,
   verifyEct,
   verifyUnsignedEct,
@@ -51,15 +54,17 @@ export class Assurance {
   readonly ledger: LedgerClient;
   readonly quotas: Quotas | undefined;
   #signingKey: SigningKey | undefined;
+  #controlKey: SigningKey;
   readonly #p: AssuranceParams;
   readonly #replay: ReplayCache;
   readonly #audience: string;
 
-  private constructor(p: AssuranceParams, keys: KeyRegistry, store: KvEctStore, signingKey: SigningKey | undefined, quotas: Quotas | undefined) {
+  private constructor(p: AssuranceParams, keys: KeyRegistry, store: KvEctStore, signingKey: SigningKey | undefined, controlKey: SigningKey, quotas: Quotas | undefined) {
     this.#p = p;
     this.keys = keys;
     this.store = store;
     this.#signingKey = signingKey;
+    this.#controlKey = controlKey;
     this.quotas = quotas;
     const profile = profileLevel(p.options.profile);
     this.level = profile === "L3" && p.options.ledger.mode === "async" ? "L2" : profile;
@@ -83,8 +88,28 @@ export class Assurance {
       }
       if (existing === undefined) await keys.publish(key, "node", p.nodeId);
     }
+    const controlKey = signingKey ?? (await Assurance.#ephemeralNodeKey(keys, p));
     const quotas = p.options.quotas.length === 0 ? undefined : await Quotas.open(p.nc, p.subjects, p.options.quotas, { replicas: p.replicas, clock: p.clock });
-    return new Assurance(p, keys, store, signingKey, quotas);
+    return new Assurance(p, keys, store, signingKey, controlKey, quotas);
+  }
+
+  /**
+   * The relaxed profile signs no tokens, but its control plane is authenticated like the others: the
+   * node makes a key in memory (no file: relaxed stays zero-config), publishes it with role `node`,
+   * and retires the keys earlier processes of this node id left active (they verify for the grace
+   * period, then never again). `close` retires this one.
+   */
+  static async #ephemeralNodeKey(keys: KeyRegistry, p: AssuranceParams): Promise<SigningKey> {
+    const key = await generateSigningKey(p.options.alg);
+    const earlier = keys.activeNodeKeys(p.nodeId);
+    await keys.publish(key, "node", p.nodeId);
+    for (const record of earlier) await keys.retire(record.kid).catch(() => undefined);
+    return key;
+  }
+
+  /** The key this node signs control messages with: its ECT key, or (relaxed) its in-memory node key. */
+  get controlKey(): SigningKey {
+    return this.#controlKey;
   }
 
   /** The kid this node signs with (standard and regulated profiles). */
@@ -94,22 +119,55 @@ export class Assurance {
 
   /** Replaces this node's key: the new one signs from now on; the old one verifies until its tokens expire. */
   async rotateKey(): Promise<string> {
+    if (this.#signingKey === undefined) {
+      // relaxed: only the in-memory control key exists
+      const key = await generateSigningKey(this.#p.options.alg);
+      const record = await this.keys.publish(key, "node", this.#p.nodeId);
+      const retired = await this.keys.retire(this.#controlKey.kid);
+      this.#controlKey = key;
+      await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), old: publicView(retired), new: publicView(record) });
+      return key.kid;
+    }
     const old = this.#signingKey;
     const path = join(this.#p.options.keyDir, this.#p.subjects.network, `${this.#p.nodeId}.jwk.json`);
     const { rmSync } = await import("node:fs");
     rmSync(path, { force: true });
     const { key } = await loadOrCreateSigningKey(path, this.#p.options.alg);
-    await this.keys.publish(key, "node", this.#p.nodeId);
+    const record = await this.keys.publish(key, "node", this.#p.nodeId);
     this.#signingKey = key;
-    if (old !== undefined) await this.keys.retire(old.kid);
-    await this.recordEvent("key.rotated", this.#p.nodeId, { oldKid: old?.kid ?? null, newKid: key.kid });
+    this.#controlKey = key;
+    const retired = await this.keys.retire(old.kid);
+    await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), oldKid: old.kid, newKid: key.kid, old: publicView(retired), new: publicView(record) });
     return key.kid;
   }
 
-  /** Revokes a key in the network (any node's); records the event in the ledger when one runs. */
-  async revokeKey(kid: string, reason: string): Promise<void> {
-    await this.keys.revoke(kid, reason);
-    await this.recordEvent("key.revoked", kid, { reason });
+  /**
+   * Revokes a key in the network (any node's) and records who did it, when, and the record before
+   * and after (`key.revoked` in the ledger; logged when no ledger runs). `by` is the verified signer
+   * of the revoke control message; this node itself when called from code.
+   */
+  async revokeKey(kid: string, reason: string, by?: KeyActor): Promise<KeyRecord> {
+    const old = await this.keys.get(kid);
+    const record = await this.keys.revoke(kid, reason);
+    await this.recordEvent("key.revoked", kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), reason: reason.slice(0, 1024), old: old === undefined ? null : publicView(old), new: publicView(record) });
+    return record;
+  }
+
+  /** Publishes a public key (a person's, an agent's) and records who did it, when, old and new (`key.published`). */
+  async publishKey(request: Omit<KeyPublishRequest, "type">, by?: KeyActor): Promise<KeyRecord> {
+    const old = await this.keys.get(request.kid);
+    const record = await this.keys.publishPublic(request);
+    await this.recordEvent("key.published", request.kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), old: old === undefined ? null : publicView(old), new: publicView(record) });
+    return record;
+  }
+
+  /** Retires the relaxed profile's in-memory key (it can never sign again once the process ends). */
+  async release(): Promise<void> {
+    if (this.#signingKey === undefined) await this.keys.retire(this.#controlKey.kid).catch(() => undefined);
+  }
+
+  #nodeSigner(): KeyActor {
+    return { kid: this.#controlKey.kid, role: "node", owner: this.#p.nodeId };
   }
 
   /** Appends a security event to the ledger; logged (not thrown) when no ledger is reachable. */
@@ -173,5 +231,18 @@ export class Assurance {
     this.keys.close();
   }
 }
+
+/** Who changed a key: the verified signer of the control message (or this node). */
+export interface KeyActor {
+  readonly kid: string;
+  readonly role: string;
+  readonly owner: string;
+}
+
+/** A key record as the ledger keeps it: everything but the JWK's key material (the kid identifies it). */
+const publicView = (record: KeyRecord): Record<string, unknown> => {
+  const { jwk: _jwk, ...rest } = record;
+  return rest;
+};
 
 const RECEIPT = /^\d{1,15}\.[A-Za-z0-9_-]{43}$/;

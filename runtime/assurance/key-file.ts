@@ -7,22 +7,26 @@ import { TetherError, exportPrivateJwk, generateSigningKey, importPrivateJwk, ty
  * owner-only permissions (file 0600 in a 0700 directory). A key file readable by others is refused.
  */
 export const loadOrCreateSigningKey = async (path: string, alg: EctAlgorithm = "ES256"): Promise<{ key: SigningKey; created: boolean }> => {
-  if (existsSync(path)) {
-    const mode = statSync(path).mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      throw new TetherError("ERR_CONFIG_INVALID", `key file ${path} is accessible by others (mode ${mode.toString(8)}): chmod 600 it`);
-    }
-    let jwk: unknown;
-    try {
-      jwk = JSON.parse(readFileSync(path, "utf8"));
-    } catch (cause) {
-      throw new TetherError("ERR_CONFIG_INVALID", `key file ${path} is not JSON`, { cause });
-    }
-    return { key: await importPrivateJwk(jwk), created: false };
-  }
+  if (existsSync(path)) return { key: await loadSigningKey(path), created: false };
   const key = await generateSigningKey(alg);
   saveSigningKey(path, await exportPrivateJwk(key));
   return { key, created: true };
+};
+
+/** Loads the private signing key at `path` (an operator's key file); refuses a missing file or one readable by others. */
+export const loadSigningKey = async (path: string): Promise<SigningKey> => {
+  if (!existsSync(path)) throw new TetherError("ERR_CONFIG_INVALID", `no key file ${path}`);
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new TetherError("ERR_CONFIG_INVALID", `key file ${path} is accessible by others (mode ${mode.toString(8)}): chmod 600 it`);
+  }
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new TetherError("ERR_CONFIG_INVALID", `key file ${path} is not JSON`, { cause });
+  }
+  return importPrivateJwk(jwk);
 };
 
 /** Writes a private JWK with mode 0600 (directory 0700). */

@@ -1,32 +1,43 @@
 import type { Msg } from "@nats-io/transport-node";
 import {
-  NodeControl,
   TetherError,
-  assertToken,
   decodeBody,
-  decodeEnvelope,
   encodeBody,
   isTetherError,
+  mayManageKey,
   type ActivateRequest,
+  type FenceNotice,
+  type KeyPublishRequest,
+  type KeyRevokeRequest,
   type PauseRequest,
   type StopRequest,
-  type WireEnvelope,
+  type VerifiedControl,
 } from "../../protocols/index.ts";
+import type { Assurance } from "../assurance/assurance.ts";
 import type { ActorHost } from "../hosting/actor-host.ts";
 import type { CellDirectory } from "../hosting/cell-directory.ts";
 import type { RegisteredTypes } from "../hosting/registered-types.ts";
 import type { Replies } from "../messaging/replies.ts";
-import { parseErrorReply } from "../messaging/wire-errors.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { Registry } from "../stores/registry.ts";
+import { sendControl } from "./control-client.ts";
+import type { ControlGuard } from "./control-guard.ts";
+import type { ControlSigner } from "./control-signer.ts";
 
 /** Spawns a registered type here (restoring its checkpoint unless `fresh`). */
 export type Activate = (actorId: string, className: string, fresh: boolean) => Promise<void>;
 
+/** What `request` sends: node control that expects an answer. */
+export type NodeRequest = ActivateRequest | StopRequest | PauseRequest | KeyPublishRequest | KeyRevokeRequest;
+
+type Answer = (outcome: { ok: true; body: unknown } | { ok: false; error: unknown; fallback: "ERR_ACTOR_START_FAILED" | "ERR_ACTOR_STOPPED" | "ERR_REGISTRY_FAILED" }) => void;
+
 /**
  * The node control subject (`tether.<net>.node.<id>`): activate a registered type, pause or stop a
- * local actor, and fence notices from a node that took one of ours over. Also the client side:
- * `request` sends such a control to another node and waits for its answer.
+ * local actor, fence notices from a node that took one of ours over, key publish and revoke. Every
+ * message must be signed (`ControlGuard`): unsigned, forged, replayed, expired, misdirected and
+ * under-privileged control is refused with its own code, answered, and recorded. Also the client
+ * side: `request` signs such a control and sends it to another node, `notify` one that needs no answer.
  */
 export class ControlPlane {
   readonly #core: NodeCore;
@@ -36,8 +47,22 @@ export class ControlPlane {
   readonly #host: ActorHost;
   readonly #replies: Replies;
   readonly #activate: Activate;
+  readonly #guard: ControlGuard;
+  readonly #signer: ControlSigner;
+  readonly #assurance: Assurance;
 
-  constructor(p: { core: NodeCore; directory: CellDirectory; registry: Registry; types: RegisteredTypes; host: ActorHost; replies: Replies; activate: Activate }) {
+  constructor(p: {
+    core: NodeCore;
+    directory: CellDirectory;
+    registry: Registry;
+    types: RegisteredTypes;
+    host: ActorHost;
+    replies: Replies;
+    activate: Activate;
+    guard: ControlGuard;
+    signer: ControlSigner;
+    assurance: Assurance;
+  }) {
     this.#core = p.core;
     this.#directory = p.directory;
     this.#registry = p.registry;
@@ -45,6 +70,9 @@ export class ControlPlane {
     this.#host = p.host;
     this.#replies = p.replies;
     this.#activate = p.activate;
+    this.#guard = p.guard;
+    this.#signer = p.signer;
+    this.#assurance = p.assurance;
   }
 
   listen(): void {
@@ -55,39 +83,51 @@ export class ControlPlane {
     });
   }
 
-  /** Sends a control request to another node and waits for its answer; a refusal rejects with the remote error. */
-  async request(nodeId: string, request: ActivateRequest | StopRequest | PauseRequest, timeoutMs: number): Promise<void> {
-    const reply = await this.#core.nc.request(this.#core.subjects.node(assertToken("node id", nodeId)), encodeBody(request), { timeout: timeoutMs }).catch((cause: unknown) => {
-      throw new TetherError("ERR_NODE_UNREACHABLE", `node ${nodeId} did not answer: ${String(cause)}`, { cause, details: { nodeId } });
-    });
-    let envelope: WireEnvelope;
-    try {
-      envelope = decodeEnvelope(reply.data);
-    } catch (cause) {
-      throw new TetherError("ERR_NODE_UNREACHABLE", `node ${nodeId} sent an unreadable answer: ${String(cause)}`, { cause, details: { nodeId } });
-    }
-    if (envelope.kind === "error") throw parseErrorReply(envelope.body);
+  /**
+   * Signs a control request (with `signer`, default this node's key) and sends it to a node, waiting
+   * for its answer; a refusal rejects with the remote error, silence with ERR_NODE_UNREACHABLE.
+   */
+  request(nodeId: string, request: NodeRequest, timeoutMs: number, signer: ControlSigner = this.#signer): Promise<unknown> {
+    return sendControl(this.#core.nc, signer, nodeId, request, timeoutMs);
+  }
+
+  /** Signs a fence notice with this node's key and publishes it (no answer expected). */
+  notify(nodeId: string, notice: FenceNotice): void {
+    void this.#signer
+      .sign(notice, nodeId)
+      .then((envelope) => this.#core.nc.publish(this.#core.subjects.node(nodeId), encodeBody(envelope)))
+      .catch((error: unknown) => this.#core.logger.warn("fence notice not sent", { nodeId, actorId: notice.actorId, error }));
   }
 
   async #onControl(msg: Msg): Promise<void> {
-    let body: unknown;
-    try {
-      body = decodeBody(msg.data);
-    } catch {
-      return;
-    }
-    const parsed = NodeControl.safeParse(body);
     const reply = msg.reply;
-    if (!parsed.success) {
-      if (reply) this.#replies.publishError(reply, new TetherError("ERR_MESSAGE_INVALID", "unknown node control message"));
+    const refuse = (error: unknown, extra: Record<string, unknown> = {}) => {
+      const refusal = this.#guard.refused(error, this.#core.id, extra);
+      if (reply) this.#replies.publishError(reply, refusal);
+    };
+    let input: unknown;
+    try {
+      input = decodeBody(msg.data);
+    } catch (cause) {
+      refuse(new TetherError("ERR_CONTROL_MALFORMED", "the control message is not msgpack", { cause }));
       return;
     }
-    const control = parsed.data;
-    const answer = (outcome: { ok: true; body: unknown } | { ok: false; error: unknown; fallback: "ERR_ACTOR_START_FAILED" | "ERR_ACTOR_STOPPED" }) => {
+    let verified: VerifiedControl;
+    try {
+      verified = await this.#guard.verify(input, this.#core.id);
+    } catch (error) {
+      refuse(error);
+      return;
+    }
+    const control = verified.body;
+    const answer: Answer = (outcome) => {
       if (!reply) return;
       if (outcome.ok) this.#replies.publishOk(reply, outcome.body);
       else this.#replies.publishError(reply, isTetherError(outcome.error) ? outcome.error : new TetherError(outcome.fallback, String(outcome.error)));
     };
+    const subject = "actorId" in control ? { actorId: control.actorId } : "kid" in control ? { key: control.kid } : {};
+    // key publish and revoke are recorded with old and new values by Assurance
+    if (verified.operation !== "key.publish" && verified.operation !== "key.revoke") this.#guard.accepted(verified, this.#core.id, subject);
     switch (control.type) {
       case "tether.node.v1.activate": {
         try {
@@ -124,6 +164,37 @@ export class ControlPlane {
         if (owner !== undefined && owner.nodeId !== this.#core.id) await this.#host.fence(cell, `node ${owner.nodeId} took it over`);
         return;
       }
+      case "tether.node.v1.key-publish": {
+        try {
+          const { type: _type, ...request } = control;
+          const record = await this.#assurance.publishKey(request, signerOf(verified));
+          answer({ ok: true, body: { ok: true, kid: record.kid, role: record.role, owner: record.owner } });
+        } catch (error) {
+          answer({ ok: false, error, fallback: "ERR_REGISTRY_FAILED" });
+        }
+        return;
+      }
+      case "tether.node.v1.key-revoke": {
+        const current = await this.#assurance.keys.get(control.kid).catch(() => undefined);
+        if (current === undefined) {
+          answer({ ok: false, error: new TetherError("ERR_CONFIG_INVALID", `no key ${control.kid} in the registry`), fallback: "ERR_REGISTRY_FAILED" });
+          return;
+        }
+        if (!mayManageKey(verified.role, current.role)) {
+          const context = { kid: verified.kid, role: verified.role, owner: verified.owner, operation: verified.operation };
+          refuse(new TetherError("ERR_CONTROL_FORBIDDEN", `a ${verified.role} key may not revoke a ${current.role} key`, { details: context }), { key: control.kid });
+          return;
+        }
+        try {
+          const record = await this.#assurance.revokeKey(control.kid, control.reason, signerOf(verified));
+          answer({ ok: true, body: { ok: true, kid: record.kid, role: record.role, owner: record.owner } });
+        } catch (error) {
+          answer({ ok: false, error, fallback: "ERR_REGISTRY_FAILED" });
+        }
+        return;
+      }
     }
   }
 }
+
+const signerOf = (verified: VerifiedControl) => ({ kid: verified.kid, role: verified.role, owner: verified.owner });

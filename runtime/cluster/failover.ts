@@ -1,8 +1,9 @@
-import { encodeBody, hasCode, isLeaseAlive, type ActorRecord, type NodeControl, type NodeRecord } from "../../protocols/index.ts";
+import { hasCode, isLeaseAlive, type ActorRecord, type NodeRecord } from "../../protocols/index.ts";
 import type { CellDirectory } from "../hosting/cell-directory.ts";
 import type { RegisteredTypes } from "../hosting/registered-types.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { Registry } from "../stores/registry.ts";
+import type { ControlPlane } from "./control-plane.ts";
 import { sleep } from "../support/clock.ts";
 
 /** Re-activates one orphaned actor here from its checkpoint (the node's spawn with `restore`). */
@@ -20,16 +21,18 @@ export class Failover {
   readonly #registry: Registry;
   readonly #directory: CellDirectory;
   readonly #types: RegisteredTypes;
+  readonly #control: ControlPlane;
   readonly #reactivate: Reactivate;
   /** Node epochs already scanned with nothing left to take over (`live|dead:<node>:<epoch>`). */
   readonly #handled = new Set<string>();
   #scanning = false;
 
-  constructor(core: NodeCore, registry: Registry, directory: CellDirectory, types: RegisteredTypes, reactivate: Reactivate) {
+  constructor(core: NodeCore, registry: Registry, directory: CellDirectory, types: RegisteredTypes, control: ControlPlane, reactivate: Reactivate) {
     this.#core = core;
     this.#registry = registry;
     this.#directory = directory;
     this.#types = types;
+    this.#control = control;
     this.#reactivate = reactivate;
   }
 
@@ -86,8 +89,8 @@ export class Failover {
         if ((await this.#reactivate(orphan.actorId, orphan.className)) === "skipped") continue;
         if (from.nodeId !== core.id) {
           // if the "dead" node was only paused or partitioned, it stops its copy as soon as it hears this
-          const notice: NodeControl = { type: "tether.node.v1.fence", actorId: orphan.actorId, by: core.id };
-          core.nc.publish(core.subjects.node(from.nodeId), encodeBody(notice));
+          // (signed with this node's key: only the node that took the actor over can fence it)
+          this.#control.notify(from.nodeId, { type: "tether.node.v1.fence", actorId: orphan.actorId, by: core.id });
         }
         core.emit({ type: "actor-failed-over", actorId: orphan.actorId, from: from.nodeId, to: core.id });
       } catch (error) {

@@ -1,4 +1,4 @@
-import { ErrorReply, TetherError, errorFromWire } from "../../protocols/index.ts";
+import { ErrorReply, TetherError, decodeEnvelope, errorFromWire } from "../../protocols/index.ts";
 
 export const tooLarge = (target: string, size: number, max: number): TetherError =>
   new TetherError("ERR_MESSAGE_TOO_LARGE", `message to ${target} is ${size} bytes; the limit is ${max}`, { details: { size, max } });
@@ -32,4 +32,15 @@ const safeDetails = (details: Record<string, unknown>): Record<string, unknown> 
     else if (typeof v === "number" || typeof v === "boolean" || v === null) out[k] = v;
   }
   return out;
+};
+
+/**
+ * The body of an answer to a request (a control request, a tool's ask): the value of a reply envelope,
+ * or the error of an error envelope thrown as a TetherError. Unreadable bytes are ERR_MESSAGE_MALFORMED.
+ */
+export const answerOf = (data: Uint8Array): unknown => {
+  const envelope = decodeEnvelope(data);
+  if (envelope.kind === "error") throw parseErrorReply(envelope.body);
+  if (envelope.kind !== "reply") throw new TetherError("ERR_MESSAGE_MALFORMED", `expected a reply, got a ${envelope.kind} envelope`);
+  return envelope.body;
 };

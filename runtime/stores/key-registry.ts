@@ -5,6 +5,9 @@ import {
   EctPublicJwk,
   KeyRecord,
   TetherError,
+  type ControlKey,
+  type ControlKeys,
+  type KeyPublishRequest,
   type KeyResolver,
   type KeyRole,
   type NetworkSubjects,
@@ -47,7 +50,7 @@ const keyOf = (kid: string): string => {
  * cache current, so a revocation written by any node takes effect everywhere within milliseconds.
  * Also the `KeyResolver` that ECT verification uses.
  */
-export class KeyRegistry implements KeyResolver, AsyncDisposable {
+export class KeyRegistry implements KeyResolver, ControlKeys, AsyncDisposable {
   readonly #kv: KV;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -115,6 +118,26 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
     return record;
   }
 
+  /** Publishes someone else's public key (a key-publish control message: operators, people). */
+  async publishPublic(request: Omit<KeyPublishRequest, "type">): Promise<KeyRecord> {
+    const jwk = EctPublicJwk.safeParse(request.jwk);
+    if (!jwk.success || jwk.data.kid !== request.kid) {
+      throw new TetherError("ERR_CONFIG_INVALID", `the JWK of key ${request.kid} is not a usable ES256/EdDSA public key with that kid`);
+    }
+    const record: KeyRecord = {
+      type: "tether.keys.v1.key",
+      kid: request.kid,
+      alg: request.alg,
+      role: request.role,
+      owner: request.owner,
+      status: "active",
+      jwk: { ...jwk.data },
+      createdAt: this.#clock.now(),
+    };
+    await this.#put(record);
+    return record;
+  }
+
   /** Marks a key retired: it signs nothing new, and still verifies for the grace period. */
   async retire(kid: string): Promise<KeyRecord> {
     const current = await this.get(kid);
@@ -153,6 +176,25 @@ export class KeyRegistry implements KeyResolver, AsyncDisposable {
   /** A JWKS of every key that currently verifies (active, or retired within the grace period). */
   jwks(): { keys: Record<string, unknown>[] } {
     return { keys: this.list().filter((r) => this.#verifies(r)).map((r) => r.jwk) };
+  }
+
+  /** Active node keys of one node (to retire the keys an earlier process of it left behind). */
+  activeNodeKeys(nodeId: string): KeyRecord[] {
+    return this.list().filter((r) => r.role === "node" && r.owner === nodeId && r.status === "active");
+  }
+
+  /** Whether the network has an owner key that verifies (no: the first owner key may bootstrap itself). */
+  hasOwner(): boolean {
+    return this.list().some((r) => r.role === "owner" && this.#verifies(r));
+  }
+
+  // ControlKeys: the signer of a control message, with its role
+  async lookup(kid: string): Promise<ControlKey | "revoked" | undefined> {
+    const record = await this.get(kid);
+    if (record === undefined) return undefined;
+    if (record.status === "revoked") return "revoked";
+    const key = await this.resolve(kid);
+    return key === undefined ? undefined : { role: record.role, owner: record.owner, key };
   }
 
   // KeyResolver

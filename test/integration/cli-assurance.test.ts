@@ -115,6 +115,28 @@ describe("tether audit / keys / usage against a live network", () => {
     expect(keys.stdout).toMatch(/node\s+\S+\s+active/);
   });
 
+  it("creates people's keys with roles and revokes through signed, recorded control; refuses an unauthorized signer", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    await node.spawn("audit", AuditLedger, { args: [await createAuditLedgerDeps(node, { keyDir: join(dir, "keys"), checkpointEvery: 100 })] });
+    const nats = server.url;
+    const file = (name: string) => join(dir, `${name}-${process.pid}.jwk.json`);
+    const owner = await runTether(["keys", "create-operator", "olivia", "--role", "owner", "--out", file("olivia"), "--nats", nats]);
+    expect({ code: owner.code, out: owner.stdout, err: owner.stderr }).toMatchObject({ code: 0, out: expect.stringMatching(/owner key \S+ for olivia published/) });
+    const second = await runTether(["keys", "create-operator", "mallory", "--role", "owner", "--out", file("mallory"), "--nats", nats]);
+    expect({ code: second.code, err: second.stderr }).toMatchObject({ code: 1, err: expect.stringMatching(/ERR_CONTROL_FORBIDDEN: network default already has an owner/) });
+    const op = await runTether(["keys", "create-operator", "oscar", "--role", "operator", "--signer", file("olivia"), "--out", file("oscar"), "--nats", nats]);
+    expect(op.code).toBe(0);
+    const kid = /operator key (\S+) for oscar/.exec(op.stdout)?.[1] as string;
+    const selfRevoke = await runTether(["keys", "revoke", kid, "--reason", "test", "--signer", file("oscar"), "--nats", nats]);
+    expect({ code: selfRevoke.code, err: selfRevoke.stderr }).toMatchObject({ code: 1, err: expect.stringMatching(/ERR_CONTROL_FORBIDDEN/) });
+    const revoke = await runTether(["keys", "revoke", kid, "--reason", "left", "--signer", file("olivia"), "--nats", nats]);
+    expect({ code: revoke.code, out: revoke.stdout }).toMatchObject({ code: 0, out: expect.stringMatching(/revoked \S+ \(operator key of oscar\)/) });
+    expect((await node.assurance.keys.get(kid))?.status).toBe("revoked");
+    const keys = await runTether(["keys", "ls", "--nats", nats]);
+    expect(keys.stdout).toMatch(/owner\s+olivia\s+active/);
+  });
+
   it("stitches the draft's five-step workflow from two networks' ledgers in causal order", async () => {
     await using server = await startServer();
     const networks = ["alpha", "beta"] as const;

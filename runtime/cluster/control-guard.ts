@@ -1,0 +1,168 @@
+import { importJWK, type CryptoKey } from "jose";
+import {
+  EctPublicJwk,
+  KeyPublishRequest,
+  MemoryReplayCache,
+  TetherError,
+  compensationDigest,
+  isTetherError,
+  peekControl,
+  verifyControl,
+  type CompensationRequest,
+  type ControlKeys,
+  type ControlRefusalContext,
+  type VerifiedControl,
+} from "../../protocols/index.ts";
+import type { NodeCore } from "../node-core.ts";
+import type { KeyRegistry } from "../stores/key-registry.ts";
+
+/** Appends a security event to the audit ledger (logs when no ledger runs; never throws). */
+export type RecordEvent = (event: string, subject: string, details: Record<string, unknown>) => Promise<unknown>;
+
+/** People's roles: control they sign is recorded when accepted too (machine control is not: failover would flood the ledger). */
+const PEOPLE = new Set(["owner", "admin", "operator", "approver", "observer"]);
+
+/**
+ * Refusal records per second written to the ledger at most; the rest are counted and the count rides
+ * on the next record (`suppressed`), so a flood of forged control cannot flood the ledger. Node events
+ * are emitted for every refusal.
+ */
+const RECORDS_PER_SECOND = 20;
+
+/**
+ * Authenticates control messages for one node: signature by a key of the network's registry, not
+ * revoked, not expired, nonce not replayed (bounded in-memory cache, entries kept until expiry), and
+ * the key's role allowed to do it (see `verifyControl` and `ControlRoles` in protocols/). Every
+ * refusal becomes a `violation` event in the audit ledger and a `control-refused` node event.
+ */
+export class ControlGuard {
+  readonly #core: NodeCore;
+  readonly #keys: KeyRegistry;
+  readonly #record: RecordEvent;
+  readonly #replay: MemoryReplayCache;
+  #windowStart = 0;
+  #windowCount = 0;
+  #suppressed = 0;
+
+  constructor(p: { core: NodeCore; keys: KeyRegistry; recordEvent: RecordEvent }) {
+    this.#core = p.core;
+    this.#keys = p.keys;
+    this.#record = p.recordEvent;
+    this.#replay = new MemoryReplayCache({ now: () => p.core.clock.now() });
+  }
+
+  /** Verifies a decoded control message addressed to `target` (this node's id, or an actor id). */
+  verify(input: unknown, target: string): Promise<VerifiedControl> {
+    return verifyControl(input, {
+      network: this.#core.network,
+      target,
+      now: this.#core.clock.now(),
+      keys: this.#bootstrapKeys(input) ?? this.#keys,
+      replay: this.#replay,
+      clockSkewMs: this.#core.options.assurance.clockSkewSeconds * 1000,
+    });
+  }
+
+  /**
+   * Verifies the signed grant that must accompany a compensation request to `actorId`: signed for
+   * that actor, by a role that may compensate, naming exactly this request (its digest).
+   */
+  async verifyCompensation(grant: unknown, actorId: string, request: CompensationRequest): Promise<VerifiedControl> {
+    const verified = await this.verify(grant, actorId);
+    const body = verified.body;
+    if (body.type !== "tether.rollback.v1.compensate-grant" || body.actorId !== actorId || body.jti !== request.jti || body.attempt !== request.attempt || body.digest !== compensationDigest(request)) {
+      throw new TetherError("ERR_CONTROL_MISDIRECTED", `the signed grant does not name this compensation request to ${actorId}`, {
+        details: { kid: verified.kid, role: verified.role, owner: verified.owner, operation: verified.operation },
+      });
+    }
+    return verified;
+  }
+
+  /**
+   * The first owner key of a network may vouch for itself: a key-publish of an owner key, signed by
+   * that very key (proof of possession), while the registry holds no owner key. Trust on first use:
+   * create the owner key when the network is created.
+   */
+  #bootstrapKeys(input: unknown): ControlKeys | undefined {
+    const token = (input as { token?: unknown } | null)?.token;
+    if (typeof token !== "string" || this.#keys.hasOwner()) return undefined;
+    const peeked = peekControl(token);
+    const request = KeyPublishRequest.safeParse((peeked?.payload["body"] as unknown) ?? null);
+    if (peeked === undefined || !request.success || request.data.role !== "owner" || peeked.header["kid"] !== request.data.kid) return undefined;
+    const jwk = EctPublicJwk.safeParse(request.data.jwk);
+    if (!jwk.success || jwk.data.kid !== request.data.kid) return undefined;
+    const owner = request.data.owner;
+    const alg = request.data.alg;
+    return {
+      lookup: async (kid) => {
+        if (kid !== jwk.data.kid) return undefined;
+        const key = (await importJWK(jwk.data, alg)) as CryptoKey;
+        return { role: "owner", owner, key: { key, alg } };
+      },
+    };
+  }
+
+  /**
+   * Records a refusal (ledger `violation` event, node event, warning) and returns the error to answer
+   * the sender with. `from` names the sender when the transport tells (NATS does not authenticate it).
+   */
+  refused(error: unknown, target: string, extra: Record<string, unknown> = {}): TetherError {
+    const refusal = isTetherError(error) ? error : new TetherError("ERR_CONTROL_MALFORMED", `control message refused: ${String(error)}`, { cause: error });
+    const context = refusal.details as ControlRefusalContext;
+    this.#core.emit({
+      type: "control-refused",
+      code: refusal.code,
+      target,
+      message: refusal.message,
+      ...(context.operation === undefined ? {} : { operation: context.operation }),
+      ...(context.kid === undefined ? {} : { kid: context.kid }),
+    });
+    this.#core.logger.warn("control message refused", { code: refusal.code, target, reason: refusal.message });
+    const now = this.#core.clock.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowCount = 0;
+    }
+    if (this.#windowCount >= RECORDS_PER_SECOND) {
+      this.#suppressed++;
+      return refusal;
+    }
+    this.#windowCount++;
+    const suppressed = this.#suppressed;
+    this.#suppressed = 0;
+    void this.#record("violation", target, {
+      source: "control",
+      code: refusal.code,
+      reason: refusal.message.slice(0, 512),
+      node: this.#core.id,
+      at: now,
+      ...pick(context),
+      ...extra,
+      ...(suppressed > 0 ? { suppressed } : {}),
+    });
+    return refusal;
+  }
+
+  /** Records control a person signed (who, what, when); node-signed control is not recorded. */
+  accepted(verified: VerifiedControl, target: string, extra: Record<string, unknown> = {}): void {
+    if (!PEOPLE.has(verified.role)) return;
+    void this.#record("control.accepted", target, {
+      operation: verified.operation,
+      kid: verified.kid,
+      role: verified.role,
+      owner: verified.owner,
+      node: this.#core.id,
+      at: this.#core.clock.now(),
+      ...extra,
+    });
+  }
+}
+
+const pick = (context: ControlRefusalContext): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const key of ["kid", "role", "owner", "operation"] as const) {
+    const value = context[key];
+    if (typeof value === "string") out[key] = value.slice(0, 256);
+  }
+  return out;
+};
