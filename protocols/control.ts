@@ -168,6 +168,12 @@ export interface VerifyControlOptions {
   readonly clockSkewMs?: number;
   /** Default `ControlLimits.maxLifetimeMs`. */
   readonly maxLifetimeMs?: number;
+  /**
+   * A last check of the body (e.g. that a grant names exactly the request it came with), run before the
+   * nonce is remembered: a message it refuses does not use up its nonce, so a captured genuine grant
+   * cannot be burnt by sending it with another request first.
+   */
+  readonly accept?: (body: ControlBody) => void;
 }
 
 /** A control message that passed every check: its body, and who signed it in which role. */
@@ -294,9 +300,22 @@ export const verifyControl = async (input: unknown, options: VerifyControlOption
   if (body.type === "tether.node.v1.key-publish" && !mayManageKey(found.role, body.role)) {
     throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not publish a ${body.role} key`, context);
   }
+  options.accept?.(body);
 
   if (!(await options.replay.checkAndRemember(kid, claims.nonce, claims.expiresAt + skew))) {
     throw refuse("ERR_CONTROL_REPLAYED", "this control message (kid, nonce) was already accepted", context);
   }
   return { body, operation, kid, role: found.role, owner: found.owner, nonce: claims.nonce, issuedAt: claims.issuedAt, expiresAt: claims.expiresAt };
 };
+
+/**
+ * A compensation request as it travels to the actor that undoes the action: the request, and a grant
+ * signed by a key whose role may compensate, naming exactly this request (actor, jti, attempt, digest).
+ * The actor runs `compensate()` only after the grant verifies.
+ */
+export const SignedCompensation = z.strictObject({
+  type: z.literal("tether.rollback.v1.signed-compensate"),
+  request: CompensationRequest,
+  grant: ControlEnvelope,
+});
+export type SignedCompensation = z.infer<typeof SignedCompensation>;

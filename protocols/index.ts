@@ -82,6 +82,7 @@ export {
   ControlBody,
   ControlClaims,
   ControlEnvelope,
+  SignedCompensation,
   operationOf,
   compensationDigest,
   signControl,

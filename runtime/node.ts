@@ -2,6 +2,7 @@ import type { TracerProvider } from "@opentelemetry/api";
 import { connect, nuid, type NatsConnection } from "@nats-io/transport-node";
 import {
   TetherError,
+  compensationDigest,
   assertToken,
   isLeaseAlive,
   networkSubjects,
@@ -25,7 +26,7 @@ import { migrate } from "./cluster/migration.ts";
 import { NatsServer } from "./embedded/nats-server.ts";
 import { ActorHost } from "./hosting/actor-host.ts";
 import { CellDirectory } from "./hosting/cell-directory.ts";
-import { CellRuntime } from "./hosting/cell-runtime.ts";
+import { CellRuntime, type VerifyCompensation } from "./hosting/cell-runtime.ts";
 import { Checkpoints } from "./hosting/checkpoints.ts";
 import { DurableDelivery } from "./hosting/durable-delivery.ts";
 import { Passivation } from "./hosting/passivation.ts";
@@ -92,6 +93,7 @@ interface Rooms {
   readonly signer: ControlSigner;
   readonly failover: Failover;
   readonly assurance: Assurance;
+  readonly verifyCompensation: VerifyCompensation;
 }
 
 /**
@@ -257,13 +259,8 @@ export class Node implements AsyncDisposable {
    * Checks the signed grant of a compensation request (see `ControlGuard.verifyCompensation`); a
    * refusal is recorded as a violation and thrown with its ERR_CONTROL_* code.
    */
-  async verifyCompensation(grant: unknown, actorId: string, request: CompensationRequest): Promise<void> {
-    const { guard } = this.#r;
-    try {
-      await guard.verifyCompensation(grant, actorId, request);
-    } catch (error) {
-      throw guard.refused(error, actorId, { jti: request.jti });
-    }
+  verifyCompensation(grant: unknown, actorId: string, request: CompensationRequest): Promise<void> {
+    return this.#r.verifyCompensation(grant, actorId, request);
   }
 
   /**
@@ -382,11 +379,14 @@ export class Node implements AsyncDisposable {
    * escalating a compensation that keeps failing. See `RollbackCoordinator`.
    */
   rollback(request: RollbackRequestInput): Promise<RollbackReport> {
-    const { core, assurance, outbound } = this.#r;
+    const { core, assurance, outbound, signer } = this.#r;
     core.assertRunning();
     return new RollbackCoordinator({
       store: assurance.store,
-      compensate: (actorId, req, timeoutMs) => outbound.requestCompensation(actorId, req, timeoutMs),
+      compensate: async (actorId, req, timeoutMs) => {
+        const grant = await signer.sign({ type: "tether.rollback.v1.compensate-grant", actorId, jti: req.jti, attempt: req.attempt, digest: compensationDigest(req) }, actorId);
+        return outbound.requestCompensation(actorId, { type: "tether.rollback.v1.signed-compensate", request: req, grant }, timeoutMs);
+      },
       clock: core.clock,
       logger: core.logger,
       emit: (event) => core.emit(event),
@@ -481,9 +481,18 @@ const assemble = async (
     logger: core.logger,
     ledgerRef: outbound.ref(core.options.assurance.ledger.actorId, core.self, ACTIVE_CONTEXT, undefined),
   });
+  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
+  const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
   const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id));
   const act = composeActionChain([...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
-  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act });
+  const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
+    try {
+      await guard.verifyCompensation(grant, actorId, request);
+    } catch (error) {
+      throw guard.refused(error, actorId, { jti: request.jti });
+    }
+  };
+  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act, verifyCompensation });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
   lease.onClaimLost = (cell, reason) => host.fence(cell, reason);
   checkpoints.onFenced = (cell, reason) => void host.fence(cell, reason);
@@ -493,12 +502,10 @@ const assemble = async (
     const { actorClass, options } = type;
     await host.spawn(actorId, actorClass, () => new actorClass(...((options.args ?? []) as unknown[])), fresh ? { ...options } : { ...options, restore: true });
   };
-  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
-  const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
   const control = new ControlPlane({ core, directory, registry, types, host, replies, activate, guard, signer, assurance });
   const failover = new Failover(core, registry, directory, types, control, async (actorId, className) => {
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, verifyCompensation };
 };

@@ -11,6 +11,7 @@ import {
   type CompensationRequest,
   type ControlKeys,
   type ControlRefusalContext,
+  type ControlBody,
   type VerifiedControl,
 } from "../../protocols/index.ts";
 import type { NodeCore } from "../node-core.ts";
@@ -52,7 +53,7 @@ export class ControlGuard {
   }
 
   /** Verifies a decoded control message addressed to `target` (this node's id, or an actor id). */
-  verify(input: unknown, target: string): Promise<VerifiedControl> {
+  verify(input: unknown, target: string, accept?: (body: ControlBody) => void): Promise<VerifiedControl> {
     return verifyControl(input, {
       network: this.#core.network,
       target,
@@ -60,6 +61,7 @@ export class ControlGuard {
       keys: this.#bootstrapKeys(input) ?? this.#keys,
       replay: this.#replay,
       clockSkewMs: this.#core.options.assurance.clockSkewSeconds * 1000,
+      ...(accept === undefined ? {} : { accept }),
     });
   }
 
@@ -67,15 +69,12 @@ export class ControlGuard {
    * Verifies the signed grant that must accompany a compensation request to `actorId`: signed for
    * that actor, by a role that may compensate, naming exactly this request (its digest).
    */
-  async verifyCompensation(grant: unknown, actorId: string, request: CompensationRequest): Promise<VerifiedControl> {
-    const verified = await this.verify(grant, actorId);
-    const body = verified.body;
-    if (body.type !== "tether.rollback.v1.compensate-grant" || body.actorId !== actorId || body.jti !== request.jti || body.attempt !== request.attempt || body.digest !== compensationDigest(request)) {
-      throw new TetherError("ERR_CONTROL_MISDIRECTED", `the signed grant does not name this compensation request to ${actorId}`, {
-        details: { kid: verified.kid, role: verified.role, owner: verified.owner, operation: verified.operation },
-      });
-    }
-    return verified;
+  verifyCompensation(grant: unknown, actorId: string, request: CompensationRequest): Promise<VerifiedControl> {
+    return this.verify(grant, actorId, (body) => {
+      if (body.type !== "tether.rollback.v1.compensate-grant" || body.actorId !== actorId || body.jti !== request.jti || body.attempt !== request.attempt || body.digest !== compensationDigest(request)) {
+        throw new TetherError("ERR_CONTROL_MISDIRECTED", `the signed grant does not name this compensation request to ${actorId}`);
+      }
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { context as otelContext, type Context } from "@opentelemetry/api";
-import { TetherError, encodeBody, isTetherError, type CompensationRequest, type FailureNotice } from "../../protocols/index.ts";
+import { TetherError, encodeBody, isTetherError, type CompensationRequest, type FailureNotice, type SignedCompensation } from "../../protocols/index.ts";
 import type { ActorCell, CellHost, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
 import type { DeferredReply } from "../actor/actor-types.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
@@ -21,6 +21,9 @@ export interface LeaseGuard {
   ensure(): Promise<void>;
 }
 
+/** Checks a compensation request's signed grant; throws the refusal (already recorded) when it fails. */
+export type VerifyCompensation = (grant: unknown, actorId: string, request: CompensationRequest) => Promise<void>;
+
 /**
  * What a cell needs from its node, in one place: running a handler (with its `ctx`, span and
  * compensation), sending its outcome (durable ack, remote reply, local ask), failure reports,
@@ -35,6 +38,7 @@ export class CellRuntime implements CellHost {
   readonly #durable: DurableDelivery;
   readonly #passivation: Passivation;
   readonly #contextHost: ContextHost;
+  readonly #verifyCompensation: VerifyCompensation;
   /** Asks whose handler deferred its reply (ctx.deferReply): the handler's return value is not the answer. */
   readonly #deferred = new WeakSet<Delivery>();
   readonly #idleWaiters = new Set<() => void>();
@@ -50,7 +54,9 @@ export class CellRuntime implements CellHost {
     checkpoints: Checkpoints;
     outbound: Outbound;
     act: ActionChain;
+    verifyCompensation: VerifyCompensation;
   }) {
+    this.#verifyCompensation = p.verifyCompensation;
     this.#core = p.core;
     this.#directory = p.directory;
     this.#lease = p.lease;
@@ -185,11 +191,13 @@ export class CellRuntime implements CellHost {
    * Runs an actor's compensate() for a rollback, itself as a significant action: its ECT's parent is the
    * action being undone, so the DAG records both.
    */
-  #compensate(cell: ActorCell, delivery: Delivery): Promise<unknown> {
-    const request = delivery.body as CompensationRequest;
+  async #compensate(cell: ActorCell, delivery: Delivery): Promise<unknown> {
+    const { request, grant } = delivery.body as SignedCompensation;
+    // nobody on the bus may make an actor undo its work: the grant must be signed by a role that may compensate
+    await this.#verifyCompensation(grant, cell.id, request);
     const compensate = cell.instance.compensate;
     if (typeof compensate !== "function") {
-      return Promise.reject(new TetherError("ERR_ROLLBACK_NOT_COMPENSABLE", `actor ${cell.id} (${cell.actorClass.name}) has no compensate() method`));
+      throw new TetherError("ERR_ROLLBACK_NOT_COMPENSABLE", `actor ${cell.id} (${cell.actorClass.name}) has no compensate() method`);
     }
     const undone: ScopeToken = { token: "", jti: request.jti, wid: request.wid, level: "L1", receipt: undefined };
     const ctx = new HandlerContext(this.#contextHost, cell, { ...delivery, incoming: undone }, delivery.trace);

@@ -1,7 +1,7 @@
 import type { Msg } from "@nats-io/transport-node";
 import { nuid } from "@nats-io/transport-node";
 import type { Context } from "@opentelemetry/api";
-import { CompensationRequest, TetherError, decodeEnvelope, isTetherError, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
+import { SignedCompensation, TetherError, decodeEnvelope, isTetherError, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
 import type { NodeCore } from "../node-core.ts";
@@ -76,7 +76,7 @@ export class Inbound {
     const control = envelope.kind === "compensate";
     const isAsk = envelope.kind !== "tell";
     const messageType = messageTypeOf(envelope.body);
-    const parsed = (control ? CompensationRequest : cell.protocol).safeParse(envelope.body);
+    const parsed = (control ? SignedCompensation : cell.protocol).safeParse(envelope.body);
     if (!parsed.success) {
       this.reject(cell, msg, envelope, classifySchemaError(cell.id, messageType, parsed.error));
       return;

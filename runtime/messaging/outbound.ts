@@ -1,6 +1,6 @@
 import { nuid, type MsgHdrs } from "@nats-io/transport-node";
 import { context as otelContext, type Context } from "@opentelemetry/api";
-import { CompensationRequest, HeaderNames, TetherError, encodeSend, isTetherError, messageTypeOf } from "../../protocols/index.ts";
+import { SignedCompensation, HeaderNames, TetherError, encodeSend, isTetherError, messageTypeOf } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ActorRef, AskOptions } from "../actor/actor-types.ts";
 import { outgoingToken, type ExecutionScope, type ScopeToken } from "../actor/execution-scope.ts";
@@ -94,7 +94,7 @@ export class Outbound {
   }
 
   /** Sends a compensation request to an actor wherever it lives (priority lane) and waits for it to finish. */
-  requestCompensation(actorId: string, request: CompensationRequest, timeoutMs: number): Promise<unknown> {
+  requestCompensation(actorId: string, request: SignedCompensation, timeoutMs: number): Promise<unknown> {
     try {
       return this.send(actorId, this.#core.subjects.actor(actorId), request, true, { priority: true, timeoutMs }, this.#core.self, undefined, undefined, true) as Promise<unknown>;
     } catch (error) {
@@ -201,7 +201,7 @@ export class Outbound {
     };
     const refusal = refusalOf(cell, this.#core.clock.now(), control);
     if (refusal !== undefined) return fail(refusal, false);
-    const parsed = (control ? CompensationRequest : cell.protocol).safeParse(msg);
+    const parsed = (control ? SignedCompensation : cell.protocol).safeParse(msg);
     if (!parsed.success) return fail(classifySchemaError(cell.id, messageType, parsed.error), true);
     const delivery: Delivery = { body: parsed.data, messageType, id, from, expectsReply: isAsk, replyTo: undefined, trace: traceCtx, subject, incoming, control };
     const waiting = isAsk ? this.#replies.pending.wait(id, cell.id, timeoutMs) : undefined;

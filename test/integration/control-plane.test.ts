@@ -5,12 +5,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { CompactSign } from "jose";
 import { pack } from "msgpackr";
+import { z } from "zod";
 import { AuditLedger, createAuditLedgerDeps } from "../../actors/index.ts";
 import {
   ErrorReply,
   compensationDigest,
   decodeEnvelope,
   encodeBody,
+  encodeSend,
   exportPrivateJwk,
   generateSigningKey,
   hasCode,
@@ -223,5 +225,48 @@ describe("the authenticated control plane, attacked with a plain NATS client", (
     expect(await refused(await grant(request, "ledger"), "payments", request)).toBe("ERR_CONTROL_MISDIRECTED");
     expect(await refused(undefined, "payments", request)).toBe("ERR_CONTROL_MALFORMED");
     expect(await refused({ type: "tether.rollback.v1.compensate-grant", actorId: "payments", jti: "j1", attempt: 1, digest: compensationDigest(request) }, "payments", request)).toBe("ERR_CONTROL_UNSIGNED");
+  });
+
+  it("refuses a compensation request a plain NATS client sends to an actor without a valid grant: compensate() never runs", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    const undone: string[] = [];
+    class Payments {
+      static readonly protocol = z.strictObject({ type: z.literal("noop") });
+      handle(): void {}
+      compensate(request: CompensationRequest): void {
+        undone.push(request.jti);
+      }
+    }
+    await node.spawn("payments", Payments);
+    const request: CompensationRequest = { type: "tether.rollback.v1.compensate", jti: "j1", action: "pay", compensation: "refund", params: { amount: 5 }, result: {}, attempt: 1 };
+    const attacker = await generateSigningKey("ES256"); // a key the network does not know
+    const forged = await signControl({ type: "tether.rollback.v1.compensate-grant", actorId: "payments", jti: "j1", attempt: 1, digest: compensationDigest(request) }, {
+      key: attacker,
+      network: node.network,
+      target: "payments",
+      now: Date.now(),
+    });
+    const genuine = await node.controlSigner.sign({ type: "tether.rollback.v1.compensate-grant", actorId: "payments", jti: "j1", attempt: 1, digest: compensationDigest(request) }, "payments");
+    const nc = await connect({ servers: server.url });
+    try {
+      const attempt = async (body: unknown): Promise<string> => {
+        const reply = await nc.request(node.subjects.actor("payments"), encodeSend("compensate", `m${Math.random()}`, "attacker", true, body), { timeout: 5_000 });
+        const envelope = decodeEnvelope(reply.data);
+        return envelope.kind === "error" ? ErrorReply.parse(envelope.body).code : "accepted";
+      };
+      expect(await attempt({ type: "tether.rollback.v1.signed-compensate", request, grant: { type: "tether.control.v1.signed", token: "x.y.z" } })).toMatch(/^ERR_CONTROL_/);
+      expect(await attempt({ type: "tether.rollback.v1.signed-compensate", request, grant: forged })).toBe("ERR_CONTROL_KEY_UNKNOWN");
+      // a genuine grant for another request (a bigger refund) does not transfer
+      expect(await attempt({ type: "tether.rollback.v1.signed-compensate", request: { ...request, params: { amount: 5000 } }, grant: genuine })).toBe("ERR_CONTROL_MISDIRECTED");
+      expect(await attempt(request)).toBe("ERR_MESSAGE_UNKNOWN_TYPE"); // the old unsigned form is not accepted at all
+      expect(undone).toEqual([]);
+      // the node's own signed request goes through (once: its nonce cannot be replayed)
+      expect(await attempt({ type: "tether.rollback.v1.signed-compensate", request, grant: genuine })).toBe("accepted");
+      expect(undone).toEqual(["j1"]);
+      expect(await attempt({ type: "tether.rollback.v1.signed-compensate", request, grant: genuine })).toBe("ERR_CONTROL_REPLAYED");
+    } finally {
+      await nc.close();
+    }
   });
 });
