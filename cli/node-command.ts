@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { Node, createStderrLogger, startTelemetry, type LogLevel } from "../runtime/index.ts";
+import { Node, createStderrLogger, type LogLevel } from "../runtime/index.ts";
 import { hasCode } from "../protocols/index.ts";
 import { SupervisionHost } from "../supervisors/index.ts";
 import { loadAgentsModule } from "./agents-module.ts";
 import { parsePositiveInt, parseServers } from "./servers.ts";
+import { startTelemetry } from "./telemetry.ts";
 
 interface NodeStartFlags {
   nats?: string;
@@ -38,7 +39,7 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
     .action(async (flags: NodeStartFlags) => {
       const servers = parseServers(flags.nats);
-      const telemetry = startTelemetry(process.env, "tether-node");
+      const telemetry = await startTelemetry(process.env, "tether-node");
       const logger = createStderrLogger(flags.logLevel);
       const n = await Node.create(
         {

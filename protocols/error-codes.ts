@@ -31,6 +31,10 @@ export const ErrorCodes = {
   ERR_REGISTRY_FAILED: { retryable: true, summary: "The JetStream KV registry could not be read or written." },
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
+  ERR_TELEMETRY_SDK_MISSING: {
+    retryable: false,
+    summary: "OTEL_* variables ask `tether node start` to export telemetry, but the optional peer dependency @opentelemetry/sdk-node is not installed.",
+  },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, summary: "Draining did not finish within the shutdown time limit; remaining messages were dead-lettered." },
   // Supervision, breakers and bulkheads (supervisors/)
   ERR_SUPERVISOR_SPEC_INVALID: {
