@@ -35,7 +35,7 @@ export const runFailover = async (options: FailoverOptions): Promise<{ metrics: 
       const nodeId = `victim-${round}-${Date.now() % 100000}`;
       const child = spawn(
         process.execPath,
-        [resolve(root, "bin/tether.js"), "node", "start", "--nats", u1, "--replicas", "3", "--lease-ms", String(options.leaseMs), "--node-id", nodeId, "--agents", "bench/failover-agents.ts"],
+        ["--import", "tsx", resolve(root, "cli/main.ts"), "node", "start", "--nats", u1, "--replicas", "3", "--lease-ms", String(options.leaseMs), "--node-id", nodeId, "--agents", "bench/failover-agents.ts"],
         { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
       );
       let out = "";

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
-import { Node, createStderrLogger, startTelemetry, type LogLevel } from "../runtime/index.ts";
+import { Node, createStderrLogger, type LogLevel } from "../runtime/index.ts";
 import { TetherError, hasCode } from "../protocols/index.ts";
 import { SupervisionHost } from "../supervisors/index.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
 import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
+import { startTelemetry } from "./telemetry.ts";
 
 interface NodeStartFlags {
   nats: string;
@@ -57,7 +58,7 @@ export const registerNodeCommand = (program: Command): void => {
       await importAgentsModule(agentsModule); // fails fast, before anything starts
       const natsSource = command.getOptionValueSource("nats");
       const servers = serversOrEmbedded(flags, natsSource);
-      const telemetry = startTelemetry(process.env, "tether-node");
+      const telemetry = await startTelemetry(process.env, "tether-node");
       const logger = createStderrLogger(flags.logLevel);
       const n = await Node.create(
         {

@@ -41,6 +41,10 @@ export const ErrorCodes = {
   ERR_KEY_NOT_FOUND: { retryable: false, summary: "No key with this kid is in the network's key registry." },
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
+  ERR_TELEMETRY_SDK_MISSING: {
+    retryable: false,
+    summary: "OTEL_* variables ask `tether node start` to export telemetry, but the optional peer dependency @opentelemetry/sdk-node is not installed.",
+  },
   ERR_SHUTDOWN_TIMEOUT: { retryable: false, summary: "Draining did not finish within the shutdown time limit; remaining messages were dead-lettered." },
   ERR_DEAD_LETTER_NOT_FOUND: { retryable: false, summary: "`tether dlq show` found no dead-letter record with this id (or stream sequence) in the network's dead-letter stream." },
   // Supervision, breakers and bulkheads (supervisors/)

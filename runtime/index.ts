@@ -33,8 +33,6 @@ export type { Logger } from "./support/logger.ts";
 export type { NodeEvent, NodeEventListener } from "./node-events.ts";
 export { injectTraceContext, extractTraceContext } from "./telemetry/tracing.ts";
 export type { HeaderCarrier } from "./telemetry/tracing.ts";
-export { startTelemetry } from "./telemetry/telemetry.ts";
-export type { Telemetry } from "./telemetry/telemetry.ts";
 export type { BreakerBoard } from "./stores/breaker-board.ts";
 export { LedgerStream } from "./stores/ledger-stream.ts";
 export type { LedgerStreamOptions } from "./stores/ledger-stream.ts";

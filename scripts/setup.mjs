@@ -3,6 +3,7 @@
 //   1. Node >= 20.11
 //   2. nats-server (Debian package `nats-server`, via apt-get when running as root)
 //   3. npm ci (skipped when node_modules already matches package-lock.json)
+//   4. dist/, the compiled package behind `npx tether` (skipped when newer than every source)
 // Plain Node (no dependencies), because it runs before `npm ci`.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -52,12 +53,10 @@ if (existsSync(stamp) && readFileSync(stamp, "utf8") === digest) {
 } else {
   say("npm ci...");
   const ci = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });
-  if (ci.status !== 0) {
-    // npm ci refuses a lock file that lacks optional platform builds some registries do not serve
-    // (msgpackr's native extension for other OSes); npm install honours the lock and skips them.
-    say("npm ci refused the lock file; falling back to npm install (same pinned versions)");
-    execFileSync("npm", ["install", "--no-audit", "--no-fund"], { stdio: "inherit" });
-  }
+  if (ci.status !== 0) fail("npm ci failed (see above).");
   writeFileSync(stamp, digest);
 }
+// dist/: the compiled CLI behind `npx tether`, rebuilt only when a source is newer
+const build = spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale"], { stdio: "inherit" });
+if (build.status !== 0) fail("the build failed (see above).");
 say("ready. Next: `npm run demo` or `npm test`.");

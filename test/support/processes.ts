@@ -3,7 +3,11 @@ import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..", "..");
 
-/** A `tether …` child process (bin/tether.js) whose output lines can be awaited; killed on dispose. */
+/**
+ * A `tether …` child process whose output lines can be awaited; killed on dispose. It runs the CLI's
+ * sources (`node --import tsx cli/main.ts`, one process like the published bin), so tests never run a
+ * stale dist/ and agents modules written in TypeScript load.
+ */
 export class TetherProcess implements AsyncDisposable {
   readonly child: ChildProcess;
   stdout = "";
@@ -12,7 +16,7 @@ export class TetherProcess implements AsyncDisposable {
 
   /** `detached`: the process leads its own process group, as a command run from a terminal does. */
   constructor(args: string[], env: Record<string, string> = {}, options: { detached?: boolean } = {}) {
-    this.child = spawn(process.execPath, [resolve(root, "bin/tether.js"), ...args], {
+    this.child = spawn(process.execPath, ["--import", "tsx", resolve(root, "cli/main.ts"), ...args], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
