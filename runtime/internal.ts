@@ -23,3 +23,7 @@ export type { CounterBucket, CounterEntry, QuotaSubject } from "./assurance/quot
 export { ensureKvBucket, ensureStream, isTransientJetStreamError } from "./stores/jetstream-provisioning.ts";
 export { ControlGuard } from "./cluster/control-guard.ts";
 export type { RecordEvent } from "./cluster/control-guard.ts";
+export { Checkpoints } from "./hosting/checkpoints.ts";
+export { CellDirectory } from "./hosting/cell-directory.ts";
+export type { CheckpointBucket } from "./stores/state-store.ts";
+export type { NodeCore } from "./node-core.ts";

@@ -32,8 +32,19 @@ export class Checkpoints {
 
   /** Saves a cell's state (with its processed durable marks) by compare-and-set; one save at a time per actor. */
   save(cell: ActorCell): Promise<number> {
+    if (cell.passivated) return Promise.resolve(this.#revisions.get(cell.id) ?? 0); // its state is the checkpoint already
+    // Snapshot now, synchronously: the state together with exactly the durable messages it includes.
+    // Written later, after the saves ahead of it, it must not pick up what the actor did meanwhile (an
+    // async handler that already changed the state for a message not marked yet would be applied twice
+    // after a crash).
+    let data: Uint8Array;
+    try {
+      data = this.#store.encode(cell.id, stateOf(cell.instance), this.#core.id, this.#core.clock.now(), this.#processed.get(cell.id) ?? []);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const previous = this.#chains.get(cell.id) ?? Promise.resolve(0);
-    const next = previous.catch(() => 0).then(() => this.#saveNow(cell));
+    const next = previous.catch(() => 0).then(() => this.#saveNow(cell, data));
     this.#chains.set(cell.id, next);
     void next
       .finally(() => {
@@ -53,12 +64,11 @@ export class Checkpoints {
     return this.#chains.has(id);
   }
 
-  async #saveNow(cell: ActorCell): Promise<number> {
-    if (cell.passivated) return this.#revisions.get(cell.id) ?? 0; // its state is the checkpoint already
+  async #saveNow(cell: ActorCell, data: Uint8Array): Promise<number> {
     await this.#beforeSave();
     if (!this.#directory.owns(cell)) throw new TetherError("ERR_ACTOR_FENCED", `actor ${cell.id} was fenced: not saving its state`);
     try {
-      const revision = await this.#store.save(cell.id, stateOf(cell.instance), this.#core.id, this.#core.clock.now(), this.#processed.get(cell.id) ?? [], this.#revisions.get(cell.id) ?? 0);
+      const revision = await this.#store.saveEncoded(cell.id, data, this.#revisions.get(cell.id) ?? 0);
       this.#revisions.set(cell.id, revision);
       return revision;
     } catch (error) {

@@ -29,12 +29,15 @@ export interface Checkpoint {
  * Actor state checkpoints in JetStream KV (`tether_<net>_state`, key `s.<actorId>`, msgpack values),
  * so an actor resumes where it left off after a restart, a migration or its node's death.
  */
+/** The KV operations checkpoints need (JetStream's `KV` has them; unit tests pass an in-memory one). */
+export type CheckpointBucket = Pick<KV, "get" | "put" | "create" | "update">;
+
 export class StateStore {
-  readonly #kv: KV;
+  readonly #kv: CheckpointBucket;
   /** Structured-clone msgpack: Map, Set, Date, typed arrays and shared references survive a checkpoint. */
   readonly #codec = new Packr({ structuredClone: true });
 
-  private constructor(kv: KV) {
+  constructor(kv: CheckpointBucket) {
     this.#kv = kv;
   }
 
@@ -49,12 +52,23 @@ export class StateStore {
    * ERR_ACTOR_FENCED.
    */
   async save(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly ProcessedMark[] = [], expectRevision?: number): Promise<number> {
-    let data: Uint8Array;
+    return this.saveEncoded(actorId, this.encode(actorId, state, nodeId, at, processed), expectRevision);
+  }
+
+  /**
+   * Encodes a checkpoint now: a snapshot of the state and of the durable messages it includes, taken
+   * synchronously, so what is written later is exactly this (not whatever the actor did meanwhile).
+   */
+  encode(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly ProcessedMark[]): Uint8Array {
     try {
-      data = this.#codec.pack({ state, nodeId, at, processed });
+      return this.#codec.pack({ state, nodeId, at, processed });
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_INVALID", `state of ${actorId} cannot be encoded for a checkpoint: ${String(cause)}`, { cause });
     }
+  }
+
+  /** Writes a checkpoint made by `encode` (compare-and-set with `expectRevision`, as `save`). */
+  async saveEncoded(actorId: string, data: Uint8Array, expectRevision?: number): Promise<number> {
     try {
       if (expectRevision === undefined) return await this.#kv.put(`s.${actorId}`, data);
       if (expectRevision === 0) return await this.#kv.create(`s.${actorId}`, data);

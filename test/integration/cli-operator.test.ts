@@ -43,7 +43,8 @@ describe("tether CLI defects an operator hit", () => {
     const [jwks, noAgents, commonJs, both, badJson] = await Promise.all([
       runTether(["audit", "verify", "--file", ledger, "--jwks", join(dir, "missing-jwks.json")]),
       runTether(["node", "start", "--nats", "nats://127.0.0.1:1"]),
-      runTether(["node", "start", "--nats", "nats://127.0.0.1:1", "--agents", join(cjs, "agents.ts")]),
+      // loaded the way Node loads plain JavaScript (the ESM-only loader): a CommonJS folder stays CommonJS
+      runTether(["node", "start", "--nats", "nats://127.0.0.1:1", "--agents", join(cjs, "agents.ts")], {}, { loader: "tsx/esm" }),
       runTether(["node", "start", "--embedded", "--nats", "nats://127.0.0.1:1", "--agents", "test/fixtures/agents.ts"]),
       runTether(["ask", "cli-counter", "{not json", "--nats", "nats://127.0.0.1:1"]),
     ]);

@@ -44,9 +44,9 @@ export class MemoryKv implements CounterBucket {
     return this.#set(key, value, "PUT");
   }
 
-  /** Writes a value unconditionally, as another node would. */
-  put(key: string, text: string): void {
-    this.#set(key, encoder.encode(text), "PUT");
+  /** Writes a value unconditionally, as another node would (text is stored UTF-8). Returns the revision. */
+  async put(key: string, value: string | Uint8Array): Promise<number> {
+    return this.#set(key, typeof value === "string" ? encoder.encode(value) : value, "PUT");
   }
 
   /** Leaves a delete marker, as `kv.delete` does. */

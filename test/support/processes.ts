@@ -14,9 +14,13 @@ export class TetherProcess implements AsyncDisposable {
   stderr = "";
   readonly exited: Promise<number | null>;
 
-  /** `detached`: the process leads its own process group, as a command run from a terminal does. */
-  constructor(args: string[], env: Record<string, string> = {}, options: { detached?: boolean } = {}) {
-    this.child = spawn(process.execPath, ["--import", "tsx", resolve(root, "cli/main.ts"), ...args], {
+  /**
+   * `detached`: the process leads its own process group, as a command run from a terminal does.
+   * `loader`: `tsx` (default) loads TypeScript as ES modules and as CommonJS; `tsx/esm` only as ES
+   * modules, like Node itself loads an application's plain JavaScript (a CommonJS folder stays CommonJS).
+   */
+  constructor(args: string[], env: Record<string, string> = {}, options: { detached?: boolean; loader?: "tsx" | "tsx/esm" } = {}) {
+    this.child = spawn(process.execPath, ["--import", options.loader ?? "tsx", resolve(root, "cli/main.ts"), ...args], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -49,8 +53,8 @@ export class TetherProcess implements AsyncDisposable {
 }
 
 /** Runs `tether …` to completion and returns its exit code and output. */
-export const runTether = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-  await using p = new TetherProcess(args, env);
+export const runTether = async (args: string[], env: Record<string, string> = {}, options: { loader?: "tsx" | "tsx/esm" } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+  await using p = new TetherProcess(args, env, options);
   const code = await p.exited;
   return { code, stdout: p.stdout, stderr: p.stderr };
 };
