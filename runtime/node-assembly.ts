@@ -1,0 +1,159 @@
+// How a node is put together from its rooms: the connection, and every room wired to the others.
+import type { TracerProvider } from "@opentelemetry/api";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { TetherError, type NodeRecord } from "../protocols/index.ts";
+import type { ActionInterceptor } from "./actor/actor-types.ts";
+import { Assurance } from "./assurance/assurance.ts";
+import { ControlGuard } from "./cluster/control-guard.ts";
+import { ControlPlane } from "./cluster/control-plane.ts";
+import { ControlSigner } from "./cluster/control-signer.ts";
+import { Failover } from "./cluster/failover.ts";
+import { Lease } from "./cluster/lease.ts";
+import { NatsServer } from "./embedded/nats-server.ts";
+import { ActorHost } from "./hosting/actor-host.ts";
+import { CellDirectory } from "./hosting/cell-directory.ts";
+import { CellRuntime, type VerifyCompensation } from "./hosting/cell-runtime.ts";
+import { Checkpoints } from "./hosting/checkpoints.ts";
+import { DurableDelivery } from "./hosting/durable-delivery.ts";
+import { Passivation } from "./hosting/passivation.ts";
+import { RegisteredTypes } from "./hosting/registered-types.ts";
+import { composeActionChain } from "./interceptors/action-chain.ts";
+import { assuranceLinks } from "./interceptors/assurance-links.ts";
+import { DeadLetterSink } from "./messaging/dead-letter-sink.ts";
+import { Inbound } from "./messaging/inbound.ts";
+import { Outbound, type CallObserver } from "./messaging/outbound.ts";
+import { ACTIVE_CONTEXT } from "./messaging/ref.ts";
+import { Replies } from "./messaging/replies.ts";
+import { TellFlow } from "./messaging/tell-flow.ts";
+import { NodeCore } from "./node-core.ts";
+import { type NodeOptionsResolved } from "./node-options.ts";
+import { DeadLetters } from "./stores/dead-letters.ts";
+import { DurableLane } from "./stores/durable-lane.ts";
+import { Registry } from "./stores/registry.ts";
+import { StateStore } from "./stores/state-store.ts";
+import { type Clock } from "./support/clock.ts";
+import type { Logger } from "./support/logger.ts";
+
+/** Collaborators a node uses; everything is optional and passed explicitly (no globals). */
+export interface NodeDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Enables OpenTelemetry spans for send, receive and handle. Without it, tracing costs nothing. */
+  readonly tracerProvider?: TracerProvider;
+  /** Interceptors on `ctx.act`, outermost first (inside the assurance link). */
+  readonly actionInterceptors?: readonly ActionInterceptor[];
+  /** Path of the nats-server binary for the embedded default. */
+  readonly natsServerBinary?: string;
+  /** Randomness (failover jitter); default Math.random. Inject a seeded one in tests. */
+  readonly random?: () => number;
+  /**
+   * Sees the outcome of every ask this node makes (caller → target, duration, error code): the input of
+   * cascade detection (`CascadeMonitor.observe`). Absent by default, and then it costs nothing.
+   */
+  readonly callObserver?: CallObserver;
+}
+
+
+/** The rooms of one node, assembled once by `Node.create` (see `assemble`). */
+export interface Rooms {
+  readonly core: NodeCore;
+  readonly server: NatsServer | undefined;
+  readonly registry: Registry;
+  readonly directory: CellDirectory;
+  readonly types: RegisteredTypes;
+  readonly sink: DeadLetterSink;
+  readonly replies: Replies;
+  readonly flow: TellFlow;
+  readonly lease: Lease;
+  readonly checkpoints: Checkpoints;
+  readonly outbound: Outbound;
+  readonly host: ActorHost;
+  readonly control: ControlPlane;
+  readonly guard: ControlGuard;
+  readonly signer: ControlSigner;
+  readonly failover: Failover;
+  readonly assurance: Assurance;
+  readonly verifyCompensation: VerifyCompensation;
+}
+
+export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
+  try {
+    return await connect({
+      servers: server === undefined ? options.servers : [server.url],
+      name: `tether-${options.network}-${nodeId}`,
+      reconnectTimeWait: options.reconnectTimeWaitMs,
+      reconnectJitter: options.reconnectJitterMs,
+      maxReconnectAttempts: -1,
+      pingInterval: 10_000,
+      // JetStream/KV requests otherwise build two stack-capturing errors each (6-14% of CPU measured)
+      noAsyncTraces: true,
+    });
+  } catch (cause) {
+    await server?.stop();
+    throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${options.servers.join(",") || server?.url}: ${String(cause)}`, { cause });
+  }
+};
+
+/**
+ * Wires the rooms together. Two links are late-bound because they point back at the host: a lost
+ * claim (lease) and a refused checkpoint both fence the local copy through `host.fence`.
+ */
+export const assemble = async (
+  core: NodeCore,
+  server: NatsServer | undefined,
+  registry: Registry,
+  deadLetters: DeadLetters,
+  states: StateStore,
+  lane: DurableLane,
+  record: NodeRecord,
+  deps: NodeDeps,
+): Promise<Rooms> => {
+  const directory = new CellDirectory();
+  const types = new RegisteredTypes();
+  const sink = new DeadLetterSink(core, deadLetters);
+  const flow = new TellFlow(core);
+  const replies = new Replies(core, sink, flow);
+  const lease = new Lease(core, registry, directory, record);
+  const checkpoints = new Checkpoints(core, states, directory, () => lease.ensure());
+  const durable = new DurableDelivery(core, lane, checkpoints, sink);
+  const passivation = new Passivation(core, directory, checkpoints);
+  const outbound = new Outbound(core, (id) => directory.live(id), replies, sink, lane, flow, deps.callObserver);
+  const assurance = await Assurance.open({
+    nc: core.nc,
+    subjects: core.subjects,
+    nodeId: core.id,
+    options: core.options.assurance,
+    replicas: core.options.jetstreamReplicas,
+    ectMaxAgeMs: core.options.ectMaxAgeMs,
+    clock: core.clock,
+    logger: core.logger,
+    ledgerRef: outbound.ref(core.options.assurance.ledger.actorId, core.self, ACTIVE_CONTEXT, undefined),
+  });
+  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
+  const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
+  const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id));
+  const act = composeActionChain([...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
+  const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
+    try {
+      await guard.verifyCompensation(grant, actorId, request);
+    } catch (error) {
+      throw guard.refused(error, actorId, { jti: request.jti });
+    }
+  };
+  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act, verifyCompensation });
+  const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
+  lease.onClaimLost = (cell, reason) => host.fence(cell, reason);
+  checkpoints.onFenced = (cell, reason) => void host.fence(cell, reason);
+  const activate = async (actorId: string, className: string, fresh: boolean) => {
+    const type = types.get(className);
+    if (type === undefined) throw new TetherError("ERR_ACTOR_CLASS_INVALID", `node ${core.id} has no registered type ${className}`);
+    const { actorClass, options } = type;
+    await host.spawn(actorId, actorClass, () => new actorClass(...((options.args ?? []) as unknown[])), fresh ? { ...options } : { ...options, restore: true });
+  };
+  const control = new ControlPlane({ core, directory, registry, types, host, replies, activate, guard, signer, assurance });
+  const failover = new Failover(core, registry, directory, types, control, async (actorId, className) => {
+    await activate(actorId, className, false);
+    return "started";
+  });
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, verifyCompensation };
+};
