@@ -125,6 +125,7 @@ export const assemble = async (
     options: core.options.assurance,
     replicas: core.options.jetstreamReplicas,
     ectMaxAgeMs: core.options.ectMaxAgeMs,
+    storage: core.options.storage,
     clock: core.clock,
     logger: core.logger,
     ledgerRef: outbound.ref(core.options.assurance.ledger.actorId, core.self, ACTIVE_CONTEXT, undefined),

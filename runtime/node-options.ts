@@ -58,6 +58,25 @@ export const NodeOptionsSchema = z.strictObject({
   durableMaxDeliver: z.number().int().min(1).max(1_000).default(5),
   /** How long the ECT DAG store keeps tokens (parent lookups, rollback, usage roll-ups). */
   ectMaxAgeMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+  /**
+   * The network's storage budget, per server holding a replica, in MiB: every stream and bucket a node
+   * creates gets an explicit limit, so JetStream reserves a known amount and the stock 3-node cluster
+   * (2 GB file store per server) holds at least 10 networks with replicas 3 (160 MiB each by default).
+   * The dead letters drop their oldest records when full; the durable lane refuses new sends (no loss);
+   * the KV buckets refuse writes (the node reports ERR_*_FAILED). The audit stream is the ledger's own.
+   */
+  storage: z
+    .strictObject({
+      deadLettersMb: z.number().int().min(1).default(48),
+      durableMb: z.number().int().min(1).default(32),
+      stateMb: z.number().int().min(1).default(32),
+      ectMb: z.number().int().min(1).default(32),
+      registryMb: z.number().int().min(1).default(8),
+      keysMb: z.number().int().min(1).default(2),
+      usageMb: z.number().int().min(1).default(4),
+      breakersMb: z.number().int().min(1).default(2),
+    })
+    .prefault({}),
   /** Assurance profile, keys, ledger policy and quotas (see README "Assurance profiles"). */
   assurance: AssuranceOptions.prefault({}),
 });

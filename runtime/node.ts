@@ -86,10 +86,12 @@ export class Node implements AsyncDisposable {
     let registry: Registry | undefined;
     try {
       const replicas = options.jetstreamReplicas;
-      registry = await Registry.open(nc, subjects, { replicas, clock });
-      const deadLetters = await DeadLetters.open(nc, subjects, { replicas, maxAgeMs: options.deadLetterMaxAgeMs, logger });
-      const states = await StateStore.open(nc, subjects, { replicas });
-      const lane = await DurableLane.open(nc, subjects, { replicas }, logger);
+      const mb = (n: number) => n * 1024 * 1024;
+      const budget = options.storage;
+      registry = await Registry.open(nc, subjects, { replicas, clock, maxBytes: mb(budget.registryMb) });
+      const deadLetters = await DeadLetters.open(nc, subjects, { replicas, maxAgeMs: options.deadLetterMaxAgeMs, maxBytes: mb(budget.deadLettersMb), logger });
+      const states = await StateStore.open(nc, subjects, { replicas, maxBytes: mb(budget.stateMb) });
+      const lane = await DurableLane.open(nc, subjects, { replicas, maxBytes: mb(budget.durableMb) }, logger);
       const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
       const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network) });
       const rooms = await assemble(core, server, registry, deadLetters, states, lane, record, deps);
@@ -267,7 +269,7 @@ export class Node implements AsyncDisposable {
   /** The network's shared circuit-breaker states (opened on first use, then shared by callers on this node). */
   breakerBoard(): Promise<BreakerBoard> {
     const { core } = this.#r;
-    this.#breakers ??= BreakerBoard.open(core.nc, core.subjects, { replicas: core.options.jetstreamReplicas }).catch((error: unknown) => {
+    this.#breakers ??= BreakerBoard.open(core.nc, core.subjects, { replicas: core.options.jetstreamReplicas, maxBytes: core.options.storage.breakersMb * 1024 * 1024 }).catch((error: unknown) => {
       this.#breakers = undefined; // a later call tries again
       throw error;
     });

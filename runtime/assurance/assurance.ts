@@ -33,6 +33,8 @@ export interface AssuranceParams {
   readonly options: AssuranceOptionsResolved;
   readonly replicas: number;
   readonly ectMaxAgeMs: number;
+  /** The network's storage budget (MiB per bucket; see the node options). */
+  readonly storage: { readonly keysMb: number; readonly ectMb: number; readonly usageMb: number };
   readonly clock: Clock;
   readonly logger: Logger;
   /** A ref to the network's audit ledger actor (used by the regulated profile and security events). */
@@ -75,8 +77,9 @@ export class Assurance {
   }
 
   static async open(p: AssuranceParams): Promise<Assurance> {
-    const keys = await KeyRegistry.open(p.nc, p.subjects, { replicas: p.replicas, clock: p.clock, logger: p.logger });
-    const store = await KvEctStore.open(p.nc, p.subjects, { replicas: p.replicas, maxAgeMs: p.ectMaxAgeMs });
+    const mb = 1024 * 1024;
+    const keys = await KeyRegistry.open(p.nc, p.subjects, { replicas: p.replicas, clock: p.clock, logger: p.logger, maxBytes: p.storage.keysMb * mb });
+    const store = await KvEctStore.open(p.nc, p.subjects, { replicas: p.replicas, maxAgeMs: p.ectMaxAgeMs, maxBytes: p.storage.ectMb * mb });
     let signingKey: SigningKey | undefined;
     if (p.options.profile !== "relaxed") {
       const path = join(p.options.keyDir, p.subjects.network, `${p.nodeId}.jwk.json`);
@@ -89,7 +92,7 @@ export class Assurance {
       if (existing === undefined) await keys.publish(key, "node", p.nodeId);
     }
     const controlKey = signingKey ?? (await Assurance.#ephemeralNodeKey(keys, p));
-    const quotas = p.options.quotas.length === 0 ? undefined : await Quotas.open(p.nc, p.subjects, p.options.quotas, { replicas: p.replicas, clock: p.clock });
+    const quotas = p.options.quotas.length === 0 ? undefined : await Quotas.open(p.nc, p.subjects, p.options.quotas, { replicas: p.replicas, clock: p.clock, maxBytes: p.storage.usageMb * mb });
     return new Assurance(p, keys, store, signingKey, controlKey, quotas);
   }
 

@@ -49,8 +49,8 @@ export class Quotas {
     this.#clock = options.clock;
   }
 
-  static async open(nc: NatsConnection, subjects: NetworkSubjects, rules: readonly QuotaRule[], options: { replicas: number; clock: Clock }): Promise<Quotas> {
-    const kv = await ensureKvBucket(nc, subjects.usageBucket(), { history: 1, replicas: options.replicas });
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, rules: readonly QuotaRule[], options: { replicas: number; clock: Clock; maxBytes?: number }): Promise<Quotas> {
+    const kv = await ensureKvBucket(nc, subjects.usageBucket(), { history: 1, replicas: options.replicas, ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes }) });
     return new Quotas(kv, rules, { clock: options.clock });
   }
 

@@ -26,9 +26,9 @@ export class BreakerBoard {
     this.#kv = kv;
   }
 
-  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number }): Promise<BreakerBoard> {
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number; maxBytes?: number }): Promise<BreakerBoard> {
     try {
-      return new BreakerBoard(await ensureKvBucket(nc, subjects.breakersBucket(), { history: 1, replicas: options.replicas }));
+      return new BreakerBoard(await ensureKvBucket(nc, subjects.breakersBucket(), { history: 1, replicas: options.replicas, ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes }) }));
     } catch (cause) {
       throw new TetherError("ERR_STORE_UNAVAILABLE", `cannot open the breaker bucket ${subjects.breakersBucket()}: ${String(cause)}`, { cause });
     }

@@ -8,6 +8,8 @@ import { ensureStream } from "./jetstream-provisioning.ts";
 export interface DeadLettersOptions {
   readonly replicas: number;
   readonly maxAgeMs: number;
+  /** Explicit size limit (JetStream reserves it on every replica); the oldest records go first. */
+  readonly maxBytes: number;
   readonly logger: Logger;
 }
 
@@ -34,7 +36,7 @@ export class DeadLetters {
       num_replicas: options.replicas,
       max_age: nanos(options.maxAgeMs),
       max_msgs: 1_000_000,
-      max_bytes: 1024 * 1024 * 1024,
+      max_bytes: options.maxBytes,
       discard: DiscardPolicy.Old,
       storage: StorageType.File,
     });

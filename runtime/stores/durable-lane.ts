@@ -2,6 +2,7 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { nanos } from "@nats-io/transport-node";
 import {
   AckPolicy,
+  DiscardPolicy,
   DeliverPolicy,
   StorageType,
   jetstream,
@@ -33,6 +34,8 @@ export interface DurableLaneOptions {
   readonly replicas: number;
   /** JetStream's duplicate window: a message id sent twice within it is stored once. Default 2 min. */
   readonly duplicateWindowMs?: number;
+  /** Explicit size limit (reserved on every replica); when full, new sends are refused. */
+  readonly maxBytes?: number;
   /** How consumers detect a stall and re-attach; default `defaultConsumerTiming`. */
   readonly consumerTiming?: Partial<DurableConsumerTiming>;
   /** Default: the system clock. */
@@ -85,6 +88,8 @@ export class DurableLane {
       num_replicas: options.replicas,
       storage: StorageType.File,
       duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
+      // full: new sends are refused (the sender's await rejects), never old messages dropped
+      ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes, discard: DiscardPolicy.New }),
     });
     return new DurableLane(jetstream(nc), await jetstreamManager(nc), subjects, options, logger);
   }

@@ -43,8 +43,8 @@ export class KvEctStore implements EctStore {
     this.#cacheSize = cacheSize;
   }
 
-  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number; maxAgeMs: number; cacheSize?: number }): Promise<KvEctStore> {
-    const kv = await ensureKvBucket(nc, subjects.ectBucket(), { history: 1, replicas: options.replicas, ttl: options.maxAgeMs });
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number; maxAgeMs: number; cacheSize?: number; maxBytes?: number }): Promise<KvEctStore> {
+    const kv = await ensureKvBucket(nc, subjects.ectBucket(), { history: 1, replicas: options.replicas, ttl: options.maxAgeMs, ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes }) });
     return new KvEctStore(kv, options.cacheSize ?? 10_000);
   }
 

@@ -24,6 +24,8 @@ export interface KeyRegistryOptions {
   readonly logger: Logger;
   /** How long a retired key still verifies (the longest a token it signed can be accepted). Default 15 min. */
   readonly retiredGraceMs?: number;
+  /** Explicit bucket size limit (reserved on every replica). */
+  readonly maxBytes?: number;
 }
 
 const encoder = new TextEncoder();
@@ -67,7 +69,7 @@ export class KeyRegistry implements KeyResolver, ControlKeys, AsyncDisposable {
   }
 
   static async open(nc: NatsConnection, subjects: NetworkSubjects, options: KeyRegistryOptions): Promise<KeyRegistry> {
-    const kv = await ensureKvBucket(nc, subjects.keysBucket(), { history: 1, replicas: options.replicas });
+    const kv = await ensureKvBucket(nc, subjects.keysBucket(), { history: 1, replicas: options.replicas, ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes }) });
     const registry = new KeyRegistry(kv, options);
     await registry.#watch();
     return registry;

@@ -16,6 +16,8 @@ export interface RegistryOptions {
   readonly replicas: number;
   readonly clock: Clock;
   readonly timeoutMs?: number;
+  /** Explicit bucket size limit (reserved on every replica). */
+  readonly maxBytes?: number;
 }
 
 /** An actor claim this node holds: the KV revision is needed to release it safely (compare-and-set). */
@@ -46,7 +48,7 @@ export class Registry {
     const kv = await ensureKvBucket(
       nc,
       subjects.registryBucket(),
-      { history: 1, replicas: options.replicas },
+      { history: 1, replicas: options.replicas, ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes }) },
       { timeoutMs: options.timeoutMs ?? 10_000 },
     );
     return new Registry(kv, options.clock);

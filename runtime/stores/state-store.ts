@@ -41,8 +41,8 @@ export class StateStore {
     this.#kv = kv;
   }
 
-  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number }): Promise<StateStore> {
-    return new StateStore(await ensureKvBucket(nc, subjects.stateBucket(), { history: 1, replicas: options.replicas }));
+  static async open(nc: NatsConnection, subjects: NetworkSubjects, options: { replicas: number; maxBytes?: number }): Promise<StateStore> {
+    return new StateStore(await ensureKvBucket(nc, subjects.stateBucket(), { history: 1, replicas: options.replicas, ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes }) }));
   }
 
   /**
