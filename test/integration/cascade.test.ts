@@ -82,7 +82,7 @@ describe("cascade detection and containment", () => {
 
     await a.nats.close(); // node a dies without releasing anything: its lease lapses
     await eventually(async () => (await b.whereIs("cascade-monitor"))?.record.nodeId === b.id, 15_000, "the monitor failed over to b");
-    expect(await onA.evaluate()).toBeUndefined(); // any node's handle reaches it where it runs now
+    expect(await onB.evaluate()).toBeUndefined(); // reached where it runs now
 
     await c.spawn("model2", Link, { args: [undefined] });
     await c.spawn("planner2", Link, { args: ["model2"] });
