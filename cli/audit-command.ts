@@ -1,10 +1,10 @@
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AuditLedger, createAuditLedgerDeps } from "../actors/index.ts";
-import { TetherError, canonicalJson, networkSubjects, stitchWorkflow, verifyLedgerStream, type ResolveCheckpointKey } from "../protocols/index.ts";
-import { KeyRegistry, LedgerStream, Node, createStderrLogger, silentLogger, systemClock } from "../runtime/index.ts";
+import { TetherError, canonicalJson, networkSubjects, recordSealValid, stitchWorkflow, verifyLedgerStream, type ResolveCheckpointKey } from "../protocols/index.ts";
+import { KeyRegistry, LedgerStream, Node, type LedgerAnchor, createStderrLogger, silentLogger, systemClock } from "../runtime/index.ts";
 import { withConnection } from "./connection.ts";
 import { loadJwks } from "./jwks.ts";
 import { natsOption } from "./nats-option.ts";
@@ -14,7 +14,8 @@ import { parsePositiveInt, parseServers, serversOrEmbedded } from "./servers.ts"
 
 interface LedgerFlags {
   nats: string;
-  network: string;
+  /** Absent with --file: the export names its network (its records do). */
+  network?: string;
   file?: string;
   jwks?: string;
 }
@@ -22,7 +23,7 @@ interface LedgerFlags {
 const common = (c: Command) =>
   c
     .addOption(natsOption())
-    .option("--network <name>", "network name", "default")
+    .option("--network <name>", "network name (default: \"default\"; with --file, the export's own)")
     .option("--file <path>", "read the ledger from a JSONL export instead of the live stream")
     .option("--jwks <file|url>", "JWKS holding the ledger's checkpoint key (default: the network's key registry); with --file, no NATS is needed");
 
@@ -30,6 +31,10 @@ const common = (c: Command) =>
 interface LedgerSource {
   readonly total?: number;
   readonly records: AsyncIterable<unknown>;
+  /** Stream sequences of messages skipped as foreign (no valid ledger seal), filled while reading. */
+  readonly foreign: { seq: number; why: string }[];
+  /** The latest anchor in the network's anchor stream (live ledger only). */
+  readonly anchor?: LedgerAnchor;
 }
 
 /** A JSONL export, one record per line, read line by line. */
@@ -49,7 +54,7 @@ const readJsonl = (path: string): LedgerSource => {
       }
     }
   }
-  return { records: records() };
+  return { records: records(), foreign: [] };
 };
 
 /**
@@ -62,12 +67,35 @@ const withLedger = async <T>(flags: LedgerFlags, fn: (ledger: LedgerSource, reso
   if (flags.file !== undefined && fromJwks !== undefined) return fn(readJsonl(flags.file), fromJwks);
   const file = flags.file === undefined ? undefined : readJsonl(flags.file);
   return withConnection(flags.nats, async (nc) => {
-    const subjects = networkSubjects(flags.network);
-    const ledger = file ?? (await LedgerStream.read(nc, subjects));
-    if (fromJwks !== undefined) return fn(ledger, fromJwks);
+    const subjects = networkSubjects(flags.network ?? "default");
     await using keys = await KeyRegistry.open(nc, subjects, { replicas: 1, clock: systemClock, logger: silentLogger });
-    return fn(ledger, (kid) => keys.resolve(kid));
+    const resolveKey: ResolveCheckpointKey = fromJwks ?? ((kid) => keys.resolve(kid));
+    if (file !== undefined) return fn(file, resolveKey);
+    // only records sealed by a key of role `audit` are the ledger's; anything else is foreign
+    const auditKey: ResolveCheckpointKey = async (kid) => {
+      const k = await keys.lookup(kid);
+      return typeof k === "object" && k.role === "audit" ? resolveKey(kid) : undefined;
+    };
+    const foreign: { seq: number; why: string }[] = [];
+    const read = await LedgerStream.read(nc, subjects, {
+      authenticate: (seal, hash) => recordSealValid(seal, hash, auditKey),
+      onForeign: (seq, why) => foreign.push({ seq, why }),
+    });
+    const anchor = await LedgerStream.latestAnchor(nc, subjects);
+    return fn({ ...read, foreign, ...(anchor === undefined ? {} : { anchor }) }, resolveKey);
   });
+};
+
+/** An anchor file written by `tether audit anchor --out`. */
+const readAnchorFile = (path: string): LedgerAnchor => {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new TetherError("ERR_CONFIG_INVALID", `--anchor: cannot read ${path} as JSON`, { cause });
+  }
+  if (!isRecord(value) || typeof value["signature"] !== "string") throw new TetherError("ERR_CONFIG_INVALID", `--anchor: ${path} holds no anchor signature`);
+  return value as unknown as LedgerAnchor;
 };
 
 const isRecord = (r: unknown): r is Record<string, unknown> => typeof r === "object" && r !== null;
@@ -133,29 +161,60 @@ export const registerAuditCommand = (program: Command): void => {
   )
     .option("--progress", "show progress on stderr (default: when stderr is a terminal)")
     .option("--no-progress", "never show progress")
-    .action((flags: LedgerFlags & { progress?: boolean }) =>
+    .option("--anchor <file>", "an anchor written by `tether audit anchor --out` (checked besides the network's anchor stream)")
+    .action((flags: LedgerFlags & { progress?: boolean; anchor?: string }) =>
       withLedger(flags, async (ledger, resolveKey) => {
+        const anchors: string[] = [];
+        if (ledger.anchor !== undefined) anchors.push(ledger.anchor.signature);
+        if (flags.anchor !== undefined) anchors.push(readAnchorFile(flags.anchor).signature);
         const progress = startProgress(process.stderr, flags.progress, { label: "verifying", unit: "records", ...(ledger.total === undefined ? {} : { total: ledger.total }) });
         let count = 0;
         const verdict = await verifyLedgerStream(ledger.records, {
           resolveKey,
-          network: flags.network,
+          ...(flags.network === undefined ? {} : { network: flags.network }),
+          anchors,
           onRecord: (n) => {
             count = n;
             progress.update(n);
           },
         });
         progress.done(count);
+        const foreignNote =
+          ledger.foreign.length === 0
+            ? ""
+            : `; ${ledger.foreign.length} foreign record(s) skipped (not written by the ledger, not part of it) at stream sequence ${ledger.foreign.slice(0, 10).map((f) => f.seq).join(", ")}${ledger.foreign.length > 10 ? ", …" : ""}`;
+        const anchorNote = anchors.length === 0 ? ", no anchor to check against" : `, ${anchors.length} anchor(s) checked`;
         if (verdict.ok) {
-          process.stdout.write(`ledger OK: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints verified\n`);
+          process.stdout.write(`ledger OK: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints verified${anchorNote}${foreignNote}\n`);
           return;
         }
         const p = verdict.firstProblem;
+        if (p?.anchor !== undefined && p.problem === "deleted") {
+          throw new TetherError(
+            "ERR_AUDIT_TAMPERED",
+            `ledger verification failed: the ledger is shorter than its last anchor (truncated${verdict.records === 0 ? ", or the whole stream deleted" : ""}): ${p.message}${foreignNote}`,
+            { details: { position: p.position, problem: p.problem, anchor: p.anchor } },
+          );
+        }
         throw new TetherError(
           "ERR_AUDIT_TAMPERED",
-          `ledger verification failed at position ${p?.position ?? "?"}${p?.index === undefined ? "" : ` (index ${p.index})`}: ${p?.problem ?? "unknown"}: ${p?.message ?? ""}`,
+          `ledger verification failed at position ${p?.position ?? "?"}${p?.index === undefined ? "" : ` (index ${p.index})`}: ${p?.problem ?? "unknown"}${p?.anchor === undefined ? "" : " (against the anchor)"}: ${p?.message ?? ""}${foreignNote}`,
           { details: { position: p?.position, problem: p?.problem } },
         );
+      }),
+    );
+
+  examples(audit.command("anchor"), "tether audit anchor --network default --out anchor.json")
+    .description("write the latest signed checkpoint anchor (network, index, hash, signature) to a file kept outside the cluster")
+    .addOption(natsOption())
+    .option("--network <name>", "network name", "default")
+    .requiredOption("--out <file>", "where to write the anchor (JSON)")
+    .action((flags: { nats: string; network: string; out: string }) =>
+      withConnection(flags.nats, async (nc) => {
+        const anchor = await LedgerStream.latestAnchor(nc, networkSubjects(flags.network));
+        if (anchor === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", `network ${flags.network} has no anchor yet (no signed checkpoint)`);
+        writeFileSync(flags.out, `${JSON.stringify(anchor, null, 2)}\n`, { mode: 0o644 });
+        process.stdout.write(`anchor of network ${anchor.network} at index ${anchor.index} written to ${flags.out}\n`);
       }),
     );
 
