@@ -33,12 +33,14 @@ interface LedgerSource {
   readonly records: AsyncIterable<unknown>;
   /** Stream sequences of messages skipped as foreign (no valid ledger seal), filled while reading. */
   readonly foreign: { seq: number; why: string }[];
-  /** The latest anchor in the network's anchor stream (live ledger only). */
-  readonly anchor?: LedgerAnchor;
+  /** The latest anchors in the network's anchor stream (live ledger only). */
+  readonly anchors: LedgerAnchor[];
+  /** Resolves keys of role `audit` only (record seals); with --jwks, the JWKS. */
+  readonly sealKey: ResolveCheckpointKey;
 }
 
 /** A JSONL export, one record per line, read line by line. */
-const readJsonl = (path: string): LedgerSource => {
+const readJsonl = (path: string): Omit<LedgerSource, "sealKey"> => {
   try {
     if (!statSync(path).isFile()) throw new Error("not a file");
   } catch (cause) {
@@ -54,7 +56,7 @@ const readJsonl = (path: string): LedgerSource => {
       }
     }
   }
-  return { records: records(), foreign: [] };
+  return { records: records(), foreign: [], anchors: [] };
 };
 
 /**
@@ -64,25 +66,25 @@ const readJsonl = (path: string): LedgerSource => {
 const withLedger = async <T>(flags: LedgerFlags, fn: (ledger: LedgerSource, resolveKey: ResolveCheckpointKey) => Promise<T>): Promise<T> => {
   const jwks = flags.jwks === undefined ? undefined : await loadJwks(flags.jwks);
   const fromJwks: ResolveCheckpointKey | undefined = jwks === undefined ? undefined : (kid) => jwks.resolve(kid);
-  if (flags.file !== undefined && fromJwks !== undefined) return fn(readJsonl(flags.file), fromJwks);
+  if (flags.file !== undefined && fromJwks !== undefined) return fn({ ...readJsonl(flags.file), sealKey: fromJwks }, fromJwks);
   const file = flags.file === undefined ? undefined : readJsonl(flags.file);
   return withConnection(flags.nats, async (nc) => {
     const subjects = networkSubjects(flags.network ?? "default");
     await using keys = await KeyRegistry.open(nc, subjects, { replicas: 1, clock: systemClock, logger: silentLogger });
     const resolveKey: ResolveCheckpointKey = fromJwks ?? ((kid) => keys.resolve(kid));
-    if (file !== undefined) return fn(file, resolveKey);
     // only records sealed by a key of role `audit` are the ledger's; anything else is foreign
     const auditKey: ResolveCheckpointKey = async (kid) => {
       const k = await keys.lookup(kid);
       return typeof k === "object" && k.role === "audit" ? resolveKey(kid) : undefined;
     };
+    if (file !== undefined) return fn({ ...file, sealKey: fromJwks ?? auditKey }, resolveKey);
     const foreign: { seq: number; why: string }[] = [];
     const read = await LedgerStream.read(nc, subjects, {
       authenticate: (seal, hash) => recordSealValid(seal, hash, auditKey),
       onForeign: (seq, why) => foreign.push({ seq, why }),
     });
-    const anchor = await LedgerStream.latestAnchor(nc, subjects);
-    return fn({ ...read, foreign, ...(anchor === undefined ? {} : { anchor }) }, resolveKey);
+    const anchors = [await LedgerStream.latestAnchor(nc, subjects, "checkpoint"), await LedgerStream.latestAnchor(nc, subjects, "head")].filter((a) => a !== undefined);
+    return fn({ ...read, foreign, anchors, sealKey: auditKey }, resolveKey);
   });
 };
 
@@ -94,7 +96,7 @@ const readAnchorFile = (path: string): LedgerAnchor => {
   } catch (cause) {
     throw new TetherError("ERR_CONFIG_INVALID", `--anchor: cannot read ${path} as JSON`, { cause });
   }
-  if (!isRecord(value) || typeof value["signature"] !== "string") throw new TetherError("ERR_CONFIG_INVALID", `--anchor: ${path} holds no anchor signature`);
+  if (!isRecord(value) || typeof value["signature"] !== "string" || typeof value["index"] !== "number" || typeof value["hash"] !== "string") throw new TetherError("ERR_CONFIG_INVALID", `--anchor: ${path} holds no anchor signature`);
   return value as unknown as LedgerAnchor;
 };
 
@@ -164,12 +166,26 @@ export const registerAuditCommand = (program: Command): void => {
     .option("--anchor <file>", "an anchor written by `tether audit anchor --out` (checked besides the network's anchor stream)")
     .action((flags: LedgerFlags & { progress?: boolean; anchor?: string }) =>
       withLedger(flags, async (ledger, resolveKey) => {
-        const anchors: string[] = [];
-        if (ledger.anchor !== undefined) anchors.push(ledger.anchor.signature);
-        if (flags.anchor !== undefined) anchors.push(readAnchorFile(flags.anchor).signature);
+        const all = [...ledger.anchors, ...(flags.anchor === undefined ? [] : [readAnchorFile(flags.anchor)])];
+        // checkpoint anchors are checked by the verifier; head anchors (a record's seal) here
+        const anchors = all.filter((a) => a.kind !== "head").map((a) => a.signature);
+        const heads: LedgerAnchor[] = [];
+        for (const a of all.filter((x) => x.kind === "head")) {
+          if (!(await recordSealValid(a.signature, a.hash, ledger.sealKey))) {
+            throw new TetherError("ERR_AUDIT_TAMPERED", `ledger verification failed: a head anchor (index ${a.index}) is not sealed by the ledger key`);
+          }
+          heads.push(a);
+        }
+        const seen = new Map<number, string | undefined>(heads.map((h) => [h.index, undefined]));
+        async function* watched(): AsyncGenerator<unknown> {
+          for await (const r of ledger.records) {
+            if (isRecord(r) && typeof r["index"] === "number" && seen.has(r["index"])) seen.set(r["index"], String(r["hash"]));
+            yield r;
+          }
+        }
         const progress = startProgress(process.stderr, flags.progress, { label: "verifying", unit: "records", ...(ledger.total === undefined ? {} : { total: ledger.total }) });
         let count = 0;
-        const verdict = await verifyLedgerStream(ledger.records, {
+        const verdict = await verifyLedgerStream(watched(), {
           resolveKey,
           ...(flags.network === undefined ? {} : { network: flags.network }),
           anchors,
@@ -183,7 +199,22 @@ export const registerAuditCommand = (program: Command): void => {
           ledger.foreign.length === 0
             ? ""
             : `; ${ledger.foreign.length} foreign record(s) skipped (not written by the ledger, not part of it) at stream sequence ${ledger.foreign.slice(0, 10).map((f) => f.seq).join(", ")}${ledger.foreign.length > 10 ? ", …" : ""}`;
-        const anchorNote = anchors.length === 0 ? ", no anchor to check against" : `, ${anchors.length} anchor(s) checked`;
+        const anchorNote = all.length === 0 ? ", no anchor to check against" : `, ${all.length} anchor(s) checked`;
+        for (const h of heads) {
+          const found = seen.get(h.index);
+          if (found === undefined) {
+            throw new TetherError(
+              "ERR_AUDIT_TAMPERED",
+              `ledger verification failed: the ledger is shorter than its last anchor: the anchor holds record ${h.index}, the ledger has ${verdict.records} record(s) (truncated${verdict.records === 0 ? ", or the whole stream deleted" : ""})${foreignNote}`,
+              { details: { problem: "deleted", anchorIndex: h.index } },
+            );
+          }
+          if (found !== h.hash) {
+            throw new TetherError("ERR_AUDIT_TAMPERED", `ledger verification failed: the ledger diverges from its last anchor at index ${h.index} (rewritten)${foreignNote}`, {
+              details: { problem: "modified", anchorIndex: h.index },
+            });
+          }
+        }
         if (verdict.ok) {
           process.stdout.write(`ledger OK: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints verified${anchorNote}${foreignNote}\n`);
           return;
@@ -205,13 +236,14 @@ export const registerAuditCommand = (program: Command): void => {
     );
 
   examples(audit.command("anchor"), "tether audit anchor --network default --out anchor.json")
-    .description("write the latest signed checkpoint anchor (network, index, hash, signature) to a file kept outside the cluster")
+    .description("write the latest anchor (network, index, hash, signature: the last record's seal, or the last checkpoint) to a file kept outside the cluster")
     .addOption(natsOption())
     .option("--network <name>", "network name", "default")
     .requiredOption("--out <file>", "where to write the anchor (JSON)")
     .action((flags: { nats: string; network: string; out: string }) =>
       withConnection(flags.nats, async (nc) => {
-        const anchor = await LedgerStream.latestAnchor(nc, networkSubjects(flags.network));
+        const subjects = networkSubjects(flags.network);
+        const anchor = (await LedgerStream.latestAnchor(nc, subjects, "head")) ?? (await LedgerStream.latestAnchor(nc, subjects, "checkpoint"));
         if (anchor === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", `network ${flags.network} has no anchor yet (no signed checkpoint)`);
         writeFileSync(flags.out, `${JSON.stringify(anchor, null, 2)}\n`, { mode: 0o644 });
         process.stdout.write(`anchor of network ${anchor.network} at index ${anchor.index} written to ${flags.out}\n`);

@@ -70,7 +70,8 @@ export interface NetworkSubjects {
   audit(): string;
   /** JetStream stream of the ledger's checkpoint anchors (outside the ledger stream), and its subject. */
   auditAnchorStream(): string;
-  auditAnchor(): string;
+  auditAnchor(kind: "checkpoint" | "head"): string;
+  auditAnchorAll(): string;
 }
 
 export const networkSubjects = (network: string): NetworkSubjects => {
@@ -103,7 +104,8 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     auditStream: () => `TETHER_${net.replaceAll("-", "_")}_AUDIT`,
     audit: () => `${base}.audit.ledger`,
     auditAnchorStream: () => `TETHER_${net.replaceAll("-", "_")}_AUDIT_ANCHOR`,
-    auditAnchor: () => `${base}.audit.anchor`,
+    auditAnchor: (kind) => `${base}.audit.anchor.${kind}`,
+    auditAnchorAll: () => `${base}.audit.anchor.*`,
   };
 };
 

@@ -184,7 +184,7 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     this.state.batch = [record]; // the next checkpoint covers this one too, so checkpoints chain
     this.state.lastCheckpointAt = at;
     // anchored outside the ledger stream: a truncated or deleted ledger is caught against it
-    await this.#d.stream.anchor({ network: this.#d.network, index: record.index, hash: record.hash, signature });
+    await this.#d.stream.anchor({ kind: "checkpoint", network: this.#d.network, index: record.index, hash: record.hash, signature });
     if (foreign.length > 0) await this.#reportForeign(foreign);
     return record;
   }

@@ -14,8 +14,13 @@ export interface LedgerStreamOptions {
   readonly authenticate?: (seal: string | undefined, hash: string) => Promise<boolean>;
 }
 
-/** The latest signed checkpoint, kept outside the ledger stream. */
+/**
+ * An anchor, kept outside the ledger stream: the latest signed checkpoint (`signature` is its
+ * compact JWS), or the latest record written (`head`: `signature` is that record's seal), so that
+ * truncating records after the last checkpoint is caught too.
+ */
 export interface LedgerAnchor {
+  readonly kind: "checkpoint" | "head";
   readonly network: string;
   readonly index: number;
   readonly hash: string;
@@ -43,7 +48,7 @@ export class LedgerStream {
   readonly #subject: string;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
-  readonly #anchorSubject: string;
+  readonly #subjects: NetworkSubjects;
   readonly #options: LedgerStreamOptions;
   #lastSeq = 0;
 
@@ -52,7 +57,7 @@ export class LedgerStream {
     this.#jsm = jsm;
     this.name = subjects.auditStream();
     this.#subject = subjects.audit();
-    this.#anchorSubject = subjects.auditAnchor();
+    this.#subjects = subjects;
     this.#options = options;
   }
 
@@ -60,7 +65,7 @@ export class LedgerStream {
   static #openAnchors(nc: NatsConnection, subjects: NetworkSubjects, replicas: number) {
     return ensureStream(nc, {
       name: subjects.auditAnchorStream(),
-      subjects: [subjects.auditAnchor()],
+      subjects: [subjects.auditAnchorAll()],
       num_replicas: replicas,
       storage: StorageType.File,
       deny_delete: true,
@@ -156,18 +161,22 @@ export class LedgerStream {
       this.#lastSeq = last;
       pending = left;
     }
+    const head = sealed.at(-1);
+    if (head?.seal !== undefined) {
+      await this.anchor({ kind: "head", network: head.record.network, index: head.record.index, hash: head.record.hash, signature: head.seal });
+    }
     return { foreign };
   }
 
   /** Stores the latest signed checkpoint in the anchor stream (outside the ledger stream). */
   async anchor(anchor: LedgerAnchor): Promise<void> {
-    await this.#js.publish(this.#anchorSubject, encoder.encode(JSON.stringify(anchor)));
+    await this.#js.publish(this.#subjects.auditAnchor(anchor.kind), encoder.encode(JSON.stringify(anchor)));
   }
 
-  /** The latest anchor of a network, if any. */
-  static async latestAnchor(nc: NatsConnection, subjects: NetworkSubjects): Promise<LedgerAnchor | undefined> {
+  /** The latest anchor of a network of this kind, if any (unauthenticated: check its signature). */
+  static async latestAnchor(nc: NatsConnection, subjects: NetworkSubjects, kind: LedgerAnchor["kind"] = "checkpoint"): Promise<LedgerAnchor | undefined> {
     const jsm = await jetstreamManager(nc);
-    const m = await jsm.streams.getMessage(subjects.auditAnchorStream(), { last_by_subj: subjects.auditAnchor() }).catch(() => null);
+    const m = await jsm.streams.getMessage(subjects.auditAnchorStream(), { last_by_subj: subjects.auditAnchor(kind) }).catch(() => null);
     if (m === null) return undefined;
     try {
       return JSON.parse(decoder.decode(m.data)) as LedgerAnchor;
