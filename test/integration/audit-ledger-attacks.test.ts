@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -141,5 +141,10 @@ describe("the audit ledger against a client on the bus", () => {
     const verify = await runTether(["audit", "verify", "--nats", server.url]);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(new RegExp(`1 foreign record\\(s\\) skipped .* at stream sequence ${forged}`));
+    // an export holds only the ledger's records, and verifies without --network (its records name it)
+    const file = join(keyDir, "export.jsonl");
+    writeFileSync(file, (await runTether(["audit", "export", "--nats", server.url])).stdout);
+    const offline = await runTether(["audit", "verify", "--nats", server.url, "--file", file]);
+    expect({ code: offline.code, stderr: offline.stderr }).toEqual({ code: 0, stderr: "" });
   });
 });
