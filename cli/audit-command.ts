@@ -79,12 +79,14 @@ const withLedger = async <T>(flags: LedgerFlags, fn: (ledger: LedgerSource, reso
     };
     if (file !== undefined) return fn({ ...file, sealKey: fromJwks ?? auditKey }, resolveKey);
     const foreign: { seq: number; why: string }[] = [];
+    // with --jwks, the JWKS is the ledger's key set (it need not be in this network's registry)
+    const sealKey = fromJwks ?? auditKey;
     const read = await LedgerStream.read(nc, subjects, {
-      authenticate: (seal, hash) => recordSealValid(seal, hash, auditKey),
+      authenticate: (seal, hash) => recordSealValid(seal, hash, sealKey),
       onForeign: (seq, why) => foreign.push({ seq, why }),
     });
     const anchors = [await LedgerStream.latestAnchor(nc, subjects, "checkpoint"), await LedgerStream.latestAnchor(nc, subjects, "head")].filter((a) => a !== undefined);
-    return fn({ ...read, foreign, anchors, sealKey: auditKey }, resolveKey);
+    return fn({ ...read, foreign, anchors, sealKey }, resolveKey);
   });
 };
 
