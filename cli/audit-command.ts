@@ -1,10 +1,10 @@
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AuditLedger, createAuditLedgerDeps } from "../actors/index.ts";
-import { TetherError, canonicalJson, networkSubjects, stitchWorkflow, verifyLedgerStream, type ResolveCheckpointKey } from "../protocols/index.ts";
-import { KeyRegistry, LedgerStream, Node, createStderrLogger, silentLogger, systemClock } from "../runtime/index.ts";
+import { TetherError, canonicalJson, networkSubjects, recordSealValid, stitchWorkflow, verifyLedgerStream, type ResolveCheckpointKey } from "../protocols/index.ts";
+import { KeyRegistry, LedgerStream, Node, type LedgerAnchor, createStderrLogger, silentLogger, systemClock } from "../runtime/index.ts";
 import { withConnection } from "./connection.ts";
 import { loadJwks } from "./jwks.ts";
 import { natsOption } from "./nats-option.ts";
@@ -14,7 +14,8 @@ import { parsePositiveInt, parseServers, serversOrEmbedded } from "./servers.ts"
 
 interface LedgerFlags {
   nats: string;
-  network: string;
+  /** Absent with --file: the export names its network (its records do). */
+  network?: string;
   file?: string;
   jwks?: string;
 }
@@ -22,7 +23,7 @@ interface LedgerFlags {
 const common = (c: Command) =>
   c
     .addOption(natsOption())
-    .option("--network <name>", "network name", "default")
+    .option("--network <name>", "network name (default: \"default\"; with --file, the export's own)")
     .option("--file <path>", "read the ledger from a JSONL export instead of the live stream")
     .option("--jwks <file|url>", "JWKS holding the ledger's checkpoint key (default: the network's key registry); with --file, no NATS is needed");
 
@@ -30,10 +31,16 @@ const common = (c: Command) =>
 interface LedgerSource {
   readonly total?: number;
   readonly records: AsyncIterable<unknown>;
+  /** Stream sequences of messages skipped as foreign (no valid ledger seal), filled while reading. */
+  readonly foreign: { seq: number; why: string }[];
+  /** The latest anchors in the network's anchor stream (live ledger only). */
+  readonly anchors: LedgerAnchor[];
+  /** Resolves keys of role `audit` only (record seals); with --jwks, the JWKS. */
+  readonly sealKey: ResolveCheckpointKey;
 }
 
 /** A JSONL export, one record per line, read line by line. */
-const readJsonl = (path: string): LedgerSource => {
+const readJsonl = (path: string): Omit<LedgerSource, "sealKey"> => {
   try {
     if (!statSync(path).isFile()) throw new Error("not a file");
   } catch (cause) {
@@ -49,7 +56,7 @@ const readJsonl = (path: string): LedgerSource => {
       }
     }
   }
-  return { records: records() };
+  return { records: records(), foreign: [], anchors: [] };
 };
 
 /**
@@ -59,15 +66,40 @@ const readJsonl = (path: string): LedgerSource => {
 const withLedger = async <T>(flags: LedgerFlags, fn: (ledger: LedgerSource, resolveKey: ResolveCheckpointKey) => Promise<T>): Promise<T> => {
   const jwks = flags.jwks === undefined ? undefined : await loadJwks(flags.jwks);
   const fromJwks: ResolveCheckpointKey | undefined = jwks === undefined ? undefined : (kid) => jwks.resolve(kid);
-  if (flags.file !== undefined && fromJwks !== undefined) return fn(readJsonl(flags.file), fromJwks);
+  if (flags.file !== undefined && fromJwks !== undefined) return fn({ ...readJsonl(flags.file), sealKey: fromJwks }, fromJwks);
   const file = flags.file === undefined ? undefined : readJsonl(flags.file);
   return withConnection(flags.nats, async (nc) => {
-    const subjects = networkSubjects(flags.network);
-    const ledger = file ?? (await LedgerStream.read(nc, subjects));
-    if (fromJwks !== undefined) return fn(ledger, fromJwks);
+    const subjects = networkSubjects(flags.network ?? "default");
     await using keys = await KeyRegistry.open(nc, subjects, { replicas: 1, clock: systemClock, logger: silentLogger });
-    return fn(ledger, (kid) => keys.resolve(kid));
+    const resolveKey: ResolveCheckpointKey = fromJwks ?? ((kid) => keys.resolve(kid));
+    // only records sealed by a key of role `audit` are the ledger's; anything else is foreign
+    const auditKey: ResolveCheckpointKey = async (kid) => {
+      const k = await keys.lookup(kid);
+      return typeof k === "object" && k.role === "audit" ? resolveKey(kid) : undefined;
+    };
+    if (file !== undefined) return fn({ ...file, sealKey: fromJwks ?? auditKey }, resolveKey);
+    const foreign: { seq: number; why: string }[] = [];
+    // with --jwks, the JWKS is the ledger's key set (it need not be in this network's registry)
+    const sealKey = fromJwks ?? auditKey;
+    const read = await LedgerStream.read(nc, subjects, {
+      authenticate: (seal, hash) => recordSealValid(seal, hash, sealKey),
+      onForeign: (seq, why) => foreign.push({ seq, why }),
+    });
+    const anchors = [await LedgerStream.latestAnchor(nc, subjects, "checkpoint"), await LedgerStream.latestAnchor(nc, subjects, "head")].filter((a) => a !== undefined);
+    return fn({ ...read, foreign, anchors, sealKey }, resolveKey);
   });
+};
+
+/** An anchor file written by `tether audit anchor --out`. */
+const readAnchorFile = (path: string): LedgerAnchor => {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new TetherError("ERR_CONFIG_INVALID", `--anchor: cannot read ${path} as JSON`, { cause });
+  }
+  if (!isRecord(value) || typeof value["signature"] !== "string" || typeof value["index"] !== "number" || typeof value["hash"] !== "string") throw new TetherError("ERR_CONFIG_INVALID", `--anchor: ${path} holds no anchor signature`);
+  return value as unknown as LedgerAnchor;
 };
 
 const isRecord = (r: unknown): r is Record<string, unknown> => typeof r === "object" && r !== null;
@@ -133,29 +165,90 @@ export const registerAuditCommand = (program: Command): void => {
   )
     .option("--progress", "show progress on stderr (default: when stderr is a terminal)")
     .option("--no-progress", "never show progress")
-    .action((flags: LedgerFlags & { progress?: boolean }) =>
+    .option("--anchor <file>", "an anchor written by `tether audit anchor --out` (checked besides the network's anchor stream)")
+    .action((flags: LedgerFlags & { progress?: boolean; anchor?: string }) =>
       withLedger(flags, async (ledger, resolveKey) => {
+        const all = [...ledger.anchors, ...(flags.anchor === undefined ? [] : [readAnchorFile(flags.anchor)])];
+        // checkpoint anchors are checked by the verifier; head anchors (a record's seal) here
+        const anchors = all.filter((a) => a.kind !== "head").map((a) => a.signature);
+        const heads: LedgerAnchor[] = [];
+        for (const a of all.filter((x) => x.kind === "head")) {
+          if (!(await recordSealValid(a.signature, a.hash, ledger.sealKey))) {
+            throw new TetherError("ERR_AUDIT_TAMPERED", `ledger verification failed: a head anchor (index ${a.index}) is not sealed by the ledger key`);
+          }
+          heads.push(a);
+        }
+        const seen = new Map<number, string | undefined>(heads.map((h) => [h.index, undefined]));
+        async function* watched(): AsyncGenerator<unknown> {
+          for await (const r of ledger.records) {
+            if (isRecord(r) && typeof r["index"] === "number" && seen.has(r["index"])) seen.set(r["index"], String(r["hash"]));
+            yield r;
+          }
+        }
         const progress = startProgress(process.stderr, flags.progress, { label: "verifying", unit: "records", ...(ledger.total === undefined ? {} : { total: ledger.total }) });
         let count = 0;
-        const verdict = await verifyLedgerStream(ledger.records, {
+        const verdict = await verifyLedgerStream(watched(), {
           resolveKey,
-          network: flags.network,
+          ...(flags.network === undefined ? {} : { network: flags.network }),
+          anchors,
           onRecord: (n) => {
             count = n;
             progress.update(n);
           },
         });
         progress.done(count);
+        const foreignNote =
+          ledger.foreign.length === 0
+            ? ""
+            : `; ${ledger.foreign.length} foreign record(s) skipped (not written by the ledger, not part of it) at stream sequence ${ledger.foreign.slice(0, 10).map((f) => f.seq).join(", ")}${ledger.foreign.length > 10 ? ", …" : ""}`;
+        const anchorNote = all.length === 0 ? ", no anchor to check against" : `, ${all.length} anchor(s) checked`;
+        for (const h of heads) {
+          const found = seen.get(h.index);
+          if (found === undefined) {
+            throw new TetherError(
+              "ERR_AUDIT_TAMPERED",
+              `ledger verification failed: the ledger is shorter than its last anchor: the anchor holds record ${h.index}, the ledger has ${verdict.records} record(s) (truncated${verdict.records === 0 ? ", or the whole stream deleted" : ""})${foreignNote}`,
+              { details: { problem: "deleted", anchorIndex: h.index } },
+            );
+          }
+          if (found !== h.hash) {
+            throw new TetherError("ERR_AUDIT_TAMPERED", `ledger verification failed: the ledger diverges from its last anchor at index ${h.index} (rewritten)${foreignNote}`, {
+              details: { problem: "modified", anchorIndex: h.index },
+            });
+          }
+        }
         if (verdict.ok) {
-          process.stdout.write(`ledger OK: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints verified\n`);
+          process.stdout.write(`ledger OK: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints verified${anchorNote}${foreignNote}\n`);
           return;
         }
         const p = verdict.firstProblem;
+        if (p?.anchor !== undefined && p.problem === "deleted") {
+          throw new TetherError(
+            "ERR_AUDIT_TAMPERED",
+            `ledger verification failed: the ledger is shorter than its last anchor (truncated${verdict.records === 0 ? ", or the whole stream deleted" : ""}): ${p.message}${foreignNote}`,
+            { details: { position: p.position, problem: p.problem, anchor: p.anchor } },
+          );
+        }
         throw new TetherError(
           "ERR_AUDIT_TAMPERED",
-          `ledger verification failed at position ${p?.position ?? "?"}${p?.index === undefined ? "" : ` (index ${p.index})`}: ${p?.problem ?? "unknown"}: ${p?.message ?? ""}`,
+          `ledger verification failed at position ${p?.position ?? "?"}${p?.index === undefined ? "" : ` (index ${p.index})`}: ${p?.problem ?? "unknown"}${p?.anchor === undefined ? "" : " (against the anchor)"}: ${p?.message ?? ""}${foreignNote}`,
           { details: { position: p?.position, problem: p?.problem } },
         );
+      }),
+    );
+
+  examples(audit.command("anchor"), "tether audit anchor --network default --out anchor.json")
+    .description("write the latest anchor (network, index, hash, signature: the last record's seal, or the last checkpoint) to a file kept outside the cluster")
+    .addOption(natsOption())
+    .option("--network <name>", "network name", "default")
+    .requiredOption("--out <file>", "where to write the anchor (JSON)")
+    .action((flags: { nats: string; network: string; out: string }) =>
+      withConnection(flags.nats, async (nc) => {
+        const subjects = networkSubjects(flags.network);
+        const anchor = (await LedgerStream.latestAnchor(nc, subjects, "head")) ?? (await LedgerStream.latestAnchor(nc, subjects, "checkpoint"));
+        if (anchor === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", `network ${flags.network} has no anchor yet (no signed checkpoint)`);
+        writeFileSync(flags.out, `${JSON.stringify(anchor, null, 2)}\n`, { mode: 0o644 });
+        process.stdout.write(`anchor of network ${anchor.network} at index ${anchor.index} written to ${flags.out}\n`);
       }),
     );
 

@@ -106,6 +106,7 @@ export {
   LedgerRecord,
   hashRecord,
   parseRecord,
+  safeParseRecord,
   appendRecord,
   merkleRoot,
   merkleProof,
@@ -122,6 +123,10 @@ export {
   LedgerProblems,
   verifyLedger,
   verifyLedgerStream,
+  RECORD_SEAL_TYP,
+  RECORD_SEAL_HEADER,
+  sealRecord,
+  recordSealValid,
   LedgerVerifier,
   stitchWorkflow,
 } from "./audit/index.ts";

@@ -68,6 +68,10 @@ export interface NetworkSubjects {
   /** JetStream stream of the audit ledger, and its subject. */
   auditStream(): string;
   audit(): string;
+  /** JetStream stream of the ledger's checkpoint anchors (outside the ledger stream), and its subject. */
+  auditAnchorStream(): string;
+  auditAnchor(kind: "checkpoint" | "head"): string;
+  auditAnchorAll(): string;
 }
 
 export const networkSubjects = (network: string): NetworkSubjects => {
@@ -99,6 +103,9 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     ectBucket: () => `tether_${net}_ect`,
     auditStream: () => `TETHER_${net.replaceAll("-", "_")}_AUDIT`,
     audit: () => `${base}.audit.ledger`,
+    auditAnchorStream: () => `TETHER_${net.replaceAll("-", "_")}_AUDIT_ANCHOR`,
+    auditAnchor: (kind) => `${base}.audit.anchor.${kind}`,
+    auditAnchorAll: () => `${base}.audit.anchor.*`,
   };
 };
 

@@ -1,3 +1,4 @@
+import { createPublicKey, type JsonWebKeyInput } from "node:crypto";
 import { join } from "node:path";
 import type { z } from "zod";
 import {
@@ -8,6 +9,8 @@ import {
   checkpointRange,
   decodeEctUnverified,
   isTetherError,
+  recordSealValid,
+  sealRecord,
   signCheckpoint,
   verifyEct,
   type AuditEntry,
@@ -59,11 +62,27 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
   override async onStart(_ctx: ActorLifecycleContext): Promise<void> {
     // resume the chain: the last record, and the records since the last checkpoint
     const every = this.#d.checkpointEvery ?? 100;
-    const tail = await this.#d.stream.tail(every + 1);
+    const { records: tail, foreign } = await this.#d.stream.tail(every + 1);
     this.state.last = tail.at(-1);
     const lastCheckpoint = tail.findLastIndex((r) => r.kind === "checkpoint");
     this.state.batch = tail.slice(lastCheckpoint + 1);
     this.state.lastCheckpointAt = this.#d.clock.now();
+    // records some client published while the ledger was stopped: not adopted, reported
+    if (foreign.length > 0) await this.#reportForeign(foreign);
+  }
+
+  /** Appends a violation naming the stream sequences of messages the ledger did not write. */
+  async #reportForeign(sequences: readonly number[]): Promise<void> {
+    const record = appendRecord(this.state.last, {
+      network: this.#d.network,
+      kind: "event",
+      body: { event: "violation", details: { reason: "foreign record on the ledger subject skipped", streamSequences: sequences.slice(0, 100), count: sequences.length } },
+      at: this.#d.clock.now(),
+    }, TRUSTED);
+    const { foreign } = await this.#d.stream.append([record]);
+    this.state.last = record;
+    this.state.batch.push(record);
+    if (foreign.length > 0) await this.#reportForeign(foreign);
   }
 
   override async onStop(_ctx: ActorLifecycleContext): Promise<void> {
@@ -116,9 +135,10 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       receipts.push({ index: record.index, hash: record.hash });
       last = record;
     }
-    await this.#d.stream.append(records);
+    const { foreign } = await this.#d.stream.append(records);
     this.state.last = last;
     this.state.batch.push(...records);
+    if (foreign.length > 0) await this.#reportForeign(foreign);
     const due = this.state.batch.length >= (this.#d.checkpointEvery ?? 100) || now - this.state.lastCheckpointAt >= (this.#d.checkpointIntervalMs ?? 5_000);
     if (due) await this.#checkpoint();
     return receipts;
@@ -159,10 +179,13 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       { key: this.#d.signer.privateKey, kid: this.#d.signer.kid, alg: this.#d.signer.alg },
     );
     const record = appendRecord(prev, { network: this.#d.network, kind: "checkpoint", body: { ...range, signature }, at }, TRUSTED);
-    await this.#d.stream.append([record]);
+    const { foreign } = await this.#d.stream.append([record]);
     this.state.last = record;
     this.state.batch = [record]; // the next checkpoint covers this one too, so checkpoints chain
     this.state.lastCheckpointAt = at;
+    // anchored outside the ledger stream: a truncated or deleted ledger is caught against it
+    await this.#d.stream.anchor({ kind: "checkpoint", network: this.#d.network, index: record.index, hash: record.hash, signature });
+    if (foreign.length > 0) await this.#reportForeign(foreign);
     return record;
   }
 }
@@ -184,8 +207,16 @@ export interface AuditLedgerDepsOptions {
 export const createAuditLedgerDeps = async (node: Node, options: AuditLedgerDepsOptions = {}): Promise<AuditLedgerDeps> => {
   const actorId = options.actorId ?? "audit";
   const keyDir = options.keyDir ?? node.options.assurance.keyDir;
-  const stream = await LedgerStream.open(node.nats, node.subjects, { replicas: node.options.jetstreamReplicas, denyDelete: options.allowDelete !== true });
   const { key } = await loadOrCreateSigningKey(join(keyDir, node.network, `audit-${actorId}.jwk.json`), "ES256");
+  const signer = { key: key.privateKey, kid: key.kid, alg: key.alg as "ES256" };
+  const own = { key: createPublicKey({ key: key.publicJwk as unknown as JsonWebKeyInput["key"], format: "jwk" }), alg: "ES256" };
+  const stream = await LedgerStream.open(node.nats, node.subjects, {
+    replicas: node.options.jetstreamReplicas,
+    denyDelete: options.allowDelete !== true,
+    seal: (hash) => sealRecord(hash, signer),
+    // on restart the ledger adopts only records sealed by its own key
+    authenticate: (seal, hash) => recordSealValid(seal, hash, async (kid) => (kid === key.kid ? own : undefined)),
+  });
   const existing = await node.assurance.keys.get(key.kid);
   if (existing?.status === "revoked") throw new TetherError("ERR_ECT_KEY_REVOKED", `the ledger key ${key.kid} was revoked`);
   if (existing === undefined) await node.assurance.keys.publish(key, "audit", actorId);

@@ -15,6 +15,7 @@ export {
   LedgerRecord,
   hashRecord,
   parseRecord,
+  safeParseRecord,
   appendRecord,
 } from "./record.ts";
 export type { RecordKind, AssuranceLevel, KnownAuditEvent, AppendRecordInput, AppendRecordOptions } from "./record.ts";
@@ -34,6 +35,7 @@ export type {
   ResolveCheckpointKey,
   CheckpointRange,
 } from "./checkpoint.ts";
+export { RECORD_SEAL_TYP, RECORD_SEAL_HEADER, sealRecord, recordSealValid } from "./record-seal.ts";
 export { Receipt, receiptFor, verifyReceipt } from "./receipt.ts";
 export type { ReceiptVerdict } from "./receipt.ts";
 export { LedgerProblems, verifyLedger, verifyLedgerStream, LedgerVerifier } from "./verify-ledger.ts";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { canonicalJson, networkSubjects } from "../../protocols/index.ts";
+import { canonicalJson, networkSubjects, sealRecord } from "../../protocols/index.ts";
 import { LedgerStream } from "../../runtime/index.ts";
 import { buildLedger, LEDGER_KEY } from "../unit/audit/fixtures.ts";
 import { startServer } from "../support/nats.ts";
@@ -113,7 +113,11 @@ describe("tether audit verify", () => {
     const records = await buildLedger({ count: 3_000, checkpointEvery: 100 });
     const nc = await connect({ servers: server.url });
     try {
-      const stream = await LedgerStream.open(nc, networkSubjects("clinic"), { replicas: 1 });
+      // records are sealed by the ledger key, as the ledger actor writes them (unsealed ones are foreign)
+      const stream = await LedgerStream.open(nc, networkSubjects("clinic"), {
+        replicas: 1,
+        seal: (hash) => sealRecord(hash, { key: LEDGER_KEY.privateKey, kid: LEDGER_KEY.kid, alg: "ES256" }),
+      });
       for (let i = 0; i < records.length; i += 500) await stream.append(records.slice(i, i + 500));
     } finally {
       await nc.close();
@@ -130,7 +134,7 @@ describe("tether audit verify", () => {
       runTether(["audit", "verify", "--nats", server.url, "--network", "clinic", "--jwks", jwks]),
       runTether(["audit", "verify", "--network", "clinic", "--file", tampered, "--jwks", jwks]),
     ]);
-    expect({ code: live.code, out: live.stdout }).toEqual({ code: 0, out: "ledger OK: 3000 records, 29 signed checkpoints verified\n" });
+    expect({ code: live.code, out: live.stdout }).toEqual({ code: 0, out: "ledger OK: 3000 records, 29 signed checkpoints verified, 1 anchor(s) checked\n" });
     expect(live.stderr).toMatch(/^verifying: 3,000 of 3,000 \(100%\) records, [\d,]+\/s$/m);
     expect(quiet.stderr).toBe(""); // not a terminal, no --progress: no progress lines
     expectCodedError(edited, "ERR_AUDIT_TAMPERED", /failed at position 1234/);
