@@ -111,6 +111,7 @@ export const ErrorCodes = {
   ERR_ECT_EXT_TOO_LARGE: { retryable: false, summary: "`ext` (or -01 `ect_ext`) serializes to more than 4096 bytes." },
   ERR_ECT_EXT_TOO_DEEP: { retryable: false, summary: "`ext` nests deeper than 5 levels." },
   ERR_ECT_LEVEL_TOO_LOW: { retryable: false, summary: "The token's assurance level is below the receiver's configured minimum." },
+  ERR_ECT_MISSING: { retryable: false, summary: "A message without an `Execution-Context` header reached a node whose minimum level is above L1." },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

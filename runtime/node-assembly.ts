@@ -132,7 +132,7 @@ export const assemble = async (
   });
   const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
-  const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id));
+  const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id), assurance.requiresToken);
   const act = composeActionChain([...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {

@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import {
   MemoryReplayCache,
   TetherError,
+  isTetherError,
   generateSigningKey,
   type KeyPublishRequest,
   type KeyRecord,
@@ -25,6 +26,7 @@ import { KeyRegistry } from "../stores/key-registry.ts";
 import { LedgerClient, type LedgerReceipt } from "./ledger-client.ts";
 import type { Logger } from "../support/logger.ts";
 import { Quotas } from "./quotas.ts";
+import { ViolationLog } from "./violation-log.ts";
 
 export interface AssuranceParams {
   readonly nc: NatsConnection;
@@ -60,6 +62,7 @@ export class Assurance {
   readonly #p: AssuranceParams;
   readonly #replay: ReplayCache;
   readonly #audience: string;
+  readonly #violations: ViolationLog;
 
   private constructor(p: AssuranceParams, keys: KeyRegistry, store: KvEctStore, signingKey: SigningKey | undefined, controlKey: SigningKey, quotas: Quotas | undefined) {
     this.#p = p;
@@ -73,6 +76,7 @@ export class Assurance {
     this.minLevel = p.options.minLevel ?? profile;
     this.#replay = new MemoryReplayCache({ now: () => p.clock.now() });
     this.#audience = networkAudience(p.subjects.network);
+    this.#violations = new ViolationLog((event, subject, details) => this.recordEvent(event, subject, details), () => p.clock.now());
     this.ledger = new LedgerClient(p.ledgerRef, { onUnavailable: p.options.ledger.onUnavailable, timeoutMs: p.options.ledger.timeoutMs, clock: p.clock });
   }
 
@@ -198,7 +202,45 @@ export class Assurance {
    * scoped to (receiving actor, message id): an action's token legitimately rides on every message the
    * action sends, so what must never repeat is the same message presenting it again.
    */
-  async verifyIncoming(token: string, receipt: string | undefined, actorId: string, messageId: string): Promise<ScopeToken> {
+  async verifyIncoming(token: string | undefined, receipt: string | undefined, actorId: string, messageId: string): Promise<ScopeToken | undefined> {
+    try {
+      return token === undefined ? this.#untokened(actorId) : await this.#verify(token, receipt, actorId, messageId);
+    } catch (error) {
+      const code = isTetherError(error) ? error.code : "ERR_ECT_MALFORMED";
+      this.#violations.record(actorId, {
+        source: "message",
+        code,
+        reason: (error instanceof Error ? error.message : String(error)).slice(0, 512),
+        node: this.#p.nodeId,
+        messageId: messageId.slice(0, 128),
+      });
+      throw error;
+    }
+  }
+
+  /**
+   * True when a message without a token must be refused before its actor sees it: the regulated
+   * profile, or any node whose `minLevel` is set above L1. The standard profile's default (L2)
+   * verifies the tokens it gets and, as before, lets untokened messages through.
+   */
+  get requiresToken(): boolean {
+    const explicit = this.#p.options.minLevel;
+    return this.#p.options.profile === "regulated" || (explicit !== undefined && levelRank(explicit) > levelRank("L1"));
+  }
+
+  /**
+   * A message without a token: accepted below L2 (relaxed), refused otherwise, except for the audit
+   * ledger actor, whose appends come from nodes' runtime code, not from actions (its own input is
+   * guarded by the ledger's checks).
+   */
+  #untokened(actorId: string): undefined {
+    if (!this.requiresToken || actorId === this.#p.options.ledger.actorId) return undefined;
+    throw new TetherError("ERR_ECT_MISSING", `message to ${actorId} carries no execution context; this node requires ${this.minLevel}`, {
+      details: { minLevel: this.minLevel },
+    });
+  }
+
+  async #verify(token: string, receipt: string | undefined, actorId: string, messageId: string): Promise<ScopeToken> {
     const unsigned = !token.includes(".");
     const level: AssuranceLevel = unsigned ? "L1" : receipt !== undefined && RECEIPT.test(receipt) ? "L3" : "L2";
     if (levelRank(level) < levelRank(this.minLevel)) {

@@ -17,18 +17,12 @@ import {
 import type { NodeCore } from "../node-core.ts";
 import type { KeyRegistry } from "../stores/key-registry.ts";
 
-/** Appends a security event to the audit ledger (logs when no ledger runs; never throws). */
-export type RecordEvent = (event: string, subject: string, details: Record<string, unknown>) => Promise<unknown>;
+import { ViolationLog, type RecordEvent } from "../assurance/violation-log.ts";
+
+export type { RecordEvent };
 
 /** People's roles: control they sign is recorded when accepted too (machine control is not: failover would flood the ledger). */
 const PEOPLE = new Set(["owner", "admin", "operator", "approver", "observer"]);
-
-/**
- * Refusal records per second written to the ledger at most; the rest are counted and the count rides
- * on the next record (`suppressed`), so a flood of forged control cannot flood the ledger. Node events
- * are emitted for every refusal.
- */
-const RECORDS_PER_SECOND = 20;
 
 /**
  * Authenticates control messages for one node: signature by a key of the network's registry, not
@@ -41,14 +35,13 @@ export class ControlGuard {
   readonly #keys: KeyRegistry;
   readonly #record: RecordEvent;
   readonly #replay: MemoryReplayCache;
-  #windowStart = 0;
-  #windowCount = 0;
-  #suppressed = 0;
+  readonly #violations: ViolationLog;
 
   constructor(p: { core: NodeCore; keys: KeyRegistry; recordEvent: RecordEvent }) {
     this.#core = p.core;
     this.#keys = p.keys;
     this.#record = p.recordEvent;
+    this.#violations = new ViolationLog(p.recordEvent, () => p.core.clock.now());
     this.#replay = new MemoryReplayCache({ now: () => p.core.clock.now() });
   }
 
@@ -117,27 +110,13 @@ export class ControlGuard {
       ...(context.kid === undefined ? {} : { kid: context.kid }),
     });
     this.#core.logger.warn("control message refused", { code: refusal.code, target, reason: refusal.message });
-    const now = this.#core.clock.now();
-    if (now - this.#windowStart >= 1000) {
-      this.#windowStart = now;
-      this.#windowCount = 0;
-    }
-    if (this.#windowCount >= RECORDS_PER_SECOND) {
-      this.#suppressed++;
-      return refusal;
-    }
-    this.#windowCount++;
-    const suppressed = this.#suppressed;
-    this.#suppressed = 0;
-    void this.#record("violation", target, {
+    this.#violations.record(target, {
       source: "control",
       code: refusal.code,
       reason: refusal.message.slice(0, 512),
       node: this.#core.id,
-      at: now,
       ...pick(context),
       ...extra,
-      ...(suppressed > 0 ? { suppressed } : {}),
     });
     return refusal;
   }

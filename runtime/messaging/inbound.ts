@@ -15,7 +15,7 @@ import { readWireHeaders } from "./wire-headers.ts";
 type SendEnvelope = Extract<WireEnvelope, { kind: "tell" | "ask" | "compensate" }>;
 
 /** Verifies the ECT a message carries (the assurance room's inbound link). */
-export type VerifyIncoming = (token: string, receipt: string | undefined, actorId: string, messageId: string) => Promise<ScopeToken>;
+export type VerifyIncoming = (token: string | undefined, receipt: string | undefined, actorId: string, messageId: string) => Promise<ScopeToken | undefined>;
 
 /** The actor's refusal of new messages (paused or stopping), checked at the moment a message arrives. */
 export const refusalOf = (cell: ActorCell, now: number, control: boolean): TetherError | undefined => {
@@ -39,11 +39,15 @@ export class Inbound {
   readonly #sink: DeadLetterSink;
   readonly #verify: VerifyIncoming;
 
-  constructor(core: NodeCore, replies: Replies, sink: DeadLetterSink, verify: VerifyIncoming) {
+  readonly #requiresToken: boolean;
+
+  /** `requiresToken`: messages without an ECT go through `verify` too (a node whose minimum level is above L1 refuses them). */
+  constructor(core: NodeCore, replies: Replies, sink: DeadLetterSink, verify: VerifyIncoming, requiresToken = false) {
     this.#core = core;
     this.#replies = replies;
     this.#sink = sink;
     this.#verify = verify;
+    this.#requiresToken = requiresToken;
   }
 
   /** The subscription callback of an actor's subject. Never throws (nats.js would close its reader). */
@@ -106,12 +110,14 @@ export class Inbound {
       control,
     };
     const token = h.executionContext;
-    if (token === undefined && cell.inboundPending === 0) {
+    // control messages are authenticated by their own signature (the control guard), not by an ECT
+    const needsVerify = token !== undefined || (this.#requiresToken && !control);
+    if (!needsVerify && cell.inboundPending === 0) {
       this.#accept(cell, msg, envelope, delivery); // fast path: nothing to verify, nothing queued ahead
       return;
     }
     // Verification is asynchronous; deliveries still reach the mailbox in arrival order.
-    const verified = token === undefined ? Promise.resolve(undefined) : this.#verify(token, h.receipt, cell.id, envelope.id);
+    const verified = needsVerify ? this.#verify(token, h.receipt, cell.id, envelope.id) : Promise.resolve(undefined);
     // The chain below handles the rejection when this message's turn comes; mark it handled now so a
     // token that fails before earlier messages finish is never an unhandled rejection (a process crash).
     verified.catch(() => undefined);
