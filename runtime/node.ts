@@ -1,4 +1,4 @@
-import type { TracerProvider } from "@opentelemetry/api";
+import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, nuid, type NatsConnection } from "@nats-io/transport-node";
 import {
   TetherError,
@@ -59,8 +59,14 @@ import { Tracing } from "./telemetry/tracing.ts";
 export interface NodeDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
-  /** Enables OpenTelemetry spans for send, receive and handle. Without it, tracing costs nothing. */
+  /**
+   * TracerProvider for Tether's spans; default the global one (`trace.getTracerProvider()`), so an
+   * application that registered the OTel SDK gets spans with no wiring. With the API's no-op
+   * provider, tracing allocates nothing on the message path.
+   */
   readonly tracerProvider?: TracerProvider;
+  /** Propagator for NATS headers; default the global one (`propagation`, set by the SDK from `OTEL_PROPAGATORS`). */
+  readonly propagator?: TextMapPropagator;
   /** Interceptors on `ctx.act`, outermost first (inside the assurance link). */
   readonly actionInterceptors?: readonly ActionInterceptor[];
   /** Path of the nats-server binary for the embedded default. */
@@ -147,7 +153,7 @@ export class Node implements AsyncDisposable {
       const states = await StateStore.open(nc, subjects, { replicas });
       const lane = await DurableLane.open(nc, subjects, { replicas }, logger);
       const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
-      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network) });
+      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network, deps.propagator, serverAddress(nc.getServer())) });
       const rooms = await assemble(core, server, registry, deadLetters, states, lane, record, deps);
       const node = new Node(rooms);
       node.#start();
@@ -508,4 +514,12 @@ const assemble = async (
     return "started";
   });
   return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, verifyCompensation };
+};
+
+/** `server.address`/`server.port` span attributes from nats.js's "host:port" of the connected server. */
+const serverAddress = (hostPort: string): { address?: string; port?: number } => {
+  const i = hostPort.lastIndexOf(":");
+  if (i <= 0) return hostPort === "" ? {} : { address: hostPort };
+  const port = Number(hostPort.slice(i + 1));
+  return Number.isInteger(port) ? { address: hostPort.slice(0, i).replace(/^\[|\]$/g, ""), port } : { address: hostPort };
 };
