@@ -32,6 +32,7 @@ import { DurableDelivery } from "./hosting/durable-delivery.ts";
 import { Passivation } from "./hosting/passivation.ts";
 import { RegisteredTypes } from "./hosting/registered-types.ts";
 import { composeActionChain } from "./interceptors/action-chain.ts";
+import { traceLink } from "./interceptors/trace-link.ts";
 import { assuranceLinks } from "./interceptors/assurance-links.ts";
 import { DeadLetterSink } from "./messaging/dead-letter-sink.ts";
 import { publishEdges, watchEdges } from "./messaging/edge-feed.ts";
@@ -490,7 +491,7 @@ const assemble = async (
   const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
   const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id));
-  const act = composeActionChain([...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
+  const act = composeActionChain([traceLink(core.tracing), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {
       await guard.verifyCompensation(grant, actorId, request);
