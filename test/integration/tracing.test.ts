@@ -97,4 +97,18 @@ describe("trace continuity", () => {
       await new Promise((r) => receiver.server.close(() => r(undefined)));
     }
   });
+
+  it("prints spans with OTEL_TRACES_EXPORTER=console alone", async () => {
+    await using server = await startServer();
+    await using local = await startNode(server.url);
+    await using child = new TetherProcess(["node", "start", "--nats", server.url, "--node-id", "consoled", "--agents", "test/fixtures/agents.ts"], {
+      OTEL_TRACES_EXPORTER: "console",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    });
+    await child.waitFor(/node consoled up/);
+    await local.ref<typeof Counter>("relay").ask({ type: "forward", to: "relay-target-missing", n: 1 }).catch(() => undefined);
+    await child.waitFor(/name: 'receive tether\.actor'/, 10_000);
+    child.child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+  });
 });
