@@ -1,5 +1,5 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
-import type { TracerProvider } from "@opentelemetry/api";
+import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TetherError, type NodeRecord } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
@@ -19,6 +19,7 @@ import { Passivation } from "./hosting/passivation.ts";
 import { RegisteredTypes } from "./hosting/registered-types.ts";
 import { composeActionChain } from "./interceptors/action-chain.ts";
 import { assuranceLinks } from "./interceptors/assurance-links.ts";
+import { traceLink } from "./interceptors/trace-link.ts";
 import { DeadLetterSink } from "./messaging/dead-letter-sink.ts";
 import { Inbound } from "./messaging/inbound.ts";
 import { Outbound, type CallObserver } from "./messaging/outbound.ts";
@@ -38,8 +39,14 @@ import type { Logger } from "./support/logger.ts";
 export interface NodeDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
-  /** Enables OpenTelemetry spans for send, receive and handle. Without it, tracing costs nothing. */
+  /**
+   * TracerProvider for Tether's spans; default the global one (`trace.getTracerProvider()`), so an
+   * application that registered the OTel SDK gets spans with no wiring. With the API's no-op
+   * provider, tracing allocates nothing on the message path.
+   */
   readonly tracerProvider?: TracerProvider;
+  /** Propagator for NATS headers; default the global one (`propagation`, set by the SDK from `OTEL_PROPAGATORS`). */
+  readonly propagator?: TextMapPropagator;
   /** Interceptors on `ctx.act`, outermost first (inside the assurance link). */
   readonly actionInterceptors?: readonly ActionInterceptor[];
   /** Path of the nats-server binary for the embedded default. */
@@ -133,7 +140,7 @@ export const assemble = async (
   const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
   const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id), assurance.requiresToken);
-  const act = composeActionChain([...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
+  const act = composeActionChain([traceLink(core.tracing), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {
       await guard.verifyCompensation(grant, actorId, request);

@@ -93,7 +93,7 @@ export class Node implements AsyncDisposable {
       const states = await StateStore.open(nc, subjects, { replicas, maxBytes: mb(budget.stateMb) });
       const lane = await DurableLane.open(nc, subjects, { replicas, maxBytes: mb(budget.durableMb) }, logger);
       const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
-      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network) });
+      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network, deps.propagator, serverAddress(nc.getServer())) });
       const rooms = await assemble(core, server, registry, deadLetters, states, lane, record, deps);
       const node = new Node(rooms);
       node.#start();
@@ -373,3 +373,11 @@ export class Node implements AsyncDisposable {
     return this.close();
   }
 }
+
+/** `server.address`/`server.port` span attributes from nats.js's "host:port" of the connected server. */
+const serverAddress = (hostPort: string): { address?: string; port?: number } => {
+  const i = hostPort.lastIndexOf(":");
+  if (i <= 0) return hostPort === "" ? {} : { address: hostPort };
+  const port = Number(hostPort.slice(i + 1));
+  return Number.isInteger(port) ? { address: hostPort.slice(0, i).replace(/^\[|\]$/g, ""), port } : { address: hostPort };
+};

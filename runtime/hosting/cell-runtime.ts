@@ -171,8 +171,8 @@ export class CellRuntime implements CellHost {
     if (delivery.control) return this.#compensate(cell, delivery);
     if (this.#durable.applied(cell, delivery)) return undefined; // a redelivered copy of a message handled meanwhile: settled, not handled again
     const tracing = this.#core.tracing;
-    if (!tracing.enabled) return cell.instance.handle(delivery.body as never, new HandlerContext(this.#contextHost, cell, delivery, delivery.trace));
-    const span = tracing.startHandle(cell.id, delivery.messageType, delivery.trace);
+    const span = tracing.startHandle(cell.id, delivery.messageType, delivery.trace, delivery.id);
+    if (span === undefined) return cell.instance.handle(delivery.body as never, new HandlerContext(this.#contextHost, cell, delivery, delivery.trace));
     const traceCtx = contextWithSpan(span, delivery.trace) as Context;
     const ctx = new HandlerContext(this.#contextHost, cell, delivery, traceCtx);
     return Promise.resolve(otelContext.with(traceCtx, () => cell.instance.handle(delivery.body as never, ctx))).then(

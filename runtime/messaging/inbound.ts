@@ -5,7 +5,7 @@ import { SignedCompensation, TetherError, decodeEnvelope, isTetherError, message
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
 import type { NodeCore } from "../node-core.ts";
-import { contextFromTraceparent, contextWithSpan } from "../telemetry/tracing.ts";
+import { contextWithSpan, extractTraceContext } from "../telemetry/tracing.ts";
 import type { DeadLetterSink } from "./dead-letter-sink.ts";
 import type { Replies } from "./replies.ts";
 import { classifySchemaError } from "./schema-errors.ts";
@@ -90,8 +90,8 @@ export class Inbound {
     let trace: Context | undefined;
     const tracing = this.#core.tracing;
     if (tracing.enabled) {
-      const remote = contextFromTraceparent(h.traceparent, h.tracestate);
-      const span = tracing.startReceive(cell.id, messageType, remote);
+      const remote = msg.headers === undefined ? undefined : extractTraceContext(msg.headers, tracing.propagator);
+      const span = tracing.startReceive(cell.id, messageType, remote, envelope.id);
       trace = contextWithSpan(span, remote);
       span?.end();
     }

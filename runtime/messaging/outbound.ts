@@ -1,5 +1,5 @@
 import { nuid, type MsgHdrs } from "@nats-io/transport-node";
-import { context as otelContext, type Context } from "@opentelemetry/api";
+import { ROOT_CONTEXT, context as otelContext, type Context } from "@opentelemetry/api";
 import { SignedCompensation, HeaderNames, TetherError, encodeSend, isTetherError, messageTypeOf } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ActorRef, AskOptions } from "../actor/actor-types.ts";
@@ -90,7 +90,9 @@ export class Outbound {
   };
 
   #parent(ref: Ref): Context | undefined {
-    return ref.trace === ACTIVE_CONTEXT ? (this.#core.tracing.enabled ? otelContext.active() : undefined) : ref.trace;
+    if (ref.trace !== ACTIVE_CONTEXT) return ref.trace;
+    const active = otelContext.active();
+    return active === ROOT_CONTEXT ? undefined : active; // no context manager or nothing active: no propagation work
   }
 
   /** Sends a compensation request to an actor wherever it lives (priority lane) and waits for it to finish. */
@@ -122,7 +124,7 @@ export class Outbound {
     const messageType = messageTypeOf(msg);
     const timeoutMs = options?.timeoutMs ?? this.#core.options.askTimeoutMs;
     const tracing = this.#core.tracing;
-    const span = tracing.enabled ? tracing.startSend(target, messageType, isAsk ? "ask" : "tell", parent) : undefined;
+    const span = tracing.enabled ? tracing.startSend(target, messageType, isAsk ? "ask" : "tell", parent, id) : undefined;
     const traceCtx = contextWithSpan(span, parent);
     const ect = outgoingToken(scope);
     const local = this.#local(target);
@@ -146,7 +148,7 @@ export class Outbound {
     // headers only for what the ecosystem reads there: W3C trace context and the ECT
     let headers: MsgHdrs | undefined;
     if (traceCtx !== undefined || (ect !== undefined && ect.token !== "")) {
-      let lines = traceCtx === undefined ? "" : traceHeaderLines(traceCtx);
+      let lines = traceCtx === undefined ? "" : traceHeaderLines(traceCtx, tracing.propagator);
       if (ect !== undefined && ect.token !== "") {
         lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
         if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;

@@ -2,118 +2,141 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
-  createTraceState,
+  propagation,
   trace,
+  type Attributes,
   type Context,
   type Span,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
   type Tracer,
   type TracerProvider,
 } from "@opentelemetry/api";
-import { HeaderNames } from "../../protocols/index.ts";
 
 /** Minimal header access shared by NATS `MsgHdrs` and plain maps. */
 export interface HeaderCarrier {
   get(key: string): string;
   set(key: string, value: string): void;
+  keys?(): string[];
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/** nats.js `MsgHdrs` (and any `HeaderCarrier`) as an OpenTelemetry carrier; `get` returns "" for a missing key. */
+const headerGetter: TextMapGetter<HeaderCarrier> = {
+  get: (carrier, key) => carrier.get(key) || undefined,
+  keys: (carrier) => carrier.keys?.() ?? [],
+};
+const headerSetter: TextMapSetter<HeaderCarrier> = { set: (carrier, key, value) => carrier.set(key, value) };
+
+/** Raw NATS header lines (`key: value\r\n`), the form outbound writes without building a MsgHdrs. */
+interface LineSink {
+  lines: string;
+}
+const lineSetter: TextMapSetter<LineSink> = { set: (sink, key, value) => void (sink.lines += `${key}: ${value}\r\n`) };
 
 /**
- * W3C trace-context propagation over NATS headers. No published OpenTelemetry instrumentation exists
- * for nats.js, so this is the small helper: `traceparent`/`tracestate` in, remote span context out.
+ * Injects the context (trace context, baggage: whatever the propagator writes) into headers. The
+ * propagator is the global one by default, so `OTEL_PROPAGATORS` set up by the SDK applies.
  */
-export const injectTraceContext = (ctx: Context, headers: HeaderCarrier): void => {
-  const span = trace.getSpan(ctx);
-  if (span === undefined) return;
-  const sc = span.spanContext();
-  if (!trace.isSpanContextValid(sc)) return;
-  headers.set(HeaderNames.traceparent, `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}`);
-  const state = sc.traceState?.serialize();
-  if (state) headers.set(HeaderNames.tracestate, state);
+export const injectTraceContext = (ctx: Context, headers: HeaderCarrier, propagator: TextMapPropagator = propagation): void =>
+  propagator.inject(ctx, headers, headerSetter);
+
+/** The remote context carried by the headers, or undefined when they carry no valid span context. */
+export const extractTraceContext = (headers: HeaderCarrier | undefined, propagator: TextMapPropagator = propagation): Context | undefined => {
+  if (headers === undefined) return undefined;
+  const ctx = propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+  return ctx === ROOT_CONTEXT ? undefined : ctx;
 };
 
-export const extractTraceContext = (headers: HeaderCarrier | undefined): Context | undefined =>
-  contextFromTraceparent(headers?.get(HeaderNames.traceparent), headers?.get(HeaderNames.tracestate));
-
-/** The remote context named by a `traceparent` (and optional `tracestate`) value; undefined when invalid. */
-export const contextFromTraceparent = (traceparent: string | undefined, tracestate: string | undefined): Context | undefined => {
-  if (!traceparent) return undefined;
-  const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
-  if (m === null) return undefined;
-  const [, traceId = "", spanId = "", flags = "00"] = m;
-  const sc = { traceId, spanId, traceFlags: Number.parseInt(flags, 16), isRemote: true, ...(tracestate ? { traceState: createTraceState(tracestate) } : {}) };
-  if (!trace.isSpanContextValid(sc)) return undefined;
-  return trace.setSpanContext(ROOT_CONTEXT, sc);
-};
-
-/** `traceparent`/`tracestate` header lines for a context, or "" when it has no valid span. */
-export const traceHeaderLines = (ctx: Context): string => {
-  const sc = trace.getSpan(ctx)?.spanContext();
-  if (sc === undefined || !trace.isSpanContextValid(sc)) return "";
-  const state = sc.traceState?.serialize();
-  return `${HeaderNames.traceparent}: 00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}\r\n${state ? `${HeaderNames.tracestate}: ${state}\r\n` : ""}`;
-};
+/** Messaging semantic-convention operation names (https://opentelemetry.io/docs/specs/semconv/messaging/). */
+const Operation = { send: "send", receive: "receive", process: "process" } as const;
+/** Low-cardinality destination template: one per kind of subject, never per actor id. */
+const ACTOR_DESTINATION = "tether.actor";
 
 /**
- * Spans for send, receive and handle. Disabled (zero work on the message path) unless a
- * TracerProvider is passed to the node.
+ * Spans for send, receive and process, `ctx.act`, rollback and supervisor restarts. The tracer comes
+ * from the global TracerProvider unless one is passed; with the API's no-op provider (no SDK
+ * registered) each start returns a non-recording span, which is dropped at once so the message
+ * path writes no headers and allocates no contexts.
  */
 export class Tracing {
-  readonly enabled: boolean;
-  readonly #tracer: Tracer | undefined;
+  /** False only when tracing is known to be off; callers still check the span each start returns. */
+  readonly enabled = true;
+  readonly #tracer: Tracer;
+  readonly #server: Attributes;
 
-  constructor(provider: TracerProvider | undefined, readonly network: string) {
-    this.enabled = provider !== undefined;
-    this.#tracer = provider?.getTracer("tether-agents", "0.1.0");
+  constructor(
+    provider: TracerProvider | undefined,
+    readonly network: string,
+    readonly propagator: TextMapPropagator = propagation,
+    server: { address?: string; port?: number } = {},
+  ) {
+    this.#tracer = (provider ?? trace.getTracerProvider()).getTracer("tether-agents", "0.1.0");
+    this.#server = {
+      ...(server.address === undefined ? {} : { "server.address": server.address }),
+      ...(server.port === undefined ? {} : { "server.port": server.port }),
+    };
   }
 
-  startSend(target: string, messageType: string | undefined, kind: string, parent: Context | undefined): Span | undefined {
-    return this.#tracer?.startSpan(
-      `send ${target}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          "messaging.system": "nats",
-          "messaging.operation.type": "send",
-          "messaging.destination.name": target,
-          "tether.network": this.network,
-          "tether.message.kind": kind,
-          ...(messageType === undefined ? {} : { "tether.message.type": messageType }),
-        },
-      },
-      parent ?? ROOT_CONTEXT,
+  #start(name: string, kind: SpanKind, attributes: Attributes, parent: Context | undefined): Span | undefined {
+    const span = this.#tracer.startSpan(name, { kind, attributes }, parent ?? ROOT_CONTEXT);
+    // the no-op tracer hands back the parent's context (or an invalid one): nothing to record or pass on
+    return span.isRecording() ? span : undefined;
+  }
+
+  #messaging(operation: keyof typeof Operation, actorId: string, messageType: string | undefined, messageId: string | undefined): Attributes {
+    return {
+      "messaging.system": "nats",
+      "messaging.operation.name": operation,
+      "messaging.operation.type": operation,
+      "messaging.destination.name": ACTOR_DESTINATION,
+      "tether.actor.id": actorId,
+      "tether.network": this.network,
+      ...this.#server,
+      ...(messageId === undefined ? {} : { "messaging.message.id": messageId }),
+      ...(messageType === undefined ? {} : { "tether.message.type": messageType }),
+    };
+  }
+
+  startSend(target: string, messageType: string | undefined, kind: string, parent: Context | undefined, messageId?: string): Span | undefined {
+    return this.#start(
+      `${Operation.send} ${ACTOR_DESTINATION}`,
+      SpanKind.PRODUCER,
+      { ...this.#messaging("send", target, messageType, messageId), "tether.message.kind": kind },
+      parent,
     );
   }
 
-  startReceive(actorId: string, messageType: string | undefined, parent: Context | undefined): Span | undefined {
-    return this.#tracer?.startSpan(
-      `receive ${actorId}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          "messaging.system": "nats",
-          "messaging.operation.type": "receive",
-          "messaging.destination.name": actorId,
-          "tether.network": this.network,
-          ...(messageType === undefined ? {} : { "tether.message.type": messageType }),
-        },
-      },
-      parent ?? ROOT_CONTEXT,
-    );
+  startReceive(actorId: string, messageType: string | undefined, parent: Context | undefined, messageId?: string): Span | undefined {
+    return this.#start(`${Operation.receive} ${ACTOR_DESTINATION}`, SpanKind.CONSUMER, this.#messaging("receive", actorId, messageType, messageId), parent);
   }
 
-  startHandle(actorId: string, messageType: string | undefined, parent: Context | undefined): Span | undefined {
-    return this.#tracer?.startSpan(
-      `handle ${actorId}`,
-      {
-        kind: SpanKind.INTERNAL,
-        attributes: { "tether.actor.id": actorId, ...(messageType === undefined ? {} : { "tether.message.type": messageType }) },
-      },
-      parent ?? ROOT_CONTEXT,
-    );
+  startHandle(actorId: string, messageType: string | undefined, parent: Context | undefined, messageId?: string): Span | undefined {
+    return this.#start(`${Operation.process} ${ACTOR_DESTINATION}`, SpanKind.CONSUMER, this.#messaging("process", actorId, messageType, messageId), parent);
+  }
+
+  /** A span around `ctx.act`: the action name is low-cardinality, the workflow id and ECT jti are attributes. */
+  startAct(actorId: string, action: string, wid: string | undefined, jti: string | undefined, parent: Context | undefined): Span | undefined {
+    return this.#start(`act ${action}`, SpanKind.INTERNAL, {
+      "tether.actor.id": actorId,
+      "tether.action": action,
+      ...(wid === undefined ? {} : { "tether.workflow.id": wid }),
+      ...(jti === undefined ? {} : { "tether.ect.jti": jti }),
+    }, parent);
+  }
+
+  /** A span for an internal runtime operation (rollback, supervisor restart). */
+  startInternal(name: string, attributes: Attributes, parent: Context | undefined): Span | undefined {
+    return this.#start(name, SpanKind.INTERNAL, attributes, parent);
   }
 }
+
+/** Header lines for what the propagator writes (traceparent, tracestate, baggage…), or "". */
+export const traceHeaderLines = (ctx: Context, propagator: TextMapPropagator = propagation): string => {
+  const sink: LineSink = { lines: "" };
+  propagator.inject(ctx, sink, lineSetter);
+  return sink.lines;
+};
 
 export const contextWithSpan = (span: Span | undefined, base: Context | undefined): Context | undefined =>
   span === undefined ? base : trace.setSpan(base ?? ROOT_CONTEXT, span);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api";
+import { propagation, ROOT_CONTEXT, trace, TraceFlags } from "@opentelemetry/api";
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { extractTraceContext, injectTraceContext } from "../../runtime/index.ts";
+
+const w3c = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
 
 const carrier = () => {
   const m = new Map<string, string>();
@@ -11,9 +14,9 @@ describe("trace context propagation", () => {
   it("writes a W3C traceparent and reads the same span context back", () => {
     const sc = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: TraceFlags.SAMPLED };
     const h = carrier();
-    injectTraceContext(trace.setSpanContext(ROOT_CONTEXT, sc), h);
+    injectTraceContext(trace.setSpanContext(ROOT_CONTEXT, sc), h, w3c);
     expect(h.m.get("traceparent")).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
-    const back = extractTraceContext(h);
+    const back = extractTraceContext(h, w3c);
     expect(back && trace.getSpanContext(back)).toMatchObject({ ...sc, isRemote: true });
   });
 
@@ -22,7 +25,23 @@ describe("trace context propagation", () => {
     (value) => {
       const h = carrier();
       h.set("traceparent", value);
-      expect(extractTraceContext(h)).toBeUndefined();
+      expect(extractTraceContext(h, w3c)).toBeUndefined();
     },
   );
+
+  it("carries baggage with the trace context", () => {
+    const sc = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: TraceFlags.SAMPLED };
+    const ctx = propagation.setBaggage(trace.setSpanContext(ROOT_CONTEXT, sc), propagation.createBaggage({ tenant: { value: "acme" } }));
+    const h = carrier();
+    injectTraceContext(ctx, h, w3c);
+    expect(h.m.get("baggage")).toBe("tenant=acme");
+    const back = extractTraceContext(h, w3c);
+    expect(back && propagation.getBaggage(back)?.getEntry("tenant")?.value).toBe("acme");
+  });
+
+  it("uses the global propagator by default, which is a no-op until an SDK registers one", () => {
+    const h = carrier();
+    injectTraceContext(trace.setSpanContext(ROOT_CONTEXT, { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", traceFlags: 1 }), h);
+    expect(h.m.size).toBe(0);
+  });
 });
