@@ -1,3 +1,4 @@
+import { context as otelContext, trace } from "@opentelemetry/api";
 import { nuid, type NatsConnection } from "@nats-io/transport-node";
 import {
   TetherError,
@@ -35,7 +36,7 @@ import { Registry } from "./stores/registry.ts";
 import { StateStore } from "./stores/state-store.ts";
 import { systemClock, type Clock, type TimerHandle } from "./support/clock.ts";
 import { createStderrLogger } from "./support/logger.ts";
-import { Tracing } from "./telemetry/tracing.ts";
+import { Tracing, endSpan } from "./telemetry/tracing.ts";
 import { assemble, connectNats, type NodeDeps, type Rooms } from "./node-assembly.ts";
 
 export type { NodeDeps } from "./node-assembly.ts";
@@ -327,6 +328,33 @@ export class Node implements AsyncDisposable {
   rollback(request: RollbackRequestInput): Promise<RollbackReport> {
     const { core, assurance, outbound, signer } = this.#r;
     core.assertRunning();
+    return this.traced("rollback", { "tether.workflow.id": String(request.workflow), ...(request.from === undefined ? {} : { "tether.rollback.from": request.from }) }, () =>
+      this.#rollback(request, core, assurance, outbound, signer),
+    );
+  }
+
+  /**
+   * Runs `work` inside an internal span named `name` (a child of the active context), ended with its
+   * outcome. Supervisors trace their restarts through this port. Costs nothing without an OTel SDK.
+   */
+  async traced<T>(name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T> {
+    const tracing = this.#r.core.tracing;
+    const span = tracing.startInternal(name, attributes, otelContext.active());
+    if (span === undefined || !span.isRecording()) {
+      span?.end();
+      return work();
+    }
+    try {
+      const result = await otelContext.with(trace.setSpan(otelContext.active(), span), work);
+      span.end();
+      return result;
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  #rollback(request: RollbackRequestInput, core: NodeCore, assurance: Assurance, outbound: Rooms["outbound"], signer: ControlSigner): Promise<RollbackReport> {
     return new RollbackCoordinator({
       store: assurance.store,
       compensate: async (actorId, req, timeoutMs) => {

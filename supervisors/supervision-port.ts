@@ -24,6 +24,8 @@ export interface SupervisionPort {
   recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<unknown>;
   listCompensableBy(actorId: string): Promise<StoredEctRecord[]>;
   rollback(request: RollbackRequestInput): Promise<RollbackReport>;
+  /** Runs `work` in an internal span (OpenTelemetry; nothing without an SDK). */
+  traced<T>(name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T>;
 }
 
 export const nodeSupervisionPort = (node: Node): SupervisionPort => ({
@@ -40,4 +42,5 @@ export const nodeSupervisionPort = (node: Node): SupervisionPort => ({
   recordEvent: (event, subject, details) => node.assurance.recordEvent(event, subject, details),
   listCompensableBy: (id) => node.assurance.store.listCompensableBy(id),
   rollback: (request) => node.rollback(request),
+  traced: (name, attributes, work) => node.traced(name, attributes, work),
 });

@@ -312,11 +312,13 @@ export class SupervisorActor {
       for (const id of stopOrder) await this.#stopChild(id);
       await this.#save(ctx);
       if (delayMs > 0) await new Promise<void>((resolve) => this.#deps.port.clock.setTimeout(resolve, delayMs));
-      for (const child of affected) {
-        if (!restart.has(child.id)) continue;
-        await this.#startChild(child);
-        await this.#save(ctx);
-      }
+      const restarted = affected.filter((c) => restart.has(c.id));
+      await this.#deps.port.traced("supervisor restart", { "tether.supervisor.id": this.#id, "tether.supervisor.children": restarted.map((c) => c.id).join(","), "tether.supervisor.delay_ms": delayMs }, async () => {
+        for (const child of restarted) {
+          await this.#startChild(child);
+          await this.#save(ctx);
+        }
+      });
     } catch (error) {
       if (this.#fenced) throw error; // taken over meanwhile: the new owner carries on
       // a restart that fails is another failure of the child: it counts against the intensity, so

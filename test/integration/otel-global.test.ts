@@ -4,6 +4,9 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tr
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { z } from "zod";
 import { Actor } from "../../actors/index.ts";
+import { Supervisor, constantBackoff, defineSupervisor } from "../../supervisors/index.ts";
+import { Counter } from "../support/actors.ts";
+import { eventually } from "../support/nats.ts";
 import type { ActorContext } from "../../runtime/index.ts";
 import { startNode, startServer } from "../support/nats.ts";
 
@@ -89,5 +92,26 @@ describe("OpenTelemetry through the global providers", () => {
       "server.port": expect.any(Number),
       "messaging.message.id": expect.any(String),
     });
+  });
+
+  it("records a span for a supervisor's restart and for a rollback", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    exporter.reset();
+    await using sup = await Supervisor.start(
+      node,
+      defineSupervisor({ id: "traced-tree", backoff: constantBackoff({ delayMs: 5 }), children: [{ id: "traced-child", start: () => new Counter() }] }),
+    );
+    await node.ref<typeof Counter>("traced-child").ask({ type: "fail", reason: "boom" }).catch(() => undefined);
+    await eventually(() => sup.restarts === 1, 10_000, "the restart");
+    await eventually(() => exporter.getFinishedSpans().some((s) => s.name === "supervisor restart"), 5_000, "the restart span");
+    const restart = exporter.getFinishedSpans().find((s) => s.name === "supervisor restart");
+    expect(restart?.attributes["tether.supervisor.id"]).toBe("traced-tree");
+    expect(restart?.attributes["tether.supervisor.children"]).toBe("traced-child");
+
+    const report = await node.rollback({ workflow: "00000000-0000-4000-8000-000000000001" }).catch((e: unknown) => e);
+    expect(report).toBeDefined();
+    const rollback = exporter.getFinishedSpans().find((s) => s.name === "rollback");
+    expect(rollback?.attributes["tether.workflow.id"]).toBe("00000000-0000-4000-8000-000000000001");
   });
 });

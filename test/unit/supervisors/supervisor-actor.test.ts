@@ -66,6 +66,9 @@ class FakePort implements SupervisionPort {
   async listCompensableBy() {
     return [];
   }
+  traced<T>(_name: string, _attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T> {
+    return work();
+  }
   async rollback(): Promise<never> {
     throw new Error("no rollback here");
   }
