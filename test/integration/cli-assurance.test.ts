@@ -135,7 +135,7 @@ describe("tether audit / keys / usage against a live network", () => {
     expect((await node.assurance.keys.get(kid))?.status).toBe("revoked");
     const keys = await runTether(["keys", "ls", "--nats", nats]);
     expect(keys.stdout).toMatch(/owner\s+olivia\s+active/);
-  });
+  }, 120_000); // six CLI processes in a row: each starts the TypeScript sources through tsx
 
   it("stitches the draft's five-step workflow from two networks' ledgers in causal order", async () => {
     await using server = await startServer();
