@@ -97,6 +97,7 @@ const transientApiCodes: ReadonlySet<number> = new Set([
   10039, // JetStream not enabled for account
   10076, // JetStream not enabled
   10058, // stream name already in use: another node created it between our info and add; look again
+  10065, // subjects overlap with an existing stream: the same, seen first by the overlap check (a KV bucket's subjects)
 ]);
 
 /** Whether a JetStream request failed for a reason that goes away by itself (see `provision`). */
@@ -105,7 +106,7 @@ export const isTransientJetStreamError = (error: unknown): boolean => {
     if (["TimeoutError", "NoRespondersError", "JetStreamNotEnabled"].includes(e.name)) return true;
     const code = (e as { code?: unknown }).code;
     if (e.name === "JetStreamApiError" && typeof code === "number" && transientApiCodes.has(code)) return true;
-    if (/timeout|no responders|jetstream not enabled|temporarily unavailable|no suitable peers/i.test(e.message)) return true;
+    if (/timeout|no responders|jetstream not enabled|temporarily unavailable|no suitable peers|subjects overlap with an existing stream/i.test(e.message)) return true;
   }
   return false;
 };

@@ -12,6 +12,8 @@ describe("isTransientJetStreamError", () => {
     expect(isTransientJetStreamError(apiError(10008, "JetStream system temporarily unavailable"))).toBe(true);
     expect(isTransientJetStreamError(apiError(10039, "jetstream not enabled for account"))).toBe(true);
     expect(isTransientJetStreamError(apiError(10005, "no suitable peers for placement"))).toBe(true);
+    // two nodes creating the same KV bucket at once: the loser may hear of the overlap before the name clash
+    expect(isTransientJetStreamError(apiError(10065, "subjects overlap with an existing stream"))).toBe(true);
     expect(isTransientJetStreamError(apiError(10058, "stream name already in use with a different configuration"))).toBe(true);
   });
 
