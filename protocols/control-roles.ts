@@ -4,7 +4,8 @@ import type { KeyRole } from "./keys.ts";
  * Everything a signed control message can ask for. `approve` is used by the human-oversight plane
  * (approvals); the others are enforced by every node's control plane today.
  */
-export const ControlOperations = ["activate", "stop", "pause", "fence", "compensate", "key.publish", "key.revoke", "approve"] as const;
+export const OverrideOperations = ["override.stop", "override.pause", "override.resume", "override.constrain", "override.rollback", "override.takeover", "override.lift"] as const;
+export const ControlOperations = ["activate", "stop", "pause", "fence", "compensate", "key.publish", "key.revoke", "approve", ...OverrideOperations] as const;
 export type ControlOperation = (typeof ControlOperations)[number];
 
 /**
@@ -17,12 +18,14 @@ export type ControlOperation = (typeof ControlOperations)[number];
  * - `agent` and `audit` keys sign tokens and ledger checkpoints, never control.
  * People: `owner` may do everything; `admin` everything but managing owner and admin keys;
  * `operator` runs actors (activate, stop, pause, compensate); `approver` approves; `observer` reads
- * (nothing on the control plane).
+ * (nothing on the control plane). Override signals (`override.*`, the human-oversight plane) are
+ * for people: owner, admin and operator; no machine key may issue one (a compromised node must not be
+ * able to stop the network).
  */
 export const ControlRoles = {
-  owner: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve"],
-  admin: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve"],
-  operator: ["activate", "stop", "pause", "compensate"],
+  owner: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", ...OverrideOperations],
+  admin: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", ...OverrideOperations],
+  operator: ["activate", "stop", "pause", "compensate", ...OverrideOperations],
   approver: ["approve"],
   observer: [],
   node: ["activate", "stop", "pause", "fence", "compensate"],

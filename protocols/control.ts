@@ -8,6 +8,7 @@ import { TetherError } from "./errors.ts";
 import type { ErrorCode } from "./error-codes.ts";
 import type { KeyRole } from "./keys.ts";
 import { NodeControl } from "./registry.ts";
+import { OverrideLiftBody, OverrideSignalBody } from "./override.ts";
 import { CompensationRequest } from "./rollback.ts";
 
 /**
@@ -51,7 +52,7 @@ export const CompensationGrant = z.strictObject({
 });
 export type CompensationGrant = z.infer<typeof CompensationGrant>;
 
-export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant]);
+export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, OverrideSignalBody, OverrideLiftBody]);
 export type ControlBody = z.infer<typeof ControlBody>;
 
 /** What the JWS payload holds. `target` is the node id (node control) or the actor id (compensation). */
@@ -92,6 +93,10 @@ export const operationOf = (body: ControlBody): ControlOperation => {
       return "key.revoke";
     case "tether.rollback.v1.compensate-grant":
       return "compensate";
+    case "tether.override.v1.signal":
+      return `override.${body.action}`;
+    case "tether.override.v1.lift":
+      return "override.lift";
   }
 };
 

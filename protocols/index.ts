@@ -73,7 +73,31 @@ export type {
   DecodedEct,
 } from "./ect/index.ts";
 export { KeyRole, KeyStatus, KeyRecord, KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
-export { ControlOperations, ControlRoles, mayPerform, mayManageKey } from "./control-roles.ts";
+export { ControlOperations, ControlRoles, OverrideOperations, mayPerform, mayManageKey } from "./control-roles.ts";
+export {
+  OVERRIDE_ACTOR_ID,
+  OVERRIDE_TARGET,
+  ActiveOverride,
+  AckOutcome,
+  HumanTask,
+  IssueReply,
+  LiftDisposition,
+  OverrideAck,
+  OverrideAction,
+  OverrideActions,
+  OverrideBroadcast,
+  OverrideConstraints,
+  OverrideControl,
+  OverrideEscalation,
+  OverrideLevel,
+  OverrideLiftBody,
+  OverrideRequest,
+  OverrideScope,
+  OverrideSignalBody,
+  isStanding,
+  overrideSubjects,
+} from "./override.ts";
+export type { OverrideScopeInput, OverrideSignalInput, OverrideSubjects } from "./override.ts";
 export type { ControlOperation } from "./control-roles.ts";
 export {
   CONTROL_TYP,

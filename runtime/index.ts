@@ -56,3 +56,7 @@ export type { ActOptions, DeferredReply } from "./actor/actor-types.ts";
 export { rollUpUsage, UsageGrouping } from "./assurance/usage-report.ts";
 export type { UsageRow } from "./assurance/usage-report.ts";
 export type { SendOptions } from "./actor/actor-types.ts";
+export type { OverrideGate } from "./hosting/override-gate.ts";
+export { OverrideStore } from "./stores/override-store.ts";
+export { HumanWork } from "./stores/human-work.ts";
+export type { OverrideNotice, OverrideDecision } from "./actor/actor-types.ts";

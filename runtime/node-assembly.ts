@@ -1,7 +1,7 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
 import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { TetherError, type NodeRecord } from "../protocols/index.ts";
+import { TetherError, type NodeRecord, type OverrideConstraints } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
@@ -17,6 +17,11 @@ import { Checkpoints } from "./hosting/checkpoints.ts";
 import { DurableDelivery } from "./hosting/durable-delivery.ts";
 import { Passivation } from "./hosting/passivation.ts";
 import { RegisteredTypes } from "./hosting/registered-types.ts";
+import { OverrideApplier } from "./hosting/override-apply.ts";
+import { OverrideGate } from "./hosting/override-gate.ts";
+import { constraintLink } from "./interceptors/constraint-link.ts";
+import { HumanWork } from "./stores/human-work.ts";
+import { OverrideStore } from "./stores/override-store.ts";
 import { composeActionChain } from "./interceptors/action-chain.ts";
 import { assuranceLinks } from "./interceptors/assurance-links.ts";
 import { traceLink } from "./interceptors/trace-link.ts";
@@ -81,6 +86,8 @@ export interface Rooms {
   readonly failover: Failover;
   readonly assurance: Assurance;
   readonly verifyCompensation: VerifyCompensation;
+  readonly overrides: OverrideGate;
+  readonly humanWork: HumanWork;
 }
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
@@ -140,7 +147,8 @@ export const assemble = async (
   const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
   const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id), assurance.requiresToken);
-  const act = composeActionChain([traceLink(core.tracing), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
+  const constraintsOf = (actorId: string) => directory.get(actorId)?.constraints as OverrideConstraints | undefined;
+  const act = composeActionChain([traceLink(core.tracing), constraintLink(constraintsOf, core.clock), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {
       await guard.verifyCompensation(grant, actorId, request);
@@ -150,6 +158,20 @@ export const assemble = async (
   };
   const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act, verifyCompensation });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
+  const replicas = core.options.jetstreamReplicas;
+  const humanWork = await HumanWork.open(core.nc, core.network, { replicas, logger: core.logger });
+  const overrides = new OverrideGate({
+    core,
+    directory,
+    store: await OverrideStore.open(core.nc, core.network, { replicas }),
+    keys: assurance.keys,
+    refuse: (error, target, extra) => guard.refused(error, target, extra),
+    recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details),
+    applier: new OverrideApplier({ core, runtime, sink, work: (task) => humanWork.push(task) }),
+    exempt: [core.options.assurance.ledger.actorId],
+  });
+  await overrides.open(); // before anything is hosted: fencing
+  host.onActivate = (cell) => overrides.admit(cell);
   lease.onClaimLost = (cell, reason) => host.fence(cell, reason);
   checkpoints.onFenced = (cell, reason) => void host.fence(cell, reason);
   const activate = async (actorId: string, className: string, fresh: boolean) => {
@@ -163,5 +185,5 @@ export const assemble = async (
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, verifyCompensation };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, verifyCompensation, overrides, humanWork };
 };

@@ -19,6 +19,8 @@ import type { ActorClass, ActorInstance, ActorRef, MessageOf, ReplyOf } from "./
 import { Assurance } from "./assurance/assurance.ts";
 import type { NodeRequest } from "./cluster/control-plane.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
+import type { OverrideGate } from "./hosting/override-gate.ts";
+import type { HumanWork } from "./stores/human-work.ts";
 import { migrate } from "./cluster/migration.ts";
 import { NatsServer } from "./embedded/nats-server.ts";
 import { publishEdges, watchEdges } from "./messaging/edge-feed.ts";
@@ -195,6 +197,19 @@ export class Node implements AsyncDisposable {
    */
   async controlNode(nodeId: string, request: NodeRequest, timeoutMs = 10_000, options: { signer?: ControlSigner } = {}): Promise<void> {
     await this.#r.control.request(nodeId, request, timeoutMs, options.signer);
+  }
+
+  /**
+   * The node side of the override plane (human oversight): the active overrides this node applies,
+   * fencing, acknowledgements. Issue signals through the override actor (`OverrideClient`).
+   */
+  get overrides(): OverrideGate {
+    return this.#r.overrides;
+  }
+
+  /** The human work queue a `takeover` fills (JetStream). */
+  get humanWork(): HumanWork {
+    return this.#r.humanWork;
   }
 
   /** Signs control messages with this node's key (role `node`; see `ControlRoles`). */
@@ -375,7 +390,8 @@ export class Node implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const { core, host, directory, lease, sink, assurance, replies, flow, server } = this.#r;
+      const { core, host, directory, lease, sink, assurance, replies, flow, server, overrides } = this.#r;
+      overrides.close();
       core.state = "stopping";
       core.emit({ type: "node-stopping", nodeId: core.id });
       if (this.#heartbeat !== undefined) core.clock.clearInterval(this.#heartbeat);

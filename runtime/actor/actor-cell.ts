@@ -68,6 +68,16 @@ export class ActorCell {
   passivated = false;
   /** Paused (quarantined) until this time (epoch ms): new messages are refused with ERR_ACTOR_PAUSED. */
   pausedUntil = 0;
+  /**
+   * Held by the override plane: `stop` (refuses new work, keeps what is queued), `pause` (finishes the
+   * current message, holds the mailbox), `fencing` (the node is re-reading the active overrides after a
+   * disconnect). While any hold is set, no message is taken from the mailbox.
+   */
+  readonly holds = new Set<"stop" | "pause" | "fencing" | "takeover">();
+  /** Run-time limits set by a `constrain` override (checked by `ctx.act`). */
+  constraints: unknown;
+  /** The delivery whose handler runs now (workflow-scoped overrides match its ECT's wid). */
+  current: Delivery | undefined;
   /** Messages taken from the mailbox so far (passivation checks nothing was handled while it saved). */
   handled = 0;
   readonly mailbox: Mailbox<Delivery>;
@@ -121,8 +131,14 @@ export class ActorCell {
     this.#controller?.abort(reason);
   }
 
+  /** Sets or clears one hold; clearing the last one starts the loop again. */
+  hold(kind: "stop" | "pause" | "fencing" | "takeover", on: boolean): void {
+    if (on) this.holds.add(kind);
+    else if (this.holds.delete(kind) && this.holds.size === 0) this.resume();
+  }
+
   #schedule(): void {
-    if (this.#running || this.state !== "running") return;
+    if (this.#running || this.state !== "running" || this.holds.size > 0) return;
     this.#running = true;
     queueMicrotask(this.#drain); // never run a handler inside the sender's call stack
   }
@@ -138,8 +154,9 @@ export class ActorCell {
       return;
     }
     for (let budget = DRAIN_BUDGET; budget > 0; budget--) {
-      const delivery = this.state === "stopped" ? undefined : this.mailbox.take();
+      const delivery = this.state === "stopped" || this.holds.size > 0 ? undefined : this.mailbox.take();
       if (delivery === undefined) {
+        this.current = undefined;
         this.#running = false;
         this.#host.onIdle(this);
         return;
@@ -147,6 +164,7 @@ export class ActorCell {
       this.#controller = undefined;
       this.#abortReason = undefined;
       this.handled++;
+      this.current = delivery;
       let result: unknown;
       try {
         result = this.#host.invoke(this, delivery);

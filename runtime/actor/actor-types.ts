@@ -14,6 +14,25 @@ export interface ActorInstance {
   compensate?(request: CompensationRequest, ctx: ActorContext): unknown;
   onStart?(ctx: ActorLifecycleContext): Promise<void> | void;
   onStop?(ctx: ActorLifecycleContext): Promise<void> | void;
+  /**
+   * Decides an advisory override signal (stop, pause, constrain, takeover at level `advisory`): comply
+   * or decline, with a reason. The decision is acknowledged and recorded. Without this hook an
+   * advisory signal is complied with. Mandatory and emergency signals never ask.
+   */
+  onOverride?(signal: OverrideNotice): OverrideDecision | Promise<OverrideDecision>;
+}
+
+/** What an actor's `onOverride` hook is shown of a signal. */
+export interface OverrideNotice {
+  readonly id: string;
+  readonly action: string;
+  readonly level: string;
+  readonly reason: string;
+}
+
+export interface OverrideDecision {
+  readonly comply: boolean;
+  readonly reason?: string;
 }
 
 /** A class that can be spawned: a constructor plus a static zod `protocol` for its messages. */

@@ -42,6 +42,8 @@ export class ActorHost {
   readonly #sink: DeadLetterSink;
   readonly #epoch: () => number;
   readonly #subs = new Map<string, Subscription>();
+  /** Fencing at activation: the override gate applies the active overrides before the first message. */
+  onActivate: ((cell: ActorCell) => void) | undefined;
 
   constructor(p: {
     core: NodeCore;
@@ -129,6 +131,7 @@ export class ActorHost {
           ? cause
           : new TetherError("ERR_ACTOR_START_FAILED", `actor ${id} failed to start: ${String(cause)}`, { cause });
       }
+      this.onActivate?.(cell);
       cell.state = "running";
       if (options.passivateAfterMs !== undefined) this.#passivation.enable(cell, options.passivateAfterMs, make);
       cell.resume();

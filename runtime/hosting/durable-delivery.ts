@@ -70,6 +70,10 @@ export class DurableDelivery {
       jm.nak(); // stopping, moving or fenced: the next owner gets it
       return;
     }
+    if (cell.holds.size > 0) {
+      jm.nak(1_000); // held by an override (stop, pause, fencing): kept in JetStream until released
+      return;
+    }
     const now = this.#core.clock.now();
     if (cell.pausedUntil > 0 && now < cell.pausedUntil) {
       jm.nak(Math.max(100, cell.pausedUntil - now)); // kept in JetStream until the pause ends

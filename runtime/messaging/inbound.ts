@@ -19,6 +19,11 @@ export type VerifyIncoming = (token: string | undefined, receipt: string | undef
 
 /** The actor's refusal of new messages (paused or stopping), checked at the moment a message arrives. */
 export const refusalOf = (cell: ActorCell, now: number, control: boolean): TetherError | undefined => {
+  if (!control && (cell.holds.has("stop") || cell.holds.has("takeover"))) {
+    return new TetherError("ERR_ACTOR_STOPPED_BY_OVERRIDE", `actor ${cell.id} was stopped by an operator's override; it takes no new work until the override is lifted`, {
+      details: { actorId: cell.id },
+    });
+  }
   if (!control && cell.pausedUntil > 0 && now < cell.pausedUntil) {
     return new TetherError("ERR_ACTOR_PAUSED", `actor ${cell.id} is paused (quarantined) until ${new Date(cell.pausedUntil).toISOString()}`, {
       details: { actorId: cell.id, until: cell.pausedUntil },
