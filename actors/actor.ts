@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { ActorContext, ActorLifecycleContext } from "../runtime/index.ts";
+import type { ActorContext, ActorLifecycleContext, OverrideDecision, OverrideNotice } from "../runtime/index.ts";
 
 /**
  * Base class of every agent. Declare the messages once as a zod schema in `static protocol`; `handle`
@@ -29,4 +29,10 @@ export abstract class Actor<M = unknown, S = undefined> {
 
   /** Runs once after the last message (bounded by `actorStopTimeoutMs`). */
   onStop?(ctx: ActorLifecycleContext): Promise<void> | void;
+
+  /**
+   * Decides an advisory override (comply or decline, with a reason; the decision is acknowledged and
+   * recorded). Without it an advisory signal is complied with; mandatory and emergency never ask.
+   */
+  onOverride?(signal: OverrideNotice): OverrideDecision | Promise<OverrideDecision>;
 }

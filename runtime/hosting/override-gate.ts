@@ -196,13 +196,23 @@ export class OverrideGate {
   }
 
   #onSignal(msg: Msg): void {
-    let broadcast: OverrideBroadcast;
+    let decoded: unknown;
     try {
-      broadcast = OverrideBroadcast.parse(decodeBody(msg.data));
-    } catch (error) {
-      this.#refuse(new TetherError("ERR_CONTROL_MALFORMED", `not an override broadcast: ${String(error).slice(0, 200)}`), OVERRIDE_TARGET, { plane: "override" });
+      decoded = decodeBody(msg.data);
+    } catch {
+      decoded = undefined;
+    }
+    const parsed = OverrideBroadcast.safeParse(decoded);
+    if (!parsed.success) {
+      // say why as the control guard would: a bare signal is unsigned, anything else malformed
+      const inner = (decoded as { envelope?: unknown } | undefined)?.envelope ?? decoded;
+      this.#verify(inner, NO_REPLAY, this.#core.clock.now()).then(
+        () => this.#refuse(new TetherError("ERR_CONTROL_MALFORMED", "not an override broadcast"), OVERRIDE_TARGET, { plane: "override" }),
+        (error: unknown) => this.#refuse(error, OVERRIDE_TARGET, { plane: "override" }),
+      );
       return;
     }
+    const broadcast = parsed.data;
     // verification starts at once (in parallel), application keeps arrival order
     const verified = this.#verify(broadcast.envelope, this.#replay, this.#core.clock.now());
     verified.catch(() => undefined);

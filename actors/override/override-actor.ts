@@ -1,0 +1,169 @@
+import {
+  OVERRIDE_ACTOR_ID,
+  OverrideRequest,
+  TetherError,
+  isStanding,
+  type ActiveOverride,
+  type ActorRecord,
+  type ControlEnvelope,
+  type IssueReply,
+  type OverrideLiftBody,
+  type OverrideScope,
+  type OverrideSignalBody,
+  type VerifiedControl,
+} from "../../protocols/index.ts";
+import type { ActorContext, TimerHandle } from "../../runtime/index.ts";
+import { Actor } from "../actor.ts";
+import { CoverageTally } from "./coverage.ts";
+import type { OverridePorts } from "./override-ports.ts";
+
+/** The actors a scope is expected to reach, from the registry (null: not knowable in advance). */
+export const expectedActors = (scope: OverrideScope, actors: readonly ActorRecord[], exempt: readonly string[]): string[] | null => {
+  const open = actors.filter((a) => a.actorId !== OVERRIDE_ACTOR_ID && !exempt.includes(a.actorId));
+  switch (scope.kind) {
+    case "agent":
+      return [scope.id];
+    case "workflow":
+      return null;
+    case "subtree":
+      return [...new Set([scope.id, ...scope.members])];
+    case "capability":
+      return open.filter((a) => a.capabilities.includes(scope.capability)).map((a) => a.actorId);
+    case "node":
+      return open.filter((a) => a.nodeId === scope.id).map((a) => a.actorId);
+    case "network":
+      return open.map((a) => a.actorId);
+  }
+};
+
+const sameScope = (a: OverrideScope, b: OverrideScope): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The override actor: one per network (id `tether-override`), supervised and failing over like any
+ * actor (register it with `registerType` on every node). It owns the set of active overrides, kept in
+ * JetStream KV so that it survives this actor and every node: it checks each operator-signed request,
+ * persists it, records it in the audit ledger, broadcasts the signed token on the priority subject
+ * every node listens to, tracks acknowledgements against the actors the scope names, and escalates a
+ * signal not fully acknowledged by its deadline (ledger record `override.escalated` and an escalation
+ * message). Rollback runs here, through the node's rollback coordinator.
+ */
+export class OverrideActor extends Actor<OverrideRequest, undefined> {
+  static override readonly protocol = OverrideRequest;
+  readonly #ports: OverridePorts;
+  readonly #tracking = new Map<string, { stop: () => void; timer: TimerHandle }>();
+
+  constructor(ports: OverridePorts) {
+    super();
+    this.#ports = ports;
+  }
+
+  async handle(msg: OverrideRequest, _ctx: ActorContext): Promise<unknown> {
+    switch (msg.type) {
+      case "tether.override.v1.issue":
+        return this.#issue(msg.envelope);
+      case "tether.override.v1.lift-request":
+        return this.#lift(msg.envelope);
+      case "tether.override.v1.list":
+        return (await this.#ports.store.list()).map((r) => ({ id: r.id, signal: r.signal, by: r.by, at: r.at, expected: r.expected?.length ?? null }));
+      case "tether.override.v1.work-result": {
+        const task = await this.#ports.completeTask(msg.taskId);
+        await this.#ports.recordEvent("override.task.done", task.overrideId, { task: task.taskId, actorId: task.actorId, messageId: task.messageId, wid: task.wid ?? null, by: msg.by, result: msg.result, at: this.#ports.clock.now() });
+        return { task, recorded: true };
+      }
+    }
+  }
+
+  override onStop(): void {
+    for (const t of this.#tracking.values()) {
+      t.stop();
+      this.#ports.clock.clearTimeout(t.timer);
+    }
+    this.#tracking.clear();
+  }
+
+  async #issue(envelope: ControlEnvelope): Promise<IssueReply> {
+    const v = await this.#ports.verify(envelope);
+    if (v.body.type !== "tether.override.v1.signal") throw new TetherError("ERR_OVERRIDE_INVALID", "issue takes a signed override signal; use lift-request to lift");
+    const signal = v.body;
+    const now = this.#ports.clock.now();
+    const by = { kid: v.kid, role: v.role, owner: v.owner };
+    if (signal.action === "rollback") return this.#rollback(signal, by, now);
+    if (isStanding(signal.action) && (await this.#ports.store.get(signal.id)) !== undefined) throw new TetherError("ERR_OVERRIDE_INVALID", `override ${signal.id} is already active`);
+    let expected = expectedActors(signal.scope, await this.#ports.listActors(), this.#ports.exempt);
+    if (signal.action === "resume") {
+      const lifted = (await this.#ports.store.list()).filter((r) => r.signal.action === "pause" && (signal.scope.kind === "network" || sameScope(r.signal.scope, signal.scope)));
+      for (const r of lifted) await this.#ports.store.delete(r.id);
+      expected = lifted.some((r) => r.expected === null) ? null : [...new Set(lifted.flatMap((r) => r.expected ?? []))];
+    }
+    if (isStanding(signal.action)) {
+      const record: ActiveOverride = { type: "tether.override.v1.active", id: signal.id, envelope, signal, by, at: now, expected };
+      await this.#ports.store.put(record);
+    }
+    await this.#ports.recordEvent("override.issued", signal.id, this.#describe(signal, v, now, expected));
+    const deadlineAt = now + signal.ackDeadlineMs;
+    this.#track(signal.id, signal.action, expected, signal.ackDeadlineMs);
+    this.#ports.broadcast("apply", envelope);
+    return { id: signal.id, expected, issuedAt: now, deadlineAt };
+  }
+
+  async #lift(envelope: ControlEnvelope): Promise<IssueReply> {
+    const v = await this.#ports.verify(envelope);
+    if (v.body.type !== "tether.override.v1.lift") throw new TetherError("ERR_OVERRIDE_INVALID", "lift-request takes a signed lift");
+    const lift: OverrideLiftBody = v.body;
+    const record = await this.#ports.store.get(lift.id);
+    if (record === undefined) throw new TetherError("ERR_OVERRIDE_INVALID", `no active override ${lift.id}`);
+    await this.#ports.store.delete(lift.id);
+    const now = this.#ports.clock.now();
+    await this.#ports.recordEvent("override.lifted", lift.id, {
+      action: record.signal.action,
+      disposition: lift.disposition ?? record.signal.onLift,
+      reason: lift.reason,
+      by: { kid: v.kid, role: v.role, owner: v.owner },
+      at: now,
+    });
+    this.#track(lift.id, "lift", record.expected, record.signal.ackDeadlineMs);
+    this.#ports.broadcast("lift", envelope);
+    return { id: lift.id, expected: record.expected, issuedAt: now, deadlineAt: now + record.signal.ackDeadlineMs };
+  }
+
+  async #rollback(signal: OverrideSignalBody, by: { kid: string; role: string; owner: string }, now: number): Promise<IssueReply> {
+    const target = signal.rollback ?? (signal.scope.kind === "workflow" ? { workflow: signal.scope.wid } : undefined);
+    if (target === undefined) throw new TetherError("ERR_OVERRIDE_INVALID", "a rollback names a workflow (scope --workflow, or rollback.workflow)");
+    await this.#ports.recordEvent("override.issued", signal.id, { action: "rollback", scope: signal.scope, level: signal.level, reason: signal.reason, by, at: now, workflow: target.workflow });
+    const report = await this.#ports.rollback({ workflow: target.workflow, ...(target.from === undefined ? {} : { from: target.from }) });
+    await this.#ports.recordEvent("override.rollback.done", signal.id, { workflow: target.workflow, report: report as unknown as Record<string, unknown>, at: this.#ports.clock.now() });
+    return { id: signal.id, expected: [], issuedAt: now, deadlineAt: now, result: report };
+  }
+
+  #describe(signal: OverrideSignalBody, v: VerifiedControl, now: number, expected: readonly string[] | null): Record<string, unknown> {
+    return {
+      action: signal.action,
+      scope: signal.scope.kind === "subtree" ? { kind: "subtree", id: signal.scope.id, members: signal.scope.members.length } : signal.scope,
+      level: signal.level,
+      reason: signal.reason,
+      by: { kid: v.kid, role: v.role, owner: v.owner },
+      at: now,
+      ackDeadlineMs: signal.ackDeadlineMs,
+      expected: expected === null ? null : expected.length,
+      ...(signal.constraints === undefined ? {} : { constraints: signal.constraints }),
+    };
+  }
+
+  /** Watches acknowledgements until the deadline; escalates if anyone expected is missing then. */
+  #track(id: string, action: string, expected: readonly string[] | null, deadlineMs: number): void {
+    this.#tracking.get(id)?.stop();
+    const tally = new CoverageTally(id);
+    tally.expect(expected);
+    const stop = this.#ports.watchAcks(id, (ack) => tally.add(ack));
+    const timer = this.#ports.clock.setTimeout(() => {
+      stop();
+      this.#tracking.delete(id);
+      const c = tally.snapshot;
+      if (c.expected === null || c.missing.length === 0) return;
+      const at = this.#ports.clock.now();
+      this.#ports.publishEscalation({ type: "tether.override.v1.escalation", overrideId: id, at, expected: c.expected.length, acked: c.acked.size, missing: [...c.missing].slice(0, 100_000) });
+      void this.#ports.recordEvent("override.escalated", id, { action, at, expected: c.expected.length, acked: c.expected.length - c.missing.length, missing: c.missing.slice(0, 200) }).catch(() => undefined);
+    }, deadlineMs);
+    this.#tracking.set(id, { stop, timer });
+  }
+}

@@ -1,0 +1,61 @@
+import {
+  OverrideAck,
+  decodeBody,
+  encodeBody,
+  overrideSubjects,
+  type ActorRecord,
+  type ControlEnvelope,
+  type HumanTask,
+  type OverrideEscalation,
+  type RollbackReport,
+  type RollbackRequestInput,
+  type VerifiedControl,
+} from "../../protocols/index.ts";
+import { OverrideStore, type Clock, type Node } from "../../runtime/index.ts";
+
+/** What the override actor needs from its node, passed in (see `createOverridePorts`). */
+export interface OverridePorts {
+  readonly network: string;
+  /** Timers for acknowledgement deadlines (inject a fake clock in tests). */
+  readonly clock: Clock;
+  /** Actors no node/network/capability scope touches (the audit ledger). */
+  readonly exempt: readonly string[];
+  readonly store: Pick<OverrideStore, "get" | "put" | "delete" | "list">;
+  verify(envelope: ControlEnvelope): Promise<VerifiedControl>;
+  broadcast(op: "apply" | "lift", envelope: ControlEnvelope): void;
+  listActors(): Promise<ActorRecord[]>;
+  recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<unknown>;
+  /** Calls `listener` with every acknowledgement of `overrideId`; returns a function that stops. */
+  watchAcks(overrideId: string, listener: (ack: OverrideAck) => void): () => void;
+  publishEscalation(escalation: OverrideEscalation): void;
+  rollback(request: RollbackRequestInput): Promise<RollbackReport>;
+  completeTask(taskId: string): Promise<HumanTask>;
+}
+
+/** The override actor's ports on `node`. `clock` defaults to the node's. */
+export const createOverridePorts = async (node: Node, options: { clock?: Clock } = {}): Promise<OverridePorts> => {
+  const subjects = overrideSubjects(node.network);
+  const store = await OverrideStore.open(node.nats, node.network, { replicas: node.options.jetstreamReplicas });
+  return {
+    network: node.network,
+    clock: options.clock ?? node.clock,
+    exempt: [node.options.assurance.ledger.actorId],
+    store,
+    verify: (envelope) => node.overrides.verifyRequest(envelope),
+    broadcast: (op, envelope) => node.nats.publish(subjects.signals(), encodeBody({ type: "tether.override.v1.broadcast", op, envelope })),
+    listActors: () => node.listActors(),
+    recordEvent: (event, subject, details) => node.assurance.recordEvent(event, subject, details),
+    watchAcks: (overrideId, listener) => {
+      const sub = node.nats.subscribe(subjects.acks(overrideId), {
+        callback: (_err, msg) => {
+          const ack = OverrideAck.safeParse(decodeBody(msg.data));
+          if (ack.success) listener(ack.data);
+        },
+      });
+      return () => sub.unsubscribe();
+    },
+    publishEscalation: (escalation) => node.nats.publish(subjects.escalations(escalation.overrideId), encodeBody(escalation)),
+    rollback: (request) => node.rollback(request),
+    completeTask: (taskId) => node.humanWork.complete(taskId),
+  };
+};
