@@ -8,6 +8,7 @@ import { registerKeysCommand } from "./keys-command.ts";
 import { registerMessageCommands } from "./message-commands.ts";
 import { registerNodeCommand } from "./node-command.ts";
 import { registerNodesCommand } from "./nodes-command.ts";
+import { registerOverrideCommands } from "./override-commands.ts";
 import { DEFAULT_NATS_URL, NATS_URL_ENV } from "./nats-option.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
@@ -34,5 +35,6 @@ export const buildProgram = (): Command => {
   registerKeysCommand(program);
   registerAuditCommand(program);
   registerUsageCommand(program);
+  registerOverrideCommands(program);
   return program;
 };
