@@ -13,6 +13,7 @@ import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } fro
 import { comparedTable, jsonLines, valueTable } from "./report.ts";
 import { runScale } from "./scale.ts";
 import { runFailover } from "./failover.ts";
+import { runOverride } from "./override.ts";
 import { runResilience } from "./resilience.ts";
 
 const positiveInt = (value: string): number => {
@@ -150,6 +151,20 @@ program
     const result = await runFailover({ rounds: opts.rounds, leaseMs: opts.leaseMs });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
     write(`\nfailover: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
+  });
+
+program
+  .command("override")
+  .description("emergency stop to 1,000 agents over three node processes on a 3-node cluster: time to each acknowledgement and coverage")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--actors <n>", "agents (spread over three node processes)", positiveInt, 1_000)
+  .option("--rounds <n>", "stop/lift rounds", positiveInt, 5)
+  .action(async (opts: { json: boolean; actors: number; rounds: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runOverride({ actors: opts.actors, rounds: opts.rounds });
+    if (opts.json) process.stdout.write(jsonLines(result.metrics));
+    write(`\noverride: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
   });
 
 program

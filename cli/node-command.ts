@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import { Node, createStderrLogger, type LogLevel } from "../runtime/index.ts";
-import { TetherError, hasCode } from "../protocols/index.ts";
+import { OVERRIDE_ACTOR_ID, TetherError, hasCode } from "../protocols/index.ts";
 import { SupervisionHost } from "../supervisors/index.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
+import { hostOverrides } from "./override-host.ts";
 import { examples } from "./output.ts";
 import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
 import { startTelemetry } from "./telemetry.ts";
@@ -20,6 +21,7 @@ interface NodeStartFlags {
   minLevel?: string;
   keyDir: string;
   ledgerMode: string;
+  overrides?: boolean;
   leaseMs?: number;
   durableAckWaitMs?: number;
 }
@@ -45,6 +47,7 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--min-level <level>", "refuse incoming tokens below L1 | L2 | L3 (default: the profile's level)")
     .option("--key-dir <dir>", "directory of the node's private signing key", ".tether/keys")
     .option("--ledger-mode <mode>", "regulated profile: sync (L3, wait for receipts) | async (L2)", "sync")
+    .option("--overrides", "host the network's override actor (stop, pause, … signals), or stand by for it")
     .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
     .option("--durable-ack-wait-ms <ms>", "durable lane: a message handled but not acknowledged (its node died) is redelivered after this long", parsePositiveInt("--durable-ack-wait-ms"))
     .action(async (flags: NodeStartFlags, command: Command) => {
@@ -135,6 +138,7 @@ export const registerNodeCommand = (program: Command): void => {
             standby.push(spec.id); // live on another node: this one is a failover standby for it
           }
         }
+        if (flags.overrides === true) (await hostOverrides(n)) === "hosting" ? hosted.push(OVERRIDE_ACTOR_ID) : standby.push(OVERRIDE_ACTOR_ID);
         // supervision trees: registered on every node (any of them can take a tree over when its node
         // dies); the first node to claim a tree's id starts it, the others stand by
         const supervising: string[] = [];

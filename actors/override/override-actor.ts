@@ -89,21 +89,28 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     const by = { kid: v.kid, role: v.role, owner: v.owner };
     if (signal.action === "rollback") return this.#rollback(signal, by, now);
     if (isStanding(signal.action) && (await this.#ports.store.get(signal.id)) !== undefined) throw new TetherError("ERR_OVERRIDE_INVALID", `override ${signal.id} is already active`);
-    let expected = expectedActors(signal.scope, await this.#ports.listActors(), this.#ports.exempt);
+    let expected: string[] | null = null;
+    let lifted: ActiveOverride[] = [];
     if (signal.action === "resume") {
-      const lifted = (await this.#ports.store.list()).filter((r) => r.signal.action === "pause" && (signal.scope.kind === "network" || sameScope(r.signal.scope, signal.scope)));
+      lifted = (await this.#ports.store.list()).filter((r) => r.signal.action === "pause" && (signal.scope.kind === "network" || sameScope(r.signal.scope, signal.scope)));
       for (const r of lifted) await this.#ports.store.delete(r.id);
-      expected = lifted.some((r) => r.expected === null) ? null : [...new Set(lifted.flatMap((r) => r.expected ?? []))];
     }
-    if (isStanding(signal.action)) {
-      const record: ActiveOverride = { type: "tether.override.v1.active", id: signal.id, envelope, signal, by, at: now, expected };
-      await this.#ports.store.put(record);
-    }
-    await this.#ports.recordEvent("override.issued", signal.id, this.#describe(signal, v, now, expected));
-    const deadlineAt = now + signal.ackDeadlineMs;
-    this.#track(signal.id, signal.action, expected, signal.ackDeadlineMs);
+    const record: ActiveOverride = { type: "tether.override.v1.active", id: signal.id, envelope, signal, by, at: now, expected };
+    // persisted before it is broadcast (nodes apply only what the active set holds); acks are watched
+    // before the broadcast; who is expected is worked out after it, so it does not delay the signal
+    if (isStanding(signal.action)) await this.#ports.store.put(record);
+    const tally = this.#track(signal.id, signal.action, signal.ackDeadlineMs);
     this.#ports.broadcast("apply", envelope);
-    return { id: signal.id, expected, issuedAt: now, deadlineAt };
+    expected =
+      signal.action === "resume"
+        ? lifted.some((r) => r.expected === null)
+          ? null
+          : [...new Set(lifted.flatMap((r) => r.expected ?? []))]
+        : expectedActors(signal.scope, await this.#ports.listActors(), this.#ports.exempt);
+    tally.expect(expected);
+    if (isStanding(signal.action)) await this.#ports.store.put({ ...record, expected });
+    await this.#ports.recordEvent("override.issued", signal.id, this.#describe(signal, v, now, expected));
+    return { id: signal.id, expected, issuedAt: now, deadlineAt: now + signal.ackDeadlineMs };
   }
 
   async #lift(envelope: ControlEnvelope): Promise<IssueReply> {
@@ -121,7 +128,7 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
       by: { kid: v.kid, role: v.role, owner: v.owner },
       at: now,
     });
-    this.#track(lift.id, "lift", record.expected, record.signal.ackDeadlineMs);
+    this.#track(lift.id, "lift", record.signal.ackDeadlineMs).expect(record.expected);
     this.#ports.broadcast("lift", envelope);
     return { id: lift.id, expected: record.expected, issuedAt: now, deadlineAt: now + record.signal.ackDeadlineMs };
   }
@@ -150,20 +157,21 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
   }
 
   /** Watches acknowledgements until the deadline; escalates if anyone expected is missing then. */
-  #track(id: string, action: string, expected: readonly string[] | null, deadlineMs: number): void {
-    this.#tracking.get(id)?.stop();
+  #track(id: string, action: string, deadlineMs: number): CoverageTally {
+    const key = `${id}:${action}`;
+    this.#tracking.get(key)?.stop();
     const tally = new CoverageTally(id);
-    tally.expect(expected);
     const stop = this.#ports.watchAcks(id, (ack) => tally.add(ack));
     const timer = this.#ports.clock.setTimeout(() => {
       stop();
-      this.#tracking.delete(id);
+      this.#tracking.delete(key);
       const c = tally.snapshot;
       if (c.expected === null || c.missing.length === 0) return;
       const at = this.#ports.clock.now();
       this.#ports.publishEscalation({ type: "tether.override.v1.escalation", overrideId: id, at, expected: c.expected.length, acked: c.acked.size, missing: [...c.missing].slice(0, 100_000) });
       void this.#ports.recordEvent("override.escalated", id, { action, at, expected: c.expected.length, acked: c.expected.length - c.missing.length, missing: c.missing.slice(0, 200) }).catch(() => undefined);
     }, deadlineMs);
-    this.#tracking.set(id, { stop, timer });
+    this.#tracking.set(key, { stop, timer });
+    return tally;
   }
 }
