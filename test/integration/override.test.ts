@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { rmSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
 import { OverrideClient } from "../../actors/index.ts";
-import { OVERRIDE_ACTOR_ID, OverrideBroadcast, decodeBody, encodeBody, encodeSend, hasCode, overrideSubjects, signControl, generateSigningKey, type OverrideSignalBody } from "../../protocols/index.ts";
+import { Inventory, Payment, Shipping, type OrderOutcome } from "../../examples/supply-chain/agents.ts";
+import { OVERRIDE_ACTOR_ID, OverrideBroadcast, decodeBody, encodeBody, encodeSend, hasCode, type RollbackReport, overrideSubjects, signControl, generateSigningKey, type OverrideSignalBody } from "../../protocols/index.ts";
 import { ControlSigner, FakeClock, systemClock, type NodeEvent } from "../../runtime/index.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
 import { Worker, journal, keyDir, keyFiles, ledgerEvents, operatorKeys, startOversight } from "../support/override.ts";
@@ -185,5 +186,41 @@ describe("the override plane on one server", () => {
     const advisory = await client.issue({ action: "stop", level: "advisory", scope: { kind: "agent", id: "w-stubborn" }, reason: "please stop" });
     expect(advisory.coverage.acked.get("w-stubborn")).toMatchObject({ outcome: "declined", decision: "decline: mid-surgery" });
     expect(await stubborn.ask({ type: "work", seq: 1, ms: 0 })).toBe(1);
+  });
+
+  it("takeover moves the in-flight and queued work to the human work queue and records the human's result; rollback runs the rollback coordinator", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    await startOversight(node);
+    const { operator } = await operatorKeys(node);
+    const worker = await node.spawn("w-take", Worker);
+    const busy = worker.ask({ type: "work", seq: 1, ms: 60_000 });
+    busy.catch(() => undefined);
+    await eventually(() => journal.get("w-take")?.handled.length === 1, 5_000, "in flight");
+    const queued = worker.ask({ type: "work", seq: 2, ms: 0 });
+    queued.catch(() => undefined);
+    const client = new OverrideClient({ nc: node.nats, signer: operator });
+    const takeover = await client.issue({ action: "takeover", scope: { kind: "agent", id: "w-take" }, reason: "a pharmacist decides" });
+    expect(takeover.coverage.acked.get("w-take")).toMatchObject({ outcome: "applied", aborted: true, queued: 0 });
+    await expect(busy).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_HANDLER_ABORTED"));
+    await expect(queued).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_ACTOR_STOPPED_BY_OVERRIDE"));
+    await eventually(async () => (await node.humanWork.list()).length === 2, 5_000, "two human tasks");
+    const tasks = await node.humanWork.list();
+    expect(tasks.map((t) => [t.actorId, (t.body as { seq: number }).seq, t.overrideId])).toEqual([["w-take", 1, takeover.id], ["w-take", 2, takeover.id]]);
+    await client.completeTask(tasks[0]?.taskId ?? "", { dispensed: 0, note: "held for review" }, "oscar");
+    expect((await node.humanWork.list()).map((t) => t.taskId)).toEqual([tasks[1]?.taskId]);
+    await eventually(async () => (await ledgerEvents(node, "override.task.done")).length === 1, 5_000, "task result recorded");
+    expect((await ledgerEvents(node, "override.task.done"))[0]).toMatchObject({ subject: takeover.id, actorId: "w-take", by: "oscar", result: { dispensed: 0 } });
+
+    // rollback of a workflow: the override actor runs the node's rollback coordinator and returns its report
+    const shop: string[] = [];
+    await node.spawn("inventory", Inventory, { args: [shop] });
+    await node.spawn("shipping", Shipping, { args: [shop] });
+    await node.spawn("payment", Payment, { args: [shop] });
+    const order = (await node.ref<typeof Inventory>("inventory").ask({ type: "order.place", order: "O-1", sku: "widget", qty: 10, batch: "B-7" })) as OrderOutcome;
+    const wid = order.workflowId as string;
+    const rollback = await client.issue({ action: "rollback", scope: { kind: "workflow", wid }, reason: "bad batch" });
+    expect((rollback.reply.result as RollbackReport).steps.map((st) => [st.actor, st.outcome])).toEqual([["payment", "compensated"], ["shipping", "compensated"], ["inventory", "compensated"]]);
+    expect((await ledgerEvents(node, "override.rollback.done"))[0]).toMatchObject({ subject: rollback.id, workflow: wid });
   });
 });
