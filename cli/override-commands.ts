@@ -138,7 +138,7 @@ export const registerOverrideCommands = (program: Command): void => {
 
   const overrides = program.command("overrides").description("active overrides and the human work queue");
   const common = (c: Command) => c.addOption(natsOption()).option("--net <name>", "network name", "default");
-  jsonFlag(common(overrides.command("ls").description("list active overrides")).requiredOption("--signer <file>", "any published key file (names the network)")).action(
+  jsonFlag(common(examples(overrides.command("ls").description("list active overrides"), "tether overrides ls --signer ops.jwk")).requiredOption("--signer <file>", "any published key file (names the network)")).action(
     (flags: { nats: string; net: string; signer: string; json?: boolean }) =>
       withConnection(flags.nats, async (nc) => {
         const signer = await ControlSigner.fromKeyFile(flags.signer, flags.net);
@@ -150,7 +150,7 @@ export const registerOverrideCommands = (program: Command): void => {
         });
       }),
   );
-  signed(overrides.command("lift").argument("<id>").description("lift an active override (a stop's kept messages: released, or --dead-letter)"))
+  signed(examples(overrides.command("lift"), "tether overrides lift 4kXq... --dead-letter --signer ops.jwk").argument("<id>").description("lift an active override (a stop's kept messages: released, or --dead-letter)"))
     .option("--dead-letter", "dead-letter what the stop kept instead of releasing it")
     .option("--reason <text>", "why (recorded)", "")
     .action((id: string, flags: SignalFlags & { deadLetter?: boolean }) =>
@@ -161,7 +161,7 @@ export const registerOverrideCommands = (program: Command): void => {
         );
       }),
     );
-  jsonFlag(common(overrides.command("queue").description("the human work queue: tasks taken over from agents"))).action((flags: { nats: string; net: string; json?: boolean }) =>
+  jsonFlag(common(examples(overrides.command("queue").description("the human work queue: tasks taken over from agents"), "tether overrides queue"))).action((flags: { nats: string; net: string; json?: boolean }) =>
     withConnection(flags.nats, async (nc) => {
       const work = await HumanWork.open(nc, flags.net, { replicas: 1, logger: silentLogger });
       printRows(flags.json, await work.list(), {
@@ -171,7 +171,7 @@ export const registerOverrideCommands = (program: Command): void => {
       });
     }),
   );
-  common(overrides.command("done").argument("<task>").argument("<result>", "the human's result (JSON)").description("complete a human task; its result is recorded as the outcome"))
+  common(examples(overrides.command("done"), "tether overrides done <task> '{\"dispensed\":0}' --signer ops.jwk").argument("<task>").argument("<result>", "the human's result (JSON)").description("complete a human task; its result is recorded as the outcome"))
     .requiredOption("--signer <file>", "your key file (names the network; its owner is recorded)")
     .action((task: string, result: string, flags: { nats: string; net: string; signer: string }) =>
       withConnection(flags.nats, async (nc) => {

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { CoverageTally, expectedActors } from "../../actors/index.ts";
-import { constraintsOf, scopeOf } from "../../cli/override-commands.ts";
+import { constraintsOf, scopeOf } from "../../cli/index.ts";
 import { ControlRoles, hasCode, mayPerform, operationOf, OverrideSignalBody, type ActorRecord } from "../../protocols/index.ts";
 import { FakeClock } from "../../runtime/index.ts";
-import { constraintLink } from "../../runtime/interceptors/constraint-link.ts";
-import { mergeConstraints } from "../../runtime/hosting/override-apply.ts";
+import { constraintLink, mergeConstraints } from "../../runtime/internal.ts";
 import type { ActionCall } from "../../runtime/index.ts";
 
 const call = (name: string, params: Record<string, unknown> = {}): ActionCall => ({ name, params, actorId: "a", nodeId: "n", messageId: "m", signal: new AbortController().signal, cost: undefined, compensate: undefined, scope: {} as ActionCall["scope"], record: {} });
