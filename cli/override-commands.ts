@@ -65,7 +65,7 @@ export const constraintsOf = (sets: readonly string[]): OverrideConstraints => {
 };
 
 const line = (c: Coverage): string =>
-  c.expected === null ? `${c.acked.size} acknowledged (expected not known in advance)` : `${c.expected.length - c.missing.length}/${c.expected.length} acknowledged`;
+  c.expected === null ? `${c.acked.size} acknowledged (expected set not known)` : `${c.expected.length - c.missing.length}/${c.expected.length} acknowledged`;
 
 /** Prints coverage as acknowledgements arrive, then the result; exits non-zero (ERR_OVERRIDE_NOT_ACKNOWLEDGED) when escalated. */
 const follow = async (json: boolean | undefined, run: (onAck: (c: Coverage) => void) => Promise<OverrideOutcome>): Promise<void> => {

@@ -48,7 +48,8 @@ export interface OverrideOutcome {
   readonly escalated: boolean;
 }
 
-export type CoverageListener = (coverage: Coverage, ack: OverrideAck) => void;
+/** Sees coverage grow: on every acknowledgement, and once when the expected set becomes known (`ack` undefined). */
+export type CoverageListener = (coverage: Coverage, ack: OverrideAck | undefined) => void;
 
 /**
  * Issues override signals as a person, over any NATS connection (the CLI's, an application's): signs
@@ -139,6 +140,7 @@ export class OverrideClient {
       const reply = IssueReply.parse(await this.#ask({ type, envelope }));
       tally.expect(reply.expected);
       known = true;
+      onAck?.(tally.snapshot, undefined);
       await new Promise<void>((resolve) => {
         const timer = this.#clock.setTimeout(() => resolve(), deadlineMs);
         wake = () => {
