@@ -159,11 +159,12 @@ export const assemble = async (
   const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act, verifyCompensation });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
   const replicas = core.options.jetstreamReplicas;
-  const humanWork = await HumanWork.open(core.nc, core.network, { replicas, logger: core.logger });
+  const mb = 1024 * 1024;
+  const humanWork = await HumanWork.open(core.nc, core.network, { replicas, logger: core.logger, maxBytes: core.options.storage.humanWorkMb * mb });
   const overrides = new OverrideGate({
     core,
     directory,
-    store: await OverrideStore.open(core.nc, core.network, { replicas }),
+    store: await OverrideStore.open(core.nc, core.network, { replicas, maxBytes: core.options.storage.overridesMb * mb }),
     keys: assurance.keys,
     refuse: (error, target, extra) => guard.refused(error, target, extra),
     recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details),

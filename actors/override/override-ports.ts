@@ -35,7 +35,7 @@ export interface OverridePorts {
 /** The override actor's ports on `node`. `clock` defaults to the node's. */
 export const createOverridePorts = async (node: Node, options: { clock?: Clock } = {}): Promise<OverridePorts> => {
   const subjects = overrideSubjects(node.network);
-  const store = await OverrideStore.open(node.nats, node.network, { replicas: node.options.jetstreamReplicas });
+  const store = await OverrideStore.open(node.nats, node.network, { replicas: node.options.jetstreamReplicas, maxBytes: node.options.storage.overridesMb * 1024 * 1024 });
   return {
     network: node.network,
     clock: options.clock ?? node.clock,

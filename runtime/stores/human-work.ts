@@ -22,14 +22,14 @@ export class HumanWork {
     this.#logger = logger;
   }
 
-  static async open(nc: NatsConnection, network: string, options: { replicas: number; logger: Logger }): Promise<HumanWork> {
+  static async open(nc: NatsConnection, network: string, options: { replicas: number; logger: Logger; maxBytes?: number }): Promise<HumanWork> {
     const subjects = overrideSubjects(network);
     await ensureStream(nc, {
       name: subjects.workStream(),
       subjects: [subjects.work()],
       num_replicas: options.replicas,
       max_msgs: 1_000_000,
-      max_bytes: 256 * 1024 * 1024,
+      max_bytes: options.maxBytes ?? 4 * 1024 * 1024,
       discard: DiscardPolicy.Old,
       storage: StorageType.File,
     });
