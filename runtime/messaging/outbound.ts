@@ -203,6 +203,7 @@ export class Outbound {
   ): Promise<unknown> | boolean {
     const metrics = this.#core.metrics;
     const kind = control ? "compensate" : isAsk ? "ask" : "tell";
+    metrics.sent(kind); // as a remote send is counted once published, whatever the target then says
     const fail = (error: TetherError, deadLetter: boolean): Promise<unknown> => {
       metrics.rejected(error.code);
       if (deadLetter) this.#sink.write(error.code, error.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
@@ -228,7 +229,6 @@ export class Outbound {
       this.#replies.pending.reject(id, rejected);
       return waiting;
     }
-    metrics.sent(kind);
     metrics.received(kind, cell.actorClass.name);
     endSpan(span);
     return waiting ?? cell.mailbox.room > 0;
