@@ -189,7 +189,7 @@ describe("networks as NATS accounts (server-enforced isolation)", () => {
     }
   }, 60_000);
 
-  it("refuses a connection without credentials and one with removed credentials", async () => {
+  it("refuses a node without credentials, and a missing credentials file with its own code", async () => {
     await using server = await startAccountsServer(["alpha"]);
     await expect(startNode(server.url, { network: "alpha" })).rejects.toMatchObject({ code: "ERR_TRANSPORT_FAILED" });
     await expect(startNode(server.url, { network: "alpha", credentials: "/nonexistent/node.creds" })).rejects.toMatchObject({ code: "ERR_CREDENTIALS_INVALID" });
