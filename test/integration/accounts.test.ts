@@ -189,6 +189,15 @@ describe("networks as NATS accounts (server-enforced isolation)", () => {
     }
   }, 60_000);
 
+  it("caps each network's storage at its account's budget: a network too small for a node's streams fails alone", async () => {
+    await using server = await startAccountsServer(["alpha", "tiny"], { tiny: 100 });
+    // a node reserves 160 MiB per replica by default; tiny's account allows 100 MiB
+    await expect(nodeOf(server, "tiny", "node-1")).rejects.toThrow(/insufficient storage|resources/i);
+    await using node = await nodeOf(server, "alpha", "node-1");
+    await node.spawn("worker", Counter);
+    expect(await node.ref<typeof Counter>("worker").ask({ type: "add", n: 1 })).toBe(1);
+  }, 60_000);
+
   it("refuses a node without credentials, and a missing credentials file with its own code", async () => {
     await using server = await startAccountsServer(["alpha"]);
     await expect(startNode(server.url, { network: "alpha" })).rejects.toMatchObject({ code: "ERR_TRANSPORT_FAILED" });

@@ -13,10 +13,10 @@ export interface AccountsServer extends AsyncDisposable {
   connectAs(network: string, identity: string): Promise<NatsConnection>;
 }
 
-export const startAccountsServer = async (networks: readonly string[]): Promise<AccountsServer> => {
+export const startAccountsServer = async (networks: readonly string[], storageMb: Readonly<Record<string, number>> = {}): Promise<AccountsServer> => {
   const dir = mkdtempSync(join(tmpdir(), "tether-accounts-"));
   const accounts = NetworkAccounts.open(dir);
-  for (const name of networks) accounts.create(name, { nodes: 2, replicas: 1 });
+  for (const name of networks) accounts.create(name, { nodes: 2, replicas: 1, ...(storageMb[name] === undefined ? {} : { storageMb: storageMb[name] }) });
   const configFile = join(dir, "server.conf");
   writeFileSync(configFile, `host: 127.0.0.1\nport: -1\njetstream { store_dir: ${JSON.stringify(join(dir, "js"))} }\ninclude "accounts.conf"\n`);
   let server: NatsServer;
