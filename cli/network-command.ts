@@ -65,7 +65,8 @@ export const registerNetworkCommand = (program: Command): void => {
   storeOption(examples(network.command("ls"), "tether network ls", "tether network ls --json").description("list the networks, their storage budgets and credentials files"))
     .option("--json", "one JSON object per line")
     .action((flags: StoreFlags & { json?: boolean }) => {
-      const list = NetworkAccounts.open(resolve(flags.store)).list();
+      const dir = resolve(flags.store);
+      const list = NetworkAccounts.exists(dir) ? NetworkAccounts.open(dir).list() : [];
       for (const n of list) process.stdout.write(flags.json === true ? `${JSON.stringify({ name: n.name, storageMb: n.storageMb, replicas: n.replicas, createdAt: n.createdAt, credentials: n.credentials })}\n` : `${describeNetwork(n)}\n`);
       if (list.length === 0 && flags.json !== true) process.stdout.write("no networks\n");
     });

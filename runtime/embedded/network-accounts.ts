@@ -62,6 +62,11 @@ export class NetworkAccounts {
     this.#state = state;
   }
 
+  /** True when `dir` holds network state (`networks.json`). */
+  static exists(dir: string): boolean {
+    return existsSync(join(dir, "networks.json"));
+  }
+
   /** Opens (or starts) the account state in `dir`; always leaves a current `accounts.conf` there. */
   static open(dir: string): NetworkAccounts {
     mkdirSync(dir, { recursive: true });
