@@ -90,7 +90,8 @@ export const runCore = async (options: CoreOptions): Promise<ComparedMetric[]> =
     });
     const nodeArgs = (name: string) =>
       options.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfileDir, name)}`];
-    const child = (name: string, script: string, mode: Side) => ChildPeer.start(name, script, childConfig(mode), nodeArgs(name));
+    // 90 s: four children compile and start at once, slow on a loaded 2-core machine
+    const child = (name: string, script: string, mode: Side) => ChildPeer.start(name, script, childConfig(mode), nodeArgs(name), 90_000);
     const starts = await Promise.allSettled([
       child("raw-receiver", "./child-receiver.ts", "raw"),
       child("tether-receiver", "./child-receiver.ts", "tether"),
