@@ -5,12 +5,14 @@ import { SupervisionHost } from "../supervisors/index.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
+import { credentialsOf } from "./nats-option.ts";
 import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
 import { NodeHealth, parsePort, startMetricsServer, type MetricsServer } from "./metrics-server.ts";
 import { startTelemetry } from "./telemetry.ts";
 
 interface NodeStartFlags {
   nats: string;
+  creds?: string;
   embedded?: boolean;
   network: string;
   agents?: string;
@@ -81,6 +83,7 @@ export const registerNodeCommand = (program: Command): void => {
         {
           network: flags.network,
           servers,
+          ...credentialsOf(flags),
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           ...(flags.leaseMs === undefined ? {} : { leaseTtlMs: flags.leaseMs, heartbeatMs: Math.max(50, Math.floor(flags.leaseMs / 4)) }),

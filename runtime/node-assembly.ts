@@ -1,7 +1,7 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
 import type { MeterProvider, TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { TetherError, type NodeRecord } from "../protocols/index.ts";
+import { TetherError, isTetherError, type NodeRecord } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
@@ -9,6 +9,7 @@ import { ControlPlane } from "./cluster/control-plane.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
 import { Failover } from "./cluster/failover.ts";
 import { Lease } from "./cluster/lease.ts";
+import { credentialsAuthenticator } from "./embedded/credentials.ts";
 import { NatsServer } from "./embedded/nats-server.ts";
 import { ActorHost } from "./hosting/actor-host.ts";
 import { CellDirectory } from "./hosting/cell-directory.ts";
@@ -90,7 +91,9 @@ export interface Rooms {
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
   try {
+    const auth = options.credentials === undefined ? {} : { authenticator: credentialsAuthenticator(options.credentials) };
     return await connect({
+      ...auth,
       servers: server === undefined ? options.servers : [server.url],
       name: `tether-${options.network}-${nodeId}`,
       reconnectTimeWait: options.reconnectTimeWaitMs,
@@ -102,6 +105,7 @@ export const connectNats = async (options: NodeOptionsResolved, nodeId: string, 
     });
   } catch (cause) {
     await server?.stop();
+    if (isTetherError(cause)) throw cause;
     throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${options.servers.join(",") || server?.url}: ${String(cause)}`, { cause });
   }
 };
