@@ -13,7 +13,14 @@ import type { EctAlgorithm } from "./header.ts";
 export const toKeyObject = (key: CryptoKey | KeyObject): KeyObject =>
   key instanceof KeyObject ? key : KeyObject.from(key as unknown as Parameters<typeof KeyObject.from>[0]);
 
-const options = (alg: EctAlgorithm, key: KeyObject) => (alg === "ES256" ? { key, dsaEncoding: "ieee-p1363" as const } : key);
+/** True when `key` is an asymmetric key of `alg`'s kind: P-256 for ES256, Ed25519 for EdDSA (as jose checks). */
+const fits = (alg: EctAlgorithm, key: KeyObject): boolean =>
+  alg === "ES256" ? key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1" : key.asymmetricKeyType === "ed25519";
+
+const options = (alg: EctAlgorithm, key: KeyObject) => {
+  if (!fits(alg, key)) throw new TypeError(`the key is not a ${alg} key`);
+  return alg === "ES256" ? { key, dsaEncoding: "ieee-p1363" as const } : key;
+};
 const digestOf = (alg: EctAlgorithm): string | null => (alg === "ES256" ? "sha256" : null);
 
 /** base64url signature of `signingInput` (the ASCII `<b64 header>.<b64 payload>`). */
