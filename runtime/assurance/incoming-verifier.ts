@@ -1,5 +1,6 @@
 import {
   GLOBAL_REPLAY_SCOPE,
+  HeaderNames,
   TetherError,
   isTetherError,
   levelRank,
@@ -157,7 +158,7 @@ export class IncomingVerifier {
 
   async #checkBinding(m: IncomingMessage, jti: string): Promise<void> {
     if (m.binding === undefined) {
-      throw new TetherError("ERR_ECT_BINDING_MISSING", `message ${m.messageId.slice(0, 128)} to ${m.actorId} carries a signed token but no ${"Execution-Context-Binding"} header`);
+      throw new TetherError("ERR_ECT_BINDING_MISSING", `message ${m.messageId.slice(0, 128)} to ${m.actorId} carries a signed token but no ${HeaderNames.binding} header`);
     }
     const header = readMessageBinding(m.binding);
     const signer = await this.#d.keys.lookup(header.kid);
