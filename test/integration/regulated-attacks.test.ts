@@ -6,7 +6,17 @@ import { connect, headers, type Msg } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { z } from "zod";
 import { Actor, AuditLedger, createAuditLedgerDeps } from "../../actors/index.ts";
-import { HeaderNames, decodeEctUnverified, decodeEnvelope, encodeSend, mintUnsignedEct, parseRecord } from "../../protocols/index.ts";
+import {
+  HeaderNames,
+  decodeEctUnverified,
+  decodeEnvelope,
+  encodeSend,
+  mintUnsignedEct,
+  parseRecord,
+  receiptTokenHash,
+  signReceipt,
+  type SigningKey,
+} from "../../protocols/index.ts";
 import { LedgerStream, type ActorContext, type Node, type NodeOptionsInput } from "../../runtime/index.ts";
 import { OrderBook } from "../fixtures/durable-agents.ts";
 import { Stepper } from "../support/chain-actors.ts";
@@ -108,9 +118,15 @@ describe("a regulated node attacked with a plain NATS client", () => {
         return answer.ok ? "ok" : answer.error.code;
       };
       const intake = b.subjects.actor("intake");
+      // a node of the network (not the ledger) signs a well-formed receipt for this very token
+      const token = header(one, HeaderNames.executionContext);
+      const nodeKey = a.assurance.signingKey as SigningKey;
+      const claims = { net: "default", idx: 0, hash: "A".repeat(43), jti: String(decodeEctUnverified(token).claims.jti), th: receiptTokenHash(token), iat: 1 };
+      const byNode = signReceipt(claims, { kid: nodeKey.kid, alg: nodeKey.alg, key: nodeKey.privateKey });
       const attacks: [string, () => Promise<string>, string][] = [
         ["made-up receipt", () => send(intake, one.data, { [HeaderNames.receipt]: `999.${"A".repeat(43)}` }), "ERR_RECEIPT_INVALID"],
         ["genuine receipt of another token", () => send(intake, one.data, { [HeaderNames.receipt]: header(two, HeaderNames.receipt) }), "ERR_RECEIPT_INVALID"],
+        ["receipt for this token signed by a node key, not the ledger's", () => send(intake, one.data, { [HeaderNames.receipt]: byNode }), "ERR_RECEIPT_INVALID"],
         ["captured token, new message id", () => send(intake, encodeSend("ask", "new-id", original.from, false, original.body), {}), "ERR_ECT_BINDING_INVALID"],
         ["captured token, new body", () => send(intake, encodeSend("ask", original.id, original.from, false, { type: "seq", n: 666 }), {}), "ERR_ECT_BINDING_INVALID"],
         ["captured token, new target", () => send(b.subjects.actor("other"), one.data, {}), "ERR_ECT_BINDING_INVALID"],
