@@ -115,6 +115,15 @@ export const ErrorCodes = {
   ERR_ECT_EXT_TOO_DEEP: { retryable: false, summary: "`ext` nests deeper than 5 levels." },
   ERR_ECT_LEVEL_TOO_LOW: { retryable: false, summary: "The token's assurance level is below the receiver's configured minimum." },
   ERR_ECT_MISSING: { retryable: false, summary: "A message without an `Execution-Context` header reached a node whose minimum level is above L1." },
+  ERR_ECT_BINDING_MISSING: { retryable: false, summary: "A signed token arrived without the `Execution-Context-Binding` header that ties it to the message, at a node whose minimum level is L2 or above." },
+  ERR_ECT_BINDING_INVALID: {
+    retryable: false,
+    summary: "The message binding does not verify: malformed, an unknown or revoked key, a key that is not a node's, or signed over another token, message id, target or body (a captured token reused).",
+  },
+  ERR_RECEIPT_INVALID: {
+    retryable: false,
+    summary: "The `tether-receipt` does not verify: not signed by the network's audit ledger key, or the receipt of another token or network. Refused where L3 is required; elsewhere the token counts as L2.",
+  },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

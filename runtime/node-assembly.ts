@@ -148,9 +148,12 @@ export const assemble = async (
     metrics: core.metrics,
   });
   core.metrics.observeActors(() => directory.cells.values());
+  outbound.binder = (token, id, target, data) => assurance.bind(token, id, target, data);
+  durable.verify = (m) => assurance.verifyIncoming(m);
+  durable.requiresToken = assurance.requiresToken;
   const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
-  const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id), assurance.requiresToken);
+  const inbound = new Inbound(core, replies, sink, (m) => assurance.verifyIncoming(m), assurance.requiresToken);
   const act = composeActionChain([traceLink(core.tracing), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {
