@@ -22,7 +22,10 @@ import { PolicySetRequest } from "./network-policy.ts";
  *   member's keys, the last owner) and accepted it. A refused control message never gets one, so
  *   writing a captured genuine token straight into the bucket does not bypass those checks.
  *
- * A key counts when it was valid at signing time: active, or retired after it signed; never revoked.
+ * A key counts when it was valid at signing time: active, or retired after it signed. A revoked node
+ * key never counts (what it attested is suspect). A revoked person key counts for the changes a node
+ * attested before the revocation: revoking an admin who left does not undo the policy they set, and a
+ * thief of the key still needs a node's attestation, which no node gives after the revocation.
  * Of several verifying entries for one key (bucket history), the one with the latest `issuedAt` wins,
  * so a genuine older entry written again (a replay) is not adopted.
  */
@@ -71,6 +74,7 @@ export interface HistoricKey {
   readonly owner: string;
   readonly status: KeyStatus;
   readonly retiredAt?: number | undefined;
+  readonly revokedAt?: number | undefined;
   readonly key: ResolvedKey;
 }
 
@@ -144,7 +148,8 @@ export const verifyGovernanceEntry = async (value: unknown, options: { network: 
   const control = ControlClaims.safeParse(signed.payload);
   const body = GovernanceBody.safeParse(control.success ? control.data.body : undefined);
   if (!control.success || !body.success) throw untrusted("the control token carries no governance body");
-  if (!validAt(signed.key, control.data.issuedAt)) throw untrusted(`the signing key ${signed.kid} was not valid when it signed (${signed.key.status})`);
+  const attestedBeforeRevocation = signed.key.status === "revoked" && signed.key.revokedAt !== undefined && claims.data.at <= signed.key.revokedAt;
+  if (!validAt(signed.key, control.data.issuedAt) && !attestedBeforeRevocation) throw untrusted(`the signing key ${signed.kid} was not valid when it signed (${signed.key.status})`);
   if (control.data.network !== options.network || entryKeyOf(body.data) !== options.entryKey) throw untrusted(`the control token is about ${control.data.network}/${entryKeyOf(body.data)}, not ${options.network}/${options.entryKey}`);
   const operation = governanceOperationOf(body.data);
   if (!mayPerform(signed.key.role, operation)) throw untrusted(`a ${signed.key.role} key may not ${operation}`);

@@ -50,7 +50,7 @@ export const historicKeys = (registry: KeyRegistry): HistoricKeys => ({
     const jwk = EctPublicJwk.safeParse(record.jwk);
     if (!jwk.success) return undefined;
     const key = (await importJWK(jwk.data, record.alg)) as CryptoKey;
-    const found: HistoricKey = { role: record.role, owner: record.owner, status: record.status, retiredAt: record.retiredAt, key: { key, alg: record.alg } };
+    const found: HistoricKey = { role: record.role, owner: record.owner, status: record.status, retiredAt: record.retiredAt, revokedAt: record.revokedAt, key: { key, alg: record.alg } };
     return found;
   },
 });

@@ -178,14 +178,23 @@ describe("network membership and policy", () => {
       // a genuine older entry written again (a replay) is not adopted over the newer one
       const newer = policyOf({ maxMembers: 7, allowedAgentTypes: ["Counter"] });
       await node.controlNode(node.id, { type: "tether.node.v1.policy-set", policy: newer }, 5_000, { signer: admin });
+      const governanceViolations = async () => (await ledgerEvents(node)).filter((e) => e.event === "violation" && e.details["source"] === "governance").length;
+      const before = await governanceViolations();
       await put(genuine);
-      await new Promise((r) => setTimeout(r, 200)); // nothing to wait for: the replay must change nothing
+      await put({ marker: true }); // the watch handles entries in order: once this one is reported, the replay was considered
+      await eventually(async () => (await governanceViolations()) === before + 1, 5_000, "the marker's violation");
       expect(node.governance.policy()).toEqual(newer);
       // a node starting now reads the whole history and finds the newest entry that verifies
       await using late = await startNode(server.url);
       expect(late.governance.policy()).toEqual(newer);
       expect(late.governance.members().map((m) => m.id)).toEqual(["olivia"]);
       await expect(late.spawn("e2", Echo)).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_POLICY_AGENT_TYPE_DENIED"));
+      // revoking the admin who set it does not undo the policy (a node attested it before the
+      // revocation), and the revoked key can change nothing more
+      await node.controlNode(node.id, { type: "tether.node.v1.key-revoke", kid: admin.kid, reason: "left" }, 5_000, { signer: owner });
+      expect(await outcome(node.controlNode(node.id, { type: "tether.node.v1.policy-set", policy: open }, 5_000, { signer: admin }))).toBe("ERR_CONTROL_KEY_REVOKED");
+      await using later = await startNode(server.url);
+      expect(later.governance.policy()).toEqual(newer);
       const codes = (await ledgerEvents(node)).filter((e) => e.event === "violation" && e.details["source"] === "governance").map((e) => e.details["code"]);
       expect(new Set(codes)).toEqual(new Set<ErrorCode | unknown>(["ERR_GOVERNANCE_ENTRY_UNTRUSTED"]));
     } finally {
