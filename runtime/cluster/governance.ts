@@ -92,6 +92,15 @@ export class Governance {
     return this.#store.members();
   }
 
+  /**
+   * Whether a person's key may act on the control plane: once the network has members, only the keys
+   * members hold (before the first member is added, every registered key acts by its role alone).
+   */
+  holdsKey(kid: string): boolean {
+    const members = this.#store.members();
+    return members.length === 0 || members.some((m) => m.keys.includes(kid));
+  }
+
   /** Applies a verified governance change (serialized per node). Refusals throw typed errors. */
   apply(verified: VerifiedControl, envelope: ControlEnvelope): Promise<GovernanceAnswer> {
     const run = this.#queue.then(() => this.#apply(verified, envelope));

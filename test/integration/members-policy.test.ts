@@ -99,6 +99,10 @@ describe("network membership and policy", () => {
     expect(await outcome(node.controlNode(node.id, { type: "tether.node.v1.member-remove", member: "oscar", reason: "left" }, 5_000, { signer: admin }))).toBe("accepted");
     expect(await add(owner, "otto", "member", [otto.kid])).toBe("accepted");
     expect(node.governance.policy().maxMembers).toBe(3);
+    // once a network has members, a person's key acts only while a member holds it: oscar's key is still active, but he left
+    const pause = { type: "tether.node.v1.pause", actorId: "nobody", until: 0 } as const;
+    expect(await outcome(node.controlNode(node.id, pause, 5_000, { signer: otto }))).toBe("ERR_CONTROL_FORBIDDEN"); // an observer: the role matrix
+    expect(await outcome(node.controlNode(node.id, pause, 5_000, { signer: oscar }))).toBe("ERR_CONTROL_FORBIDDEN");
 
     // every change is a ledger record: who, when, old and new; every refusal a violation
     await eventually(async () => (await ledgerEvents(node)).filter((e) => e.event.startsWith("member.") || e.event === "policy.changed").length === 6, 5_000, "change records");
@@ -127,6 +131,7 @@ describe("network membership and policy", () => {
         ["ERR_MEMBER_LIMIT_REACHED", "member.add", "olivia"],
         ["ERR_CONTROL_FORBIDDEN", "member.remove", "ada"],
         ["ERR_MEMBER_LAST_OWNER", "member.remove", "olivia"],
+        ["ERR_CONTROL_FORBIDDEN", "pause", "oscar"],
       ]),
     );
     // key publish and revoke are audited the same way
@@ -145,6 +150,7 @@ describe("network membership and policy", () => {
     await using _node = node;
     const { signer: admin } = await personKey(node, owner, "admin", "ada");
     const { signer: oscar, key: oscarKey } = await personKey(node, owner, "operator", "oscar");
+    await node.controlNode(node.id, { type: "tether.node.v1.member-add", member: "ada", role: "admin", keys: [admin.kid] }, 5_000, { signer: owner });
     const strict = policyOf({ maxMembers: 5, allowedAgentTypes: ["Counter"] });
     await node.controlNode(node.id, { type: "tether.node.v1.policy-set", policy: strict }, 5_000, { signer: admin });
 
@@ -173,7 +179,7 @@ describe("network membership and policy", () => {
       // the running node keeps the genuine policy
       await eventually(async () => (await ledgerEvents(node)).filter((e) => e.event === "violation" && e.details["source"] === "governance").length >= 5, 5_000, "governance violations");
       expect(node.governance.policy()).toEqual(strict);
-      expect(node.governance.members().map((m) => m.id)).toEqual(["olivia"]);
+      expect(node.governance.members().map((m) => m.id)).toEqual(["olivia", "ada"]);
       await expect(node.spawn("e1", Echo)).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_POLICY_AGENT_TYPE_DENIED"));
       // a genuine older entry written again (a replay) is not adopted over the newer one
       const newer = policyOf({ maxMembers: 7, allowedAgentTypes: ["Counter"] });
@@ -187,7 +193,7 @@ describe("network membership and policy", () => {
       // a node starting now reads the whole history and finds the newest entry that verifies
       await using late = await startNode(server.url);
       expect(late.governance.policy()).toEqual(newer);
-      expect(late.governance.members().map((m) => m.id)).toEqual(["olivia"]);
+      expect(late.governance.members().map((m) => m.id)).toEqual(["olivia", "ada"]);
       await expect(late.spawn("e2", Echo)).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_POLICY_AGENT_TYPE_DENIED"));
       // revoking the admin who set it does not undo the policy (a node attested it before the
       // revocation), and the revoked key can change nothing more
