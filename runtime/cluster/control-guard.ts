@@ -12,6 +12,7 @@ import {
   type ControlKeys,
   type ControlRefusalContext,
   type ControlBody,
+  type KeyRole,
   type VerifiedControl,
 } from "../../protocols/index.ts";
 import type { NodeCore } from "../node-core.ts";
@@ -22,10 +23,10 @@ import { ViolationLog, type RecordEvent } from "../assurance/violation-log.ts";
 export type { RecordEvent };
 
 /**
- * Whether a person's key may act: false when the network has members and none holds this kid;
- * true (or undefined) otherwise. See docs/networks-roles.md.
+ * Whether a person's key may act: false when the network has an owner member and the key's owner is
+ * no member whose role may hold it; true otherwise. See docs/networks-roles.md.
  */
-export type MembershipGate = (kid: string) => boolean | undefined;
+export type MembershipGate = (signer: { readonly kid: string; readonly role: KeyRole; readonly owner: string }) => boolean;
 
 /** People's roles: control they sign is recorded when accepted too (machine control is not: failover would flood the ledger). */
 const PEOPLE = new Set(["owner", "admin", "operator", "approver", "observer"]);
@@ -59,7 +60,7 @@ export class ControlGuard {
    */
   async verify(input: unknown, target: string, accept?: (body: ControlBody) => void): Promise<VerifiedControl> {
     const verified = await this.#verify(input, target, accept);
-    if (PEOPLE.has(verified.role) && this.#membership?.(verified.kid) === false) {
+    if (PEOPLE.has(verified.role) && this.#membership?.(verified) === false) {
       const context = { kid: verified.kid, role: verified.role, owner: verified.owner, operation: verified.operation };
       throw new TetherError("ERR_CONTROL_FORBIDDEN", `key ${verified.kid} (${verified.role} key of ${verified.owner}) belongs to no member of network ${this.#core.network}`, { details: context });
     }

@@ -10,6 +10,7 @@ import {
   type AssuranceProfileName,
   type ControlEnvelope,
   type GovernanceBody,
+  type KeyRole,
   type MemberAddRequest,
   type MemberRecord,
   type MemberRemoveRequest,
@@ -93,12 +94,16 @@ export class Governance {
   }
 
   /**
-   * Whether a person's key may act on the control plane: once the network has members, only the keys
-   * members hold (before the first member is added, every registered key acts by its role alone).
+   * Whether a person's key may act on the control plane. Once the network has an owner member, only
+   * the keys of members (the key's owner is a member) of a key role that member's role may hold; before
+   * that, every registered key acts by its role alone. An owner member always remains (the last one
+   * cannot be removed or demoted), so gating can never lock every owner out.
    */
-  holdsKey(kid: string): boolean {
+  mayAct(signer: { readonly role: KeyRole; readonly owner: string }): boolean {
     const members = this.#store.members();
-    return members.length === 0 || members.some((m) => m.keys.includes(kid));
+    if (!members.some((m) => m.role === "owner")) return true;
+    const member = members.find((m) => m.id === signer.owner);
+    return member !== undefined && memberMayHoldKey(member.role, signer.role);
   }
 
   /** Applies a verified governance change (serialized per node). Refusals throw typed errors. */

@@ -142,6 +142,9 @@ describe("network membership and policy", () => {
     expect(await add(owner, "ada", "owner", [ada2.kid])).toBe("accepted");
     await eventually(async () => (await ledgerEvents(node)).some((e) => e.event === "member.role-changed"), 5_000, "role change record");
     expect((await ledgerEvents(node)).find((e) => e.event === "member.role-changed")?.details).toMatchObject({ old: { role: "admin", keys: [admin.kid] }, new: { role: "owner", keys: [ada2.kid] } });
+    // an owner member holds owner keys only: ada's admin key no longer acts, her owner key does
+    expect(await setPolicy(admin, policyOf({ maxMembers: 4 }))).toBe("ERR_CONTROL_FORBIDDEN");
+    expect(await setPolicy(ada2, policyOf({ maxMembers: 4 }))).toBe("accepted");
   });
 
   it("does not adopt what a plain NATS client writes into the governance bucket or publishes unsigned, also on a node that starts later", async () => {
