@@ -33,6 +33,8 @@ export type { Logger } from "./support/logger.ts";
 export type { NodeEvent, NodeEventListener } from "./node-events.ts";
 export { injectTraceContext, extractTraceContext } from "./telemetry/tracing.ts";
 export type { HeaderCarrier } from "./telemetry/tracing.ts";
+export { TetherMetrics, MetricNames, BreakerStateValue } from "./telemetry/metrics.ts";
+export type { MessageKind, BreakerStateName, ObservedActor, ObservedBreaker } from "./telemetry/metrics.ts";
 export type { BreakerBoard } from "./stores/breaker-board.ts";
 export { LedgerStream } from "./stores/ledger-stream.ts";
 export type { LedgerStreamOptions, LedgerAnchor, LedgerReadOptions } from "./stores/ledger-stream.ts";

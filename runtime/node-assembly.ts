@@ -1,5 +1,5 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
-import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
+import type { MeterProvider, TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TetherError, type NodeRecord } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
@@ -46,6 +46,11 @@ export interface NodeDeps {
    * provider, tracing allocates nothing on the message path.
    */
   readonly tracerProvider?: TracerProvider;
+  /**
+   * MeterProvider for Tether's metrics (`docs/observability.md`); default the global one
+   * (`metrics.getMeterProvider()`), read once when the node is created: register the SDK first.
+   */
+  readonly meterProvider?: MeterProvider;
   /** Propagator for NATS headers; default the global one (`propagation`, set by the SDK from `OTEL_PROPAGATORS`). */
   readonly propagator?: TextMapPropagator;
   /** Interceptors on `ctx.act`, outermost first (inside the assurance link). */
@@ -138,7 +143,9 @@ export const assemble = async (
     clock: core.clock,
     logger: core.logger,
     ledgerRef: outbound.ref(core.options.assurance.ledger.actorId, core.self, ACTIVE_CONTEXT, undefined),
+    metrics: core.metrics,
   });
+  core.metrics.observeActors(() => directory.cells.values());
   const governance = await openGovernance(core, assurance);
   const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details), membership: (signer) => governance.mayAct(signer) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });

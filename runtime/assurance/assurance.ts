@@ -25,6 +25,7 @@ import { loadOrCreateSigningKey } from "./key-file.ts";
 import { KeyRegistry } from "../stores/key-registry.ts";
 import { LedgerClient, type LedgerReceipt } from "./ledger-client.ts";
 import type { Logger } from "../support/logger.ts";
+import type { TetherMetrics } from "../telemetry/metrics.ts";
 import { Quotas } from "./quotas.ts";
 import { ViolationLog } from "./violation-log.ts";
 
@@ -41,6 +42,8 @@ export interface AssuranceParams {
   readonly logger: Logger;
   /** A ref to the network's audit ledger actor (used by the regulated profile and security events). */
   readonly ledgerRef: ActorRef<unknown, unknown>;
+  /** Records ledger append latency and the entries awaiting receipts. */
+  readonly metrics?: TetherMetrics;
 }
 
 
@@ -77,7 +80,7 @@ export class Assurance {
     this.#replay = new MemoryReplayCache({ now: () => p.clock.now() });
     this.#audience = networkAudience(p.subjects.network);
     this.#violations = new ViolationLog((event, subject, details) => this.recordEvent(event, subject, details), () => p.clock.now());
-    this.ledger = new LedgerClient(p.ledgerRef, { onUnavailable: p.options.ledger.onUnavailable, timeoutMs: p.options.ledger.timeoutMs, clock: p.clock });
+    this.ledger = new LedgerClient(p.ledgerRef, { onUnavailable: p.options.ledger.onUnavailable, timeoutMs: p.options.ledger.timeoutMs, clock: p.clock, ...(p.metrics === undefined ? {} : { metrics: p.metrics }) });
   }
 
   static async open(p: AssuranceParams): Promise<Assurance> {

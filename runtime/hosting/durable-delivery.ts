@@ -81,6 +81,7 @@ export class DurableDelivery {
       if (envelope.kind !== "tell") throw new TetherError("ERR_MESSAGE_MALFORMED", `durable message to ${cell.id} is a ${envelope.kind} envelope, not a tell`);
     } catch (error) {
       const e = error as TetherError;
+      this.#core.metrics.rejected(e.code);
       this.#sink.write(e.code, e.message, { subject: jm.subject, target: cell.id, kind: "send", messageType: undefined, from: undefined, messageId: `seq-${jm.seq}`, data: jm.data });
       jm.term(); // no reason: see TERM at the top of this file
       return;
@@ -97,6 +98,7 @@ export class DurableDelivery {
     }
     const messageType = messageTypeOf(body);
     const reject = (error: TetherError) => {
+      this.#core.metrics.rejected(error.code);
       this.#sink.write(error.code, error.message, { subject: jm.subject, target: cell.id, kind: "send", messageType, from, messageId: id, data: jm.data });
       jm.term(); // no reason: see TERM at the top of this file
     };
@@ -120,6 +122,7 @@ export class DurableDelivery {
     };
     try {
       cell.enqueue(delivery, "normal");
+      this.#core.metrics.received("send", cell.actorClass.name);
     } catch {
       jm.nak(1_000); // mailbox full: JetStream keeps it and redelivers (backpressure, not loss)
     }

@@ -35,5 +35,6 @@ export const publishDurable = async (
       h.set(HeaderNames.executionContext, ect.token);
     }
     const { duplicate } = await lane.publish(target, data, h, id);
+    if (!duplicate) core.metrics.sent("send");
     return { id, duplicate };
 };

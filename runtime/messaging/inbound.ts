@@ -150,7 +150,9 @@ export class Inbound {
       cell.enqueue(delivery, envelope.priority ? "priority" : "normal");
     } catch (error) {
       this.reject(cell, msg, envelope, error as TetherError);
+      return;
     }
+    this.#core.metrics.received(envelope.kind, cell.actorClass.name);
   }
 
   /**
@@ -161,6 +163,7 @@ export class Inbound {
   reject(cell: ActorCell, msg: Msg, envelope: SendEnvelope | undefined, error: TetherError): void {
     const id = envelope?.id ?? nuid.next();
     const isTell = envelope?.kind === "tell";
+    this.#core.metrics.rejected(error.code);
     if (msg.reply) this.#replies.publishError(msg.reply, error, isTell ? id : undefined);
     this.#sink.write(error.code, error.message, {
       subject: msg.subject,

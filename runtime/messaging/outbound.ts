@@ -71,18 +71,23 @@ export class Outbound {
     },
     ask: (ref, msg, options) => {
       const observer = this.callObserver;
+      const metrics = this.#core.metrics;
       const parent = this.#parent(ref);
-      if (observer === undefined) return this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
+      if (observer === undefined && !metrics.enabled) return this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
       const clock = this.#core.clock;
       const started = clock.now();
+      const startedHr = metrics.now();
       const result = this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
       return result.then(
         (value) => {
-          observer(ref.from, ref.id, clock.now() - started, undefined);
+          metrics.askFinished((metrics.now() - startedHr) / 1000, undefined);
+          observer?.(ref.from, ref.id, clock.now() - started, undefined);
           return value;
         },
         (error: unknown) => {
-          observer(ref.from, ref.id, clock.now() - started, isTetherError(error) ? error.code : "ERR_TRANSPORT_FAILED");
+          const code = isTetherError(error) ? error.code : "ERR_TRANSPORT_FAILED";
+          metrics.askFinished((metrics.now() - startedHr) / 1000, code);
+          observer?.(ref.from, ref.id, clock.now() - started, code);
           throw error;
         },
       );
@@ -173,6 +178,7 @@ export class Outbound {
       if (waiting === undefined) throw error;
       return waiting;
     }
+    this.#core.metrics.sent(control ? "compensate" : isAsk ? "ask" : "tell");
     if (waiting === undefined) {
       span?.end();
       return this.#flow.sent(target);
@@ -195,7 +201,11 @@ export class Outbound {
     incoming: ScopeToken | undefined,
     control: boolean,
   ): Promise<unknown> | boolean {
+    const metrics = this.#core.metrics;
+    const kind = control ? "compensate" : isAsk ? "ask" : "tell";
+    metrics.sent(kind); // as a remote send is counted once published, whatever the target then says
     const fail = (error: TetherError, deadLetter: boolean): Promise<unknown> => {
+      metrics.rejected(error.code);
       if (deadLetter) this.#sink.write(error.code, error.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
       endSpan(span, error);
       if (isAsk) return Promise.reject(error);
@@ -212,12 +222,14 @@ export class Outbound {
     } catch (error) {
       // a full mailbox here is dead-lettered like a remote one
       const rejected = isTetherError(error) ? error : new TetherError("ERR_MAILBOX_FULL", String(error));
+      metrics.rejected(rejected.code);
       this.#sink.write(rejected.code, rejected.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
       endSpan(span, rejected);
       if (waiting === undefined) throw rejected;
       this.#replies.pending.reject(id, rejected);
       return waiting;
     }
+    metrics.received(kind, cell.actorClass.name);
     endSpan(span);
     return waiting ?? cell.mailbox.room > 0;
   }
