@@ -18,7 +18,7 @@ import {
   type NetworkPolicy,
   type SigningKey,
 } from "../../protocols/index.ts";
-import { applyPolicyFlags } from "../../cli/network-policy-command.ts";
+import { applyPolicyFlags } from "../../cli/index.ts";
 
 const policy = (over: Partial<NetworkPolicy> = {}): NetworkPolicy => ({ ...defaultNetworkPolicy(), ...over });
 
