@@ -5,7 +5,9 @@ import { registerClusterCommand } from "./cluster-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
 import { registerEctCommand } from "./ect-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
+import { registerMembersCommand } from "./members-command.ts";
 import { registerMessageCommands } from "./message-commands.ts";
+import { registerNetworkPolicyCommand } from "./network-policy-command.ts";
 import { registerNodeCommand } from "./node-command.ts";
 import { registerNodesCommand } from "./nodes-command.ts";
 import { DEFAULT_NATS_URL, NATS_URL_ENV, addCredsOptions } from "./nats-option.ts";
@@ -34,9 +36,12 @@ export const buildProgram = (): Command => {
   registerClusterCommand(program);
   registerEctCommand(program);
   registerKeysCommand(program);
+  registerMembersCommand(program);
+  registerNetworkCommand(program);
+  // after the `network` group (create, ls, rm) when it is registered: `policy` joins it
+  registerNetworkPolicyCommand(program);
   registerAuditCommand(program);
   registerUsageCommand(program);
-  registerNetworkCommand(program);
   addCredsOptions(program); // last: every command with --nats gets --creds
   return program;
 };

@@ -93,6 +93,18 @@ export const ErrorCodes = {
   ERR_CONTROL_EXPIRED: { retryable: false, summary: "The control message's expiresAt has passed (beyond the allowed clock skew)." },
   ERR_CONTROL_FORBIDDEN: { retryable: false, summary: "The signing key's role may not perform this control operation (see the role matrix), or may not act for the node or key it names." },
   ERR_CONTROL_REPLAYED: { retryable: false, summary: "This control message (kid and nonce) was already accepted within its expiry window." },
+  // Membership and network policy (protocols/membership.ts, network-policy.ts, governance-entry.ts).
+  ERR_MEMBER_LIMIT_REACHED: { retryable: false, summary: "Adding this member would exceed the network policy's maximum number of members." },
+  ERR_MEMBER_KEY_INVALID: { retryable: false, summary: "A key named for a member is not in the key registry, not active, not owned by the member, or of a key role its membership role may not hold." },
+  ERR_MEMBER_NOT_FOUND: { retryable: false, summary: "No member with this id is in the network." },
+  ERR_MEMBER_LAST_OWNER: { retryable: false, summary: "The change would leave the network without an owner member." },
+  ERR_POLICY_INVALID: { retryable: false, summary: "The network policy to set is invalid (for example a maximum below the current number of members)." },
+  ERR_POLICY_PROFILE_TOO_LOW: { retryable: false, summary: "This node's assurance profile is below the network policy's minimum profile: it does not start (or host new agents) in that network." },
+  ERR_POLICY_AGENT_TYPE_DENIED: { retryable: false, summary: "The network policy does not allow agents of this type (class name) to join." },
+  ERR_POLICY_CAPABILITY_DENIED: { retryable: false, summary: "The network policy does not allow a capability this agent declares." },
+  ERR_GOVERNANCE_STALE: { retryable: false, summary: "The signed membership or policy change was issued before the change currently in force for the same member or policy." },
+  ERR_GOVERNANCE_ENTRY_UNTRUSTED: { retryable: false, summary: "An entry of the network's governance bucket does not verify (no valid owner/admin signature or node attestation): it was ignored and recorded." },
+  ERR_GOVERNANCE_FAILED: { retryable: true, summary: "The network's governance bucket (members and policy) could not be read or written." },
   // Execution Context Tokens (protocols/ect): one code per validation failure, in the spec's order.
   ERR_ECT_MALFORMED: { retryable: false, summary: "The token is not a well-formed compact JWS / JWT (or not valid L1 unsigned JSON)." },
   ERR_ECT_ALG_NOT_ALLOWED: { retryable: false, summary: "The JOSE `alg` is not on the allow-list (ES256, EdDSA); `none` is always refused." },

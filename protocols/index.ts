@@ -87,6 +87,20 @@ export type {
 export { KeyRole, KeyStatus, KeyRecord, KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
 export { ControlOperations, ControlRoles, mayPerform, mayManageKey } from "./control-roles.ts";
 export type { ControlOperation } from "./control-roles.ts";
+export { MemberRole, MembershipRoles, MemberId, MemberRecord, MemberAddRequest, MemberRemoveRequest, ChangeActor, memberRoleOfKey, mayManageMember, memberMayHoldKey } from "./membership.ts";
+export { AssuranceProfileName, NetworkPolicy, PolicySetRequest, PolicyLimits, defaultNetworkPolicy, profileRank, agentRefusal } from "./network-policy.ts";
+export {
+  GovernanceEntry,
+  GovernanceAttestation,
+  GovernanceBody,
+  ATTESTATION_TYP,
+  governanceKeys,
+  entryKeyOf,
+  governanceOperationOf,
+  attestGovernance,
+  verifyGovernanceEntry,
+} from "./governance-entry.ts";
+export type { HistoricKey, HistoricKeys, VerifiedGovernance } from "./governance-entry.ts";
 export {
   CONTROL_TYP,
   ControlLimits,

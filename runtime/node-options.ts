@@ -67,7 +67,7 @@ export const NodeOptionsSchema = z.strictObject({
   /**
    * The network's storage budget, per server holding a replica, in MiB: every stream and bucket a node
    * creates gets an explicit limit, so JetStream reserves a known amount and the stock 3-node cluster
-   * (2 GB file store per server) holds at least 10 networks with replicas 3 (160 MiB each by default).
+   * (2 GB file store per server) holds at least 10 networks with replicas 3 (161 MiB each by default).
    * The dead letters drop their oldest records when full; the durable lane refuses new sends (no loss);
    * the KV buckets refuse writes (the node reports ERR_*_FAILED). The audit stream is the ledger's own.
    */
@@ -81,6 +81,8 @@ export const NodeOptionsSchema = z.strictObject({
       keysMb: z.number().int().min(1).default(2),
       usageMb: z.number().int().min(1).default(4),
       breakersMb: z.number().int().min(1).default(2),
+      /** Members and policy (signed entries, 8 revisions per key, 32 KiB each at most). */
+      governanceMb: z.number().int().min(1).default(1),
     })
     .prefault({}),
   /** Assurance profile, keys, ledger policy and quotas (see README "Assurance profiles"). */

@@ -141,7 +141,7 @@ export class Assurance {
       const record = await this.keys.publish(key, "node", this.#p.nodeId);
       const retired = await this.keys.retire(this.#controlKey.kid);
       this.#controlKey = key;
-      await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), old: publicView(retired), new: publicView(record) });
+      await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, old: publicView(retired), new: publicView(record) });
       return key.kid;
     }
     const old = this.#signingKey;
@@ -153,7 +153,7 @@ export class Assurance {
     this.#signingKey = key;
     this.#controlKey = key;
     const retired = await this.keys.retire(old.kid);
-    await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), oldKid: old.kid, newKid: key.kid, old: publicView(retired), new: publicView(record) });
+    await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, oldKid: old.kid, newKid: key.kid, old: publicView(retired), new: publicView(record) });
     return key.kid;
   }
 
@@ -165,7 +165,7 @@ export class Assurance {
   async revokeKey(kid: string, reason: string, by?: KeyActor): Promise<KeyRecord> {
     const old = await this.keys.get(kid);
     const record = await this.keys.revoke(kid, reason);
-    await this.recordEvent("key.revoked", kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), reason: reason.slice(0, 1024), old: old === undefined ? null : publicView(old), new: publicView(record) });
+    await this.recordEvent("key.revoked", kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, reason: reason.slice(0, 1024), old: old === undefined ? null : publicView(old), new: publicView(record) });
     return record;
   }
 
@@ -173,7 +173,7 @@ export class Assurance {
   async publishKey(request: Omit<KeyPublishRequest, "type">, by?: KeyActor): Promise<KeyRecord> {
     const old = await this.keys.get(request.kid);
     const record = await this.keys.publishPublic(request);
-    await this.recordEvent("key.published", request.kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), old: old === undefined ? null : publicView(old), new: publicView(record) });
+    await this.recordEvent("key.published", request.kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, old: old === undefined ? null : publicView(old), new: publicView(record) });
     return record;
   }
 

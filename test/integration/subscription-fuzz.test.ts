@@ -102,6 +102,7 @@ describe("every NATS subscription of a node", () => {
       () => sub.failures(pick(["fz-child", "fz-tree", "fz-counter"])),
       () => sub.durable(pick(["fz-orders", "fz-orders", token()])),
       () => `$KV.${sub.keysBucket()}.key.${token()}`, // the key registry's watcher
+      () => `$KV.${sub.governanceBucket()}.${pick(["policy", `member.${token()}`])}`, // the governance watcher (verifies on read)
     ];
     const full = pack({ type: "order", n: 1 });
     const bodies = [
