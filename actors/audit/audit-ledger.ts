@@ -5,7 +5,7 @@ import {
   AuditMsg,
   type EctBody,
   TetherError,
-  appendRecord,
+  chainOwnRecord,
   checkpointRange,
   decodeEctUnverified,
   isTetherError,
@@ -15,11 +15,12 @@ import {
   verifyEct,
   type AuditEntry,
   type AuditReceipt,
+  type ChainedRecord,
   type KeyResolver,
   type LedgerRecord,
   type SigningKey,
 } from "../../protocols/index.ts";
-import { LedgerStream, loadOrCreateSigningKey, type ActorContext, type ActorLifecycleContext, type Clock, type Node } from "../../runtime/index.ts";
+import { LedgerStream, loadOrCreateSigningKey, type LedgerAnchor, type ActorContext, type ActorLifecycleContext, type Clock, type Node } from "../../runtime/index.ts";
 import { Actor } from "../actor.ts";
 
 /** What the audit ledger actor needs, passed in (see `createAuditLedgerDeps`). */
@@ -38,9 +39,6 @@ export interface AuditLedgerDeps {
 }
 
 type AuditState = { last: LedgerRecord | undefined; batch: LedgerRecord[]; lastCheckpointAt: number };
-
-/** Records this actor chained itself (or parsed from the stream at start) need no re-validation. */
-const TRUSTED = { trustedPrev: true } as const;
 
 /**
  * The network's tamper-evident audit ledger, as an actor (id `audit` by default). It appends ECTs and
@@ -73,13 +71,13 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
 
   /** Appends a violation naming the stream sequences of messages the ledger did not write. */
   async #reportForeign(sequences: readonly number[]): Promise<void> {
-    const record = appendRecord(this.state.last, {
+    const { record, json } = chainOwnRecord(this.state.last, {
       network: this.#d.network,
       kind: "event",
       body: { event: "violation", details: { reason: "foreign record on the ledger subject skipped", streamSequences: sequences.slice(0, 100), count: sequences.length } },
       at: this.#d.clock.now(),
-    }, TRUSTED);
-    const { foreign } = await this.#d.stream.append([record]);
+    });
+    const { foreign } = await this.#d.stream.append([record], { encoded: [json] });
     this.state.last = record;
     this.state.batch.push(record);
     if (foreign.length > 0) await this.#reportForeign(foreign);
@@ -98,11 +96,21 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     }
   }
 
+  /**
+   * Chains the entries (a refused token becomes a violation event in its place), closes the batch
+   * with a signed checkpoint when one is due, and stores all of it as one sealed message.
+   */
   async #append(entries: readonly AuditEntry[]): Promise<AuditReceipt[]> {
     const now = this.#d.clock.now();
     const receipts: AuditReceipt[] = [];
-    const records: LedgerRecord[] = [];
+    const chained: ChainedRecord[] = [];
     let last = this.state.last;
+    const chain = (input: Parameters<typeof chainOwnRecord>[1]): ChainedRecord => {
+      const c = chainOwnRecord(last, input);
+      chained.push(c);
+      last = c.record;
+      return c;
+    };
     // verify the batch's tokens concurrently; chain them in order afterwards
     const bodies = await Promise.all(
       entries.map((entry) => (entry.kind === "ect" ? this.#ectBody(entry.token, entry.level).then((body) => ({ body }), (error: unknown) => ({ error })) : undefined)),
@@ -112,35 +120,40 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       try {
         const verified = bodies[i];
         if (verified !== undefined && "error" in verified) throw verified.error;
-        record =
+        record = chain(
           entry.kind === "ect"
-            ? appendRecord(last, { network: this.#d.network, kind: "ect", body: (verified as { body: z.input<typeof EctBody> }).body, at: now }, TRUSTED)
-            : appendRecord(last, {
+            ? { network: this.#d.network, kind: "ect", body: (verified as { body: z.input<typeof EctBody> }).body, at: now }
+            : {
                 network: this.#d.network,
                 kind: "event",
                 body: { event: entry.event, ...(entry.subject === undefined ? {} : { subject: entry.subject }), details: entry.details },
                 at: now,
-              }, TRUSTED);
+              },
+        ).record;
       } catch (error) {
         const code = isTetherError(error) ? error.code : "ERR_AUDIT_RECORD_INVALID";
         const message = error instanceof Error ? error.message.slice(0, 1024) : String(error);
         receipts.push({ error: code, message });
         // a refused token is itself a security event
-        record = appendRecord(last, { network: this.#d.network, kind: "event", body: { event: "violation", details: { reason: "ledger refused a token", code, message: message.slice(0, 512) } }, at: now }, TRUSTED);
-        records.push(record);
-        last = record;
+        chain({ network: this.#d.network, kind: "event", body: { event: "violation", details: { reason: "ledger refused a token", code, message: message.slice(0, 512) } }, at: now });
         continue;
       }
-      records.push(record);
       receipts.push({ index: record.index, hash: record.hash });
-      last = record;
     }
-    const { foreign } = await this.#d.stream.append(records);
-    this.state.last = last;
-    this.state.batch.push(...records);
+    const batch = [...this.state.batch, ...chained.map((c) => c.record)];
+    const due = batch.length >= (this.#d.checkpointEvery ?? 100) || now - this.state.lastCheckpointAt >= (this.#d.checkpointIntervalMs ?? 5_000);
+    // a due checkpoint travels in the same message as the records it closes
+    const closing = due && last !== undefined ? await this.#closeBatch(batch, last, now) : undefined;
+    if (closing !== undefined) chained.push(closing.chained);
+    const { foreign } = await this.#d.stream.append(
+      chained.map((c) => c.record),
+      { encoded: chained.map((c) => c.json), anchors: closing === undefined ? [] : [closing.anchor] },
+    );
+    if (closing === undefined) {
+      this.state.last = last;
+      this.state.batch = batch;
+    } else this.#closed(closing.chained.record, now);
     if (foreign.length > 0) await this.#reportForeign(foreign);
-    const due = this.state.batch.length >= (this.#d.checkpointEvery ?? 100) || now - this.state.lastCheckpointAt >= (this.#d.checkpointIntervalMs ?? 5_000);
-    if (due) await this.#checkpoint();
     return receipts;
   }
 
@@ -167,26 +180,40 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     };
   }
 
+  /** Closes the current batch with a checkpoint now, in a message of its own. */
   async #checkpoint(): Promise<LedgerRecord> {
-    const batch = this.state.batch;
-    const first = batch[0];
     const prev = this.state.last;
-    if (first === undefined || prev === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
-    const range = checkpointRange(batch, first.index, prev.index);
+    if (this.state.batch.length === 0 || prev === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
     const at = this.#d.clock.now();
+    const { chained, anchor } = await this.#closeBatch(this.state.batch, prev, at);
+    const { foreign } = await this.#d.stream.append([chained.record], { encoded: [chained.json], anchors: [anchor] });
+    this.#closed(chained.record, at);
+    if (foreign.length > 0) await this.#reportForeign(foreign);
+    return chained.record;
+  }
+
+  /**
+   * The checkpoint record closing `batch` (the records since the last checkpoint, that one
+   * included, ending with `prev`), signed by the ledger key, and its anchor: stored outside the
+   * ledger stream, a truncated or deleted ledger is caught against it.
+   */
+  async #closeBatch(batch: readonly LedgerRecord[], prev: LedgerRecord, at: number): Promise<{ chained: ChainedRecord; anchor: LedgerAnchor }> {
+    const first = batch[0];
+    if (first === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
+    const range = checkpointRange(batch, first.index, prev.index);
     const signature = await signCheckpoint(
       { network: this.#d.network, ...range, iat: Math.floor(at / 1000) },
       { key: this.#d.signer.privateKey, kid: this.#d.signer.kid, alg: this.#d.signer.alg },
     );
-    const record = appendRecord(prev, { network: this.#d.network, kind: "checkpoint", body: { ...range, signature }, at }, TRUSTED);
-    const { foreign } = await this.#d.stream.append([record]);
-    this.state.last = record;
-    this.state.batch = [record]; // the next checkpoint covers this one too, so checkpoints chain
+    const chained = chainOwnRecord(prev, { network: this.#d.network, kind: "checkpoint", body: { ...range, signature }, at });
+    return { chained, anchor: { kind: "checkpoint", network: this.#d.network, index: chained.record.index, hash: chained.record.hash, signature } };
+  }
+
+  /** State after a checkpoint was stored: the next checkpoint covers this one too, so checkpoints chain. */
+  #closed(checkpoint: LedgerRecord, at: number): void {
+    this.state.last = checkpoint;
+    this.state.batch = [checkpoint];
     this.state.lastCheckpointAt = at;
-    // anchored outside the ledger stream: a truncated or deleted ledger is caught against it
-    await this.#d.stream.anchor({ kind: "checkpoint", network: this.#d.network, index: record.index, hash: record.hash, signature });
-    if (foreign.length > 0) await this.#reportForeign(foreign);
-    return record;
   }
 }
 

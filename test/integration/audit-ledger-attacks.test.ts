@@ -2,10 +2,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { AuditLedger, createAuditLedgerDeps } from "../../actors/index.ts";
-import { appendRecord, canonicalJson, networkSubjects, parseRecord, safeParseRecord, type LedgerRecord } from "../../protocols/index.ts";
+import {
+  RECORD_SEAL_HEADER,
+  appendRecord,
+  canonicalJson,
+  encodeLedgerBatch,
+  ledgerMessageRecords,
+  networkSubjects,
+  parseRecord,
+  safeParseRecord,
+  type LedgerRecord,
+} from "../../protocols/index.ts";
 import { LedgerStream, type Node, type NodeOptionsInput } from "../../runtime/index.ts";
 import { Stepper } from "../support/chain-actors.ts";
 import { startNode, startServer } from "../support/nats.ts";
@@ -27,14 +37,25 @@ const startLedger = async (url: string, options: { allowDelete?: boolean } = {})
   return node;
 };
 
-/** The attacker: a plain NATS client that reads the ledger's last record and publishes a well-formed successor. */
-const forgeApproval = async (nc: NatsConnection): Promise<number> => {
+/**
+ * The attacker: a plain NATS client that reads the ledger's last record and publishes a well-formed
+ * successor: a bare record (format 1), or a batch message (format 2) of two forged records carrying
+ * the seal header of the ledger's own last message (a replayed seal over another hash).
+ */
+const forgeApproval = async (nc: NatsConnection, form: "record" | "batch-with-copied-seal" = "record"): Promise<number> => {
   const jsm = await jetstreamManager(nc);
   const last = await jsm.streams.getMessage(subjects.auditStream(), { last_by_subj: subjects.audit() });
-  const prev = parseRecord(JSON.parse(new TextDecoder().decode(last?.data)));
-  const forged = appendRecord(prev, { network: "default", kind: "event", body: { event: "approval.granted", subject: "mallory", details: { by: "nobody" } }, at: Date.now() });
-  const ack = await jetstream(nc).publish(subjects.audit(), new TextEncoder().encode(canonicalJson(forged)));
-  return ack.seq;
+  const prev = parseRecord(ledgerMessageRecords(JSON.parse(new TextDecoder().decode(last?.data))).at(-1));
+  const approval = (p: LedgerRecord, who: string) =>
+    appendRecord(p, { network: "default", kind: "event", body: { event: "approval.granted", subject: who, details: { by: "nobody" } }, at: Date.now() });
+  const forged = approval(prev, "mallory");
+  if (form === "record") return (await jetstream(nc).publish(subjects.audit(), new TextEncoder().encode(canonicalJson(forged)))).seq;
+  const seal = last?.header?.get(RECORD_SEAL_HEADER) ?? "";
+  expect(seal).not.toBe("");
+  const h = natsHeaders();
+  h.set(RECORD_SEAL_HEADER, seal);
+  const body = encodeLedgerBatch([canonicalJson(forged), canonicalJson(approval(forged, "trudy"))]);
+  return (await jetstream(nc).publish(subjects.audit(), new TextEncoder().encode(body), { headers: h })).seq;
 };
 
 const violations = (records: unknown[]): LedgerRecord[] =>
