@@ -63,7 +63,8 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     const { records: tail, foreign } = await this.#d.stream.tail(every + 1);
     this.state.last = tail.at(-1);
     const lastCheckpoint = tail.findLastIndex((r) => r.kind === "checkpoint");
-    this.state.batch = tail.slice(lastCheckpoint + 1);
+    // the next checkpoint covers the last one too, so checkpoints chain across restarts as well
+    this.state.batch = lastCheckpoint < 0 ? tail : tail.slice(lastCheckpoint);
     this.state.lastCheckpointAt = this.#d.clock.now();
     // records some client published while the ledger was stopped: not adopted, reported
     if (foreign.length > 0) await this.#reportForeign(foreign);
@@ -84,7 +85,7 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
   }
 
   override async onStop(_ctx: ActorLifecycleContext): Promise<void> {
-    if (this.state.batch.length > 0) await this.#checkpoint();
+    if (this.#uncovered()) await this.#checkpoint();
   }
 
   async handle(msg: AuditMsg, _ctx: ActorContext): Promise<{ receipts: AuditReceipt[] } | { checkpoint: number | null }> {
@@ -92,7 +93,7 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       case "tether.audit.v1.append":
         return { receipts: await this.#append(msg.entries) };
       case "tether.audit.v1.checkpoint":
-        return { checkpoint: this.state.batch.length === 0 ? null : (await this.#checkpoint()).index };
+        return { checkpoint: this.#uncovered() ? (await this.#checkpoint()).index : null };
     }
   }
 
@@ -178,6 +179,12 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       level,
       ...(ext === undefined ? {} : { ext }),
     };
+  }
+
+  /** True when records since the last checkpoint (other than that checkpoint itself) await one. */
+  #uncovered(): boolean {
+    const [first] = this.state.batch;
+    return first !== undefined && (this.state.batch.length > 1 || first.kind !== "checkpoint");
   }
 
   /** Closes the current batch with a checkpoint now, in a message of its own. */

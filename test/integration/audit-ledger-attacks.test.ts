@@ -110,6 +110,36 @@ describe("the audit ledger against a client on the bus", () => {
     expect(exported.some((r) => r.kind === "event" && r.body.event === "approval.granted")).toBe(false);
   });
 
+  it("skips a forged batch message carrying a seal copied from a genuine one, live and on restart", async () => {
+    await using server = await startServer();
+    await using first = await startLedger(server.url);
+    await using node = await startNode(server.url, regulated());
+    await node.spawn("intake", Stepper);
+    await node.spawn("builder", Stepper);
+    await node.ref<typeof Stepper>("intake").ask({ type: "step", hops });
+    const attacker = await connect({ servers: server.url });
+    try {
+      const live = await forgeApproval(attacker, "batch-with-copied-seal");
+      const r = await node.ref<typeof Stepper>("intake").ask({ type: "step", hops });
+      expect(r.actions).toEqual(hops.map((h) => h.action));
+      await first.close();
+      const whileStopped = await forgeApproval(attacker, "batch-with-copied-seal");
+      await using back = await startLedger(server.url);
+      await node.ref<typeof Stepper>("intake").ask({ type: "step", hops });
+      await back.ref<typeof AuditLedger>("audit").ask({ type: "tether.audit.v1.checkpoint" });
+      const reported = violations(await LedgerStream.readAll(back.nats, subjects)).flatMap((v) => (v.body as { details: { streamSequences?: number[] } }).details.streamSequences ?? []);
+      expect(reported).toEqual(expect.arrayContaining([live, whileStopped]));
+      const verify = await runTether(["audit", "verify", "--nats", server.url]);
+      expect({ code: verify.code, stderr: verify.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(verify.stdout).toMatch(new RegExp(`ledger OK: .*2 foreign record\\(s\\) skipped .* at stream sequence ${live}, ${whileStopped}`));
+      const exported = (await runTether(["audit", "export", "--nats", server.url])).stdout.trim().split("\n").map((l) => parseRecord(JSON.parse(l)));
+      expect(exported.some((x) => x.kind === "event" && x.body.event === "approval.granted")).toBe(false);
+      expect(exported.filter((x) => x.kind === "ect")).toHaveLength(3 * hops.length);
+    } finally {
+      await attacker.close();
+    }
+  });
+
   it("fails verify, naming deletion against the anchor, when the whole ledger stream is deleted", async () => {
     await using server = await startServer();
     const ledger = await startLedger(server.url);
