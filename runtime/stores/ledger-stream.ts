@@ -158,7 +158,8 @@ export class LedgerStream {
   }
 
   #maxPayload(): number {
-    return Math.max(64 * 1024, (this.#nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
+    // at most 1 MiB, so that a reader's fetch of 8 MiB always holds a whole message
+    return Math.max(64 * 1024, Math.min(this.#nc.info?.max_payload ?? 1024 * 1024, 1024 * 1024) - 16 * 1024);
   }
 
   /** Publishes one message right after the last stored one, skipping (and collecting) foreign messages. */
@@ -215,23 +216,30 @@ export class LedgerStream {
   }
 
   /**
-   * The stored records as raw JSON values, in stream order, read in batches of 1,000 as they are
-   * consumed (memory does not grow with the ledger). `total` is how many are stored when the read
-   * begins; records appended later are not read.
+   * The stored records as raw JSON values, in chain order (a message's records in turn), read in
+   * fetches of at most 8 MiB as they are consumed (memory does not grow with the
+   * ledger). Messages stored after the read begins are not read. `total` is how many records the
+   * ledger holds by its last message's last index (a progress hint; undefined when that message is
+   * not the ledger's own, with `authenticate`, or does not parse).
    */
-  static async read(nc: NatsConnection, subjects: NetworkSubjects, options: LedgerReadOptions = {}): Promise<{ total: number; records: AsyncIterable<unknown> }> {
+  static async read(nc: NatsConnection, subjects: NetworkSubjects, options: LedgerReadOptions = {}): Promise<{ total?: number; records: AsyncIterable<unknown> }> {
     const jsm = await jetstreamManager(nc);
     const name = subjects.auditStream();
     const info = await jsm.streams.info(name).catch(() => undefined);
-    const total = info?.state.messages ?? 0;
+    const messages = info?.state.messages ?? 0;
+    const last = messages === 0 ? null : await jsm.streams.getMessage(name, { seq: info?.state.last_seq ?? 0 }).catch(() => null);
+    const head = last === null ? undefined : await genuine(last.data, last.header, options.authenticate);
+    const total = messages === 0 ? 0 : head !== undefined && "records" in head ? (head.records.at(-1)?.index ?? -1) + 1 : undefined;
     async function* records(): AsyncGenerator<unknown> {
-      if (total === 0) return;
+      if (messages === 0) return;
       const consumer = await jetstream(nc).consumers.get(name, { deliver_policy: DeliverPolicy.All });
       let seen = 0;
-      while (seen < total) {
-        const batch = await consumer.fetch({ max_messages: Math.min(1_000, total - seen), expires: 5_000 });
+      while (seen < messages) {
+        // by bytes, not by count: a message holds up to 1 MiB of records
+        const batch = await consumer.fetch({ max_bytes: 8 * 1024 * 1024, expires: 5_000 });
         let got = 0;
         for await (const m of batch) {
+          if (seen >= messages) break; // stored after the read began
           got++;
           seen++;
           if (options.authenticate !== undefined) {
@@ -253,7 +261,7 @@ export class LedgerStream {
         if (got === 0) return; // nothing more arrived within `expires`
       }
     }
-    return { total, records: records() };
+    return { ...(total === undefined ? {} : { total }), records: records() };
   }
 }
 

@@ -14,6 +14,7 @@ import {
   networkSubjects,
   parseRecord,
   receiptFor,
+  recordSealValid,
   sealRecord,
   signCheckpoint,
   verifyLedger,
@@ -120,5 +121,24 @@ describe("the audit ledger's stream format", () => {
       stdout: "ledger OK: 7 records, 2 signed checkpoints verified, 2 anchor(s) checked\n",
       stderr: "",
     });
+  });
+
+  it("cuts an append larger than a message may be into several sealed messages, read back in order", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url, { assurance: { keyDir } });
+    const deps = await createAuditLedgerDeps(node, { keyDir });
+    const records: LedgerRecord[] = [];
+    const note = "n".repeat(7_000);
+    for (let i = 0; i < 300; i++) records.push(appendRecord(records.at(-1), { network: "default", kind: "event", body: { event: "big.note", details: { i, note } }, at: Date.now() }));
+    await deps.stream.append(records);
+    const messages = (await storedMessages(server.url)) as { format: string; records: unknown[] }[];
+    expect(messages.length).toBeGreaterThanOrEqual(3); // ~2.1 MB in messages of at most 1 MiB
+    expect(messages.every((m) => m.format === LEDGER_BATCH_FORMAT)).toBe(true);
+    expect(messages.flatMap((m) => m.records)).toEqual(records.map((r) => JSON.parse(canonicalJson(r)) as unknown));
+    const read = await LedgerStream.read(node.nats, node.subjects, { authenticate: (seal, hash) => recordSealValid(seal, hash, (kid) => node.assurance.keys.resolve(kid)) });
+    expect(read.total).toBe(300);
+    const back: unknown[] = [];
+    for await (const r of read.records) back.push(r);
+    expect(back.map((r) => (r as LedgerRecord).index)).toEqual(records.map((r) => r.index));
   });
 });
