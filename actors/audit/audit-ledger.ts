@@ -58,16 +58,35 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
   }
 
   override async onStart(_ctx: ActorLifecycleContext): Promise<void> {
-    // resume the chain: the last record, and the records since the last checkpoint
+    this.state.lastCheckpointAt = this.#d.clock.now();
+    const foreign = await this.#resume();
+    // records some client published while the ledger was stopped: not adopted, reported
+    if (foreign.length > 0) await this.#reportForeign(foreign);
+  }
+
+  /** Resumes the chain from the stream: the last record, and the records since the last checkpoint. */
+  async #resume(): Promise<number[]> {
     const every = this.#d.checkpointEvery ?? 100;
     const { records: tail, foreign } = await this.#d.stream.tail(every + 1);
     this.state.last = tail.at(-1);
     const lastCheckpoint = tail.findLastIndex((r) => r.kind === "checkpoint");
     // the next checkpoint covers the last one too, so checkpoints chain across restarts as well
     this.state.batch = lastCheckpoint < 0 ? tail : tail.slice(lastCheckpoint);
-    this.state.lastCheckpointAt = this.#d.clock.now();
-    // records some client published while the ledger was stopped: not adopted, reported
-    if (foreign.length > 0) await this.#reportForeign(foreign);
+    return foreign;
+  }
+
+  /**
+   * Stores chained records (one sealed message, or a few for a large append). When that fails part
+   * of it may have landed (a large append, a lost acknowledgement): the chain is resumed from the
+   * stream before the error is passed on, so the next append never reuses an index.
+   */
+  async #store(chained: readonly ChainedRecord[], anchors: readonly LedgerAnchor[] = []): Promise<{ foreign: number[] }> {
+    try {
+      return await this.#d.stream.append(chained.map((c) => c.record), { encoded: chained.map((c) => c.json), anchors });
+    } catch (error) {
+      await this.#resume().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Appends a violation naming the stream sequences of messages the ledger did not write. */
@@ -78,7 +97,7 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       body: { event: "violation", details: { reason: "foreign record on the ledger subject skipped", streamSequences: sequences.slice(0, 100), count: sequences.length } },
       at: this.#d.clock.now(),
     });
-    const { foreign } = await this.#d.stream.append([record], { encoded: [json] });
+    const { foreign } = await this.#store([{ record, json }]);
     this.state.last = record;
     this.state.batch.push(record);
     if (foreign.length > 0) await this.#reportForeign(foreign);
@@ -86,6 +105,7 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
 
   override async onStop(_ctx: ActorLifecycleContext): Promise<void> {
     if (this.#uncovered()) await this.#checkpoint();
+    await this.#d.stream.flush();
   }
 
   async handle(msg: AuditMsg, _ctx: ActorContext): Promise<{ receipts: AuditReceipt[] } | { checkpoint: number | null }> {
@@ -146,10 +166,7 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     // a due checkpoint travels in the same message as the records it closes
     const closing = due && last !== undefined ? await this.#closeBatch(batch, last, now) : undefined;
     if (closing !== undefined) chained.push(closing.chained);
-    const { foreign } = await this.#d.stream.append(
-      chained.map((c) => c.record),
-      { encoded: chained.map((c) => c.json), anchors: closing === undefined ? [] : [closing.anchor] },
-    );
+    const { foreign } = await this.#store(chained, closing === undefined ? [] : [closing.anchor]);
     if (closing === undefined) {
       this.state.last = last;
       this.state.batch = batch;
@@ -193,9 +210,10 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     if (this.state.batch.length === 0 || prev === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
     const at = this.#d.clock.now();
     const { chained, anchor } = await this.#closeBatch(this.state.batch, prev, at);
-    const { foreign } = await this.#d.stream.append([chained.record], { encoded: [chained.json], anchors: [anchor] });
+    const { foreign } = await this.#store([chained], [anchor]);
     this.#closed(chained.record, at);
     if (foreign.length > 0) await this.#reportForeign(foreign);
+    await this.#d.stream.flush(); // asked for a checkpoint: its anchor is out when the answer is
     return chained.record;
   }
 

@@ -70,6 +70,7 @@ export class LedgerStream {
   readonly #options: LedgerStreamOptions;
   readonly #nc: NatsConnection;
   #lastSeq = 0;
+  #anchoring: Promise<void> = Promise.resolve();
 
   private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, subjects: NetworkSubjects, options: LedgerStreamOptions) {
     this.#nc = nc;
@@ -141,7 +142,8 @@ export class LedgerStream {
    * (format 2, see `encodeLedgerBatch`) or a few when they exceed the server's payload limit, each
    * sealed once over its last record's hash. Messages are published one at a time with an expected
    * last sequence, so a message can only land directly after the one before it. Resolves when all
-   * are stored, then publishes the head anchor and `options.anchors`; the result names the stream
+   * are stored; the head anchor and `options.anchors` are then published in the background, in
+   * order (`flush` waits for them); the result names the stream
    * sequences of foreign messages some client published in between. Those are skipped, never
    * chained onto: the message is published again after them.
    */
@@ -153,8 +155,19 @@ export class LedgerStream {
     for (const message of sealed) await this.#publish(message, foreign);
     const head = sealed.at(-1);
     const anchors = [...(head?.seal === undefined ? [] : [{ kind: "head" as const, network: head.last.network, index: head.last.index, hash: head.last.hash, signature: head.seal }]), ...(options.anchors ?? [])];
-    await Promise.all(anchors.map((a) => this.anchor(a)));
+    // anchors follow in the background (the caller's receipts need not wait a second round trip),
+    // one append's after the previous one's, so the latest anchor is never older than one append
+    const previous = this.#anchoring;
+    this.#anchoring = previous.then(() => Promise.all(anchors.map((a) => this.anchor(a)))).then(
+      () => undefined,
+      () => undefined, // a lost anchor is superseded by the next append's
+    );
     return { foreign };
+  }
+
+  /** Resolves when the anchors of every append so far are published (or failed): call before closing. */
+  async flush(): Promise<void> {
+    await this.#anchoring;
   }
 
   #maxPayload(): number {
