@@ -230,7 +230,7 @@ export class LedgerStream {
 
   /**
    * The stored records as raw JSON values, in chain order (a message's records in turn), read in
-   * fetches of at most 8 MiB as they are consumed (memory does not grow with the
+   * fetches of about 8 MiB as they are consumed (memory does not grow with the
    * ledger). Messages stored after the read begins are not read. `total` is how many records the
    * ledger holds by its last message's last index (a progress hint; undefined when that message is
    * not the ledger's own, with `authenticate`, or does not parse).
@@ -247,12 +247,12 @@ export class LedgerStream {
       if (messages === 0) return;
       const consumer = await jetstream(nc).consumers.get(name, { deliver_policy: DeliverPolicy.All });
       let seen = 0;
+      // about 8 MiB per fetch by the stream's mean message size (a message holds up to 1 MiB of records)
+      const perFetch = Math.max(1, Math.min(1_000, Math.floor((8 * 1024 * 1024) / Math.max(1, (info?.state.bytes ?? 0) / messages))));
       while (seen < messages) {
-        // by bytes, not by count: a message holds up to 1 MiB of records
-        const batch = await consumer.fetch({ max_bytes: 8 * 1024 * 1024, expires: 5_000 });
+        const batch = await consumer.fetch({ max_messages: Math.min(perFetch, messages - seen), expires: 5_000 });
         let got = 0;
         for await (const m of batch) {
-          if (seen >= messages) break; // stored after the read began
           got++;
           seen++;
           if (options.authenticate !== undefined) {
