@@ -44,7 +44,7 @@ export { TetherMetrics, MetricNames, BreakerStateValue } from "./telemetry/metri
 export type { MessageKind, BreakerStateName, ObservedActor, ObservedBreaker } from "./telemetry/metrics.ts";
 export type { BreakerBoard } from "./stores/breaker-board.ts";
 export { LedgerStream } from "./stores/ledger-stream.ts";
-export type { LedgerStreamOptions, LedgerAnchor, LedgerReadOptions } from "./stores/ledger-stream.ts";
+export type { LedgerStreamOptions, LedgerAnchor, LedgerAppendOptions, LedgerReadOptions } from "./stores/ledger-stream.ts";
 export { loadOrCreateSigningKey, loadSigningKey, saveSigningKey } from "./assurance/key-file.ts";
 export { ControlSigner } from "./cluster/control-signer.ts";
 export { sendControl, findLiveNode } from "./cluster/control-client.ts";

@@ -19,6 +19,9 @@ export {
   appendRecord,
 } from "./record.ts";
 export type { RecordKind, AssuranceLevel, KnownAuditEvent, AppendRecordInput, AppendRecordOptions } from "./record.ts";
+export { chainOwnRecord } from "./own-record.ts";
+export type { ChainedRecord } from "./own-record.ts";
+export { LEDGER_BATCH_FORMAT, encodeLedgerBatch, ledgerMessageRecords, chainedMessageRecords } from "./ledger-message.ts";
 export { merkleRoot, merkleProof, verifyMerkleProof } from "./merkle.ts";
 export {
   CHECKPOINT_TYP,
