@@ -9,6 +9,7 @@ import type { ErrorCode } from "./error-codes.ts";
 import type { KeyRole } from "./keys.ts";
 import { NodeControl } from "./registry.ts";
 import { CompensationRequest } from "./rollback.ts";
+import { ApprovalDecisionBody } from "./hitl.ts";
 
 /**
  * Signed control messages. Every control message (node control: activate, stop, pause, fence, key
@@ -51,7 +52,7 @@ export const CompensationGrant = z.strictObject({
 });
 export type CompensationGrant = z.infer<typeof CompensationGrant>;
 
-export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant]);
+export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, ApprovalDecisionBody]);
 export type ControlBody = z.infer<typeof ControlBody>;
 
 /** What the JWS payload holds. `target` is the node id (node control) or the actor id (compensation). */
@@ -92,6 +93,8 @@ export const operationOf = (body: ControlBody): ControlOperation => {
       return "key.revoke";
     case "tether.rollback.v1.compensate-grant":
       return "compensate";
+    case "tether.approval.v1.decision":
+      return "approve";
   }
 };
 

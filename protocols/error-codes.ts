@@ -90,6 +90,17 @@ export const ErrorCodes = {
   ERR_CONTROL_EXPIRED: { retryable: false, summary: "The control message's expiresAt has passed (beyond the allowed clock skew)." },
   ERR_CONTROL_FORBIDDEN: { retryable: false, summary: "The signing key's role may not perform this control operation (see the role matrix), or may not act for the node or key it names." },
   ERR_CONTROL_REPLAYED: { retryable: false, summary: "This control message (kid and nonce) was already accepted within its expiry window." },
+  // Approval gates (protocols/hitl.ts) and workflows (protocols/workflow.ts).
+  ERR_APPROVAL_REJECTED: { retryable: false, summary: "A human (or the gate's default outcome after its escalation ran out) rejected the gated action; it did not run." },
+  ERR_APPROVAL_REVOKED: { retryable: false, summary: "The approval was revoked before the gated action ran; the action did not run." },
+  ERR_APPROVAL_EXPIRED: { retryable: false, summary: "The approval lapsed (not used within the gate's validForMs) before the gated action ran." },
+  ERR_APPROVAL_NOT_FOUND: { retryable: false, summary: "The approvals actor holds no approval with this id." },
+  ERR_APPROVAL_ALREADY_DECIDED: { retryable: false, summary: "The approval is no longer open to this decision (already decided, executed, or expired)." },
+  ERR_APPROVAL_DECIDER_FORBIDDEN: { retryable: false, summary: "The signing key's role or owner is not among the deciders the gate names for its current escalation level." },
+  ERR_APPROVAL_LIMIT: { retryable: true, summary: "The approvals actor holds as many open approvals as it may; the gated action was not run." },
+  ERR_WORKFLOW_INVALID: { retryable: false, summary: "A workflow definition failed validation (schema, a cycle, a dangling reference); the error names the step." },
+  ERR_WORKFLOW_STEP_FAILED: { retryable: false, summary: "A workflow step failed after its retries; the workflow stopped (and compensated, if asked)." },
+  ERR_WORKFLOW_NOT_FOUND: { retryable: false, summary: "No workflow with this id is known to the workflow actor." },
   // Execution Context Tokens (protocols/ect): one code per validation failure, in the spec's order.
   ERR_ECT_MALFORMED: { retryable: false, summary: "The token is not a well-formed compact JWS / JWT (or not valid L1 unsigned JSON)." },
   ERR_ECT_ALG_NOT_ALLOWED: { retryable: false, summary: "The JOSE `alg` is not on the allow-list (ES256, EdDSA); `none` is always refused." },

@@ -170,3 +170,23 @@ export {
   SupervisorCheckpoint,
   SupervisorStatus,
 } from "./supervision.ts";
+export {
+  ApprovalDecisionBody,
+  ApprovalPolicy,
+  ApprovalRecord,
+  ApprovalStatus,
+  ApprovalsMessage,
+  Deciders,
+  DecisionRecord,
+  EscalationStep,
+  Explanation,
+  Gate,
+  GateType,
+  ParamCondition,
+  RejectPath,
+  ReroutedAction,
+  RiskLevel,
+  decidersAt,
+  matchPolicy,
+} from "./hitl.ts";
+export type { ApprovalPolicyInput, ApprovalsMessageInput, GateInput, GateSubject } from "./hitl.ts";
