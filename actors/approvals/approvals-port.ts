@@ -21,6 +21,7 @@ export interface MintedEct {
 /** What the approvals actor needs from the node hosting it (`approvalsPort(node)` builds it). */
 export interface ApprovalsPort {
   readonly network: string;
+  /** The clock approval deadlines run on (the node's unless a test passes a fake one). */
   readonly clock: Clock;
   /** Verifies a signed decision addressed to the approvals actor `target` (signature, key, time, role may `approve`, nonce). */
   verify(input: unknown, target: string, replay: ReplayCache): Promise<VerifiedControl>;
@@ -40,7 +41,7 @@ export const approvalsPort = (node: Node, clock: Clock = node.clock): ApprovalsP
     verifyControl(input, {
       network: node.network,
       target,
-      now: clock.now(),
+      now: node.clock.now(),
       keys: node.assurance.keys,
       replay,
       clockSkewMs: node.options.assurance.clockSkewSeconds * 1000,
@@ -61,7 +62,8 @@ export const approvalsPort = (node: Node, clock: Clock = node.clock): ApprovalsP
       inp_hash: hashValue(input),
       ext: { [`${TETHER_EXT_PREFIX}node`]: node.id, [`${TETHER_EXT_PREFIX}level`]: assurance.level, ...ext },
     };
-    const now = () => clock.now();
+    // ECTs carry real time (verifiers compare iat and exp with theirs), whatever clock deadlines run on
+    const now = () => node.clock.now();
     const ttlSeconds = node.options.assurance.tokenTtlSeconds;
     const key = assurance.signingKey;
     const token = key === undefined ? mintUnsignedEct(claims, { now, ttlSeconds }) : await mintEct(claims, { key: key.privateKey, kid: key.kid, alg: key.alg, now, ttlSeconds });
