@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
+import { registerApprovalsCommand } from "./approvals-command.ts";
 import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
@@ -34,5 +35,6 @@ export const buildProgram = (): Command => {
   registerKeysCommand(program);
   registerAuditCommand(program);
   registerUsageCommand(program);
+  registerApprovalsCommand(program);
   return program;
 };

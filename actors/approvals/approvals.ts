@@ -44,6 +44,12 @@ export class ApprovalClient implements ApprovalPort {
     this.#options = options;
   }
 
+  /** Binds the client to a node without letting it host the approvals actor (the CLI's short-lived node). */
+  use(node: Node): this {
+    this.#node = node;
+    return this;
+  }
+
   /** Binds the client to its node and registers the approvals actor type there (for failover). */
   attach(node: Node): this {
     this.#node = node;

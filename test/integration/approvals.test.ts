@@ -20,6 +20,7 @@ import {
 import { ControlSigner, FakeClock, LedgerStream, approvalLink, saveSigningKey, type Node } from "../../runtime/index.ts";
 import { Pharmacist } from "../fixtures/hitl-agents.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
+import { runTether } from "../support/processes.ts";
 
 const keyDir = mkdtempSync(join(tmpdir(), "tether-approval-keys-"));
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
@@ -237,4 +238,28 @@ describe("approval gates", () => {
     expect((await again.list("revoked")).length).toBe(1);
     expect(hasCode(await again.get("00000000-0000-4000-8000-000000000000").catch((e: unknown) => e), "ERR_APPROVAL_NOT_FOUND")).toBe(true);
   });
+});
+
+describe("tether approvals / approve / reject", () => {
+  it("lists a pending approval, refuses an unsigned reject, and approves with a signer key file", async () => {
+    await using server = await startServer();
+    const { approvals, node, pharmacist, owner } = await setup(server.url);
+    await using _node = node;
+    const key = await generateSigningKey("ES256");
+    const file = join(keyDir, "cli-approver.jwk.json");
+    saveSigningKey(file, await exportPrivateJwk(key));
+    await node.controlNode(node.id, { type: "tether.node.v1.key-publish", kid: key.kid, alg: key.alg, role: "approver", owner: "dr-cli", jwk: { ...key.publicJwk } }, 5_000, { signer: owner });
+    const reply = pharmacist.ask({ type: "dispense", action: "dispense", doseMg: 5000, usualMaxMg: 1000 }, { timeoutMs: 120_000 });
+    const pending = await pendingOne(approvals, "dispense");
+    const ls = await runTether(["approvals", "ls", "--status", "pending", "--json", "--nats", server.url]);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout.trim().split("\n").map((l) => (JSON.parse(l) as ApprovalRecord).id)).toEqual([pending.id]);
+    const noReason = await runTether(["reject", pending.id, "--signer", file, "--nats", server.url]);
+    expect(noReason.code).not.toBe(0);
+    const approved = await runTether(["approve", pending.id, "--signer", file, "--reason", "ok", "--nats", server.url]);
+    expect(approved.stdout).toContain(`approval ${pending.id}: approved`);
+    expect(await reply).toEqual({ dispensed: 5000 });
+    const shown = await runTether(["approvals", "show", pending.id, "--nats", server.url]);
+    expect(shown.stdout).toContain("decision  approve by approver:dr-cli");
+  }, 120_000);
 });
