@@ -190,3 +190,18 @@ export {
   matchPolicy,
 } from "./hitl.ts";
 export type { ApprovalPolicyInput, ApprovalsMessageInput, GateInput, GateSubject } from "./hitl.ts";
+export {
+  InputSource,
+  RetryPolicy,
+  StepRecord,
+  StepState,
+  WorkflowDefinition,
+  WorkflowMessage,
+  WorkflowStatus,
+  WorkflowStep,
+  readPath,
+  stepMessage,
+  validateWorkflow,
+  workflowActorId,
+} from "./workflow.ts";
+export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";
