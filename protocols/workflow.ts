@@ -181,7 +181,8 @@ export const WorkflowStatus = z.strictObject({
 export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
 
 export const WorkflowMessage = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("tether.workflow.v1.start"), wid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), definition: z.unknown(), input: z.unknown().optional() }),
+  /** `wid` is the ECT workflow id: a UUID. */
+  z.strictObject({ type: z.literal("tether.workflow.v1.start"), wid: z.uuid(), definition: z.unknown(), input: z.unknown().optional() }),
   z.strictObject({ type: z.literal("tether.workflow.v1.step-done"), step: Id, attempt: z.number().int(), output: z.unknown().optional() }),
   z.strictObject({ type: z.literal("tether.workflow.v1.step-failed"), step: Id, attempt: z.number().int(), code: z.string().max(64), message: z.string().max(1024) }),
   z.strictObject({ type: z.literal("tether.workflow.v1.retry"), step: Id, attempt: z.number().int() }),
