@@ -153,8 +153,12 @@ export class WorkflowActor {
       running++;
     }
     if (Object.values(steps).every((s) => s.state === "done")) this.state.status = "done";
-    await ctx.checkpoint();
+    // the checkpoint's snapshot is taken now; the next steps go out while it is written (a copy that
+    // dies before it lands is resumed from the previous checkpoint, where these steps were pending or
+    // in flight: asked again either way, never skipped). Saves one JetStream round trip per step.
+    const saved = ctx.checkpoint();
     for (const [id, attempt] of launch) this.#run(id, attempt);
+    await saved;
   }
 
   /** Runs one step outside the handler; its outcome comes back as a message. */
