@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
 import { registerApprovalsCommand } from "./approvals-command.ts";
+import { registerWorkflowCommand } from "./workflow-command.ts";
 import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
@@ -36,5 +37,6 @@ export const buildProgram = (): Command => {
   registerAuditCommand(program);
   registerUsageCommand(program);
   registerApprovalsCommand(program);
+  registerWorkflowCommand(program);
   return program;
 };
