@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { Workflows } from "../../actors/index.ts";
-import { hasCode, type WorkflowDefinitionInput } from "../../protocols/index.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ApprovalClient, Workflows } from "../../actors/index.ts";
+import { exportPrivateJwk, generateSigningKey, hasCode, type WorkflowDefinitionInput } from "../../protocols/index.ts";
+import { ControlSigner, saveSigningKey } from "../../runtime/index.ts";
 import { StepAgent, type StepLog } from "../fixtures/workflow-agents.ts";
-import { startNode, startServer } from "../support/nats.ts";
+import { eventually, startNode, startServer } from "../support/nats.ts";
 
 const newLog = (): StepLog => ({ asks: [], effects: [], undone: [] });
 
@@ -98,5 +102,64 @@ describe("workflows", () => {
     expect(hasCode(error, "ERR_WORKFLOW_INVALID")).toBe(true);
     expect((error as { details: { step: string } }).details.step).toBe("a");
     expect(node.localActors()).not.toContain(`wf-${badId}`);
+  });
+});
+
+describe("a workflow gate step", () => {
+  it("waits for a signed approval before the gated step, and fails the step on a rejection", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    const approvals = new ApprovalClient();
+    approvals.attach(node);
+    await approvals.start();
+    const keyDir = mkdtempSync(join(tmpdir(), "tether-wf-gate-"));
+    try {
+      const publish = async (role: "owner" | "approver", name: string, by?: ControlSigner) => {
+        const key = await generateSigningKey("ES256");
+        const file = join(keyDir, `${name}.jwk.json`);
+        saveSigningKey(file, await exportPrivateJwk(key));
+        const signer = await ControlSigner.fromKeyFile(file, node.network);
+        await node.controlNode(node.id, { type: "tether.node.v1.key-publish", kid: key.kid, alg: key.alg, role, owner: name, jwk: { ...key.publicJwk } }, 5_000, { signer: by ?? signer });
+        return signer;
+      };
+      const owner = await publish("owner", "olivia");
+      const approver = await publish("approver", "dr-house", owner);
+      const log = newLog();
+      for (const id of ["wa", "wb"]) await node.spawn(id, StepAgent, { args: [log] });
+      const workflows = Workflows.register(node, { approvals });
+      const definition: WorkflowDefinitionInput = {
+        name: "gated",
+        steps: [
+          { id: "a", agent: "wa", message: { type: "work", key: "a" } },
+          { id: "b", agent: "wb", message: { type: "work", key: "b" }, dependsOn: ["a"], gate: { deciders: { roles: ["approver"] }, timeoutMs: 600_000 } },
+        ],
+      };
+      const pendingFor = async (action: string) => {
+        let id: string | undefined;
+        await eventually(async () => {
+          id = (await approvals.list("pending")).find((r) => r.action === action)?.id;
+          return id !== undefined;
+        }, 10_000, "a pending gate");
+        return id as string;
+      };
+      const approved = randomUUID();
+      await workflows.run(definition, undefined, { wid: approved });
+      const first = await pendingFor("gated.b");
+      expect((await workflows.status(approved)).steps["b"]?.state).toBe("running");
+      expect(log.effects).toEqual(["a"]); // b waits for the human
+      await approvals.decide(approver, first, "approve");
+      expect((await workflows.wait(approved, { timeoutMs: 30_000 })).status).toBe("done");
+      expect(log.effects).toEqual(["a", "b"]);
+
+      const rejected = randomUUID();
+      await workflows.run(definition, undefined, { wid: rejected });
+      await approvals.decide(approver, await pendingFor("gated.b"), "reject", "no");
+      const failed = await workflows.wait(rejected, { timeoutMs: 30_000 });
+      expect(failed.status).toBe("failed");
+      expect(failed.steps["b"]).toMatchObject({ state: "failed", error: { code: "ERR_APPROVAL_REJECTED" } });
+      expect(log.effects.filter((k) => k === "b")).toHaveLength(1);
+    } finally {
+      rmSync(keyDir, { recursive: true, force: true });
+    }
   });
 });
