@@ -40,6 +40,7 @@ const overBound: NonNullable<ApprovalPolicyInput["when"]> = [{ param: "doseMg", 
 const policies: ApprovalPolicyInput[] = [
   { id: "abort", action: "dispense", when: [...overBound], gate: { ...gate, escalation: [{ deciders: { roles: ["admin"] }, timeoutMs: 30_000 }] } },
   { id: "reroute", action: "dispense-reroute", when: [...overBound], gate: { ...gate, onReject: { path: "reroute", to: "senior-pharmacist" } } },
+  { id: "compensate", action: "dispense-compensate", gate: { ...gate, onReject: { path: "compensate" } } },
   { id: "held", action: "dispense-held", gate: { ...gate, holdMs: 10_000 } },
   { id: "notify", action: "dispense-notify", gate: { ...gate, type: "notify" } },
 ];
@@ -174,7 +175,7 @@ describe("approval gates", () => {
     expect((await violations())[2]).toMatchObject({ owner: "ada", role: "admin", approval: a.id });
   });
 
-  it("escalates on timeout to the next group, then rejects by default; a rejection aborts or reroutes", async () => {
+  it("escalates on timeout to the next group, then rejects by default; a rejection aborts, reroutes or compensates", async () => {
     await using server = await startServer();
     const { clock, approvals, node, log, pharmacist, owner, approver } = await setup(server.url);
     await using _node = node;
@@ -204,6 +205,14 @@ describe("approval gates", () => {
     await approvals.decide(approver, c.id, "reject", "refer");
     expect(await rerouted).toEqual({ referredToPharmacist: true });
     expect(log).toEqual(["dispense:5000", "rerouted:dispense-reroute"]);
+
+    // compensate: the workflow's completed compensable actions are rolled back, then the action aborts
+    await node.spawn("preparer", Pharmacist, { args: [log] });
+    await node.ref("preparer").ask({ type: "prepare", to: "pharmacist", doseMg: 800, usualMaxMg: 1000 });
+    const d = await pendingOne(approvals, "dispense-compensate");
+    await approvals.decide(approver, d.id, "reject", "recall the batch");
+    await eventually(() => log.includes("discarded:800"), 15_000, "the preparation compensated");
+    expect(log.slice(-2)).toEqual(["prepared:800", "discarded:800"]);
   });
 
   it("lets an approval be revoked before the action runs, notifies without waiting, and keeps pending approvals across a restart", async () => {
