@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { findNatsServerBinary } from "../runtime/index.ts";
 import { runCore } from "./core.ts";
+import { runCoreWithAccounts } from "./core-accounts.ts";
 import { runPeers } from "./peers.ts";
 import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
 import { comparedTable, jsonLines, valueTable } from "./report.ts";
@@ -55,17 +56,29 @@ program
   .option("--payload <bytes>", "payload bytes in each message", positiveInt, 128)
   .option("--mailbox <n>", "mailbox capacity of the Tether actors (default: the node default)", positiveInt)
   .option("--cpu-prof <dir>", "write V8 CPU profiles of each child process into <dir>/<child>/ (diagnosis; slows the children)")
-  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string }) => {
+  .option("--accounts", "also run on a server whose network is a NATS account (node credentials, permissions checked) and report Tether's accounts/plain ratios", false)
+  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string; accounts: boolean }) => {
     const machine = describeMachine();
     const load0 = loadavg()[0] ?? 0;
-    const metrics = await runCore({
+    const coreOptions = {
       rounds: opts.rounds,
       messages: opts.messages,
       requests: opts.requests,
       payloadBytes: opts.payload,
       mailboxCapacity: opts.mailbox,
       cpuProfileDir: opts.cpuProf,
-    });
+    };
+    if (opts.accounts) {
+      const { plain, accounts } = await runCoreWithAccounts(coreOptions);
+      if (opts.json) process.stdout.write(jsonLines([...plain, ...accounts]));
+      write(
+        `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), each a plain and an accounts run, alternating; ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload\n\n` +
+          `ratio = tether / raw (plain server)\n${comparedTable(plain)}\n\nratio = tether with accounts + node credentials / tether plain\n${comparedTable(accounts, "plain")}`,
+        opts.json,
+      );
+      return;
+    }
+    const metrics = await runCore(coreOptions);
     if (opts.json) process.stdout.write(jsonLines(metrics));
     write(
       `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload; ratio = tether / raw\n\n${comparedTable(metrics)}`,

@@ -6,11 +6,14 @@ import { Workflows } from "../actors/index.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
+import { credentialsOf } from "./nats-option.ts";
 import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
+import { NodeHealth, parsePort, startMetricsServer, type MetricsServer } from "./metrics-server.ts";
 import { startTelemetry } from "./telemetry.ts";
 
 interface NodeStartFlags {
   nats: string;
+  creds?: string;
   embedded?: boolean;
   network: string;
   agents?: string;
@@ -23,6 +26,8 @@ interface NodeStartFlags {
   ledgerMode: string;
   leaseMs?: number;
   durableAckWaitMs?: number;
+  metricsPort?: number;
+  metricsHost: string;
 }
 
 /** `tether node start`: a node process hosting the agents a module exports, until SIGINT/SIGTERM. */
@@ -33,6 +38,7 @@ export const registerNodeCommand = (program: Command): void => {
     "tether node start --agents examples/triage/agents.ts",
     "tether node start --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --replicas 3 --agents ./agents.ts",
     "tether node start --embedded --agents examples/triage/agents.ts     # a throwaway local nats-server",
+    "tether node start --agents ./agents.ts --metrics-port 9464            # Prometheus on :9464/metrics, health on /healthz",
   )
     .description("start a node process hosting the agents exported by --agents (Ctrl-C or SIGTERM drains and stops it)")
     .addOption(natsOption())
@@ -48,6 +54,8 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--ledger-mode <mode>", "regulated profile: sync (L3, wait for receipts) | async (L2)", "sync")
     .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
     .option("--durable-ack-wait-ms <ms>", "durable lane: a message handled but not acknowledged (its node died) is redelivered after this long", parsePositiveInt("--durable-ack-wait-ms"))
+    .option("--metrics-port <port>", "serve Prometheus metrics on http://<metrics-host>:<port>/metrics and a health check on /healthz (0: any free port)", parsePort("--metrics-port"))
+    .option("--metrics-host <host>", "address the metrics port binds", "127.0.0.1")
     .action(async (flags: NodeStartFlags, command: Command) => {
       if (flags.agents === undefined) {
         throw new TetherError(
@@ -59,12 +67,24 @@ export const registerNodeCommand = (program: Command): void => {
       await importAgentsModule(agentsModule); // fails fast, before anything starts
       const natsSource = command.getOptionValueSource("nats");
       const servers = serversOrEmbedded(flags, natsSource);
-      const telemetry = await startTelemetry(process.env, "tether-node");
+      const telemetry = await startTelemetry(process.env, "tether-node", { prometheus: flags.metricsPort !== undefined });
+      for (const warning of telemetry.warnings) process.stderr.write(`tether: ${warning}\n`);
+      // the port is bound before the node starts (a taken port fails fast); /healthz says 503 "starting" until then
+      const health = new NodeHealth();
+      let metricsServer: MetricsServer | undefined;
+      if (flags.metricsPort !== undefined && telemetry.prometheus !== undefined) {
+        metricsServer = await startMetricsServer({ host: flags.metricsHost, port: flags.metricsPort, metrics: telemetry.prometheus, health: () => health.report() }).catch(async (error: unknown) => {
+          await telemetry.shutdown();
+          throw error;
+        });
+        process.stdout.write(`tether: metrics on ${metricsServer.url}/metrics, health on ${metricsServer.url}/healthz\n`);
+      }
       const logger = createStderrLogger(flags.logLevel);
       const n = await Node.create(
         {
           network: flags.network,
           servers,
+          ...credentialsOf(flags),
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           ...(flags.leaseMs === undefined ? {} : { leaseTtlMs: flags.leaseMs, heartbeatMs: Math.max(50, Math.floor(flags.leaseMs / 4)) }),
@@ -83,7 +103,12 @@ export const registerNodeCommand = (program: Command): void => {
           throw new TetherError("ERR_TRANSPORT_FAILED", `${(error as TetherError).message}\n  no NATS server at the default address: give --nats <url> (or TETHER_NATS_URL), start one with \`tether cluster up\`, or run a throwaway one with --embedded`, { cause: error });
         }
         throw error;
+      }).catch(async (error: unknown) => {
+        await metricsServer?.close();
+        await telemetry.shutdown();
+        throw error;
       });
+      health.attach(n);
       let stopping: Promise<void> | undefined;
       let supervision: SupervisionHost | undefined;
       const stop = (signal: string) => {
@@ -100,6 +125,7 @@ export const registerNodeCommand = (program: Command): void => {
             // the embedded server last (its own process group, so the terminal's Ctrl-C did not reach it)
             await n.embeddedServer?.stop();
           }
+          await metricsServer?.close();
           await telemetry.shutdown();
           process.stdout.write(`tether: node ${n.id} stopped\n`);
           process.exit(0);
@@ -164,6 +190,7 @@ export const registerNodeCommand = (program: Command): void => {
         );
       } catch (error) {
         await n.close();
+        await metricsServer?.close();
         await telemetry.shutdown();
         throw error;
       }

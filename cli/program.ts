@@ -10,7 +10,8 @@ import { registerKeysCommand } from "./keys-command.ts";
 import { registerMessageCommands } from "./message-commands.ts";
 import { registerNodeCommand } from "./node-command.ts";
 import { registerNodesCommand } from "./nodes-command.ts";
-import { DEFAULT_NATS_URL, NATS_URL_ENV } from "./nats-option.ts";
+import { DEFAULT_NATS_URL, NATS_URL_ENV, addCredsOptions } from "./nats-option.ts";
+import { registerNetworkCommand } from "./network-command.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
 /** The `tether` command line. Each command registers itself from its own file. */
@@ -22,7 +23,8 @@ export const buildProgram = (): Command => {
     .configureOutput({ outputError: (text, write) => write(`tether: ${text}`) })
     .addHelpText(
       "after",
-      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV}).\n` +
+      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV})\n` +
+        "and --creds <file> (or $TETHER_CREDS): your identity's credentials when networks are NATS accounts (docs/networks.md).\n" +
         "Errors print `tether: error ERR_CODE: message` and exit 1.\n\n" +
         "Example:\n  $ tether node start --agents examples/triage/agents.ts\n  $ tether ask cli-counter '{\"type\":\"inc\"}'\n",
     );
@@ -38,5 +40,7 @@ export const buildProgram = (): Command => {
   registerUsageCommand(program);
   registerApprovalsCommand(program);
   registerWorkflowCommand(program);
+  registerNetworkCommand(program);
+  addCredsOptions(program); // last: every command with --nats gets --creds
   return program;
 };

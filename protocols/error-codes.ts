@@ -40,6 +40,9 @@ export const ErrorCodes = {
   ERR_QUOTA_STORE_FAILED: { retryable: true, summary: "A quota counter could not be updated (it kept changing under concurrent updates, or its bucket failed); the action was not run." },
   ERR_KEY_NOT_FOUND: { retryable: false, summary: "No key with this kid is in the network's key registry." },
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
+  ERR_CREDENTIALS_INVALID: { retryable: false, summary: "A credentials file (`--creds`, `credentials`) is missing, unreadable, or holds neither a user nkey seed nor a NATS user JWT." },
+  ERR_NETWORK_EXISTS: { retryable: false, summary: "`tether network create`: the cluster already has a network (NATS account) of that name." },
+  ERR_NETWORK_NOT_FOUND: { retryable: false, summary: "`tether network rm`: the cluster has no network (NATS account) of that name." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
   ERR_TELEMETRY_SDK_MISSING: {
     retryable: false,
@@ -123,6 +126,15 @@ export const ErrorCodes = {
   ERR_ECT_EXT_TOO_DEEP: { retryable: false, summary: "`ext` nests deeper than 5 levels." },
   ERR_ECT_LEVEL_TOO_LOW: { retryable: false, summary: "The token's assurance level is below the receiver's configured minimum." },
   ERR_ECT_MISSING: { retryable: false, summary: "A message without an `Execution-Context` header reached a node whose minimum level is above L1." },
+  ERR_ECT_BINDING_MISSING: { retryable: false, summary: "A signed token arrived without the `Execution-Context-Binding` header that ties it to the message, at a node whose minimum level is L2 or above." },
+  ERR_ECT_BINDING_INVALID: {
+    retryable: false,
+    summary: "The message binding does not verify: malformed, an unknown or revoked key, a key that is not a node's, or signed over another token, message id, target or body (a captured token reused).",
+  },
+  ERR_RECEIPT_INVALID: {
+    retryable: false,
+    summary: "The `tether-receipt` does not verify: not signed by the network's audit ledger key, or the receipt of another token or network. Refused where L3 is required; elsewhere the token counts as L2.",
+  },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

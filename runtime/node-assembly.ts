@@ -1,7 +1,7 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
-import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
+import type { MeterProvider, TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { TetherError, type NodeRecord } from "../protocols/index.ts";
+import { TetherError, isTetherError, type NodeRecord } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
@@ -9,6 +9,7 @@ import { ControlPlane } from "./cluster/control-plane.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
 import { Failover } from "./cluster/failover.ts";
 import { Lease } from "./cluster/lease.ts";
+import { credentialsAuthenticator } from "./embedded/credentials.ts";
 import { NatsServer } from "./embedded/nats-server.ts";
 import { ActorHost } from "./hosting/actor-host.ts";
 import { CellDirectory } from "./hosting/cell-directory.ts";
@@ -45,6 +46,11 @@ export interface NodeDeps {
    * provider, tracing allocates nothing on the message path.
    */
   readonly tracerProvider?: TracerProvider;
+  /**
+   * MeterProvider for Tether's metrics (`docs/observability.md`); default the global one
+   * (`metrics.getMeterProvider()`), read once when the node is created: register the SDK first.
+   */
+  readonly meterProvider?: MeterProvider;
   /** Propagator for NATS headers; default the global one (`propagation`, set by the SDK from `OTEL_PROPAGATORS`). */
   readonly propagator?: TextMapPropagator;
   /** Interceptors on `ctx.act`, outermost first (inside the assurance link). */
@@ -85,7 +91,9 @@ export interface Rooms {
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
   try {
+    const auth = options.credentials === undefined ? {} : { authenticator: credentialsAuthenticator(options.credentials) };
     return await connect({
+      ...auth,
       servers: server === undefined ? options.servers : [server.url],
       name: `tether-${options.network}-${nodeId}`,
       reconnectTimeWait: options.reconnectTimeWaitMs,
@@ -97,6 +105,7 @@ export const connectNats = async (options: NodeOptionsResolved, nodeId: string, 
     });
   } catch (cause) {
     await server?.stop();
+    if (isTetherError(cause)) throw cause;
     throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${options.servers.join(",") || server?.url}: ${String(cause)}`, { cause });
   }
 };
@@ -136,10 +145,15 @@ export const assemble = async (
     clock: core.clock,
     logger: core.logger,
     ledgerRef: outbound.ref(core.options.assurance.ledger.actorId, core.self, ACTIVE_CONTEXT, undefined),
+    metrics: core.metrics,
   });
+  core.metrics.observeActors(() => directory.cells.values());
+  outbound.binder = (token, id, target, data) => assurance.bind(token, id, target, data);
+  durable.verify = (m) => assurance.verifyIncoming(m);
+  durable.requiresToken = assurance.requiresToken;
   const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
-  const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id), assurance.requiresToken);
+  const inbound = new Inbound(core, replies, sink, (m) => assurance.verifyIncoming(m), assurance.requiresToken);
   const act = composeActionChain([traceLink(core.tracing), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {

@@ -17,6 +17,12 @@ export const NodeOptionsSchema = z.strictObject({
   network: token("network").default("default"),
   /** NATS server URLs. Empty: the node starts an embedded `nats-server` on a free loopback port. */
   servers: z.array(z.string().min(1)).default([]),
+  /**
+   * Credentials of this node's identity in its network (docs/networks.md): the path of a credentials
+   * file (`tether network create` writes them, mode 0600) or its contents. Absent: no authentication
+   * (the embedded default, or an open server).
+   */
+  credentials: z.string().min(1).max(16_384).optional(),
   /** Default bound of each actor's normal mailbox lane. */
   mailboxCapacity: z.number().int().positive().max(1_000_000).default(1024),
   /** Bound of each actor's priority lane. */

@@ -36,6 +36,7 @@ import { Registry } from "./stores/registry.ts";
 import { StateStore } from "./stores/state-store.ts";
 import { systemClock, type Clock, type TimerHandle } from "./support/clock.ts";
 import { createStderrLogger } from "./support/logger.ts";
+import { TetherMetrics } from "./telemetry/metrics.ts";
 import { Tracing, endSpan } from "./telemetry/tracing.ts";
 import { assemble, connectNats, type NodeDeps, type Rooms } from "./node-assembly.ts";
 
@@ -94,7 +95,7 @@ export class Node implements AsyncDisposable {
       const states = await StateStore.open(nc, subjects, { replicas, maxBytes: mb(budget.stateMb) });
       const lane = await DurableLane.open(nc, subjects, { replicas, maxBytes: mb(budget.durableMb) }, logger);
       const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
-      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network, deps.propagator, serverAddress(nc.getServer())) });
+      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network, deps.propagator, serverAddress(nc.getServer())), metrics: new TetherMetrics(deps.meterProvider, { network: options.network, node: nodeId }) });
       const rooms = await assemble(core, server, registry, deadLetters, states, lane, record, deps);
       const node = new Node(rooms);
       node.#start();
@@ -149,6 +150,11 @@ export class Node implements AsyncDisposable {
   /** Installs (or removes) the ask observer after creation (see `NodeDeps.callObserver`). */
   observeCalls(observer: CallObserver | undefined): void {
     this.#r.outbound.callObserver = observer;
+  }
+
+  /** Tether's OpenTelemetry instruments; supervisors record restarts and breaker states through it. */
+  get metrics(): TetherMetrics {
+    return this.#r.core.metrics;
   }
 
   /** The clock the node runs on (injected, or the system clock). */
@@ -390,6 +396,7 @@ export class Node implements AsyncDisposable {
         await core.nc.drain().catch(() => core.nc.close());
       } finally {
         core.state = "stopped";
+        core.metrics.close();
         await server?.stop();
         core.emit({ type: "node-stopped", nodeId: core.id });
       }

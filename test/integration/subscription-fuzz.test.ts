@@ -120,7 +120,7 @@ describe("every NATS subscription of a node", () => {
       () => pack([1, 4]),
       () => pack([1]),
     ];
-    const headerNames = [HeaderNames.executionContext, HeaderNames.receipt, HeaderNames.traceparent, HeaderNames.tracestate, "tether-kind", "Nats-Msg-Id", "KV-Operation", "X"];
+    const headerNames = [HeaderNames.executionContext, HeaderNames.receipt, HeaderNames.binding, HeaderNames.traceparent, HeaderNames.tracestate, "tether-kind", "Nats-Msg-Id", "KV-Operation", "X"];
     const randomHeaders = (): MsgHdrs | undefined => {
       const roll = rand();
       if (roll < 0.2) return undefined;
