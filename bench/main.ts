@@ -15,6 +15,7 @@ import { comparedTable, jsonLines, valueTable } from "./report.ts";
 import { runScale } from "./scale.ts";
 import { runFailover } from "./failover.ts";
 import { runResilience } from "./resilience.ts";
+import { runHitl } from "./hitl.ts";
 
 const positiveInt = (value: string): number => {
   const n = Number(value.replaceAll("_", ""));
@@ -163,6 +164,24 @@ program
     const result = await runFailover({ rounds: opts.rounds, leaseMs: opts.leaseMs });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
     write(`\nfailover: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
+  });
+
+program
+  .command("hitl")
+  .description("approval round trip (request → signed decision → action resumes) and workflow step overhead vs the same chain of direct asks")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--approvals <n>", "gated actions approved", positiveInt, 30)
+  .option("--rounds <n>", "workflow rounds (the median is reported)", positiveInt, 5)
+  .option("--steps <n>", "steps in the chain", positiveInt, 20)
+  .action(async (opts: { json: boolean; approvals: number; rounds: number; steps: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runHitl({ approvals: opts.approvals, rounds: opts.rounds, steps: opts.steps });
+    if (opts.json) process.stdout.write(jsonLines([...result.values, ...result.compared]));
+    write(
+      `\nhitl: ${machine}; ${loadNote(load0)}\n${opts.approvals} approvals; ${opts.rounds} rounds of a ${opts.steps}-step chain; ratio = workflow / direct\n\n${valueTable(result.values)}\n${comparedTable(result.compared, "direct")}`,
+      opts.json,
+    );
   });
 
 program

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { Node, createStderrLogger, type LogLevel } from "../runtime/index.ts";
 import { TetherError, hasCode } from "../protocols/index.ts";
 import { SupervisionHost } from "../supervisors/index.ts";
+import { Workflows } from "../actors/index.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
@@ -137,6 +138,7 @@ export const registerNodeCommand = (program: Command): void => {
       process.on("SIGTERM", () => stop("SIGTERM"));
       try {
         const loaded = await loadAgentsModule(agentsModule, { nodeId: n.id, network: n.network });
+        Workflows.register(n); // every node can run (and take over) workflows: `tether workflow run`
         const specs = loaded.agents;
         n.onEvent((e) => {
           if (e.type === "actor-failed-over") process.stdout.write(`tether: took over ${e.actorId} from dead node ${e.from}\n`);

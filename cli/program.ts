@@ -1,5 +1,7 @@
 import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
+import { registerApprovalsCommand } from "./approvals-command.ts";
+import { registerWorkflowCommand } from "./workflow-command.ts";
 import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
@@ -42,6 +44,8 @@ export const buildProgram = (): Command => {
   registerNetworkPolicyCommand(program);
   registerAuditCommand(program);
   registerUsageCommand(program);
+  registerApprovalsCommand(program);
+  registerWorkflowCommand(program);
   addCredsOptions(program); // last: every command with --nats gets --creds
   return program;
 };

@@ -11,6 +11,7 @@ import { MemberAddRequest, MemberRemoveRequest, mayManageMember } from "./member
 import { PolicySetRequest } from "./network-policy.ts";
 import { NodeControl } from "./registry.ts";
 import { CompensationRequest } from "./rollback.ts";
+import { ApprovalDecisionBody } from "./hitl.ts";
 
 /**
  * Signed control messages. Every control message (node control: activate, stop, pause, fence, key
@@ -53,7 +54,7 @@ export const CompensationGrant = z.strictObject({
 });
 export type CompensationGrant = z.infer<typeof CompensationGrant>;
 
-export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest]);
+export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest, ApprovalDecisionBody]);
 export type ControlBody = z.infer<typeof ControlBody>;
 
 /** What the JWS payload holds. `target` is the node id (node control) or the actor id (compensation). */
@@ -100,6 +101,8 @@ export const operationOf = (body: ControlBody): ControlOperation => {
       return "member.remove";
     case "tether.node.v1.policy-set":
       return "policy.set";
+    case "tether.approval.v1.decision":
+      return "approve";
   }
 };
 

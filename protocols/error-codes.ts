@@ -105,6 +105,17 @@ export const ErrorCodes = {
   ERR_GOVERNANCE_STALE: { retryable: false, summary: "The signed membership or policy change was issued before the change currently in force for the same member or policy." },
   ERR_GOVERNANCE_ENTRY_UNTRUSTED: { retryable: false, summary: "An entry of the network's governance bucket does not verify (no valid owner/admin signature or node attestation): it was ignored and recorded." },
   ERR_GOVERNANCE_FAILED: { retryable: true, summary: "The network's governance bucket (members and policy) could not be read or written." },
+  // Approval gates (protocols/hitl.ts) and workflows (protocols/workflow.ts).
+  ERR_APPROVAL_REJECTED: { retryable: false, summary: "A human (or the gate's default outcome after its escalation ran out) rejected the gated action; it did not run." },
+  ERR_APPROVAL_REVOKED: { retryable: false, summary: "The approval was revoked before the gated action ran; the action did not run." },
+  ERR_APPROVAL_EXPIRED: { retryable: false, summary: "The approval lapsed (not used within the gate's validForMs) before the gated action ran." },
+  ERR_APPROVAL_NOT_FOUND: { retryable: false, summary: "The approvals actor holds no approval with this id." },
+  ERR_APPROVAL_ALREADY_DECIDED: { retryable: false, summary: "The approval is no longer open to this decision (already decided, executed, or expired)." },
+  ERR_APPROVAL_DECIDER_FORBIDDEN: { retryable: false, summary: "The signing key's role or owner is not among the deciders the gate names for its current escalation level." },
+  ERR_APPROVAL_LIMIT: { retryable: true, summary: "The approvals actor holds as many open approvals as it may; the gated action was not run." },
+  ERR_WORKFLOW_INVALID: { retryable: false, summary: "A workflow definition failed validation (schema, a cycle, a dangling reference); the error names the step." },
+  ERR_WORKFLOW_STEP_FAILED: { retryable: false, summary: "A workflow step failed after its retries; the workflow stopped (and compensated, if asked)." },
+  ERR_WORKFLOW_NOT_FOUND: { retryable: false, summary: "No workflow with this id is known to the workflow actor." },
   // Execution Context Tokens (protocols/ect): one code per validation failure, in the spec's order.
   ERR_ECT_MALFORMED: { retryable: false, summary: "The token is not a well-formed compact JWS / JWT (or not valid L1 unsigned JSON)." },
   ERR_ECT_ALG_NOT_ALLOWED: { retryable: false, summary: "The JOSE `alg` is not on the allow-list (ES256, EdDSA); `none` is always refused." },

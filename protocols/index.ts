@@ -211,3 +211,38 @@ export {
   SupervisorCheckpoint,
   SupervisorStatus,
 } from "./supervision.ts";
+export {
+  ApprovalDecisionBody,
+  ApprovalPolicy,
+  ApprovalRecord,
+  ApprovalStatus,
+  ApprovalsMessage,
+  Deciders,
+  DecisionRecord,
+  EscalationStep,
+  Explanation,
+  Gate,
+  GateType,
+  ParamCondition,
+  RejectPath,
+  ReroutedAction,
+  RiskLevel,
+  decidersAt,
+  matchPolicy,
+} from "./hitl.ts";
+export type { ApprovalPolicyInput, ApprovalsMessageInput, GateInput, GateSubject } from "./hitl.ts";
+export {
+  InputSource,
+  RetryPolicy,
+  StepRecord,
+  StepState,
+  WorkflowDefinition,
+  WorkflowMessage,
+  WorkflowStatus,
+  WorkflowStep,
+  readPath,
+  stepMessage,
+  validateWorkflow,
+  workflowActorId,
+} from "./workflow.ts";
+export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";

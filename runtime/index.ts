@@ -68,3 +68,5 @@ export type { ActOptions, DeferredReply } from "./actor/actor-types.ts";
 export { rollUpUsage, UsageGrouping } from "./assurance/usage-report.ts";
 export type { UsageRow } from "./assurance/usage-report.ts";
 export type { SendOptions } from "./actor/actor-types.ts";
+export { approvalLink } from "./interceptors/approval-link.ts";
+export type { ApprovalLinkOptions, ApprovalPort } from "./interceptors/approval-link.ts";

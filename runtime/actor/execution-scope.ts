@@ -30,6 +30,11 @@ export interface MeasuredUsage {
 export interface ActionRecord {
   usage?: MeasuredUsage;
   minted?: ScopeToken;
+  /**
+   * Set by an inner link whose outcome the action depends on (an approval decision): the action's ECT
+   * names this token as its parent instead of the handler's current one.
+   */
+  parent?: ScopeToken;
 }
 
 /**
