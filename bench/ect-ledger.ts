@@ -115,7 +115,7 @@ export const runEctLedger = async (options: EctLedgerOptions): Promise<{ metrics
     const notes = [
       "ledger: the appending node, the ledger node and the raw client run in this process; the raw connection sets noAsyncTraces (the fastest js.publish)",
       `ledger, last tether round: ${ledgerSeen}`,
-      `ledger stream holds ${ledgerInfo.state.messages} messages (records + checkpoints, warm-up included), the raw stream ${rawInfo.state.messages}; ${options.rounds * options.records} measured appends per side`,
+      `ledger stream holds ${ledgerInfo.state.messages} messages (one sealed batch of records and checkpoints per append ask, warm-up included), the raw stream ${rawInfo.state.messages}; ${options.rounds * options.records} measured appends per side`,
     ];
     const logged = logger.summary();
     if (logged.length > 0) notes.push(`ledger node log records (warn/error): ${logged.join("; ")}`);

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { findNatsServerBinary } from "../runtime/index.ts";
 import { runCore } from "./core.ts";
+import { runCoreWithAccounts } from "./core-accounts.ts";
 import { runPeers } from "./peers.ts";
 import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
 import { comparedTable, jsonLines, valueTable } from "./report.ts";
@@ -15,6 +16,7 @@ import { runScale } from "./scale.ts";
 import { runFailover } from "./failover.ts";
 import { runOverride } from "./override.ts";
 import { runResilience } from "./resilience.ts";
+import { runHitl } from "./hitl.ts";
 
 const positiveInt = (value: string): number => {
   const n = Number(value.replaceAll("_", ""));
@@ -55,17 +57,29 @@ program
   .option("--payload <bytes>", "payload bytes in each message", positiveInt, 128)
   .option("--mailbox <n>", "mailbox capacity of the Tether actors (default: the node default)", positiveInt)
   .option("--cpu-prof <dir>", "write V8 CPU profiles of each child process into <dir>/<child>/ (diagnosis; slows the children)")
-  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string }) => {
+  .option("--accounts", "also run on a server whose network is a NATS account (node credentials, permissions checked) and report Tether's accounts/plain ratios", false)
+  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string; accounts: boolean }) => {
     const machine = describeMachine();
     const load0 = loadavg()[0] ?? 0;
-    const metrics = await runCore({
+    const coreOptions = {
       rounds: opts.rounds,
       messages: opts.messages,
       requests: opts.requests,
       payloadBytes: opts.payload,
       mailboxCapacity: opts.mailbox,
       cpuProfileDir: opts.cpuProf,
-    });
+    };
+    if (opts.accounts) {
+      const { plain, accounts } = await runCoreWithAccounts(coreOptions);
+      if (opts.json) process.stdout.write(jsonLines([...plain, ...accounts]));
+      write(
+        `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), each a plain and an accounts run, alternating; ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload\n\n` +
+          `ratio = tether / raw (plain server)\n${comparedTable(plain)}\n\nratio = tether with accounts + node credentials / tether plain\n${comparedTable(accounts, "plain")}`,
+        opts.json,
+      );
+      return;
+    }
+    const metrics = await runCore(coreOptions);
     if (opts.json) process.stdout.write(jsonLines(metrics));
     write(
       `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload; ratio = tether / raw\n\n${comparedTable(metrics)}`,
@@ -165,6 +179,24 @@ program
     const result = await runOverride({ actors: opts.actors, rounds: opts.rounds });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
     write(`\noverride: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
+  });
+
+program
+  .command("hitl")
+  .description("approval round trip (request → signed decision → action resumes) and workflow step overhead vs the same chain of direct asks")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--approvals <n>", "gated actions approved", positiveInt, 30)
+  .option("--rounds <n>", "workflow rounds (the median is reported)", positiveInt, 5)
+  .option("--steps <n>", "steps in the chain", positiveInt, 20)
+  .action(async (opts: { json: boolean; approvals: number; rounds: number; steps: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runHitl({ approvals: opts.approvals, rounds: opts.rounds, steps: opts.steps });
+    if (opts.json) process.stdout.write(jsonLines([...result.values, ...result.compared]));
+    write(
+      `\nhitl: ${machine}; ${loadNote(load0)}\n${opts.approvals} approvals; ${opts.rounds} rounds of a ${opts.steps}-step chain; ratio = workflow / direct\n\n${valueTable(result.values)}\n${comparedTable(result.compared, "direct")}`,
+      opts.json,
+    );
   });
 
 program

@@ -9,6 +9,7 @@ interface ClusterUpFlags {
   routePorts: string;
   store: string;
   config?: string;
+  accounts: boolean;
 }
 
 const parsePorts = (flag: string, value: string): number[] | undefined => {
@@ -29,6 +30,7 @@ export const registerClusterCommand = (program: Command): void => {
     .option("--route-ports <p1,p2,p3>", 'route ports, or "auto"', "6222,6223,6224")
     .option("--store <dir>", "JetStream store directory", ".tether/cluster")
     .option("--config <file>", "per-node config template (default: the package's nats.conf)")
+    .option("--no-accounts", "run without networks as NATS accounts: no authentication, every client sees every network (development only)")
     .action(async (flags: ClusterUpFlags) => {
       const clientPorts = parsePorts("--ports", flags.ports);
       const routePorts = parsePorts("--route-ports", flags.routePorts);
@@ -38,9 +40,24 @@ export const registerClusterCommand = (program: Command): void => {
         ...(clientPorts === undefined ? {} : { clientPorts }),
         ...(routePorts === undefined ? {} : { routePorts }),
         ...(flags.config === undefined ? {} : { configFile: resolve(flags.config) }),
+        accounts: flags.accounts,
       });
+      // a new cluster gets the network `default`, so the first node needs nothing but its credentials
+      if (c.accounts !== undefined && c.accounts.list().length === 0) {
+        c.accounts.create("default");
+        await c.reload();
+      }
       process.stdout.write(`tether: cluster ready: ${c.urls.join(",")}\n`);
-      process.stdout.write(`tether: e.g. tether node start --nats ${c.urls.join(",")} --replicas 3 --agents <module>\n`);
+      if (c.accounts === undefined) {
+        process.stdout.write("tether: WARNING: --no-accounts: no authentication, any client can read and write every network\n");
+        process.stdout.write(`tether: e.g. tether node start --nats ${c.urls.join(",")} --replicas 3 --agents <module>\n`);
+      } else {
+        for (const n of c.accounts.list()) process.stdout.write(`tether: network ${n.name}: credentials in ${resolve(flags.store, "networks", n.name)}\n`);
+        const first = c.accounts.list()[0];
+        const creds = first?.credentials["node-1"] ?? first?.credentials["operator"] ?? "<file>";
+        process.stdout.write(`tether: e.g. tether node start --nats ${c.urls.join(",")} --network ${first?.name ?? "<name>"} --creds ${creds} --replicas 3 --agents <module>\n`);
+        process.stdout.write("tether: tether network create|ls|rm <name> --store <this store> manages networks while the cluster runs\n");
+      }
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

@@ -2,15 +2,19 @@ import type { Command } from "commander";
 import { Node, createStderrLogger, type LogLevel } from "../runtime/index.ts";
 import { OVERRIDE_ACTOR_ID, TetherError, hasCode } from "../protocols/index.ts";
 import { SupervisionHost } from "../supervisors/index.ts";
+import { Workflows } from "../actors/index.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
 import { hostOverrides } from "./override-host.ts";
 import { examples } from "./output.ts";
+import { credentialsOf } from "./nats-option.ts";
 import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
+import { NodeHealth, parsePort, startMetricsServer, type MetricsServer } from "./metrics-server.ts";
 import { startTelemetry } from "./telemetry.ts";
 
 interface NodeStartFlags {
   nats: string;
+  creds?: string;
   embedded?: boolean;
   network: string;
   agents?: string;
@@ -24,6 +28,8 @@ interface NodeStartFlags {
   overrides?: boolean;
   leaseMs?: number;
   durableAckWaitMs?: number;
+  metricsPort?: number;
+  metricsHost: string;
 }
 
 /** `tether node start`: a node process hosting the agents a module exports, until SIGINT/SIGTERM. */
@@ -34,6 +40,7 @@ export const registerNodeCommand = (program: Command): void => {
     "tether node start --agents examples/triage/agents.ts",
     "tether node start --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --replicas 3 --agents ./agents.ts",
     "tether node start --embedded --agents examples/triage/agents.ts     # a throwaway local nats-server",
+    "tether node start --agents ./agents.ts --metrics-port 9464            # Prometheus on :9464/metrics, health on /healthz",
   )
     .description("start a node process hosting the agents exported by --agents (Ctrl-C or SIGTERM drains and stops it)")
     .addOption(natsOption())
@@ -50,6 +57,8 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--overrides", "host the network's override actor (stop, pause, … signals), or stand by for it")
     .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
     .option("--durable-ack-wait-ms <ms>", "durable lane: a message handled but not acknowledged (its node died) is redelivered after this long", parsePositiveInt("--durable-ack-wait-ms"))
+    .option("--metrics-port <port>", "serve Prometheus metrics on http://<metrics-host>:<port>/metrics and a health check on /healthz (0: any free port)", parsePort("--metrics-port"))
+    .option("--metrics-host <host>", "address the metrics port binds", "127.0.0.1")
     .action(async (flags: NodeStartFlags, command: Command) => {
       if (flags.agents === undefined) {
         throw new TetherError(
@@ -61,12 +70,24 @@ export const registerNodeCommand = (program: Command): void => {
       await importAgentsModule(agentsModule); // fails fast, before anything starts
       const natsSource = command.getOptionValueSource("nats");
       const servers = serversOrEmbedded(flags, natsSource);
-      const telemetry = await startTelemetry(process.env, "tether-node");
+      const telemetry = await startTelemetry(process.env, "tether-node", { prometheus: flags.metricsPort !== undefined });
+      for (const warning of telemetry.warnings) process.stderr.write(`tether: ${warning}\n`);
+      // the port is bound before the node starts (a taken port fails fast); /healthz says 503 "starting" until then
+      const health = new NodeHealth();
+      let metricsServer: MetricsServer | undefined;
+      if (flags.metricsPort !== undefined && telemetry.prometheus !== undefined) {
+        metricsServer = await startMetricsServer({ host: flags.metricsHost, port: flags.metricsPort, metrics: telemetry.prometheus, health: () => health.report() }).catch(async (error: unknown) => {
+          await telemetry.shutdown();
+          throw error;
+        });
+        process.stdout.write(`tether: metrics on ${metricsServer.url}/metrics, health on ${metricsServer.url}/healthz\n`);
+      }
       const logger = createStderrLogger(flags.logLevel);
       const n = await Node.create(
         {
           network: flags.network,
           servers,
+          ...credentialsOf(flags),
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           ...(flags.leaseMs === undefined ? {} : { leaseTtlMs: flags.leaseMs, heartbeatMs: Math.max(50, Math.floor(flags.leaseMs / 4)) }),
@@ -85,7 +106,12 @@ export const registerNodeCommand = (program: Command): void => {
           throw new TetherError("ERR_TRANSPORT_FAILED", `${(error as TetherError).message}\n  no NATS server at the default address: give --nats <url> (or TETHER_NATS_URL), start one with \`tether cluster up\`, or run a throwaway one with --embedded`, { cause: error });
         }
         throw error;
+      }).catch(async (error: unknown) => {
+        await metricsServer?.close();
+        await telemetry.shutdown();
+        throw error;
       });
+      health.attach(n);
       let stopping: Promise<void> | undefined;
       let supervision: SupervisionHost | undefined;
       const stop = (signal: string) => {
@@ -102,6 +128,7 @@ export const registerNodeCommand = (program: Command): void => {
             // the embedded server last (its own process group, so the terminal's Ctrl-C did not reach it)
             await n.embeddedServer?.stop();
           }
+          await metricsServer?.close();
           await telemetry.shutdown();
           process.stdout.write(`tether: node ${n.id} stopped\n`);
           process.exit(0);
@@ -114,6 +141,7 @@ export const registerNodeCommand = (program: Command): void => {
       process.on("SIGTERM", () => stop("SIGTERM"));
       try {
         const loaded = await loadAgentsModule(agentsModule, { nodeId: n.id, network: n.network });
+        Workflows.register(n); // every node can run (and take over) workflows: `tether workflow run`
         const specs = loaded.agents;
         n.onEvent((e) => {
           if (e.type === "actor-failed-over") process.stdout.write(`tether: took over ${e.actorId} from dead node ${e.from}\n`);
@@ -166,6 +194,7 @@ export const registerNodeCommand = (program: Command): void => {
         );
       } catch (error) {
         await n.close();
+        await metricsServer?.close();
         await telemetry.shutdown();
         throw error;
       }

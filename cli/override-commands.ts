@@ -111,7 +111,7 @@ export const registerOverrideCommands = (program: Command): void => {
     if (action === "constrain") c.option("--set <key=value...>", "allowedActions=a,b  maxActsPerSecond=N  <param>.min=N  <param>.max=N");
     if (action === "rollback") c.option("--from <jti>", "only this action and what it caused");
     c.action((flags: SignalFlags) =>
-      withConnection(flags.nats, async (nc) => {
+      withConnection(flags, async (nc) => {
         const signer = await ControlSigner.fromKeyFile(flags.signer, flags.net);
         const scope = scopeOf(flags);
         const level = flags.level === undefined ? undefined : OverrideLevel.parse(flags.level);
@@ -140,7 +140,7 @@ export const registerOverrideCommands = (program: Command): void => {
   const common = (c: Command) => c.addOption(natsOption()).option("--net <name>", "network name", "default");
   jsonFlag(common(examples(overrides.command("ls").description("list active overrides"), "tether overrides ls --signer ops.jwk")).requiredOption("--signer <file>", "any published key file (names the network)")).action(
     (flags: { nats: string; net: string; signer: string; json?: boolean }) =>
-      withConnection(flags.nats, async (nc) => {
+      withConnection(flags, async (nc) => {
         const signer = await ControlSigner.fromKeyFile(flags.signer, flags.net);
         const rows = (await new OverrideClient({ nc, signer }).list()) as { id: string; signal: { action: string; level: string; scope: unknown; reason: string }; by: { owner: string }; at: number; expected: number | null }[];
         printRows(flags.json, rows, {
@@ -154,7 +154,7 @@ export const registerOverrideCommands = (program: Command): void => {
     .option("--dead-letter", "dead-letter what the stop kept instead of releasing it")
     .option("--reason <text>", "why (recorded)", "")
     .action((id: string, flags: SignalFlags & { deadLetter?: boolean }) =>
-      withConnection(flags.nats, async (nc) => {
+      withConnection(flags, async (nc) => {
         const signer = await ControlSigner.fromKeyFile(flags.signer, flags.net);
         await follow(flags.json, (onAck) =>
           new OverrideClient({ nc, signer }).lift(id, { reason: flags.reason, ackDeadlineMs: Number(flags.deadline), ...(flags.deadLetter === true ? { disposition: "dead-letter" as const } : {}) }, onAck),
@@ -162,7 +162,7 @@ export const registerOverrideCommands = (program: Command): void => {
       }),
     );
   jsonFlag(common(examples(overrides.command("queue").description("the human work queue: tasks taken over from agents"), "tether overrides queue"))).action((flags: { nats: string; net: string; json?: boolean }) =>
-    withConnection(flags.nats, async (nc) => {
+    withConnection(flags, async (nc) => {
       const work = await HumanWork.open(nc, flags.net, { replicas: 1, logger: silentLogger });
       printRows(flags.json, await work.list(), {
         head: ["TASK", "OVERRIDE", "ACTOR", "MESSAGE", "TYPE", "BODY"],
@@ -174,7 +174,7 @@ export const registerOverrideCommands = (program: Command): void => {
   common(examples(overrides.command("done"), "tether overrides done <task> '{\"dispensed\":0}' --signer ops.jwk").argument("<task>").argument("<result>", "the human's result (JSON)").description("complete a human task; its result is recorded as the outcome"))
     .requiredOption("--signer <file>", "your key file (names the network; its owner is recorded)")
     .action((task: string, result: string, flags: { nats: string; net: string; signer: string }) =>
-      withConnection(flags.nats, async (nc) => {
+      withConnection(flags, async (nc) => {
         const signer = await ControlSigner.fromKeyFile(flags.signer, flags.net);
         let value: unknown;
         try {

@@ -1,15 +1,20 @@
 import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
+import { registerApprovalsCommand } from "./approvals-command.ts";
+import { registerWorkflowCommand } from "./workflow-command.ts";
 import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
 import { registerEctCommand } from "./ect-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
+import { registerMembersCommand } from "./members-command.ts";
 import { registerMessageCommands } from "./message-commands.ts";
+import { registerNetworkPolicyCommand } from "./network-policy-command.ts";
 import { registerNodeCommand } from "./node-command.ts";
 import { registerNodesCommand } from "./nodes-command.ts";
 import { registerOverrideCommands } from "./override-commands.ts";
-import { DEFAULT_NATS_URL, NATS_URL_ENV } from "./nats-option.ts";
+import { DEFAULT_NATS_URL, NATS_URL_ENV, addCredsOptions } from "./nats-option.ts";
+import { registerNetworkCommand } from "./network-command.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
 /** The `tether` command line. Each command registers itself from its own file. */
@@ -21,7 +26,8 @@ export const buildProgram = (): Command => {
     .configureOutput({ outputError: (text, write) => write(`tether: ${text}`) })
     .addHelpText(
       "after",
-      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV}).\n` +
+      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV})\n` +
+        "and --creds <file> (or $TETHER_CREDS): your identity's credentials when networks are NATS accounts (docs/networks.md).\n" +
         "Errors print `tether: error ERR_CODE: message` and exit 1.\n\n" +
         "Example:\n  $ tether node start --agents examples/triage/agents.ts\n  $ tether ask cli-counter '{\"type\":\"inc\"}'\n",
     );
@@ -33,8 +39,15 @@ export const buildProgram = (): Command => {
   registerClusterCommand(program);
   registerEctCommand(program);
   registerKeysCommand(program);
+  registerMembersCommand(program);
+  registerNetworkCommand(program);
+  // after the `network` group (create, ls, rm) when it is registered: `policy` joins it
+  registerNetworkPolicyCommand(program);
   registerAuditCommand(program);
   registerUsageCommand(program);
   registerOverrideCommands(program);
+  registerApprovalsCommand(program);
+  registerWorkflowCommand(program);
+  addCredsOptions(program); // last: every command with --nats gets --creds
   return program;
 };

@@ -5,7 +5,7 @@ import type { KeyRole } from "./keys.ts";
  * (approvals); the others are enforced by every node's control plane today.
  */
 export const OverrideOperations = ["override.stop", "override.pause", "override.resume", "override.constrain", "override.rollback", "override.takeover", "override.lift"] as const;
-export const ControlOperations = ["activate", "stop", "pause", "fence", "compensate", "key.publish", "key.revoke", "approve", ...OverrideOperations] as const;
+export const ControlOperations = ["activate", "stop", "pause", "fence", "compensate", "key.publish", "key.revoke", "approve", "member.add", "member.remove", "policy.set", ...OverrideOperations] as const;
 export type ControlOperation = (typeof ControlOperations)[number];
 
 /**
@@ -20,11 +20,12 @@ export type ControlOperation = (typeof ControlOperations)[number];
  * `operator` runs actors (activate, stop, pause, compensate); `approver` approves; `observer` reads
  * (nothing on the control plane). Override signals (`override.*`, the human-oversight plane) are
  * for people: owner, admin and operator; no machine key may issue one (a compromised node must not be
- * able to stop the network).
+ * able to stop the network). Membership and policy (`member.add`, `member.remove`, `policy.set`)
+ * are for owners and admins; which members an admin may manage is `MembershipRoles` (membership.ts).
  */
 export const ControlRoles = {
-  owner: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", ...OverrideOperations],
-  admin: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", ...OverrideOperations],
+  owner: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", "member.add", "member.remove", "policy.set", ...OverrideOperations],
+  admin: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", "member.add", "member.remove", "policy.set", ...OverrideOperations],
   operator: ["activate", "stop", "pause", "compensate", ...OverrideOperations],
   approver: ["approve"],
   observer: [],

@@ -7,9 +7,12 @@ import { isEctAlgorithm, sha256B64url, type EctAlgorithm, type ReplayCache, type
 import { TetherError } from "./errors.ts";
 import type { ErrorCode } from "./error-codes.ts";
 import type { KeyRole } from "./keys.ts";
+import { MemberAddRequest, MemberRemoveRequest, mayManageMember } from "./membership.ts";
+import { PolicySetRequest } from "./network-policy.ts";
 import { NodeControl } from "./registry.ts";
 import { OverrideLiftBody, OverrideSignalBody } from "./override.ts";
 import { CompensationRequest } from "./rollback.ts";
+import { ApprovalDecisionBody } from "./hitl.ts";
 
 /**
  * Signed control messages. Every control message (node control: activate, stop, pause, fence, key
@@ -52,7 +55,7 @@ export const CompensationGrant = z.strictObject({
 });
 export type CompensationGrant = z.infer<typeof CompensationGrant>;
 
-export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, OverrideSignalBody, OverrideLiftBody]);
+export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest, ApprovalDecisionBody, OverrideSignalBody, OverrideLiftBody]);
 export type ControlBody = z.infer<typeof ControlBody>;
 
 /** What the JWS payload holds. `target` is the node id (node control) or the actor id (compensation). */
@@ -97,6 +100,14 @@ export const operationOf = (body: ControlBody): ControlOperation => {
       return `override.${body.action}`;
     case "tether.override.v1.lift":
       return "override.lift";
+    case "tether.node.v1.member-add":
+      return "member.add";
+    case "tether.node.v1.member-remove":
+      return "member.remove";
+    case "tether.node.v1.policy-set":
+      return "policy.set";
+    case "tether.approval.v1.decision":
+      return "approve";
   }
 };
 
@@ -304,6 +315,9 @@ export const verifyControl = async (input: unknown, options: VerifyControlOption
   }
   if (body.type === "tether.node.v1.key-publish" && !mayManageKey(found.role, body.role)) {
     throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not publish a ${body.role} key`, context);
+  }
+  if (body.type === "tether.node.v1.member-add" && !mayManageMember(found.role, body.role)) {
+    throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not add or change a member of role ${body.role}`, context);
   }
   options.accept?.(body);
 

@@ -44,6 +44,15 @@ export {
   verifyUnsignedEct,
   verifyEct,
   decodeEctUnverified,
+  jwsSign,
+  jwsVerify,
+  b64url,
+  toKeyObject,
+  BINDING_TYP,
+  bindingPayload,
+  signMessageBinding,
+  readMessageBinding,
+  messageBindingValid,
   EctVerifyPolicy,
   AssuranceLevel,
   levelRank,
@@ -71,6 +80,9 @@ export type {
   VerifiedUnsignedEct,
   EctLevel,
   DecodedEct,
+  BindingSubject,
+  BindingSigner,
+  BindingHeader,
 } from "./ect/index.ts";
 export { KeyRole, KeyStatus, KeyRecord, KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
 export { ControlOperations, ControlRoles, OverrideOperations, mayPerform, mayManageKey } from "./control-roles.ts";
@@ -99,6 +111,20 @@ export {
 } from "./override.ts";
 export type { OverrideScopeInput, OverrideSignalInput, OverrideSubjects } from "./override.ts";
 export type { ControlOperation } from "./control-roles.ts";
+export { MemberRole, MembershipRoles, MemberId, MemberRecord, MemberAddRequest, MemberRemoveRequest, ChangeActor, memberRoleOfKey, mayManageMember, memberMayHoldKey } from "./membership.ts";
+export { AssuranceProfileName, NetworkPolicy, PolicySetRequest, PolicyLimits, defaultNetworkPolicy, profileRank, agentRefusal } from "./network-policy.ts";
+export {
+  GovernanceEntry,
+  GovernanceAttestation,
+  GovernanceBody,
+  ATTESTATION_TYP,
+  governanceKeys,
+  entryKeyOf,
+  governanceOperationOf,
+  attestGovernance,
+  verifyGovernanceEntry,
+} from "./governance-entry.ts";
+export type { HistoricKey, HistoricKeys, VerifiedGovernance } from "./governance-entry.ts";
 export {
   CONTROL_TYP,
   ControlLimits,
@@ -132,6 +158,11 @@ export {
   parseRecord,
   safeParseRecord,
   appendRecord,
+  chainOwnRecord,
+  LEDGER_BATCH_FORMAT,
+  encodeLedgerBatch,
+  ledgerMessageRecords,
+  chainedMessageRecords,
   merkleRoot,
   merkleProof,
   verifyMerkleProof,
@@ -144,6 +175,11 @@ export {
   Receipt,
   receiptFor,
   verifyReceipt,
+  RECEIPT_TYP,
+  ReceiptClaims,
+  receiptTokenHash,
+  signReceipt,
+  verifyReceiptSignature,
   LedgerProblems,
   verifyLedger,
   verifyLedgerStream,
@@ -159,12 +195,17 @@ export type {
   KnownAuditEvent,
   AppendRecordInput,
   AppendRecordOptions,
+  ChainedRecord,
   CheckpointAlgorithm,
   CheckpointSigner,
   CheckpointKey,
   ResolveCheckpointKey,
   CheckpointRange,
   ReceiptVerdict,
+  ReceiptSigner,
+  ReceiptKey,
+  ResolveReceiptKey,
+  ReceiptExpectation,
   LedgerProblemKind,
   LedgerProblem,
   LedgerVerdict,
@@ -194,3 +235,38 @@ export {
   SupervisorCheckpoint,
   SupervisorStatus,
 } from "./supervision.ts";
+export {
+  ApprovalDecisionBody,
+  ApprovalPolicy,
+  ApprovalRecord,
+  ApprovalStatus,
+  ApprovalsMessage,
+  Deciders,
+  DecisionRecord,
+  EscalationStep,
+  Explanation,
+  Gate,
+  GateType,
+  ParamCondition,
+  RejectPath,
+  ReroutedAction,
+  RiskLevel,
+  decidersAt,
+  matchPolicy,
+} from "./hitl.ts";
+export type { ApprovalPolicyInput, ApprovalsMessageInput, GateInput, GateSubject } from "./hitl.ts";
+export {
+  InputSource,
+  RetryPolicy,
+  StepRecord,
+  StepState,
+  WorkflowDefinition,
+  WorkflowMessage,
+  WorkflowStatus,
+  WorkflowStep,
+  readPath,
+  stepMessage,
+  validateWorkflow,
+  workflowActorId,
+} from "./workflow.ts";
+export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";

@@ -1,14 +1,16 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
-import type { TextMapPropagator, TracerProvider } from "@opentelemetry/api";
+import type { MeterProvider, TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { TetherError, type NodeRecord, type OverrideConstraints } from "../protocols/index.ts";
+import { TetherError, isTetherError, type NodeRecord, type OverrideConstraints } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
 import { ControlPlane } from "./cluster/control-plane.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
 import { Failover } from "./cluster/failover.ts";
+import { Governance } from "./cluster/governance.ts";
 import { Lease } from "./cluster/lease.ts";
+import { credentialsAuthenticator } from "./embedded/credentials.ts";
 import { NatsServer } from "./embedded/nats-server.ts";
 import { ActorHost } from "./hosting/actor-host.ts";
 import { CellDirectory } from "./hosting/cell-directory.ts";
@@ -50,6 +52,11 @@ export interface NodeDeps {
    * provider, tracing allocates nothing on the message path.
    */
   readonly tracerProvider?: TracerProvider;
+  /**
+   * MeterProvider for Tether's metrics (`docs/observability.md`); default the global one
+   * (`metrics.getMeterProvider()`), read once when the node is created: register the SDK first.
+   */
+  readonly meterProvider?: MeterProvider;
   /** Propagator for NATS headers; default the global one (`propagation`, set by the SDK from `OTEL_PROPAGATORS`). */
   readonly propagator?: TextMapPropagator;
   /** Interceptors on `ctx.act`, outermost first (inside the assurance link). */
@@ -85,6 +92,7 @@ export interface Rooms {
   readonly signer: ControlSigner;
   readonly failover: Failover;
   readonly assurance: Assurance;
+  readonly governance: Governance;
   readonly verifyCompensation: VerifyCompensation;
   readonly overrides: OverrideGate;
   readonly humanWork: HumanWork;
@@ -92,7 +100,9 @@ export interface Rooms {
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
   try {
+    const auth = options.credentials === undefined ? {} : { authenticator: credentialsAuthenticator(options.credentials) };
     return await connect({
+      ...auth,
       servers: server === undefined ? options.servers : [server.url],
       name: `tether-${options.network}-${nodeId}`,
       reconnectTimeWait: options.reconnectTimeWaitMs,
@@ -104,6 +114,7 @@ export const connectNats = async (options: NodeOptionsResolved, nodeId: string, 
     });
   } catch (cause) {
     await server?.stop();
+    if (isTetherError(cause)) throw cause;
     throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${options.servers.join(",") || server?.url}: ${String(cause)}`, { cause });
   }
 };
@@ -143,11 +154,17 @@ export const assemble = async (
     clock: core.clock,
     logger: core.logger,
     ledgerRef: outbound.ref(core.options.assurance.ledger.actorId, core.self, ACTIVE_CONTEXT, undefined),
+    metrics: core.metrics,
   });
-  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
+  core.metrics.observeActors(() => directory.cells.values());
+  outbound.binder = (token, id, target, data) => assurance.bind(token, id, target, data);
+  durable.verify = (m) => assurance.verifyIncoming(m);
+  durable.requiresToken = assurance.requiresToken;
+  const governance = await openGovernance(core, assurance);
+  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details), membership: (signer) => governance.mayAct(signer) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
-  const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id), assurance.requiresToken);
   const constraintsOf = (actorId: string) => directory.get(actorId)?.constraints as OverrideConstraints | undefined;
+  const inbound = new Inbound(core, replies, sink, (m) => assurance.verifyIncoming(m), assurance.requiresToken);
   const act = composeActionChain([traceLink(core.tracing), constraintLink(constraintsOf, core.clock), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {
@@ -157,7 +174,7 @@ export const assemble = async (
     }
   };
   const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act, verifyCompensation });
-  const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
+  const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch, admit: (id, type, caps) => governance.admit(id, type, caps) });
   const replicas = core.options.jetstreamReplicas;
   const mb = 1024 * 1024;
   const humanWork = await HumanWork.open(core.nc, core.network, { replicas, logger: core.logger, maxBytes: core.options.storage.humanWorkMb * mb });
@@ -181,10 +198,29 @@ export const assemble = async (
     const { actorClass, options } = type;
     await host.spawn(actorId, actorClass, () => new actorClass(...((options.args ?? []) as unknown[])), fresh ? { ...options } : { ...options, restore: true });
   };
-  const control = new ControlPlane({ core, directory, registry, types, host, replies, activate, guard, signer, assurance });
+  const control = new ControlPlane({ core, directory, registry, types, host, replies, activate, guard, signer, assurance, governance });
   const failover = new Failover(core, registry, directory, types, control, async (actorId, className) => {
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, verifyCompensation, overrides, humanWork };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, governance, verifyCompensation, overrides, humanWork };
+};
+
+/**
+ * The network's members and policy; a node whose profile is below the policy's minimum does not start
+ * (ERR_POLICY_PROFILE_TOO_LOW, recorded), and gives back the key it published.
+ */
+const openGovernance = async (core: NodeCore, assurance: Assurance): Promise<Governance> => {
+  const recordEvent = (event: string, subject: string, details: Record<string, unknown>) => assurance.recordEvent(event, subject, details);
+  let governance: Governance | undefined;
+  try {
+    governance = await Governance.open({ core, keys: assurance.keys, signingKey: () => assurance.controlKey, recordEvent });
+    await governance.assertProfile(core.options.assurance.profile);
+    return governance;
+  } catch (error) {
+    governance?.close();
+    await assurance.release().catch(() => undefined);
+    assurance.close();
+    throw error;
+  }
 };

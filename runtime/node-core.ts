@@ -4,13 +4,14 @@ import type { NodeEvent, NodeEventListener } from "./node-events.ts";
 import type { NodeOptionsResolved } from "./node-options.ts";
 import type { Clock } from "./support/clock.ts";
 import type { Logger } from "./support/logger.ts";
+import type { TetherMetrics } from "./telemetry/metrics.ts";
 import type { Tracing } from "./telemetry/tracing.ts";
 
 export type NodeState = "running" | "stopping" | "stopped";
 
 /**
  * What every room of a node shares: identity, compiled options, the connection, time, logging,
- * tracing and the event stream. One per node, passed explicitly to each room (no globals).
+ * tracing, metrics and the event stream. One per node, passed explicitly to each room (no globals).
  */
 export class NodeCore {
   readonly id: string;
@@ -24,6 +25,8 @@ export class NodeCore {
   readonly logger: Logger;
   readonly random: () => number;
   readonly tracing: Tracing;
+  /** Tether's OpenTelemetry instruments (no-op without an SDK). */
+  readonly metrics: TetherMetrics;
   state: NodeState = "running";
   readonly #listeners = new Set<NodeEventListener>();
 
@@ -36,6 +39,7 @@ export class NodeCore {
     logger: Logger;
     random: () => number;
     tracing: Tracing;
+    metrics: TetherMetrics;
   }) {
     this.id = p.id;
     this.network = p.options.network;
@@ -47,6 +51,7 @@ export class NodeCore {
     this.logger = p.logger;
     this.random = p.random;
     this.tracing = p.tracing;
+    this.metrics = p.metrics;
   }
 
   get running(): boolean {

@@ -18,6 +18,7 @@ import {
 import type { ActorClass, ActorInstance, ActorRef, MessageOf, ReplyOf } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import type { NodeRequest } from "./cluster/control-plane.ts";
+import type { Governance } from "./cluster/governance.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
 import type { OverrideGate } from "./hosting/override-gate.ts";
 import type { HumanWork } from "./stores/human-work.ts";
@@ -38,6 +39,7 @@ import { Registry } from "./stores/registry.ts";
 import { StateStore } from "./stores/state-store.ts";
 import { systemClock, type Clock, type TimerHandle } from "./support/clock.ts";
 import { createStderrLogger } from "./support/logger.ts";
+import { TetherMetrics } from "./telemetry/metrics.ts";
 import { Tracing, endSpan } from "./telemetry/tracing.ts";
 import { assemble, connectNats, type NodeDeps, type Rooms } from "./node-assembly.ts";
 
@@ -96,7 +98,7 @@ export class Node implements AsyncDisposable {
       const states = await StateStore.open(nc, subjects, { replicas, maxBytes: mb(budget.stateMb) });
       const lane = await DurableLane.open(nc, subjects, { replicas, maxBytes: mb(budget.durableMb) }, logger);
       const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
-      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network, deps.propagator, serverAddress(nc.getServer())) });
+      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network, deps.propagator, serverAddress(nc.getServer())), metrics: new TetherMetrics(deps.meterProvider, { network: options.network, node: nodeId }) });
       const rooms = await assemble(core, server, registry, deadLetters, states, lane, record, deps);
       const node = new Node(rooms);
       node.#start();
@@ -148,9 +150,19 @@ export class Node implements AsyncDisposable {
     return this.#r.assurance;
   }
 
+  /** The network's members and policy as this node enforces them (verified on read). */
+  get governance(): Governance {
+    return this.#r.governance;
+  }
+
   /** Installs (or removes) the ask observer after creation (see `NodeDeps.callObserver`). */
   observeCalls(observer: CallObserver | undefined): void {
     this.#r.outbound.callObserver = observer;
+  }
+
+  /** Tether's OpenTelemetry instruments; supervisors record restarts and breaker states through it. */
+  get metrics(): TetherMetrics {
+    return this.#r.core.metrics;
   }
 
   /** The clock the node runs on (injected, or the system clock). */
@@ -401,11 +413,13 @@ export class Node implements AsyncDisposable {
         await lease.remove().catch((error: unknown) => core.logger.warn("removing node lease failed", { error }));
         await sink.flush();
         await assurance.release();
+        this.#r.governance.close();
         assurance.close();
         replies.pending.rejectAll(new TetherError("ERR_NODE_STOPPED", `node ${core.id} stopped`));
         await core.nc.drain().catch(() => core.nc.close());
       } finally {
         core.state = "stopped";
+        core.metrics.close();
         await server?.stop();
         core.emit({ type: "node-stopped", nodeId: core.id });
       }

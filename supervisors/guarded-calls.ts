@@ -28,6 +28,7 @@ export class GuardedCalls implements AsyncDisposable {
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #bulkheads = new Map<string, Bulkhead>();
   #stopWatch: (() => void) | undefined;
+  #stopObserving: (() => void) | undefined;
 
   private constructor(node: Node, board: BreakerBoard) {
     this.#node = node;
@@ -38,6 +39,7 @@ export class GuardedCalls implements AsyncDisposable {
     const board = await node.breakerBoard();
     const guarded = new GuardedCalls(node, board);
     guarded.#stopWatch = await board.watch((target, snapshot) => guarded.#breakers.get(target)?.applyRemote(snapshot));
+    guarded.#stopObserving = node.metrics.observeBreakers(() => [...guarded.#breakers].map(([target, b]) => ({ target, state: b.state })));
     return guarded;
   }
 
@@ -48,6 +50,7 @@ export class GuardedCalls implements AsyncDisposable {
     if (breaker === undefined) {
       breaker = new CircuitBreaker({ ...options, name: `${this.#node.id}→${target}`, origin: this.#node.id }, this.#node.clock);
       breaker.onTransition((t) => {
+        this.#node.metrics.breakerTransition(t.to, t.reason);
         if (t.reason === "remote") return; // adopted from another node: do not publish it back
         const snap = (breaker as CircuitBreaker).snapshot();
         void this.#board.put(target, snap).catch(() => undefined);
@@ -103,6 +106,8 @@ export class GuardedCalls implements AsyncDisposable {
   close(): void {
     this.#stopWatch?.();
     this.#stopWatch = undefined;
+    this.#stopObserving?.();
+    this.#stopObserving = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,5 +1,5 @@
 import type { ActivateRequest, FailureNotice, RollbackReport, RollbackRequestInput, StopRequest, ActorRecord } from "../protocols/index.ts";
-import { type ActorClass, type ActorRef, type Clock, type Node, type StoredEctRecord } from "../runtime/index.ts";
+import { type ActorClass, type ActorRef, type Clock, type Node, type StoredEctRecord, type TetherMetrics } from "../runtime/index.ts";
 
 /**
  * What a supervisor needs from the node that hosts it now. Built from the node's public API by
@@ -26,6 +26,8 @@ export interface SupervisionPort {
   rollback(request: RollbackRequestInput): Promise<RollbackReport>;
   /** Runs `work` in an internal span (OpenTelemetry; nothing without an SDK). */
   traced<T>(name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T>;
+  /** The node's OpenTelemetry instruments (restarts are counted here; nothing without an SDK). */
+  readonly metrics: TetherMetrics;
 }
 
 export const nodeSupervisionPort = (node: Node): SupervisionPort => ({
@@ -43,4 +45,5 @@ export const nodeSupervisionPort = (node: Node): SupervisionPort => ({
   listCompensableBy: (id) => node.assurance.store.listCompensableBy(id),
   rollback: (request) => node.rollback(request),
   traced: (name, attributes, work) => node.traced(name, attributes, work),
+  metrics: node.metrics,
 });

@@ -329,6 +329,7 @@ export class SupervisorActor {
       return;
     }
     this.state.restarts++;
+    this.#deps.port.metrics.actorRestarts(this.#id, affected.filter((c) => restart.has(c.id)).length);
     await this.#save(ctx);
     this.#emit({ type: "children-restarted", supervisor: this.#id, children: affected.filter((c) => restart.has(c.id)).map((c) => c.id), delayMs });
   }

@@ -5,21 +5,24 @@ import {
   AuditMsg,
   type EctBody,
   TetherError,
-  appendRecord,
+  chainOwnRecord,
   checkpointRange,
   decodeEctUnverified,
   isTetherError,
   recordSealValid,
+  receiptTokenHash,
   sealRecord,
   signCheckpoint,
+  signReceipt,
   verifyEct,
   type AuditEntry,
   type AuditReceipt,
+  type ChainedRecord,
   type KeyResolver,
   type LedgerRecord,
   type SigningKey,
 } from "../../protocols/index.ts";
-import { LedgerStream, loadOrCreateSigningKey, type ActorContext, type ActorLifecycleContext, type Clock, type Node } from "../../runtime/index.ts";
+import { LedgerStream, loadOrCreateSigningKey, type LedgerAnchor, type ActorContext, type ActorLifecycleContext, type Clock, type Node } from "../../runtime/index.ts";
 import { Actor } from "../actor.ts";
 
 /** What the audit ledger actor needs, passed in (see `createAuditLedgerDeps`). */
@@ -39,9 +42,6 @@ export interface AuditLedgerDeps {
 
 type AuditState = { last: LedgerRecord | undefined; batch: LedgerRecord[]; lastCheckpointAt: number };
 
-/** Records this actor chained itself (or parsed from the stream at start) need no re-validation. */
-const TRUSTED = { trustedPrev: true } as const;
-
 /**
  * The network's tamper-evident audit ledger, as an actor (id `audit` by default). It appends ECTs and
  * security events as a hash chain to a JetStream stream and closes batches with checkpoints signed by
@@ -60,33 +60,54 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
   }
 
   override async onStart(_ctx: ActorLifecycleContext): Promise<void> {
-    // resume the chain: the last record, and the records since the last checkpoint
-    const every = this.#d.checkpointEvery ?? 100;
-    const { records: tail, foreign } = await this.#d.stream.tail(every + 1);
-    this.state.last = tail.at(-1);
-    const lastCheckpoint = tail.findLastIndex((r) => r.kind === "checkpoint");
-    this.state.batch = tail.slice(lastCheckpoint + 1);
     this.state.lastCheckpointAt = this.#d.clock.now();
+    const foreign = await this.#resume();
     // records some client published while the ledger was stopped: not adopted, reported
     if (foreign.length > 0) await this.#reportForeign(foreign);
   }
 
+  /** Resumes the chain from the stream: the last record, and the records since the last checkpoint. */
+  async #resume(): Promise<number[]> {
+    const every = this.#d.checkpointEvery ?? 100;
+    const { records: tail, foreign } = await this.#d.stream.tail(every + 1);
+    this.state.last = tail.at(-1);
+    const lastCheckpoint = tail.findLastIndex((r) => r.kind === "checkpoint");
+    // the next checkpoint covers the last one too, so checkpoints chain across restarts as well
+    this.state.batch = lastCheckpoint < 0 ? tail : tail.slice(lastCheckpoint);
+    return foreign;
+  }
+
+  /**
+   * Stores chained records (one sealed message, or a few for a large append). When that fails part
+   * of it may have landed (a large append, a lost acknowledgement): the chain is resumed from the
+   * stream before the error is passed on, so the next append never reuses an index.
+   */
+  async #store(chained: readonly ChainedRecord[], anchors: readonly LedgerAnchor[] = []): Promise<{ foreign: number[] }> {
+    try {
+      return await this.#d.stream.append(chained.map((c) => c.record), { encoded: chained.map((c) => c.json), anchors });
+    } catch (error) {
+      await this.#resume().catch(() => undefined);
+      throw error;
+    }
+  }
+
   /** Appends a violation naming the stream sequences of messages the ledger did not write. */
   async #reportForeign(sequences: readonly number[]): Promise<void> {
-    const record = appendRecord(this.state.last, {
+    const { record, json } = chainOwnRecord(this.state.last, {
       network: this.#d.network,
       kind: "event",
       body: { event: "violation", details: { reason: "foreign record on the ledger subject skipped", streamSequences: sequences.slice(0, 100), count: sequences.length } },
       at: this.#d.clock.now(),
-    }, TRUSTED);
-    const { foreign } = await this.#d.stream.append([record]);
+    });
+    const { foreign } = await this.#store([{ record, json }]);
     this.state.last = record;
     this.state.batch.push(record);
     if (foreign.length > 0) await this.#reportForeign(foreign);
   }
 
   override async onStop(_ctx: ActorLifecycleContext): Promise<void> {
-    if (this.state.batch.length > 0) await this.#checkpoint();
+    if (this.#uncovered()) await this.#checkpoint();
+    await this.#d.stream.flush();
   }
 
   async handle(msg: AuditMsg, _ctx: ActorContext): Promise<{ receipts: AuditReceipt[] } | { checkpoint: number | null }> {
@@ -94,15 +115,25 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       case "tether.audit.v1.append":
         return { receipts: await this.#append(msg.entries) };
       case "tether.audit.v1.checkpoint":
-        return { checkpoint: this.state.batch.length === 0 ? null : (await this.#checkpoint()).index };
+        return { checkpoint: this.#uncovered() ? (await this.#checkpoint()).index : null };
     }
   }
 
+  /**
+   * Chains the entries (a refused token becomes a violation event in its place), closes the batch
+   * with a signed checkpoint when one is due, and stores all of it as one sealed message.
+   */
   async #append(entries: readonly AuditEntry[]): Promise<AuditReceipt[]> {
     const now = this.#d.clock.now();
     const receipts: AuditReceipt[] = [];
-    const records: LedgerRecord[] = [];
+    const chained: ChainedRecord[] = [];
     let last = this.state.last;
+    const chain = (input: Parameters<typeof chainOwnRecord>[1]): ChainedRecord => {
+      const c = chainOwnRecord(last, input);
+      chained.push(c);
+      last = c.record;
+      return c;
+    };
     // verify the batch's tokens concurrently; chain them in order afterwards
     const bodies = await Promise.all(
       entries.map((entry) => (entry.kind === "ect" ? this.#ectBody(entry.token, entry.level).then((body) => ({ body }), (error: unknown) => ({ error })) : undefined)),
@@ -112,36 +143,55 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
       try {
         const verified = bodies[i];
         if (verified !== undefined && "error" in verified) throw verified.error;
-        record =
+        record = chain(
           entry.kind === "ect"
-            ? appendRecord(last, { network: this.#d.network, kind: "ect", body: (verified as { body: z.input<typeof EctBody> }).body, at: now }, TRUSTED)
-            : appendRecord(last, {
+            ? { network: this.#d.network, kind: "ect", body: (verified as { body: z.input<typeof EctBody> }).body, at: now }
+            : {
                 network: this.#d.network,
                 kind: "event",
                 body: { event: entry.event, ...(entry.subject === undefined ? {} : { subject: entry.subject }), details: entry.details },
                 at: now,
-              }, TRUSTED);
+              },
+        ).record;
       } catch (error) {
         const code = isTetherError(error) ? error.code : "ERR_AUDIT_RECORD_INVALID";
         const message = error instanceof Error ? error.message.slice(0, 1024) : String(error);
         receipts.push({ error: code, message });
         // a refused token is itself a security event
-        record = appendRecord(last, { network: this.#d.network, kind: "event", body: { event: "violation", details: { reason: "ledger refused a token", code, message: message.slice(0, 512) } }, at: now }, TRUSTED);
-        records.push(record);
-        last = record;
+        chain({ network: this.#d.network, kind: "event", body: { event: "violation", details: { reason: "ledger refused a token", code, message: message.slice(0, 512) } }, at: now });
         continue;
       }
-      records.push(record);
       receipts.push({ index: record.index, hash: record.hash });
-      last = record;
     }
-    const { foreign } = await this.#d.stream.append(records);
-    this.state.last = last;
-    this.state.batch.push(...records);
+    const batch = [...this.state.batch, ...chained.map((c) => c.record)];
+    const due = batch.length >= (this.#d.checkpointEvery ?? 100) || now - this.state.lastCheckpointAt >= (this.#d.checkpointIntervalMs ?? 5_000);
+    // a due checkpoint travels in the same message as the records it closes
+    const closing = due && last !== undefined ? await this.#closeBatch(batch, last, now) : undefined;
+    if (closing !== undefined) chained.push(closing.chained);
+    const { foreign } = await this.#store(chained, closing === undefined ? [] : [closing.anchor]);
+    if (closing === undefined) {
+      this.state.last = last;
+      this.state.batch = batch;
+    } else this.#closed(closing.chained.record, now);
+    this.#signReceipts(bodies.map((b) => (b !== undefined && "body" in b ? b.body : undefined)), receipts, now);
     if (foreign.length > 0) await this.#reportForeign(foreign);
-    const due = this.state.batch.length >= (this.#d.checkpointEvery ?? 100) || now - this.state.lastCheckpointAt >= (this.#d.checkpointIntervalMs ?? 5_000);
-    if (due) await this.#checkpoint();
     return receipts;
+  }
+
+  /**
+   * Once the records are stored: each ECT's receipt is signed by the ledger key over the network,
+   * where the record landed and which token it records (`signReceipt`), so a receiver verifies it
+   * instead of trusting its shape.
+   */
+  #signReceipts(ects: readonly (z.input<typeof EctBody> | undefined)[], receipts: AuditReceipt[], now: number): void {
+    const signer = { key: this.#d.signer.privateKey, kid: this.#d.signer.kid, alg: this.#d.signer.alg };
+    const iat = Math.floor(now / 1000);
+    for (const [i, ect] of ects.entries()) {
+      const r = receipts[i];
+      if (ect === undefined || r === undefined || "error" in r) continue;
+      const receipt = signReceipt({ net: this.#d.network, idx: r.index, hash: r.hash, jti: ect.jti, th: receiptTokenHash(ect.token), iat }, signer);
+      receipts[i] = { ...r, receipt };
+    }
   }
 
   async #ectBody(token: string, level: "L1" | "L2" | "L3"): Promise<z.input<typeof EctBody>> {
@@ -167,26 +217,47 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     };
   }
 
+  /** True when records since the last checkpoint (other than that checkpoint itself) await one. */
+  #uncovered(): boolean {
+    const [first] = this.state.batch;
+    return first !== undefined && (this.state.batch.length > 1 || first.kind !== "checkpoint");
+  }
+
+  /** Closes the current batch with a checkpoint now, in a message of its own. */
   async #checkpoint(): Promise<LedgerRecord> {
-    const batch = this.state.batch;
-    const first = batch[0];
     const prev = this.state.last;
-    if (first === undefined || prev === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
-    const range = checkpointRange(batch, first.index, prev.index);
+    if (this.state.batch.length === 0 || prev === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
     const at = this.#d.clock.now();
+    const { chained, anchor } = await this.#closeBatch(this.state.batch, prev, at);
+    const { foreign } = await this.#store([chained], [anchor]);
+    this.#closed(chained.record, at);
+    if (foreign.length > 0) await this.#reportForeign(foreign);
+    await this.#d.stream.flush(); // asked for a checkpoint: its anchor is out when the answer is
+    return chained.record;
+  }
+
+  /**
+   * The checkpoint record closing `batch` (the records since the last checkpoint, that one
+   * included, ending with `prev`), signed by the ledger key, and its anchor: stored outside the
+   * ledger stream, a truncated or deleted ledger is caught against it.
+   */
+  async #closeBatch(batch: readonly LedgerRecord[], prev: LedgerRecord, at: number): Promise<{ chained: ChainedRecord; anchor: LedgerAnchor }> {
+    const first = batch[0];
+    if (first === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", "nothing to checkpoint");
+    const range = checkpointRange(batch, first.index, prev.index);
     const signature = await signCheckpoint(
       { network: this.#d.network, ...range, iat: Math.floor(at / 1000) },
       { key: this.#d.signer.privateKey, kid: this.#d.signer.kid, alg: this.#d.signer.alg },
     );
-    const record = appendRecord(prev, { network: this.#d.network, kind: "checkpoint", body: { ...range, signature }, at }, TRUSTED);
-    const { foreign } = await this.#d.stream.append([record]);
-    this.state.last = record;
-    this.state.batch = [record]; // the next checkpoint covers this one too, so checkpoints chain
+    const chained = chainOwnRecord(prev, { network: this.#d.network, kind: "checkpoint", body: { ...range, signature }, at });
+    return { chained, anchor: { kind: "checkpoint", network: this.#d.network, index: chained.record.index, hash: chained.record.hash, signature } };
+  }
+
+  /** State after a checkpoint was stored: the next checkpoint covers this one too, so checkpoints chain. */
+  #closed(checkpoint: LedgerRecord, at: number): void {
+    this.state.last = checkpoint;
+    this.state.batch = [checkpoint];
     this.state.lastCheckpointAt = at;
-    // anchored outside the ledger stream: a truncated or deleted ledger is caught against it
-    await this.#d.stream.anchor({ kind: "checkpoint", network: this.#d.network, index: record.index, hash: record.hash, signature });
-    if (foreign.length > 0) await this.#reportForeign(foreign);
-    return record;
   }
 }
 

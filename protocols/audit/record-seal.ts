@@ -10,9 +10,10 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Seals a record the ledger wrote: a compact JWS (payload: the record's hash) by the ledger key. A
- * record without a seal that verifies was not written by the ledger: whoever can publish on the
- * ledger subject can forge a well-formed, correctly chained record, but not this signature.
+ * Seals a message the ledger wrote: a compact JWS (payload: the hash of the message's last record,
+ * which commits to every record of the message, see `chainedMessageRecords`) by the ledger key. A
+ * message without a seal that verifies was not written by the ledger: whoever can publish on the
+ * ledger subject can forge well-formed, correctly chained records, but not this signature.
  */
 export const sealRecord = (hash: string, signer: CheckpointSigner): Promise<string> =>
   new CompactSign(encoder.encode(hash)).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: RECORD_SEAL_TYP }).sign(signer.key);

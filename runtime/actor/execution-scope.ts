@@ -6,7 +6,7 @@ export interface ScopeToken {
   readonly jti: string;
   readonly wid: string | undefined;
   readonly level: AssuranceLevel;
-  /** Ledger receipt (`<index>.<hash>`) when the token was appended synchronously (L3). */
+  /** The ledger's signed receipt (`tether-receipt+jwt`) when the token was appended synchronously (L3). */
   readonly receipt: string | undefined;
 }
 
@@ -30,6 +30,11 @@ export interface MeasuredUsage {
 export interface ActionRecord {
   usage?: MeasuredUsage;
   minted?: ScopeToken;
+  /**
+   * Set by an inner link whose outcome the action depends on (an approval decision): the action's ECT
+   * names this token as its parent instead of the handler's current one.
+   */
+  parent?: ScopeToken;
 }
 
 /**

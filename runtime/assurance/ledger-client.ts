@@ -1,6 +1,7 @@
 import { AuditReceipt, TetherError, errorFromWire, isTetherError, type AssuranceLevel } from "../../protocols/index.ts";
 import type { ActorRef } from "../actor/actor-types.ts";
 import type { Clock } from "../support/clock.ts";
+import type { TetherMetrics } from "../telemetry/metrics.ts";
 
 /** One entry to append: an ECT, or a security event. */
 export type LedgerEntry =
@@ -10,12 +11,16 @@ export type LedgerEntry =
 export interface LedgerReceipt {
   readonly index: number;
   readonly hash: string;
+  /** For an ECT: the receipt signed by the ledger's key (`signReceipt`), the `tether-receipt` header value. */
+  readonly receipt?: string | undefined;
 }
 
 export interface LedgerClientOptions {
   readonly onUnavailable: "wait" | "fail";
   readonly timeoutMs: number;
   readonly clock: Clock;
+  /** Append latency per batch (`tether.ledger.append.duration`) and entries awaiting receipts (`tether.ledger.pending`). */
+  readonly metrics?: TetherMetrics;
 }
 
 interface Waiting {
@@ -35,10 +40,17 @@ export class LedgerClient {
   #batch: Waiting[] = [];
   #scheduled = false;
   #inFlight = false;
+  #sending = 0;
 
   constructor(ref: ActorRef<unknown, unknown>, options: LedgerClientOptions) {
     this.#ref = ref;
     this.#options = options;
+    options.metrics?.observeLedger(() => this.pending);
+  }
+
+  /** Entries waiting for their receipt: queued for the next batch or in the batch in flight (the ledger's lag behind this node). */
+  get pending(): number {
+    return this.#batch.length + this.#sending;
   }
 
   append(entry: LedgerEntry): Promise<LedgerReceipt> {
@@ -60,10 +72,12 @@ export class LedgerClient {
     this.#batch = [];
     this.#scheduled = false;
     this.#inFlight = true;
+    this.#sending = batch.length;
     try {
       await this.#flushBatch(batch);
     } finally {
       this.#inFlight = false;
+      this.#sending = 0;
       this.#schedule();
     }
   }
@@ -71,8 +85,11 @@ export class LedgerClient {
   async #flushBatch(batch: Waiting[]): Promise<void> {
     for (let i = 0; i < batch.length; i += 500) {
       const chunk = batch.slice(i, i + 500);
+      const metrics = this.#options.metrics;
+      const started = metrics?.now() ?? 0;
       try {
         const receipts = await this.#send(chunk.map((w) => w.entry));
+        metrics?.ledgerAppended((metrics.now() - started) / 1000, undefined);
         chunk.forEach((w, j) => {
           const parsed = AuditReceipt.safeParse(receipts[j]);
           if (!parsed.success) w.reject(new TetherError("ERR_LEDGER_UNAVAILABLE", "the ledger returned no valid receipt for an entry"));
@@ -80,8 +97,10 @@ export class LedgerClient {
           else w.resolve(parsed.data);
         });
       } catch (error) {
+        metrics?.ledgerAppended((metrics.now() - started) / 1000, isTetherError(error) ? error.code : "ERR_LEDGER_UNAVAILABLE");
         for (const w of chunk) w.reject(error);
       }
+      this.#sending -= chunk.length;
     }
   }
 

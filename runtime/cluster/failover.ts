@@ -92,6 +92,7 @@ export class Failover {
           // (signed with this node's key: only the node that took the actor over can fence it)
           this.#control.notify(from.nodeId, { type: "tether.node.v1.fence", actorId: orphan.actorId, by: core.id });
         }
+        core.metrics.failedOver(orphan.className);
         core.emit({ type: "actor-failed-over", actorId: orphan.actorId, from: from.nodeId, to: core.id });
       } catch (error) {
         if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) {

@@ -1,10 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { connect, type Authenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { TetherError } from "../../protocols/index.ts";
 import { NatsServer, freeLoopbackPort } from "./nats-server.ts";
+import { credentialsAuthenticator } from "./credentials.ts";
+import { NetworkAccounts } from "./network-accounts.ts";
+import { writeClusterConfig, writeClusterState } from "./cluster-accounts.ts";
 
 export interface NatsClusterOptions {
   /** The per-node config template (default: `nats.conf` at the package root). */
@@ -20,6 +23,12 @@ export interface NatsClusterOptions {
   readonly binary?: string;
   /** How long to wait for the JetStream meta leader. Default 30 s. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Networks as NATS accounts (docs/networks.md): the servers include `<storeDir>/accounts.conf`
+   * (kept by `NetworkAccounts`), refuse anonymous clients, and `reload()` applies network changes.
+   * Default false (open, as before).
+   */
+  readonly accounts?: boolean;
 }
 
 const defaultConfigFile = (): string => resolve(import.meta.dirname, "..", "..", "nats.conf");
@@ -34,10 +43,13 @@ export class NatsCluster {
   readonly #ownsStore: boolean;
   readonly #options: Required<Pick<NatsClusterOptions, "configFile" | "size">> & NatsClusterOptions;
   readonly #routePorts: number[];
+  /** The network accounts in the store directory (with `accounts: true`). */
+  readonly accounts: NetworkAccounts | undefined;
   #stopped: Promise<void> | undefined;
 
-  private constructor(servers: NatsServer[], storeDir: string, ownsStore: boolean, options: NatsClusterOptions, routePorts: number[]) {
+  private constructor(servers: NatsServer[], storeDir: string, ownsStore: boolean, options: NatsClusterOptions, routePorts: number[], accounts: NetworkAccounts | undefined) {
     this.servers = servers;
+    this.accounts = accounts;
     this.#storeDir = storeDir;
     this.#ownsStore = ownsStore;
     this.#options = { configFile: options.configFile ?? defaultConfigFile(), size: options.size ?? 3, ...options };
@@ -51,17 +63,20 @@ export class NatsCluster {
 
   static async start(options: NatsClusterOptions = {}): Promise<NatsCluster> {
     const size = options.size ?? 3;
-    const configFile = options.configFile ?? defaultConfigFile();
     const routePorts = options.routePorts !== undefined ? [...options.routePorts] : await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
     const ownsStore = options.storeDir === undefined;
     const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "tether-cluster-"));
+    const accounts = options.accounts === true ? NetworkAccounts.open(storeDir) : undefined;
+    const template = options.configFile ?? defaultConfigFile();
+    const configFile = accounts === undefined ? template : writeClusterConfig(storeDir, template);
     const servers: NatsServer[] = [];
     try {
       for (let i = 0; i < size; i++) {
         servers.push(await NatsServer.start(NatsCluster.#serverOptions(i, configFile, routePorts, storeDir, options)));
       }
-      const cluster = new NatsCluster(servers, storeDir, ownsStore, options, routePorts);
+      const cluster = new NatsCluster(servers, storeDir, ownsStore, { ...options, configFile }, routePorts, accounts);
       await cluster.waitForJetStream(options.readyTimeoutMs ?? 30_000);
+      if (accounts !== undefined) writeClusterState(storeDir, servers);
       return cluster;
     } catch (error) {
       await Promise.all(servers.map((s) => s.stop()));
@@ -94,14 +109,20 @@ export class NatsCluster {
       NatsCluster.#serverOptions(index, this.#options.configFile, this.#routePorts, this.#storeDir, { ...this.#options, clientPorts: this.servers.map((s, i) => (i === index ? port : s.port)) }),
     );
     this.servers[index] = server;
+    if (this.accounts !== undefined) writeClusterState(this.#storeDir, this.servers);
     return server;
+  }
+
+  /** Makes every server re-read its config (accounts.conf after a network change); resolves when each has. */
+  async reload(timeoutMs = 10_000): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.reload(timeoutMs)));
   }
 
   /** Waits until JetStream answers through every server (meta leader elected). */
   async waitForJetStream(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const server of this.servers) {
-      const nc = await connect({ servers: server.url, reconnect: false });
+      const nc = await connect({ servers: server.url, reconnect: false, ...this.#auth() });
       try {
         for (;;) {
           try {
@@ -119,6 +140,10 @@ export class NatsCluster {
         await nc.close();
       }
     }
+  }
+
+  #auth(): { authenticator?: Authenticator } {
+    return this.accounts === undefined ? {} : { authenticator: credentialsAuthenticator(this.accounts.clusterCredentials) };
   }
 
   /** Stops every server and removes a temporary store. Idempotent. */

@@ -50,7 +50,7 @@ export const mintLink =
       failure = error;
     }
     const outcome: Outcome = failure === undefined ? "ok" : hasCode(failure, "ERR_QUOTA_EXCEEDED") ? "refused" : "failed";
-    const minted = await mint(deps, call, parent, scope.wid, outcome, failure, result);
+    const minted = await mint(deps, call, call.record.parent ?? parent, scope.wid, outcome, failure, result);
     scope.current = minted;
     call.record.minted = minted;
     if (failure !== undefined) throw failure;

@@ -42,6 +42,7 @@ export class DeadLetterSink {
       payloadPreview: m.data === undefined ? "" : Buffer.from(m.data.subarray(0, 4096)).toString("base64"),
       at: this.#core.clock.now(),
     };
+    this.#core.metrics.deadLetter(code);
     if (!this.#core.nc.isClosed()) this.#store.write(record);
     else this.#core.logger.error("dead letter after close", { record });
     this.#core.emit({ type: "dead-letter", record });

@@ -23,6 +23,9 @@ export type LocalLookup = (id: string) => ActorCell | undefined;
 /** One finished ask: who called whom, how long it took, and the error code if it failed. */
 export type CallObserver = (from: string, target: string, durationMs: number, code: string | undefined) => void;
 
+/** The `Execution-Context-Binding` value for a token on one message (undefined: nothing to bind). */
+export type MessageBinder = (token: ScopeToken, messageId: string, target: string, data: Uint8Array) => string | undefined;
+
 type SendSpan = ReturnType<Tracing["startSend"]>;
 
 /**
@@ -38,6 +41,8 @@ export class Outbound {
   readonly #flow: TellFlow;
   /** Sees every ask's outcome (cascade detection); undefined costs nothing. */
   callObserver: CallObserver | undefined;
+  /** Binds a signed token to each message that leaves the node (set once the assurance room is open). */
+  binder: MessageBinder | undefined;
 
   constructor(
     core: NodeCore,
@@ -63,7 +68,7 @@ export class Outbound {
   }
 
   readonly #port: SendPort = {
-    sendDurable: (ref, msg, options) => publishDurable(this.#core, this.#lane, ref.id, msg, ref.from, ref.scope, options?.id),
+    sendDurable: (ref, msg, options) => publishDurable(this.#core, this.#lane, ref.id, msg, ref.from, ref.scope, options?.id, this.binder),
     tell: (ref, msg, options) => this.send(ref.id, ref.subject, msg, false, options, ref.from, this.#parent(ref), ref.scope, false) as boolean,
     ready: (ref) => {
       const local = this.#local(ref.id);
@@ -71,18 +76,23 @@ export class Outbound {
     },
     ask: (ref, msg, options) => {
       const observer = this.callObserver;
+      const metrics = this.#core.metrics;
       const parent = this.#parent(ref);
-      if (observer === undefined) return this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
+      if (observer === undefined && !metrics.enabled) return this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
       const clock = this.#core.clock;
       const started = clock.now();
+      const startedHr = metrics.now();
       const result = this.send(ref.id, ref.subject, msg, true, options, ref.from, parent, ref.scope, false) as Promise<unknown>;
       return result.then(
         (value) => {
-          observer(ref.from, ref.id, clock.now() - started, undefined);
+          metrics.askFinished((metrics.now() - startedHr) / 1000, undefined);
+          observer?.(ref.from, ref.id, clock.now() - started, undefined);
           return value;
         },
         (error: unknown) => {
-          observer(ref.from, ref.id, clock.now() - started, isTetherError(error) ? error.code : "ERR_TRANSPORT_FAILED");
+          const code = isTetherError(error) ? error.code : "ERR_TRANSPORT_FAILED";
+          metrics.askFinished((metrics.now() - startedHr) / 1000, code);
+          observer?.(ref.from, ref.id, clock.now() - started, code);
           throw error;
         },
       );
@@ -152,6 +162,8 @@ export class Outbound {
       if (ect !== undefined && ect.token !== "") {
         lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
         if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;
+        const binding = this.binder?.(ect, id, target, data);
+        if (binding !== undefined) lines += `${HeaderNames.binding}: ${binding}\r\n`;
       }
       if (lines !== "") headers = encodedHeaders(lines);
     }
@@ -173,6 +185,7 @@ export class Outbound {
       if (waiting === undefined) throw error;
       return waiting;
     }
+    this.#core.metrics.sent(control ? "compensate" : isAsk ? "ask" : "tell");
     if (waiting === undefined) {
       span?.end();
       return this.#flow.sent(target);
@@ -195,7 +208,11 @@ export class Outbound {
     incoming: ScopeToken | undefined,
     control: boolean,
   ): Promise<unknown> | boolean {
+    const metrics = this.#core.metrics;
+    const kind = control ? "compensate" : isAsk ? "ask" : "tell";
+    metrics.sent(kind); // as a remote send is counted once published, whatever the target then says
     const fail = (error: TetherError, deadLetter: boolean): Promise<unknown> => {
+      metrics.rejected(error.code);
       if (deadLetter) this.#sink.write(error.code, error.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
       endSpan(span, error);
       if (isAsk) return Promise.reject(error);
@@ -212,12 +229,14 @@ export class Outbound {
     } catch (error) {
       // a full mailbox here is dead-lettered like a remote one
       const rejected = isTetherError(error) ? error : new TetherError("ERR_MAILBOX_FULL", String(error));
+      metrics.rejected(rejected.code);
       this.#sink.write(rejected.code, rejected.message, { subject, target: cell.id, kind: isAsk ? "ask" : "tell", messageType, from, messageId: id, data: undefined });
       endSpan(span, rejected);
       if (waiting === undefined) throw rejected;
       this.#replies.pending.reject(id, rejected);
       return waiting;
     }
+    metrics.received(kind, cell.actorClass.name);
     endSpan(span);
     return waiting ?? cell.mailbox.room > 0;
   }

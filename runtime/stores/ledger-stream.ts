@@ -1,7 +1,16 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { RECORD_SEAL_HEADER, TetherError, canonicalJson, safeParseRecord, type LedgerRecord, type NetworkSubjects } from "../../protocols/index.ts";
+import {
+  RECORD_SEAL_HEADER,
+  TetherError,
+  canonicalJson,
+  chainedMessageRecords,
+  encodeLedgerBatch,
+  ledgerMessageRecords,
+  type LedgerRecord,
+  type NetworkSubjects,
+} from "../../protocols/index.ts";
 import { ensureStream } from "./jetstream-provisioning.ts";
 
 export interface LedgerStreamOptions {
@@ -28,6 +37,14 @@ export interface LedgerAnchor {
   readonly signature: string;
 }
 
+/** What `LedgerStream.append` may be given besides the records. */
+export interface LedgerAppendOptions {
+  /** Each record's canonical JSON, when the writer has it already (`chainOwnRecord`); else computed. */
+  readonly encoded?: readonly string[];
+  /** Anchors to publish once the records are stored (with the head anchor, concurrently). */
+  readonly anchors?: readonly LedgerAnchor[];
+}
+
 /** Reading options: with `authenticate`, records without a valid seal are skipped and reported. */
 export interface LedgerReadOptions {
   readonly authenticate?: (seal: string | undefined, hash: string) => Promise<boolean>;
@@ -40,8 +57,9 @@ const decoder = new TextDecoder();
 
 /**
  * The audit ledger's storage: one JetStream stream per network (`TETHER_<net>_AUDIT`), records in
- * chain order, each stored as its RFC 8785 canonical JSON. Appends are pipelined with an expected
- * last sequence, so a record can only land directly after the one the writer chained it to.
+ * chain order, each as its RFC 8785 canonical JSON, several to a message (format 2: one message
+ * per append, sealed once; format 1 ledgers, one record per message, are still read). Appends
+ * carry an expected last sequence, so a message can only land directly after the one before it.
  */
 export class LedgerStream {
   readonly name: string;
@@ -50,9 +68,12 @@ export class LedgerStream {
   readonly #jsm: JetStreamManager;
   readonly #subjects: NetworkSubjects;
   readonly #options: LedgerStreamOptions;
+  readonly #nc: NatsConnection;
   #lastSeq = 0;
+  #anchoring: Promise<void> = Promise.resolve();
 
-  private constructor(js: JetStreamClient, jsm: JetStreamManager, subjects: NetworkSubjects, options: LedgerStreamOptions) {
+  private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, subjects: NetworkSubjects, options: LedgerStreamOptions) {
+    this.#nc = nc;
     this.#js = js;
     this.#jsm = jsm;
     this.name = subjects.auditStream();
@@ -85,21 +106,22 @@ export class LedgerStream {
       deny_purge: options.denyDelete ?? true,
     });
     await LedgerStream.#openAnchors(nc, subjects, options.replicas);
-    const stream = new LedgerStream(jetstream(nc), await jetstreamManager(nc), subjects, options);
+    const stream = new LedgerStream(nc, jetstream(nc), await jetstreamManager(nc), subjects, options);
     stream.#lastSeq = info.state.last_seq;
     return stream;
   }
 
-  /** The stored message at `seq` as a record, if it is one the ledger wrote (sealed), else why not. */
-  async #genuineAt(seq: number): Promise<{ record: LedgerRecord } | { foreign: string } | undefined> {
+  /** The stored message at `seq` as the records it holds, if the ledger wrote it (sealed), else why not. */
+  async #genuineAt(seq: number): Promise<{ records: LedgerRecord[] } | { foreign: string } | undefined> {
     const m = await this.#jsm.streams.getMessage(this.name, { seq }).catch(() => null);
     if (m === null) return undefined;
     return genuine(m.data, m.header, this.#options.authenticate);
   }
 
   /**
-   * The last `n` genuine records (chain order), for resuming after a restart, and the stream
-   * sequences of the foreign messages met on the way (not adopted: they do not carry a valid seal).
+   * The last `n` genuine records or more (chain order; whole messages are read), for resuming after
+   * a restart, and the stream sequences of the foreign messages met on the way (not adopted: they
+   * do not carry a valid seal).
    */
   async tail(n: number): Promise<{ records: LedgerRecord[]; foreign: number[] }> {
     const info = await this.#jsm.streams.info(this.name);
@@ -110,62 +132,76 @@ export class LedgerStream {
       const g = await this.#genuineAt(seq);
       if (g === undefined) continue;
       if ("foreign" in g) foreign.unshift(seq);
-      else out.unshift(g.record);
+      else out.unshift(...g.records);
     }
     return { records: out, foreign };
   }
 
   /**
-   * Appends records in order; resolves when all are stored, with the stream sequences of foreign
-   * messages that some client published in between (the appends' expected-sequence check caught
-   * them). Those are skipped, never chained onto: the records are published again after them.
+   * Appends records (consecutive in the chain, continuing the stored ones) in order, as one message
+   * (format 2, see `encodeLedgerBatch`) or a few when they exceed the server's payload limit, each
+   * sealed once over its last record's hash. Messages are published one at a time with an expected
+   * last sequence, so a message can only land directly after the one before it. Resolves when all
+   * are stored; the head anchor and `options.anchors` are then published in the background, in
+   * order (`flush` waits for them); the result names the stream
+   * sequences of foreign messages some client published in between. Those are skipped, never
+   * chained onto: the message is published again after them.
    */
-  async append(records: readonly LedgerRecord[]): Promise<{ foreign: number[] }> {
-    const sealed = await Promise.all(records.map(async (record) => ({ record, seal: this.#options.seal === undefined ? undefined : await this.#options.seal(record.hash) })));
+  async append(records: readonly LedgerRecord[], options: LedgerAppendOptions = {}): Promise<{ foreign: number[] }> {
+    const jsons = options.encoded ?? records.map((r) => canonicalJson(r));
+    const messages = batchMessages(records, jsons, this.#maxPayload());
+    const sealed = await Promise.all(messages.map(async (m) => ({ ...m, seal: this.#options.seal === undefined ? undefined : await this.#options.seal(m.last.hash) })));
     const foreign: number[] = [];
-    let pending = sealed;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const start = this.#lastSeq;
-      const results = await Promise.allSettled(pending.map(({ record, seal }, i) => {
-        const h = natsHeaders();
-        if (seal !== undefined) h.set(RECORD_SEAL_HEADER, seal);
-        return this.#js.publish(this.#subject, encoder.encode(canonicalJson(record)), {
-          expect: { lastSequence: start + i },
-          msgID: `${record.network}-${record.index}`,
-          headers: h,
-        });
-      }));
-      const stored = results.findIndex((r) => r.status === "rejected");
-      if (stored === -1) {
-        this.#lastSeq = start + pending.length;
-        break;
-      }
-      const failed = results[stored] as PromiseRejectedResult;
-      const last = (await this.#jsm.streams.info(this.name)).state.last_seq;
-      if (attempt >= 3 || last === start + stored) {
-        this.#lastSeq = last;
-        throw new TetherError("ERR_LEDGER_UNAVAILABLE", `ledger append failed: ${String(failed.reason)}`, { cause: failed.reason });
-      }
-      // messages after ours that we did not write: foreign (a duplicate msgID of ours is deduplicated, not stored)
-      const mine = new Set(pending.slice(0, stored).map((p) => p.record.hash));
-      const left = pending.slice(stored);
-      for (let seq = start + stored + 1; seq <= last; seq++) {
-        const g = await this.#genuineAt(seq);
-        if (g !== undefined && "record" in g && left.some((p) => p.record.hash === g.record.hash)) {
-          left.splice(left.findIndex((p) => p.record.hash === g.record.hash), 1);
-          continue;
-        }
-        if (g !== undefined && "record" in g && mine.has(g.record.hash)) continue;
-        foreign.push(seq);
-      }
-      this.#lastSeq = last;
-      pending = left;
-    }
+    for (const message of sealed) await this.#publish(message, foreign);
     const head = sealed.at(-1);
-    if (head?.seal !== undefined) {
-      await this.anchor({ kind: "head", network: head.record.network, index: head.record.index, hash: head.record.hash, signature: head.seal });
-    }
+    const anchors = [...(head?.seal === undefined ? [] : [{ kind: "head" as const, network: head.last.network, index: head.last.index, hash: head.last.hash, signature: head.seal }]), ...(options.anchors ?? [])];
+    // anchors follow in the background (the caller's receipts need not wait a second round trip),
+    // one append's after the previous one's, so the latest anchor is never older than one append
+    const previous = this.#anchoring;
+    this.#anchoring = previous.then(() => Promise.all(anchors.map((a) => this.anchor(a)))).then(
+      () => undefined,
+      () => undefined, // a lost anchor is superseded by the next append's
+    );
     return { foreign };
+  }
+
+  /** Resolves when the anchors of every append so far are published (or failed): call before closing. */
+  async flush(): Promise<void> {
+    await this.#anchoring;
+  }
+
+  #maxPayload(): number {
+    // at most 1 MiB, so that a reader's fetch of 8 MiB always holds a whole message
+    return Math.max(64 * 1024, Math.min(this.#nc.info?.max_payload ?? 1024 * 1024, 1024 * 1024) - 16 * 1024);
+  }
+
+  /** Publishes one message right after the last stored one, skipping (and collecting) foreign messages. */
+  async #publish(message: SealedMessage, foreign: number[]): Promise<void> {
+    const h = natsHeaders();
+    if (message.seal !== undefined) h.set(RECORD_SEAL_HEADER, message.seal);
+    for (let attempt = 0; ; attempt++) {
+      const start = this.#lastSeq;
+      try {
+        const ack = await this.#js.publish(this.#subject, message.data, { expect: { lastSequence: start }, msgID: message.id, headers: h });
+        this.#lastSeq = ack.duplicate ? start : ack.seq;
+        return;
+      } catch (error) {
+        const last = (await this.#jsm.streams.info(this.name)).state.last_seq;
+        if (attempt >= 3 || last === start) {
+          this.#lastSeq = last;
+          throw new TetherError("ERR_LEDGER_UNAVAILABLE", `ledger append failed: ${String(error)}`, { cause: error });
+        }
+        // messages after ours that we did not write: foreign (ours may be among them when only its ack was lost)
+        let stored = false;
+        for (let seq = start + 1; seq <= last; seq++) {
+          const g = await this.#genuineAt(seq);
+          if (g !== undefined && "records" in g && g.records.at(-1)?.hash === message.last.hash) stored = true;
+          else foreign.push(seq);
+        }
+        this.#lastSeq = last;
+        if (stored) return;
+      }
+    }
   }
 
   /** Stores the latest signed checkpoint in the anchor stream (outside the ledger stream). */
@@ -185,7 +221,7 @@ export class LedgerStream {
     }
   }
 
-  /** Every stored record as raw JSON values, in stream order (verification parses them itself). */
+  /** Every stored record as raw JSON values, in chain order (a message's records in turn) (verification parses them itself). */
   static async readAll(nc: NatsConnection, subjects: NetworkSubjects, options: LedgerReadOptions = {}): Promise<unknown[]> {
     const out: unknown[] = [];
     for await (const record of (await LedgerStream.read(nc, subjects, options)).records) out.push(record);
@@ -193,21 +229,28 @@ export class LedgerStream {
   }
 
   /**
-   * The stored records as raw JSON values, in stream order, read in batches of 1,000 as they are
-   * consumed (memory does not grow with the ledger). `total` is how many are stored when the read
-   * begins; records appended later are not read.
+   * The stored records as raw JSON values, in chain order (a message's records in turn), read in
+   * fetches of about 8 MiB as they are consumed (memory does not grow with the
+   * ledger). Messages stored after the read begins are not read. `total` is how many records the
+   * ledger holds by its last message's last index (a progress hint; undefined when that message is
+   * not the ledger's own, with `authenticate`, or does not parse).
    */
-  static async read(nc: NatsConnection, subjects: NetworkSubjects, options: LedgerReadOptions = {}): Promise<{ total: number; records: AsyncIterable<unknown> }> {
+  static async read(nc: NatsConnection, subjects: NetworkSubjects, options: LedgerReadOptions = {}): Promise<{ total?: number; records: AsyncIterable<unknown> }> {
     const jsm = await jetstreamManager(nc);
     const name = subjects.auditStream();
     const info = await jsm.streams.info(name).catch(() => undefined);
-    const total = info?.state.messages ?? 0;
+    const messages = info?.state.messages ?? 0;
+    const last = messages === 0 ? null : await jsm.streams.getMessage(name, { seq: info?.state.last_seq ?? 0 }).catch(() => null);
+    const head = last === null ? undefined : await genuine(last.data, last.header, options.authenticate);
+    const total = messages === 0 ? 0 : head !== undefined && "records" in head ? (head.records.at(-1)?.index ?? -1) + 1 : undefined;
     async function* records(): AsyncGenerator<unknown> {
-      if (total === 0) return;
+      if (messages === 0) return;
       const consumer = await jetstream(nc).consumers.get(name, { deliver_policy: DeliverPolicy.All });
       let seen = 0;
-      while (seen < total) {
-        const batch = await consumer.fetch({ max_messages: Math.min(1_000, total - seen), expires: 5_000 });
+      // about 8 MiB per fetch by the stream's mean message size (a message holds up to 1 MiB of records)
+      const perFetch = Math.max(1, Math.min(1_000, Math.floor((8 * 1024 * 1024) / Math.max(1, (info?.state.bytes ?? 0) / messages))));
+      while (seen < messages) {
+        const batch = await consumer.fetch({ max_messages: Math.min(perFetch, messages - seen), expires: 5_000 });
         let got = 0;
         for await (const m of batch) {
           got++;
@@ -226,30 +269,63 @@ export class LedgerStream {
           } catch {
             value = text; // not JSON: verification reports it where it stands
           }
-          yield value;
+          yield* ledgerMessageRecords(value);
         }
         if (got === 0) return; // nothing more arrived within `expires`
       }
     }
-    return { total, records: records() };
+    return { ...(total === undefined ? {} : { total }), records: records() };
   }
 }
 
-/** A stored message as a genuine record, or why it is foreign (unparseable, or no valid seal). */
+/**
+ * A stored message as the genuine records it holds, or why it is foreign: it does not parse, its
+ * records are not sound and consecutive, or it carries no valid seal over its last record's hash.
+ */
 const genuine = async (
   data: Uint8Array,
   header: MsgHdrs | undefined,
   authenticate: LedgerStreamOptions["authenticate"],
-): Promise<{ record: LedgerRecord } | { foreign: string }> => {
-  let record: LedgerRecord | undefined;
+): Promise<{ records: LedgerRecord[] } | { foreign: string }> => {
+  let records: LedgerRecord[] | undefined;
   try {
-    record = safeParseRecord(JSON.parse(decoder.decode(data)));
+    records = chainedMessageRecords(JSON.parse(decoder.decode(data)));
   } catch {
-    record = undefined;
+    records = undefined;
   }
-  if (record === undefined) return { foreign: "not a ledger record" };
-  if (authenticate !== undefined && !(await authenticate(header?.get(RECORD_SEAL_HEADER) || undefined, record.hash))) {
+  const last = records?.at(-1);
+  if (records === undefined || last === undefined) return { foreign: "not a ledger record" };
+  if (authenticate !== undefined && !(await authenticate(header?.get(RECORD_SEAL_HEADER) || undefined, last.hash))) {
     return { foreign: "no valid ledger seal" };
   }
-  return { record };
+  return { records };
+};
+
+interface SealedMessage {
+  readonly data: Uint8Array;
+  readonly id: string;
+  readonly last: LedgerRecord;
+  readonly seal: string | undefined;
+}
+
+/** Records cut into messages of at most `maxBytes` (a record larger than that travels alone). */
+const batchMessages = (records: readonly LedgerRecord[], jsons: readonly string[], maxBytes: number): Omit<SealedMessage, "seal">[] => {
+  const out: Omit<SealedMessage, "seal">[] = [];
+  let from = 0;
+  let bytes = 0;
+  const cut = (to: number) => {
+    const first = records[from];
+    const last = records[to - 1];
+    if (first === undefined || last === undefined) return;
+    out.push({ data: encoder.encode(encodeLedgerBatch(jsons.slice(from, to))), id: `${last.network}-${first.index}-${last.index}`, last });
+    from = to;
+    bytes = 0;
+  };
+  for (let i = 0; i < records.length; i++) {
+    const size = Buffer.byteLength(jsons[i] ?? "", "utf8") + 1;
+    if (i > from && bytes + size > maxBytes) cut(i);
+    bytes += size;
+  }
+  cut(records.length);
+  return out;
 };

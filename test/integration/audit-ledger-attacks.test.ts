@@ -2,10 +2,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { AuditLedger, createAuditLedgerDeps } from "../../actors/index.ts";
-import { appendRecord, canonicalJson, networkSubjects, parseRecord, safeParseRecord, type LedgerRecord } from "../../protocols/index.ts";
+import {
+  RECORD_SEAL_HEADER,
+  appendRecord,
+  canonicalJson,
+  encodeLedgerBatch,
+  ledgerMessageRecords,
+  networkSubjects,
+  parseRecord,
+  safeParseRecord,
+  type LedgerRecord,
+} from "../../protocols/index.ts";
 import { LedgerStream, type Node, type NodeOptionsInput } from "../../runtime/index.ts";
 import { Stepper } from "../support/chain-actors.ts";
 import { startNode, startServer } from "../support/nats.ts";
@@ -27,14 +37,25 @@ const startLedger = async (url: string, options: { allowDelete?: boolean } = {})
   return node;
 };
 
-/** The attacker: a plain NATS client that reads the ledger's last record and publishes a well-formed successor. */
-const forgeApproval = async (nc: NatsConnection): Promise<number> => {
+/**
+ * The attacker: a plain NATS client that reads the ledger's last record and publishes a well-formed
+ * successor: a bare record (format 1), or a batch message (format 2) of two forged records carrying
+ * the seal header of the ledger's own last message (a replayed seal over another hash).
+ */
+const forgeApproval = async (nc: NatsConnection, form: "record" | "batch-with-copied-seal" = "record"): Promise<number> => {
   const jsm = await jetstreamManager(nc);
   const last = await jsm.streams.getMessage(subjects.auditStream(), { last_by_subj: subjects.audit() });
-  const prev = parseRecord(JSON.parse(new TextDecoder().decode(last?.data)));
-  const forged = appendRecord(prev, { network: "default", kind: "event", body: { event: "approval.granted", subject: "mallory", details: { by: "nobody" } }, at: Date.now() });
-  const ack = await jetstream(nc).publish(subjects.audit(), new TextEncoder().encode(canonicalJson(forged)));
-  return ack.seq;
+  const prev = parseRecord(ledgerMessageRecords(JSON.parse(new TextDecoder().decode(last?.data))).at(-1));
+  const approval = (p: LedgerRecord, who: string) =>
+    appendRecord(p, { network: "default", kind: "event", body: { event: "approval.granted", subject: who, details: { by: "nobody" } }, at: Date.now() });
+  const forged = approval(prev, "mallory");
+  if (form === "record") return (await jetstream(nc).publish(subjects.audit(), new TextEncoder().encode(canonicalJson(forged)))).seq;
+  const seal = last?.header?.get(RECORD_SEAL_HEADER) ?? "";
+  expect(seal).not.toBe("");
+  const h = natsHeaders();
+  h.set(RECORD_SEAL_HEADER, seal);
+  const body = encodeLedgerBatch([canonicalJson(forged), canonicalJson(approval(forged, "trudy"))]);
+  return (await jetstream(nc).publish(subjects.audit(), new TextEncoder().encode(body), { headers: h })).seq;
 };
 
 const violations = (records: unknown[]): LedgerRecord[] =>
@@ -87,6 +108,36 @@ describe("the audit ledger against a client on the bus", () => {
     // the genuine chain never links to the forged record
     const exported = (await runTether(["audit", "export", "--nats", server.url])).stdout.trim().split("\n").map((l) => parseRecord(JSON.parse(l)));
     expect(exported.some((r) => r.kind === "event" && r.body.event === "approval.granted")).toBe(false);
+  });
+
+  it("skips a forged batch message carrying a seal copied from a genuine one, live and on restart", async () => {
+    await using server = await startServer();
+    await using first = await startLedger(server.url);
+    await using node = await startNode(server.url, regulated());
+    await node.spawn("intake", Stepper);
+    await node.spawn("builder", Stepper);
+    await node.ref<typeof Stepper>("intake").ask({ type: "step", hops });
+    const attacker = await connect({ servers: server.url });
+    try {
+      const live = await forgeApproval(attacker, "batch-with-copied-seal");
+      const r = await node.ref<typeof Stepper>("intake").ask({ type: "step", hops });
+      expect(r.actions).toEqual(hops.map((h) => h.action));
+      await first.close();
+      const whileStopped = await forgeApproval(attacker, "batch-with-copied-seal");
+      await using back = await startLedger(server.url);
+      await node.ref<typeof Stepper>("intake").ask({ type: "step", hops });
+      await back.ref<typeof AuditLedger>("audit").ask({ type: "tether.audit.v1.checkpoint" });
+      const reported = violations(await LedgerStream.readAll(back.nats, subjects)).flatMap((v) => (v.body as { details: { streamSequences?: number[] } }).details.streamSequences ?? []);
+      expect(reported).toEqual(expect.arrayContaining([live, whileStopped]));
+      const verify = await runTether(["audit", "verify", "--nats", server.url]);
+      expect({ code: verify.code, stderr: verify.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(verify.stdout).toMatch(new RegExp(`ledger OK: .*2 foreign record\\(s\\) skipped .* at stream sequence ${live}, ${whileStopped}`));
+      const exported = (await runTether(["audit", "export", "--nats", server.url])).stdout.trim().split("\n").map((l) => parseRecord(JSON.parse(l)));
+      expect(exported.some((x) => x.kind === "event" && x.body.event === "approval.granted")).toBe(false);
+      expect(exported.filter((x) => x.kind === "ect")).toHaveLength(3 * hops.length);
+    } finally {
+      await attacker.close();
+    }
   });
 
   it("fails verify, naming deletion against the anchor, when the whole ledger stream is deleted", async () => {

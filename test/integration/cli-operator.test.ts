@@ -72,7 +72,7 @@ describe("tether ask / tell / nodes / agents / dlq against a live node", () => {
       runTether(["tell", "ghost", '{"type":"add","n":1}'], env),
       runTether(["ask", "cli-counter", '{"type":"nope"}'], env),
       runTether(["nodes", "ls", "--json"], env),
-      gone.exited,
+      Promise.race([gone.exited, new Promise((r) => setTimeout(() => r(`hung; stdout: ${gone.stdout}; stderr: ${gone.stderr}`), 60_000))]),
     ]);
     expect({ code: added.code, out: added.stdout, err: added.stderr }).toEqual({ code: 0, out: "2\n", err: "" });
     expectCodedError(ghostTell, "ERR_ACTOR_NOT_FOUND", /no live actor ghost/);

@@ -52,9 +52,23 @@ export class TetherProcess implements AsyncDisposable {
   }
 }
 
-/** Runs `tether …` to completion and returns its exit code and output. */
-export const runTether = async (args: string[], env: Record<string, string> = {}, options: { loader?: "tsx" | "tsx/esm" } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+/**
+ * Runs `tether …` to completion and returns its exit code and output. A command still running after
+ * `timeoutMs` (default 60 s) is killed and reported as code null with a `timed out` line naming it on
+ * stderr, so a hung command fails its test's assertion by name instead of the test's timeout.
+ */
+export const runTether = async (
+  args: string[],
+  env: Record<string, string> = {},
+  options: { loader?: "tsx" | "tsx/esm"; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> => {
   await using p = new TetherProcess(args, env, options);
-  const code = await p.exited;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), options.timeoutMs ?? 60_000)));
+  const code = await Promise.race([p.exited, timedOut]);
+  clearTimeout(timer);
+  if (code === "timeout") {
+    return { code: null, stdout: p.stdout, stderr: `${p.stderr}\n[test] timed out: tether ${args.join(" ")}\n` };
+  }
   return { code, stdout: p.stdout, stderr: p.stderr };
 };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { TetherError, type FailureNotice, type SupervisorCheckpoint, type SupervisorMessage } from "../../../protocols/index.ts";
-import { FakeClock, type ActorContext, type ActorRef } from "../../../runtime/index.ts";
+import { FakeClock, MetricNames, TetherMetrics, type ActorContext, type ActorRef } from "../../../runtime/index.ts";
 import { SupervisorActor, constantBackoff, defineSupervisor, type SupervisionPort, type SupervisorEvent, type SupervisorSpec } from "../../../supervisors/index.ts";
+import { TestMeters } from "../../support/metrics.ts";
 import { codeOf } from "./support.ts";
 
 class Worker {
@@ -13,6 +14,9 @@ class Worker {
 class FakePort implements SupervisionPort {
   readonly nodeId = "here";
   readonly clock = new FakeClock(1_000_000);
+  /** A real SDK provider, not the global one: restarts are counted through the port. */
+  readonly meters = new TestMeters();
+  readonly metrics = new TetherMetrics(this.meters.provider, { network: "default", node: "here" });
   readonly placement = new Map<string, string>();
   readonly dead = new Set<string>();
   readonly told: SupervisorMessage[] = [];
@@ -133,6 +137,7 @@ describe("SupervisorActor", () => {
     expect(port.placement.get("a")).toBe("here");
     expect(actor.state.children["a"]?.node).toBe("here");
     expect(actor.state).toMatchObject({ phase: "running", restarts: 1 });
+    expect(await port.meters.total(MetricNames.actorRestarts, { "tether.supervisor.id": "tree", "tether.node": "here" })).toBe(1);
     expect(actor.state.restartTimes).toHaveLength(1); // checkpointed: the next host keeps counting
   });
 

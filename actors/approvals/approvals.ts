@@ -1,0 +1,140 @@
+import {
+  ApprovalRecord,
+  ReroutedAction,
+  TetherError,
+  hasCode,
+  isTetherError,
+  type ApprovalPolicy,
+  type Explanation,
+} from "../../protocols/index.ts";
+import type { ApprovalPort, Clock, ControlSigner, Node } from "../../runtime/index.ts";
+import { ApprovalsActor } from "./approvals-actor.ts";
+import { approvalsPort } from "./approvals-port.ts";
+
+/** The approvals actor's id unless told otherwise: one per network. */
+export const APPROVALS_ACTOR_ID = "approvals";
+
+export interface ApprovalsOptions {
+  readonly actorId?: string;
+  /** The clock deadlines run on (default the node's); tests pass a `FakeClock`. */
+  readonly clock?: Clock;
+  readonly tickMs?: number;
+  /** One round of waiting for a decision; a round that times out (or meets a failover) is asked again. Default 30 s. */
+  readonly waitRoundMs?: number;
+}
+
+const RETRY = new Set(["ERR_ASK_TIMEOUT", "ERR_ACTOR_NOT_FOUND", "ERR_ACTOR_STOPPED", "ERR_ACTOR_FENCED", "ERR_NODE_UNREACHABLE", "ERR_TRANSPORT_FAILED"]);
+
+/**
+ * Approval gates over one node: `register` lets the node host the approvals actor (and take it over
+ * when its node dies), `start` also starts it unless it runs somewhere already, and the instance is the
+ * `ApprovalPort` the approval link uses, plus the operator API (list, show, decide).
+ *
+ *   const approvals = new ApprovalClient();
+ *   const node = await Node.create(opts, { actionInterceptors: [approvalLink({ policies, port: approvals, clock })] });
+ *   await approvals.attach(node).start();
+ */
+export class ApprovalClient implements ApprovalPort {
+  readonly actorId: string;
+  readonly #options: ApprovalsOptions;
+  #node: Node | undefined;
+
+  constructor(options: ApprovalsOptions = {}) {
+    this.actorId = options.actorId ?? APPROVALS_ACTOR_ID;
+    this.#options = options;
+  }
+
+  /** Binds the client to a node without letting it host the approvals actor (the CLI's short-lived node). */
+  use(node: Node): this {
+    this.#node = node;
+    return this;
+  }
+
+  /** Binds the client to its node and registers the approvals actor type there (for failover). */
+  attach(node: Node): this {
+    this.#node = node;
+    node.registerType(ApprovalsActor, { args: [{ port: approvalsPort(node, this.#options.clock), ...(this.#options.tickMs === undefined ? {} : { tickMs: this.#options.tickMs }) }] });
+    return this;
+  }
+
+  /** Starts the approvals actor on this node (resuming its checkpoint) unless a live node runs it. */
+  async start(): Promise<this> {
+    const node = this.#bound();
+    try {
+      await node.spawn(this.actorId, ApprovalsActor, {
+        args: [{ port: approvalsPort(node, this.#options.clock), ...(this.#options.tickMs === undefined ? {} : { tickMs: this.#options.tickMs }) }],
+        restore: true,
+      });
+    } catch (error) {
+      if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
+    }
+    return this;
+  }
+
+  #bound(): Node {
+    if (this.#node === undefined) throw new TetherError("ERR_CONFIG_INVALID", "the approval client is not attached to a node (call attach(node) after Node.create)");
+    return this.#node;
+  }
+
+  #ask(msg: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.#bound()
+      .ref(this.actorId)
+      .ask(msg, timeoutMs === undefined ? {} : { timeoutMs });
+  }
+
+  async open(request: { policy: ApprovalPolicy; actorId: string; action: string; wid: string | undefined; explanation: Explanation; parentJti: string | undefined }): Promise<ApprovalRecord> {
+    const msg = {
+      type: "tether.approvals.v1.open",
+      policy: request.policy,
+      actorId: request.actorId,
+      action: request.action,
+      explanation: request.explanation,
+      ...(request.wid === undefined ? {} : { wid: request.wid }),
+      ...(request.parentJti === undefined ? {} : { parentJti: request.parentJti }),
+    };
+    return ApprovalRecord.parse(await this.#ask(msg));
+  }
+
+  async wait(id: string, signal: AbortSignal): Promise<ApprovalRecord> {
+    const round = this.#options.waitRoundMs ?? 30_000;
+    for (;;) {
+      if (signal.aborted) throw new TetherError("ERR_HANDLER_ABORTED", `aborted while waiting for approval ${id}`);
+      try {
+        return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.await", id }, round));
+      } catch (error) {
+        if (!isTetherError(error) || !RETRY.has(error.code)) throw error;
+        // the approvals actor failed over or the round ran out: ask again (its checkpoint has the approval)
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async consume(id: string): Promise<ApprovalRecord> {
+    return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.consume", id }));
+  }
+
+  reroute(to: string, request: { approvalId: string; actorId: string; action: string; params: Record<string, unknown> }): Promise<unknown> {
+    const msg: ReroutedAction = { type: "tether.approvals.v1.rerouted", ...request };
+    return this.#bound().ref(to).ask(msg);
+  }
+
+  async compensate(wid: string): Promise<void> {
+    await this.#bound().rollback({ workflow: wid });
+  }
+
+  /** Every approval the actor holds (optionally of one status). */
+  async list(status?: ApprovalRecord["status"]): Promise<ApprovalRecord[]> {
+    const reply = await this.#ask({ type: "tether.approvals.v1.list", ...(status === undefined ? {} : { status }) });
+    return ApprovalRecord.array().parse(reply);
+  }
+
+  async get(id: string): Promise<ApprovalRecord> {
+    return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.get", id }));
+  }
+
+  /** Signs a decision with `signer` (an approver's key) and sends it; resolves with the approval as decided. */
+  async decide(signer: ControlSigner, id: string, decision: "approve" | "reject" | "revoke", reason?: string): Promise<ApprovalRecord> {
+    const envelope = await signer.sign({ type: "tether.approval.v1.decision", approvalId: id, decision, ...(reason === undefined ? {} : { reason }) }, this.actorId);
+    return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.decide", envelope }));
+  }
+}
