@@ -23,7 +23,7 @@ export const registerAgentsCommand = (program: Command): void => {
       .addOption(natsOption())
       .option("--network <name>", "network (tenant) name", "default"),
   ).action((flags: AgentsLsFlags) =>
-    withConnection(flags.nats, async (nc) => {
+    withConnection(flags, async (nc) => {
       const registry = await Registry.open(nc, networkSubjects(flags.network), { replicas: 1, clock: systemClock });
       const [actors, nodes] = await Promise.all([registry.listActors(), registry.listNodes()]);
       const now = systemClock.now();

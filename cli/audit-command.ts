@@ -5,12 +5,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AuditLedger, createAuditLedgerDeps } from "../actors/index.ts";
 import { TetherError, canonicalJson, networkSubjects, recordSealValid, stitchWorkflow, verifyLedgerStream, type ResolveCheckpointKey } from "../protocols/index.ts";
 import { KeyRegistry, LedgerStream, Node, type LedgerAnchor, createStderrLogger, silentLogger, systemClock } from "../runtime/index.ts";
-import { withConnection } from "./connection.ts";
+import { openConnection, withConnection } from "./connection.ts";
 import { loadJwks } from "./jwks.ts";
 import { natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
 import { startProgress } from "./progress.ts";
 import { parsePositiveInt, parseServers, serversOrEmbedded } from "./servers.ts";
+import { nodeTls, type TlsFlags } from "./tls-options.ts";
 
 interface LedgerFlags {
   nats: string;
@@ -68,7 +69,7 @@ const withLedger = async <T>(flags: LedgerFlags, fn: (ledger: LedgerSource, reso
   const fromJwks: ResolveCheckpointKey | undefined = jwks === undefined ? undefined : (kid) => jwks.resolve(kid);
   if (flags.file !== undefined && fromJwks !== undefined) return fn({ ...readJsonl(flags.file), sealKey: fromJwks }, fromJwks);
   const file = flags.file === undefined ? undefined : readJsonl(flags.file);
-  return withConnection(flags.nats, async (nc) => {
+  return withConnection(flags, async (nc) => {
     const subjects = networkSubjects(flags.network ?? "default");
     await using keys = await KeyRegistry.open(nc, subjects, { replicas: 1, clock: systemClock, logger: silentLogger });
     const resolveKey: ResolveCheckpointKey = fromJwks ?? ((kid) => keys.resolve(kid));
@@ -116,11 +117,12 @@ export const registerAuditCommand = (program: Command): void => {
     .option("--replicas <n>", "JetStream replicas", parsePositiveInt("--replicas"))
     .option("--key-dir <dir>", "directory of the ledger's private key", ".tether/keys")
     .option("--checkpoint-every <n>", "records per signed checkpoint", parsePositiveInt("--checkpoint-every"), 100)
-    .action(async (flags: { nats: string; embedded?: boolean; network: string; replicas?: number; keyDir: string; checkpointEvery: number }, command: Command) => {
+    .action(async (flags: TlsFlags & { nats: string; embedded?: boolean; network: string; replicas?: number; keyDir: string; checkpointEvery: number }, command: Command) => {
       const node = await Node.create(
         {
           network: flags.network,
           servers: serversOrEmbedded(flags, command.getOptionValueSource("nats")),
+          ...nodeTls(flags),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           assurance: { keyDir: flags.keyDir },
         },
@@ -146,8 +148,8 @@ export const registerAuditCommand = (program: Command): void => {
     .description("ask the ledger to close the current batch with a signed checkpoint now")
     .addOption(natsOption())
     .option("--network <name>", "network name", "default")
-    .action(async (flags: { nats: string; network: string }) => {
-      const node = await Node.create({ network: flags.network, servers: parseServers(flags.nats) }, { logger: silentLogger });
+    .action(async (flags: TlsFlags & { nats: string; network: string }) => {
+      const node = await Node.create({ network: flags.network, servers: parseServers(flags.nats), ...nodeTls(flags) }, { logger: silentLogger });
       try {
         const r = (await node.ref<typeof AuditLedger>("audit").ask({ type: "tether.audit.v1.checkpoint" })) as { checkpoint?: number | null };
         process.stdout.write(r.checkpoint === null || r.checkpoint === undefined ? "nothing to checkpoint\n" : `checkpoint at index ${r.checkpoint}\n`);
@@ -243,7 +245,7 @@ export const registerAuditCommand = (program: Command): void => {
     .option("--network <name>", "network name", "default")
     .requiredOption("--out <file>", "where to write the anchor (JSON)")
     .action((flags: { nats: string; network: string; out: string }) =>
-      withConnection(flags.nats, async (nc) => {
+      withConnection(flags, async (nc) => {
         const subjects = networkSubjects(flags.network);
         const anchor = (await LedgerStream.latestAnchor(nc, subjects, "head")) ?? (await LedgerStream.latestAnchor(nc, subjects, "checkpoint"));
         if (anchor === undefined) throw new TetherError("ERR_AUDIT_RECORD_INVALID", `network ${flags.network} has no anchor yet (no signed checkpoint)`);
@@ -287,7 +289,7 @@ export const registerAuditCommand = (program: Command): void => {
     .requiredOption("--workflow <wid>", "workflow id")
     .option("--ledger <network[@urls]>", "a network's live ledger (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(natsOption("default NATS URLs for --ledger entries without @urls"))
-    .action(async (flags: { workflow: string; ledger: string[]; nats: string }) => {
+    .action(async (flags: TlsFlags & { workflow: string; ledger: string[]; nats: string }) => {
       if (flags.ledger.length < 1) throw new TetherError("ERR_CONFIG_INVALID", "give at least one --ledger <network[@urls]>");
       const sources: { network: string; records: unknown[] }[] = [];
       const resolvers: KeyRegistry[] = [];
@@ -295,8 +297,7 @@ export const registerAuditCommand = (program: Command): void => {
       try {
         for (const spec of flags.ledger) {
           const [network = "", urls] = spec.split("@");
-          const { connect } = await import("@nats-io/transport-node");
-          const nc = await connect({ servers: parseServers(urls ?? flags.nats), maxReconnectAttempts: 0, timeout: 5_000 });
+          const nc = await openConnection({ ...flags, nats: urls ?? flags.nats });
           connections.push(nc);
           resolvers.push(await KeyRegistry.open(nc, networkSubjects(network), { replicas: 1, clock: systemClock, logger: silentLogger }));
           sources.push({ network, records: await LedgerStream.readAll(nc, networkSubjects(network)) });

@@ -1,17 +1,28 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TetherError } from "../protocols/index.ts";
+import { natsConnectError, natsTlsConnectOptions } from "../runtime/index.ts";
 import { parseServers } from "./servers.ts";
+import { tlsFromFlags, type TlsFlags } from "./tls-options.ts";
+
+/** The flags a connecting command holds: `--nats` and the TLS flags (cli/tls-options.ts). */
+export interface ConnectionFlags extends TlsFlags {
+  readonly nats?: string;
+}
+
+/** Opens a connection for a one-shot command (no reconnects); a failure is a coded error naming the TLS reason if TLS failed. */
+export const openConnection = async (flags: ConnectionFlags): Promise<NatsConnection> => {
+  const servers = parseServers(flags.nats);
+  if (servers.length === 0) throw new TetherError("ERR_CONFIG_INVALID", "--nats is required (e.g. nats://127.0.0.1:4222)");
+  try {
+    return await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000, ...natsTlsConnectOptions(tlsFromFlags(flags), servers) });
+  } catch (cause) {
+    throw natsConnectError(cause, servers);
+  }
+};
 
 /** Connects to `--nats` for a one-shot command, runs `fn`, and always closes. */
-export const withConnection = async <T>(nats: string | undefined, fn: (nc: NatsConnection) => Promise<T>): Promise<T> => {
-  const servers = parseServers(nats);
-  if (servers.length === 0) throw new TetherError("ERR_CONFIG_INVALID", "--nats is required (e.g. nats://127.0.0.1:4222)");
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000 });
-  } catch (cause) {
-    throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${servers.join(",")}: ${String(cause)}`, { cause });
-  }
+export const withConnection = async <T>(flags: ConnectionFlags, fn: (nc: NatsConnection) => Promise<T>): Promise<T> => {
+  const nc = await openConnection(flags);
   try {
     return await fn(nc);
   } finally {

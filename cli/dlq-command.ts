@@ -61,7 +61,7 @@ export const registerDlqCommand = (program: Command): void => {
     .option("--code <code>", "only records with this error code")
     .option("--actor <id>", "only records meant for this actor")
     .action((flags: DlqFlags & { limit: number; code?: string; actor?: string; json?: boolean }) =>
-      withConnection(flags.nats, async (nc) => {
+      withConnection(flags, async (nc) => {
         const filtered = flags.code !== undefined || flags.actor !== undefined;
         const stream = networkSubjects(flags.network).deadLetterStream();
         // without filters only the tail is read; with them the whole stream is scanned, keeping --limit
@@ -96,7 +96,7 @@ export const registerDlqCommand = (program: Command): void => {
       "tether dlq show '#42'",
     ),
   ).action((id: string, flags: DlqFlags) =>
-    withConnection(flags.nats, async (nc) => {
+    withConnection(flags, async (nc) => {
       const bySeq = /^#\d+$/.test(id) ? Number(id.slice(1)) : undefined;
       const { messages } = await readStream(nc, networkSubjects(flags.network).deadLetterStream(), bySeq === undefined ? undefined : { seq: bySeq });
       for await (const m of messages) {

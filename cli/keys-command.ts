@@ -28,7 +28,7 @@ export const registerKeysCommand = (program: Command): void => {
 
   jsonFlag(common(examples(keys.command("ls").description("list keys: kid, role, owner, status"), "tether keys ls --network default", "tether keys ls --json | jq -r 'select(.status == \"active\") | .kid'"))).action(
     (flags: KeysFlags & { json?: boolean }) =>
-      withConnection(flags.nats, async (nc) => {
+      withConnection(flags, async (nc) => {
         await using registry = await openRegistry(nc, flags.network);
         const rows = registry.list().map((k) => ({ kid: k.kid, alg: k.alg, role: k.role, owner: k.owner, status: k.status, createdAt: new Date(k.createdAt).toISOString() }));
         printRows(flags.json, rows, {
@@ -40,7 +40,7 @@ export const registerKeysCommand = (program: Command): void => {
   );
 
   common(examples(keys.command("jwks").description("print the JWKS of every key that currently verifies (for `tether ect verify --jwks`)"), "tether keys jwks > jwks.json")).action((flags: KeysFlags) =>
-    withConnection(flags.nats, async (nc) => {
+    withConnection(flags, async (nc) => {
       await using registry = await openRegistry(nc, flags.network);
       process.stdout.write(`${JSON.stringify(registry.jwks(), null, 2)}\n`);
     }),
@@ -54,7 +54,7 @@ export const registerKeysCommand = (program: Command): void => {
       .option("--node <id>", "node that applies and records it (default: any live node)")
       .description("revoke a key on every node at once (signed control: checked and recorded by a node)"),
   ).action((kid: string, flags: SignedFlags & { reason: string }) =>
-    withConnection(flags.nats, async (nc) => {
+    withConnection(flags, async (nc) => {
       const signer = await ControlSigner.fromKeyFile(flags.signer ?? "", flags.network);
       const nodeId = flags.node ?? (await findLiveNode(nc, flags.network));
       const answer = (await sendControl(nc, signer, nodeId, { type: "tether.node.v1.key-revoke", kid, reason: flags.reason }, 10_000)) as { role?: string; owner?: string };
@@ -72,7 +72,7 @@ export const registerKeysCommand = (program: Command): void => {
       .option("--alg <alg>", "ES256 or EdDSA", "ES256")
       .description("create a person's key with a role (operators, approvers, …), separate from node keys; published through a signed, recorded key-publish"),
   ).action((name: string, flags: SignedFlags & { out: string; alg: string; role: string }) =>
-    withConnection(flags.nats, async (nc) => {
+    withConnection(flags, async (nc) => {
       const role = KeyRole.safeParse(flags.role);
       if (!role.success || !(PERSON_ROLES as readonly string[]).includes(role.data)) {
         throw new TetherError("ERR_CONFIG_INVALID", `--role must be one of ${PERSON_ROLES.join(", ")}`);

@@ -17,7 +17,7 @@ export const registerNodesCommand = (program: Command): void => {
       .addOption(natsOption())
       .option("--network <name>", "network (tenant) name", "default"),
   ).action((flags: { nats: string; network: string; json?: boolean }) =>
-    withConnection(flags.nats, async (nc) => {
+    withConnection(flags, async (nc) => {
       const registry = await Registry.open(nc, networkSubjects(flags.network), { replicas: 1, clock: systemClock });
       const now = systemClock.now();
       const rows = (await registry.listNodes())

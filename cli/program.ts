@@ -9,6 +9,7 @@ import { registerMessageCommands } from "./message-commands.ts";
 import { registerNodeCommand } from "./node-command.ts";
 import { registerNodesCommand } from "./nodes-command.ts";
 import { DEFAULT_NATS_URL, NATS_URL_ENV } from "./nats-option.ts";
+import { addTlsOptions } from "./tls-options.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
 /** The `tether` command line. Each command registers itself from its own file. */
@@ -20,7 +21,8 @@ export const buildProgram = (): Command => {
     .configureOutput({ outputError: (text, write) => write(`tether: ${text}`) })
     .addHelpText(
       "after",
-      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV}).\n` +
+      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV})\n` +
+        "and --tls-ca/--tls-cert/--tls-key <file> (or $TETHER_TLS_CA/_CERT/_KEY; docs/tls.md).\n" +
         "Errors print `tether: error ERR_CODE: message` and exit 1.\n\n" +
         "Example:\n  $ tether node start --agents examples/triage/agents.ts\n  $ tether ask cli-counter '{\"type\":\"inc\"}'\n",
     );
@@ -34,5 +36,6 @@ export const buildProgram = (): Command => {
   registerKeysCommand(program);
   registerAuditCommand(program);
   registerUsageCommand(program);
+  addTlsOptions(program); // --tls-ca/--tls-cert/--tls-key on every command that takes --nats
   return program;
 };

@@ -20,7 +20,7 @@ export const registerUsageCommand = (program: Command): void => {
   ).action((flags: { by: string; source: string; nats: string; network: string; json?: boolean }) => {
     if (!["agent", "workflow", "network"].includes(flags.by)) throw new TetherError("ERR_CONFIG_INVALID", `--by must be agent, workflow or network, got ${JSON.stringify(flags.by)}`);
     if (!["store", "ledger"].includes(flags.source)) throw new TetherError("ERR_CONFIG_INVALID", `--source must be store or ledger`);
-    return withConnection(flags.nats, async (nc) => {
+    return withConnection(flags, async (nc) => {
       const subjects = networkSubjects(flags.network);
       const tokens: { token: string; network: string }[] = [];
       if (flags.source === "ledger") {

@@ -26,6 +26,11 @@ export { NatsServer, findNatsServerBinary, freeLoopbackPort } from "./embedded/n
 export type { NatsServerOptions } from "./embedded/nats-server.ts";
 export { NatsCluster } from "./embedded/nats-cluster.ts";
 export type { NatsClusterOptions } from "./embedded/nats-cluster.ts";
+export { createDevCertificates, issueCertificate, findOpenssl } from "./embedded/dev-certificates.ts";
+export type { CertificatePair, DevCertificates, DevCertificateOptions, IssueOptions, CertificateUsage } from "./embedded/dev-certificates.ts";
+export { isLoopbackHost, listenerSecurity } from "./embedded/cluster-tls.ts";
+export type { ClusterTlsFiles, ListenerSecurity } from "./embedded/cluster-tls.ts";
+export { NatsTlsOptions, natsTlsConnectOptions, natsConnectError, classifyTlsFailure, TlsFailure } from "./support/nats-tls.ts";
 export { Registry } from "./stores/registry.ts";
 export type { Claim, RegistryOptions } from "./stores/registry.ts";
 export { createStderrLogger, silentLogger, LogLevel } from "./support/logger.ts";

@@ -33,6 +33,7 @@ import { DurableLane } from "./stores/durable-lane.ts";
 import { Registry } from "./stores/registry.ts";
 import { StateStore } from "./stores/state-store.ts";
 import { type Clock } from "./support/clock.ts";
+import { natsConnectError, natsTlsConnectOptions } from "./support/nats-tls.ts";
 import type { Logger } from "./support/logger.ts";
 
 /** Collaborators a node uses; everything is optional and passed explicitly (no globals). */
@@ -89,9 +90,11 @@ export interface Rooms {
 }
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
+  const servers = server === undefined ? options.servers : [server.url];
   try {
     return await connect({
-      servers: server === undefined ? options.servers : [server.url],
+      servers,
+      ...natsTlsConnectOptions(options.tls, servers),
       name: `tether-${options.network}-${nodeId}`,
       reconnectTimeWait: options.reconnectTimeWaitMs,
       reconnectJitter: options.reconnectJitterMs,
@@ -102,7 +105,7 @@ export const connectNats = async (options: NodeOptionsResolved, nodeId: string, 
     });
   } catch (cause) {
     await server?.stop();
-    throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${options.servers.join(",") || server?.url}: ${String(cause)}`, { cause });
+    throw natsConnectError(cause, servers);
   }
 };
 

@@ -4,6 +4,10 @@ import { join, resolve } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { TetherError } from "../../protocols/index.ts";
+import { natsTlsConnectOptions, type NatsTlsOptions } from "../support/nats-tls.ts";
+import { writeClusterConfig } from "./cluster-config.ts";
+import { clientTlsConf, listenerSecurity, routeTlsConf, type ClusterTlsFiles, type ListenerSecurity } from "./cluster-tls.ts";
+import { createDevCertificates } from "./dev-certificates.ts";
 import { NatsServer, freeLoopbackPort } from "./nats-server.ts";
 
 export interface NatsClusterOptions {
@@ -20,7 +24,32 @@ export interface NatsClusterOptions {
   readonly binary?: string;
   /** How long to wait for the JetStream meta leader. Default 30 s. */
   readonly readyTimeoutMs?: number;
+  /** Address the client and route listeners bind to (default 127.0.0.1). Off loopback, TLS is the default. */
+  readonly host?: string;
+  /**
+   * TLS of clients and routes (docs/tls.md). `true`: a development CA and certificates in
+   * `<storeDir>/tls` (made with openssl). Files: your own certificates. `false`: plaintext, refused off
+   * loopback unless `insecurePlaintext`. Default: TLS off loopback, plaintext on it.
+   */
+  readonly tls?: boolean | ClusterTlsFiles;
+  /** With TLS: require a client certificate signed by the CA from every client (mutual TLS). Default false. */
+  readonly verifyClients?: boolean;
+  /** Allow plaintext on a non-loopback `host` (never the default). */
+  readonly insecurePlaintext?: boolean;
+  /** Path of openssl for the development certificates (default /usr/bin/openssl). */
+  readonly openssl?: string;
 }
+
+/** How clients reach a cluster: its TLS settings, for `Node.create({ tls })` and `connect`. */
+interface ClusterSecurity {
+  readonly listener: ListenerSecurity;
+  readonly files: ClusterTlsFiles | undefined;
+  readonly clientTls: NatsTlsOptions | undefined;
+  readonly configFile: string;
+}
+
+const isWildcard = (host: string): boolean => host === "0.0.0.0" || host === "::";
+const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host);
 
 const defaultConfigFile = (): string => resolve(import.meta.dirname, "..", "..", "nats.conf");
 
@@ -34,33 +63,57 @@ export class NatsCluster {
   readonly #ownsStore: boolean;
   readonly #options: Required<Pick<NatsClusterOptions, "configFile" | "size">> & NatsClusterOptions;
   readonly #routePorts: number[];
+  readonly #security: ClusterSecurity;
   #stopped: Promise<void> | undefined;
 
-  private constructor(servers: NatsServer[], storeDir: string, ownsStore: boolean, options: NatsClusterOptions, routePorts: number[]) {
+  private constructor(servers: NatsServer[], storeDir: string, ownsStore: boolean, options: NatsClusterOptions, routePorts: number[], security: ClusterSecurity) {
     this.servers = servers;
+    this.#security = security;
     this.#storeDir = storeDir;
     this.#ownsStore = ownsStore;
     this.#options = { configFile: options.configFile ?? defaultConfigFile(), size: options.size ?? 3, ...options };
     this.#routePorts = routePorts;
   }
 
-  /** Client URLs of every server, for `connect({ servers })`. */
+  /** Client URLs of every server, for `connect({ servers })` (`tls://` when the cluster runs TLS). */
   get urls(): string[] {
     return this.servers.map((s) => s.url);
+  }
+
+  /** True when clients and routes use TLS. */
+  get tls(): boolean {
+    return this.#security.listener.tls;
+  }
+
+  /** The TLS certificate files the servers run with (undefined: plaintext). */
+  get tlsFiles(): ClusterTlsFiles | undefined {
+    return this.#security.files;
+  }
+
+  /** What a client passes as `tls` to reach this cluster (the CA, and a client certificate under mutual TLS). */
+  get clientTls(): NatsTlsOptions | undefined {
+    return this.#security.clientTls;
+  }
+
+  /** The warning to print at start when the listeners are plaintext. */
+  get warning(): string | undefined {
+    return this.#security.listener.warning;
   }
 
   static async start(options: NatsClusterOptions = {}): Promise<NatsCluster> {
     const size = options.size ?? 3;
     const configFile = options.configFile ?? defaultConfigFile();
     const routePorts = options.routePorts !== undefined ? [...options.routePorts] : await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
+    const listener = listenerSecurity(options.host ?? "127.0.0.1", options.tls === undefined ? undefined : options.tls !== false, options.insecurePlaintext);
     const ownsStore = options.storeDir === undefined;
     const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "tether-cluster-"));
     const servers: NatsServer[] = [];
     try {
+      const security = await NatsCluster.#prepareSecurity(listener, configFile, storeDir, options);
       for (let i = 0; i < size; i++) {
-        servers.push(await NatsServer.start(NatsCluster.#serverOptions(i, configFile, routePorts, storeDir, options)));
+        servers.push(await NatsServer.start(NatsCluster.#serverOptions(i, security.configFile, routePorts, storeDir, options, security)));
       }
-      const cluster = new NatsCluster(servers, storeDir, ownsStore, options, routePorts);
+      const cluster = new NatsCluster(servers, storeDir, ownsStore, options, routePorts, security);
       await cluster.waitForJetStream(options.readyTimeoutMs ?? 30_000);
       return cluster;
     } catch (error) {
@@ -70,18 +123,42 @@ export class NatsCluster {
     }
   }
 
-  static #serverOptions(i: number, configFile: string, routePorts: number[], storeDir: string, options: NatsClusterOptions) {
+  /** The certificates (made or given) and the config directory with the generated TLS includes. */
+  static async #prepareSecurity(listener: ListenerSecurity, template: string, storeDir: string, options: NatsClusterOptions): Promise<ClusterSecurity> {
+    const host = options.host ?? "127.0.0.1";
+    const verifyClients = listener.tls && options.verifyClients === true;
+    let files: ClusterTlsFiles | undefined;
+    let clientTls: NatsTlsOptions | undefined;
+    if (listener.tls && typeof options.tls === "object") {
+      files = options.tls;
+      clientTls = { caFile: files.caFile };
+    } else if (listener.tls) {
+      const dev = await createDevCertificates({ dir: join(storeDir, "tls"), hosts: [host], ...(options.openssl === undefined ? {} : { openssl: options.openssl }) });
+      files = dev;
+      clientTls = verifyClients ? { caFile: dev.caFile, certFile: dev.client.certFile, keyFile: dev.client.keyFile } : { caFile: dev.caFile };
+    }
+    const configFile = writeClusterConfig(template, join(storeDir, "config"), {
+      "client-tls.conf": clientTlsConf(files, verifyClients),
+      "route-tls.conf": routeTlsConf(files),
+    });
+    return { listener, files, clientTls, configFile };
+  }
+
+  static #serverOptions(i: number, configFile: string, routePorts: number[], storeDir: string, options: NatsClusterOptions, security: ClusterSecurity) {
     const name = `n${i + 1}`;
     const store = join(storeDir, name);
     mkdirSync(store, { recursive: true });
+    const host = options.host ?? "127.0.0.1";
+    const routeHost = urlHost(isWildcard(host) ? "127.0.0.1" : host);
     const env: Record<string, string> = {
       TETHER_SERVER_NAME: name,
+      TETHER_HOST: host,
       TETHER_CLIENT_PORT: String(options.clientPorts?.[i] ?? -1),
       TETHER_CLUSTER_PORT: String(routePorts[i]),
       TETHER_STORE_DIR: store,
     };
-    for (let r = 0; r < 3; r++) env[`TETHER_ROUTE_${r + 1}`] = `nats-route://127.0.0.1:${routePorts[r] ?? routePorts[0]}`;
-    return { configFile, env, name, ...(options.binary === undefined ? {} : { binary: options.binary }) };
+    for (let r = 0; r < 3; r++) env[`TETHER_ROUTE_${r + 1}`] = `nats-route://${routeHost}:${routePorts[r] ?? routePorts[0]}`;
+    return { configFile, env, name, ...(options.binary === undefined ? {} : { binary: options.binary }), ...(security.listener.tls ? { tls: true } : {}) };
   }
 
   /** Restarts server `index` (after `kill` or `stopServer`) with the same ports and store. */
@@ -91,7 +168,14 @@ export class NatsCluster {
     await old.stop();
     const port = old.port;
     const server = await NatsServer.start(
-      NatsCluster.#serverOptions(index, this.#options.configFile, this.#routePorts, this.#storeDir, { ...this.#options, clientPorts: this.servers.map((s, i) => (i === index ? port : s.port)) }),
+      NatsCluster.#serverOptions(
+        index,
+        this.#security.configFile,
+        this.#routePorts,
+        this.#storeDir,
+        { ...this.#options, clientPorts: this.servers.map((s, i) => (i === index ? port : s.port)) },
+        this.#security,
+      ),
     );
     this.servers[index] = server;
     return server;
@@ -101,7 +185,7 @@ export class NatsCluster {
   async waitForJetStream(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const server of this.servers) {
-      const nc = await connect({ servers: server.url, reconnect: false });
+      const nc = await connect({ servers: server.url, reconnect: false, ...natsTlsConnectOptions(this.#security.clientTls, [server.url]) });
       try {
         for (;;) {
           try {
