@@ -27,3 +27,5 @@ export { Checkpoints } from "./hosting/checkpoints.ts";
 export { CellDirectory } from "./hosting/cell-directory.ts";
 export type { CheckpointBucket } from "./stores/state-store.ts";
 export type { NodeCore } from "./node-core.ts";
+export { clientTlsConf, routeTlsConf } from "./embedded/cluster-tls.ts";
+export { writeClusterConfig } from "./embedded/cluster-config.ts";
