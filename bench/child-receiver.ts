@@ -43,6 +43,7 @@ try {
         network: config.network,
         servers: [config.server],
         ...(config.mailboxCapacity === undefined ? {} : { mailboxCapacity: config.mailboxCapacity }),
+        ...(config.tlsCaFile === undefined ? {} : { tls: { caFile: config.tlsCaFile } }),
       },
       { logger: createStderrLogger("warn", { role: "receiver" }) },
     );
