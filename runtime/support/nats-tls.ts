@@ -77,7 +77,7 @@ export const TlsFailure = {
   expired: "the server's certificate has expired",
   "not-yet-valid": "the server's certificate is not valid yet",
   "wrong-host": "the server's certificate is not for this host name or address",
-  "client-certificate-required": "the server requires a client certificate (--tls-cert and --tls-key)",
+  "client-certificate": "the server requires a client certificate signed by its CA and got none or another (--tls-cert and --tls-key)",
   "server-plaintext": "TLS was asked for, but the server offers no TLS",
   "tls-required": "the server requires TLS",
   "bad-files": "a TLS file could not be read",
@@ -111,7 +111,8 @@ export const classifyTlsFailure = (error: unknown): TlsFailure | undefined => {
   if (code === "CERT_HAS_EXPIRED") return "expired";
   if (code === "CERT_NOT_YET_VALID") return "not-yet-valid";
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "wrong-host";
-  if (/CERTIFICATE_REQUIRED|certificate required/i.test(`${code} ${message}`)) return "client-certificate-required";
+  // Go's TLS server answers a missing or unverifiable client certificate with alert 42 (bad certificate), TLS 1.3 may send 116
+  if (/ALERT_BAD_CERTIFICATE|ALERT_CERTIFICATE_REQUIRED|ALERT_UNKNOWN_CA|certificate required/i.test(`${code} ${message}`)) return "client-certificate";
   if (/server does not support 'tls'/.test(message)) return "server-plaintext";
   if (/TLS Required/i.test(message)) return "tls-required";
   if (/doesn't exist|ENOENT|EACCES|PEM|no start line|bad decrypt|KEY_VALUES_MISMATCH/i.test(`${code} ${message}`)) return "bad-files";

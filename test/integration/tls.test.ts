@@ -167,7 +167,13 @@ describe("TLS", () => {
     await using server = await startTlsServer(dir, "mtls", certs.caFile, certs.server, true);
     const e = await rejection(() => tryConnect(server.url, { caFile: certs.caFile }));
     expect(hasCode(e, "ERR_NATS_TLS")).toBe(true);
-    expect(["client-certificate-required", "handshake"]).toContain(e.details["reason"]);
+    expect(e.details["reason"]).toBe("client-certificate");
+    expect(e.message).toMatch(/requires a client certificate.*--tls-cert/);
+    const foreign = await createDevCertificates({ dir: join(dir, "mtls-foreign") });
+    // a client certificate from another CA: refused (the client sees an alert or, racing it, a reset)
+    const other = await rejection(() => tryConnect(server.url, { caFile: certs.caFile, ...foreign.client }));
+    expect(["ERR_NATS_TLS", "ERR_TRANSPORT_FAILED"]).toContain(other.code);
+    await eventually(() => /failed to verify client certificate/.test(server.log), 5_000, "the server's refusal");
     await tryConnect(server.url, { caFile: certs.caFile, ...certs.client });
   });
 
