@@ -177,15 +177,16 @@ describe("TLS", () => {
     await tryConnect(server.url, { caFile: certs.caFile, ...certs.client });
   });
 
-  it("`tether cluster up --tls` prints tls:// URLs and the CA path, and refuses plaintext off loopback", async () => {
+  it("`tether cluster up --tls --host` listens there, prints tls:// URLs and the CA path, and refuses plaintext off loopback", async () => {
     const refused = await runTether(["cluster", "up", "--host", "192.0.2.1", "--no-tls", "--ports", "auto", "--route-ports", "auto", "--store", join(dir, "refused")]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/ERR_CONFIG_INVALID.*refusing plaintext NATS on 192\.0\.2\.1/);
 
-    await using up = new TetherProcess(["cluster", "up", "--tls", "--ports", "auto", "--route-ports", "auto", "--store", join(dir, "up")]);
+    // 127.0.0.2: another loopback address, so the listen address, the certificates' names and the routes all follow --host
+    await using up = new TetherProcess(["cluster", "up", "--tls", "--host", "127.0.0.2", "--ports", "auto", "--route-ports", "auto", "--store", join(dir, "up")]);
     const [, urls = ""] = (await up.waitFor(/cluster ready: (\S+)/, 60_000)) as [string, string];
     const [, ca = ""] = (await up.waitFor(/CA certificate: (\S+)/)) as [string, string];
-    expect(urls.split(",").every((u) => u.startsWith("tls://"))).toBe(true);
+    expect(urls.split(",").every((u) => u.startsWith("tls://127.0.0.2:"))).toBe(true);
     expect(ca).toBe(join(dir, "up", "tls", "ca.pem"));
     await using node = await startNode(urls.split(","), { jetstreamReplicas: 3, tls: { caFile: ca } });
     await node.spawn("up-tls", Counter);
