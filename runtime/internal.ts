@@ -28,4 +28,4 @@ export { CellDirectory } from "./hosting/cell-directory.ts";
 export type { CheckpointBucket } from "./stores/state-store.ts";
 export type { NodeCore } from "./node-core.ts";
 export { clientTlsConf, routeTlsConf } from "./embedded/cluster-tls.ts";
-export { writeClusterConfig } from "./embedded/cluster-config.ts";
+export { writeConfigDirectory } from "./embedded/cluster-config.ts";

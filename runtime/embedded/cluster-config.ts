@@ -14,7 +14,7 @@ const includesOf = (file: string): string[] =>
  * recursively), and the `generated` includes (name → content, which win over copies). Returns the path
  * of the config to run.
  */
-export const writeClusterConfig = (template: string, dir: string, generated: Readonly<Record<string, string>>): string => {
+export const writeConfigDirectory = (template: string, dir: string, generated: Readonly<Record<string, string>>): string => {
   mkdirSync(dir, { recursive: true });
   const source = dirname(template);
   const copied = new Set<string>();

@@ -5,7 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { TetherError } from "../../protocols/index.ts";
 import { natsTlsConnectOptions, type NatsTlsOptions } from "../support/nats-tls.ts";
-import { writeClusterConfig } from "./cluster-config.ts";
+import { writeConfigDirectory } from "./cluster-config.ts";
 import { clientTlsConf, listenerSecurity, routeTlsConf, type ClusterTlsFiles, type ListenerSecurity } from "./cluster-tls.ts";
 import { createDevCertificates } from "./dev-certificates.ts";
 import { NatsServer, freeLoopbackPort } from "./nats-server.ts";
@@ -137,7 +137,7 @@ export class NatsCluster {
       files = dev;
       clientTls = verifyClients ? { caFile: dev.caFile, certFile: dev.client.certFile, keyFile: dev.client.keyFile } : { caFile: dev.caFile };
     }
-    const configFile = writeClusterConfig(template, join(storeDir, "config"), {
+    const configFile = writeConfigDirectory(template, join(storeDir, "config"), {
       "client-tls.conf": clientTlsConf(files, verifyClients),
       "route-tls.conf": routeTlsConf(files),
     });

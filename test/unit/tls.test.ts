@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../cli/index.ts";
 import { hasCode } from "../../protocols/index.ts";
 import { classifyTlsFailure, isLoopbackHost, listenerSecurity, natsConnectError, natsTlsConnectOptions } from "../../runtime/index.ts";
-import { clientTlsConf, routeTlsConf, writeClusterConfig } from "../../runtime/internal.ts";
+import { clientTlsConf, routeTlsConf, writeConfigDirectory } from "../../runtime/internal.ts";
 
 const files = { caFile: "/c/ca.pem", server: { certFile: "/c/server.pem", keyFile: "/c/server-key.pem" }, route: { certFile: "/c/route.pem", keyFile: "/c/route-key.pem" } };
 
@@ -68,7 +68,7 @@ describe("the generated TLS includes", () => {
       writeFileSync(join(dir, "t.conf"), 'port: 1\ninclude "routes.conf"\ncluster {\n  include "route-tls.conf"\n}\n');
       writeFileSync(join(dir, "routes.conf"), "routes: []\n");
       writeFileSync(join(dir, "route-tls.conf"), "# the template's own copy, replaced by the generated one\n");
-      const out = writeClusterConfig(join(dir, "t.conf"), join(dir, "config"), { "route-tls.conf": "tls {}\n" });
+      const out = writeConfigDirectory(join(dir, "t.conf"), join(dir, "config"), { "route-tls.conf": "tls {}\n" });
       expect(out).toBe(join(dir, "config", "t.conf"));
       expect(readFileSync(join(dir, "config", "routes.conf"), "utf8")).toBe("routes: []\n");
       expect(readFileSync(join(dir, "config", "route-tls.conf"), "utf8")).toBe("tls {}\n");
