@@ -71,6 +71,18 @@ const ipAwareIdentityCheck = (servers: readonly string[]) => {
   };
 };
 
+/**
+ * The warning for a connection that runs in plaintext to a server off loopback (undefined otherwise).
+ * The NATS client upgrades whenever the server requires or offers TLS, so the server's INFO says
+ * whether this connection is encrypted.
+ */
+export const plaintextWarning = (server: string, info: { readonly tls_required?: boolean; readonly tls_available?: boolean } | undefined): string | undefined => {
+  if (info?.tls_required === true || info?.tls_available === true) return undefined;
+  const host = hostOf(server);
+  const loopback = host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+  return loopback ? undefined : `plaintext NATS connection to ${server}, which is not on loopback: messages, tokens and ledger records cross the network unencrypted (docs/tls.md)`;
+};
+
 /** Why a TLS connection failed, from Node's and the NATS client's error codes and messages. */
 export const TlsFailure = {
   "unknown-ca": "the server's certificate is not signed by a trusted CA (give the cluster's CA with --tls-ca / tls.caFile)",

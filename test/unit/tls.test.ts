@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../cli/index.ts";
 import { hasCode } from "../../protocols/index.ts";
 import { classifyTlsFailure, isLoopbackHost, listenerSecurity, natsConnectError, natsTlsConnectOptions } from "../../runtime/index.ts";
+import { plaintextWarning } from "../../runtime/internal.ts";
 import { clientTlsConf, routeTlsConf, writeConfigDirectory } from "../../runtime/internal.ts";
 
 const files = { caFile: "/c/ca.pem", server: { certFile: "/c/server.pem", keyFile: "/c/server-key.pem" }, route: { certFile: "/c/route.pem", keyFile: "/c/route-key.pem" } };
@@ -96,6 +97,15 @@ describe("client TLS", () => {
     const named = natsTlsConnectOptions({}, ["tls://nats.example.com:4222"]).tls?.checkServerIdentity;
     expect(named?.("nats.example.com", peer("DNS:nats.example.com"))).toBeUndefined();
     expect(named?.("nats.example.com", peer("DNS:other.example.com"))).toBeInstanceOf(Error);
+  });
+
+  it("warns of a plaintext connection only when it leaves loopback", () => {
+    expect(plaintextWarning("10.0.0.5:4222", {})).toMatch(/plaintext NATS connection to 10\.0\.0\.5:4222, which is not on loopback/);
+    expect(plaintextWarning("nats.example.com:4222", { tls_required: false })).toBeDefined();
+    expect(plaintextWarning("10.0.0.5:4222", { tls_required: true })).toBeUndefined();
+    expect(plaintextWarning("10.0.0.5:4222", { tls_available: true })).toBeUndefined(); // the client upgrades when offered
+    expect(plaintextWarning("127.0.0.1:4222", {})).toBeUndefined();
+    expect(plaintextWarning("localhost:4222", {})).toBeUndefined();
   });
 
   it("names the TLS reason of a failed connect and leaves other failures ERR_TRANSPORT_FAILED", () => {
