@@ -16,6 +16,8 @@ export const ChildConfig = z.strictObject({
   network: z.string().max(128),
   /** Tether only: the node's mailbox bound (default: the node's default). */
   mailboxCapacity: z.number().int().positive().optional(),
+  /** Credentials file (path) when the server runs networks as NATS accounts (`core --accounts`). */
+  credentials: z.string().min(1).optional(),
   /** Peers suite: whether this child drives the load (`caller`) or answers and counts it (`service`). */
   role: z.enum(["caller", "service"]).optional(),
   /** Peers suite, caller: payload bytes in each message. */

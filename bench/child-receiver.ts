@@ -5,7 +5,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { unpack } from "msgpackr";
-import { Node, createStderrLogger } from "../runtime/index.ts";
+import { Node, createStderrLogger, credentialsAuthenticator } from "../runtime/index.ts";
 import { MessageCounter, Sink } from "./bench-actors.ts";
 import { BenchAddresses, answerCounterCommand, openChildChannel } from "./child-control.ts";
 
@@ -28,7 +28,7 @@ const channel = openChildChannel(
 const { config } = channel;
 try {
   if (config.mode === "raw") {
-    nc = await connect({ servers: [config.server], name: "bench-raw-receiver" });
+    nc = await connect({ servers: [config.server], name: "bench-raw-receiver", ...(config.credentials === undefined ? {} : { authenticator: credentialsAuthenticator(config.credentials) }) });
     nc.subscribe(BenchAddresses.rawTell, {
       callback: (_err, msg) => {
         unpack(msg.data);
@@ -42,6 +42,7 @@ try {
         nodeId: `receiver-${process.pid}`,
         network: config.network,
         servers: [config.server],
+        ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
         ...(config.mailboxCapacity === undefined ? {} : { mailboxCapacity: config.mailboxCapacity }),
         ...(config.tlsCaFile === undefined ? {} : { tls: { caFile: config.tlsCaFile } }),
       },

@@ -4,7 +4,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pack, unpack } from "msgpackr";
-import { Node, createStderrLogger } from "../runtime/index.ts";
+import { Node, createStderrLogger, credentialsAuthenticator } from "../runtime/index.ts";
 import { Echo } from "./bench-actors.ts";
 import { BenchAddresses, openChildChannel } from "./child-control.ts";
 
@@ -24,7 +24,7 @@ const channel = openChildChannel(
 const { config } = channel;
 try {
   if (config.mode === "raw") {
-    nc = await connect({ servers: [config.server], name: "bench-raw-responder" });
+    nc = await connect({ servers: [config.server], name: "bench-raw-responder", ...(config.credentials === undefined ? {} : { authenticator: credentialsAuthenticator(config.credentials) }) });
     nc.subscribe(BenchAddresses.rawEcho, {
       callback: (_err, msg) => {
         const request = unpack(msg.data) as { seq: number };
@@ -38,6 +38,7 @@ try {
         nodeId: `responder-${process.pid}`,
         network: config.network,
         servers: [config.server],
+        ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
         ...(config.mailboxCapacity === undefined ? {} : { mailboxCapacity: config.mailboxCapacity }),
       },
       { logger: createStderrLogger("warn", { role: "responder" }) },

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pack } from "msgpackr";
-import { NatsServer, Node, createStderrLogger, type ActorRef } from "../runtime/index.ts";
+import { NatsServer, Node, createStderrLogger, credentialsAuthenticator, type ActorRef } from "../runtime/index.ts";
+import { startAccountsBenchServer } from "./accounts-server.ts";
 import type { Echo, Ping, Sink } from "./bench-actors.ts";
 import { BenchAddresses, ChildPeer, awaitReceiverDone, type ChildConfig } from "./child-control.ts";
 import { RawRequester } from "./raw-requester.ts";
@@ -22,6 +23,8 @@ export interface CoreOptions {
   readonly mailboxCapacity: number | undefined;
   /** When set, each child writes V8 CPU profiles (one per thread) into `<dir>/<child name>/` (`--cpu-prof`). */
   readonly cpuProfileDir: string | undefined;
+  /** Run on a server whose network is a NATS account: Tether sides hold node credentials, raw sides the operator's. */
+  readonly accounts?: boolean;
 }
 
 type Side = "raw" | "tether";
@@ -70,8 +73,10 @@ const CONCURRENCY = [1, 32] as const;
  * pattern, each across two OS processes on one local nats-server, interleaved round by round.
  */
 export const runCore = async (options: CoreOptions): Promise<ComparedMetric[]> => {
-  const server = await NatsServer.start({ name: "bench-core" });
-  progress(`core: nats-server ${server.url} (pid ${server.pid}); ${options.rounds} rounds, ${options.messages} tells, ${options.requests} asks, ${options.payloadBytes}-byte payload`);
+  const accounts = options.accounts === true ? await startAccountsBenchServer(NETWORK, "bench-core-accounts") : undefined;
+  const server = accounts?.server ?? (await NatsServer.start({ name: "bench-core" }));
+  const credsFor = (mode: Side): string | undefined => (accounts === undefined ? undefined : mode === "raw" ? accounts.operatorCredentials : accounts.nodeCredentials);
+  progress(`core: nats-server ${server.url} (pid ${server.pid})${accounts === undefined ? "" : ", networks as accounts"}; ${options.rounds} rounds, ${options.messages} tells, ${options.requests} asks, ${options.payloadBytes}-byte payload`);
   const peers: ChildPeer[] = [];
   let nc: NatsConnection | undefined;
   let node: Node | undefined;
@@ -80,11 +85,13 @@ export const runCore = async (options: CoreOptions): Promise<ComparedMetric[]> =
       server: server.url,
       mode,
       network: NETWORK,
+      ...(credsFor(mode) === undefined ? {} : { credentials: credsFor(mode) }),
       ...(options.mailboxCapacity === undefined ? {} : { mailboxCapacity: options.mailboxCapacity }),
     });
     const nodeArgs = (name: string) =>
       options.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfileDir, name)}`];
-    const child = (name: string, script: string, mode: Side) => ChildPeer.start(name, script, childConfig(mode), nodeArgs(name));
+    // 90 s: four children compile and start at once, slow on a loaded 2-core machine
+    const child = (name: string, script: string, mode: Side) => ChildPeer.start(name, script, childConfig(mode), nodeArgs(name), 90_000);
     const starts = await Promise.allSettled([
       child("raw-receiver", "./child-receiver.ts", "raw"),
       child("tether-receiver", "./child-receiver.ts", "tether"),
@@ -96,8 +103,10 @@ export const runCore = async (options: CoreOptions): Promise<ComparedMetric[]> =
     if (failed !== undefined) throw failed.reason;
     const [rawReceiver, tetherReceiver, rawResponder, tetherResponder] = peers as [ChildPeer, ChildPeer, ChildPeer, ChildPeer];
 
-    nc = await connect({ servers: [server.url], name: "bench-raw-sender" });
-    node = await Node.create({ nodeId: "bench-parent", network: NETWORK, servers: [server.url] }, { logger: createStderrLogger("warn", { role: "parent" }) });
+    const rawCreds = credsFor("raw");
+    const nodeCreds = credsFor("tether");
+    nc = await connect({ servers: [server.url], name: "bench-raw-sender", ...(rawCreds === undefined ? {} : { authenticator: credentialsAuthenticator(rawCreds) }) });
+    node = await Node.create({ nodeId: "bench-parent", network: NETWORK, servers: [server.url], ...(nodeCreds === undefined ? {} : { credentials: nodeCreds }) }, { logger: createStderrLogger("warn", { role: "parent" }) });
 
     const payload = new Uint8Array(randomBytes(options.payloadBytes));
     const ping = (seq: number): Ping => ({ type: "ping", seq, payload });
@@ -170,7 +179,7 @@ export const runCore = async (options: CoreOptions): Promise<ComparedMetric[]> =
     await Promise.allSettled(peers.map((p) => p.stop()));
     await node?.close().catch((error: unknown) => progress(`core: closing the parent node failed: ${String(error)}`));
     await nc?.drain().catch(() => nc?.close());
-    await server.stop();
+    await (accounts?.stop() ?? server.stop());
   }
 };
 

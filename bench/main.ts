@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { findNatsServerBinary } from "../runtime/index.ts";
 import { runCore } from "./core.ts";
+import { runCoreWithAccounts } from "./core-accounts.ts";
 import { runCoreTls } from "./core-tls.ts";
 import { runPeers } from "./peers.ts";
 import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
@@ -55,10 +56,12 @@ program
   .option("--payload <bytes>", "payload bytes in each message", positiveInt, 128)
   .option("--mailbox <n>", "mailbox capacity of the Tether actors (default: the node default)", positiveInt)
   .option("--cpu-prof <dir>", "write V8 CPU profiles of each child process into <dir>/<child>/ (diagnosis; slows the children)")
+  .option("--accounts", "also run on a server whose network is a NATS account (node credentials, permissions checked) and report Tether's accounts/plain ratios", false)
   .option("--tls", "instead of the raw comparison: Tether's tell over a TLS nats-server beside a plaintext one (ratio tls / plain, target >= 0.8)", false)
-  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string; tls: boolean }) => {
+  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string; accounts: boolean; tls: boolean }) => {
     const machine = describeMachine();
     const load0 = loadavg()[0] ?? 0;
+    if (opts.tls && opts.accounts) throw new InvalidArgumentError("--tls and --accounts are separate runs: give one of them");
     if (opts.tls) {
       // the tell of the core suite over TLS beside the same tell in plaintext (the raw side and asks are the plain suite's)
       const tls = await runCoreTls({ rounds: opts.rounds, messages: opts.messages, payloadBytes: opts.payload, mailboxCapacity: opts.mailbox });
@@ -66,14 +69,25 @@ program
       write(`\ncore --tls: ${machine}; ${loadNote(load0)}\nTether tell over TLS (EC P-256, server verified) beside plaintext, ${opts.rounds} rounds (median), ${opts.messages} tells per round; ${opts.payload}-byte payload; ratio = tls / plain\n\n${comparedTable(tls, "plain")}`, opts.json);
       return;
     }
-    const metrics = await runCore({
+    const coreOptions = {
       rounds: opts.rounds,
       messages: opts.messages,
       requests: opts.requests,
       payloadBytes: opts.payload,
       mailboxCapacity: opts.mailbox,
       cpuProfileDir: opts.cpuProf,
-    });
+    };
+    if (opts.accounts) {
+      const { plain, accounts } = await runCoreWithAccounts(coreOptions);
+      if (opts.json) process.stdout.write(jsonLines([...plain, ...accounts]));
+      write(
+        `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), each a plain and an accounts run, alternating; ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload\n\n` +
+          `ratio = tether / raw (plain server)\n${comparedTable(plain)}\n\nratio = tether with accounts + node credentials / tether plain\n${comparedTable(accounts, "plain")}`,
+        opts.json,
+      );
+      return;
+    }
+    const metrics = await runCore(coreOptions);
     if (opts.json) process.stdout.write(jsonLines(metrics));
     write(
       `\ncore: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds (median), ${opts.messages} tells, ${opts.requests} asks per round; ${opts.payload}-byte payload; ratio = tether / raw\n\n${comparedTable(metrics)}`,

@@ -15,6 +15,7 @@ interface ClusterUpFlags {
   tlsCerts?: string;
   verifyClients?: boolean;
   insecurePlaintext?: boolean;
+  accounts: boolean;
 }
 
 const parsePorts = (flag: string, value: string): number[] | undefined => {
@@ -70,6 +71,7 @@ export const registerClusterCommand = (program: Command): void => {
     .option("--tls-certs <dir>", "your own certificates instead of the development CA: ca.pem, server.pem, server-key.pem, route.pem, route-key.pem")
     .option("--verify-clients", "with TLS: require a client certificate signed by the CA (mutual TLS)")
     .option("--insecure-plaintext", "allow plaintext on a non-loopback --host (unencrypted, unauthenticated: never in production)")
+    .option("--no-accounts", "run without networks as NATS accounts: no authentication, every client sees every network (development only)")
     .action(async (flags: ClusterUpFlags) => {
       const clientPorts = parsePorts("--ports", flags.ports);
       const routePorts = parsePorts("--route-ports", flags.routePorts);
@@ -84,21 +86,36 @@ export const registerClusterCommand = (program: Command): void => {
         ...(clientPorts === undefined ? {} : { clientPorts }),
         ...(routePorts === undefined ? {} : { routePorts }),
         ...(flags.config === undefined ? {} : { configFile: resolve(flags.config) }),
+        accounts: flags.accounts,
       });
       if (c.warning !== undefined) process.stderr.write(`tether: warning: ${c.warning}\n`);
+      // a new cluster gets the network `default`, so the first node needs nothing but its credentials
+      if (c.accounts !== undefined && c.accounts.list().length === 0) {
+        c.accounts.create("default");
+        await c.reload();
+      }
       process.stdout.write(`tether: cluster ready: ${c.urls.join(",")}\n`);
       const clientTls = c.clientTls;
       const tlsFlags = [
         ...(clientTls?.caFile === undefined ? [] : ["--tls-ca", clientTls.caFile]),
         ...(clientTls?.certFile === undefined ? [] : ["--tls-cert", clientTls.certFile]),
         ...(clientTls?.keyFile === undefined ? [] : ["--tls-key", clientTls.keyFile]),
-      ];
+      ].map((f) => `${f} `).join("");
       if (c.tls) {
         process.stdout.write(`tether: TLS on clients and routes (routes verified both ways${flags.verifyClients === true ? ", client certificates required" : ""})\n`);
         if (clientTls?.caFile !== undefined) process.stdout.write(`tether: CA certificate: ${clientTls.caFile}\n`);
         if (clientTls?.certFile !== undefined) process.stdout.write(`tether: client certificate: ${clientTls.certFile} (key ${clientTls.keyFile ?? ""})\n`);
       }
-      process.stdout.write(`tether: e.g. tether node start --nats ${c.urls.join(",")} ${tlsFlags.map((f) => `${f} `).join("")}--replicas 3 --agents <module>\n`);
+      if (c.accounts === undefined) {
+        process.stdout.write("tether: WARNING: --no-accounts: no authentication, any client can read and write every network\n");
+        process.stdout.write(`tether: e.g. tether node start --nats ${c.urls.join(",")} ${tlsFlags}--replicas 3 --agents <module>\n`);
+      } else {
+        for (const n of c.accounts.list()) process.stdout.write(`tether: network ${n.name}: credentials in ${resolve(flags.store, "networks", n.name)}\n`);
+        const first = c.accounts.list()[0];
+        const creds = first?.credentials["node-1"] ?? first?.credentials["operator"] ?? "<file>";
+        process.stdout.write(`tether: e.g. tether node start --nats ${c.urls.join(",")} --network ${first?.name ?? "<name>"} --creds ${creds} ${tlsFlags}--replicas 3 --agents <module>\n`);
+        process.stdout.write("tether: tether network create|ls|rm <name> --store <this store> manages networks while the cluster runs\n");
+      }
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

@@ -1,26 +1,27 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TetherError } from "../protocols/index.ts";
-import { natsConnectError, natsTlsConnectOptions } from "../runtime/index.ts";
+import { credentialsAuthenticator, natsConnectError, natsTlsConnectOptions } from "../runtime/index.ts";
 import { parseServers } from "./servers.ts";
 import { tlsFromFlags, type TlsFlags } from "./tls-options.ts";
 
-/** The flags a connecting command holds: `--nats` and the TLS flags (cli/tls-options.ts). */
+/** The flags a connecting command holds: `--nats`, the TLS flags (cli/tls-options.ts) and (added by `addCredsOptions`) `--creds`. */
 export interface ConnectionFlags extends TlsFlags {
-  readonly nats?: string;
+  readonly nats?: string | undefined;
+  readonly creds?: string;
 }
 
-/** Opens a connection for a one-shot command (no reconnects); a failure is a coded error naming the TLS reason if TLS failed. */
+/** Opens a connection for a one-shot command (no reconnects), authenticated with `--creds` if given; a failure is a coded error naming the TLS reason if TLS failed. */
 export const openConnection = async (flags: ConnectionFlags): Promise<NatsConnection> => {
   const servers = parseServers(flags.nats);
   if (servers.length === 0) throw new TetherError("ERR_CONFIG_INVALID", "--nats is required (e.g. nats://127.0.0.1:4222)");
   try {
-    return await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000, ...natsTlsConnectOptions(tlsFromFlags(flags), servers) });
+    return await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000, ...authOf(flags), ...natsTlsConnectOptions(tlsFromFlags(flags), servers) });
   } catch (cause) {
     throw natsConnectError(cause, servers);
   }
 };
 
-/** Connects to `--nats` for a one-shot command, runs `fn`, and always closes. */
+/** Connects to `--nats` (authenticated with `--creds`, TLS per the TLS flags) for a one-shot command, runs `fn`, and always closes. */
 export const withConnection = async <T>(flags: ConnectionFlags, fn: (nc: NatsConnection) => Promise<T>): Promise<T> => {
   const nc = await openConnection(flags);
   try {
@@ -29,6 +30,9 @@ export const withConnection = async <T>(flags: ConnectionFlags, fn: (nc: NatsCon
     await nc.close();
   }
 };
+
+/** The authenticator for `--creds`, if given (ERR_CREDENTIALS_INVALID for a bad file). */
+export const authOf = (flags: { creds?: string }) => (flags.creds === undefined ? {} : { authenticator: credentialsAuthenticator(flags.creds) });
 
 /** Reads a positional value, or all of stdin when it is `-`. */
 export const readArgOrStdin = async (value: string): Promise<string> => {

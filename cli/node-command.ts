@@ -5,6 +5,7 @@ import { SupervisionHost } from "../supervisors/index.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
+import { credentialsOf } from "./nats-option.ts";
 import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
 import { NodeHealth, parsePort, startMetricsServer, type MetricsServer } from "./metrics-server.ts";
 import { nodeTls, type TlsFlags } from "./tls-options.ts";
@@ -12,6 +13,7 @@ import { startTelemetry } from "./telemetry.ts";
 
 interface NodeStartFlags extends TlsFlags {
   nats: string;
+  creds?: string;
   embedded?: boolean;
   network: string;
   agents?: string;
@@ -82,6 +84,7 @@ export const registerNodeCommand = (program: Command): void => {
         {
           network: flags.network,
           servers,
+          ...credentialsOf(flags),
           ...nodeTls(flags),
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),

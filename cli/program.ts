@@ -5,10 +5,13 @@ import { registerClusterCommand } from "./cluster-command.ts";
 import { registerDlqCommand } from "./dlq-command.ts";
 import { registerEctCommand } from "./ect-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
+import { registerMembersCommand } from "./members-command.ts";
 import { registerMessageCommands } from "./message-commands.ts";
+import { registerNetworkPolicyCommand } from "./network-policy-command.ts";
 import { registerNodeCommand } from "./node-command.ts";
 import { registerNodesCommand } from "./nodes-command.ts";
-import { DEFAULT_NATS_URL, NATS_URL_ENV } from "./nats-option.ts";
+import { DEFAULT_NATS_URL, NATS_URL_ENV, addCredsOptions } from "./nats-option.ts";
+import { registerNetworkCommand } from "./network-command.ts";
 import { addTlsOptions } from "./tls-options.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
@@ -21,7 +24,8 @@ export const buildProgram = (): Command => {
     .configureOutput({ outputError: (text, write) => write(`tether: ${text}`) })
     .addHelpText(
       "after",
-      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV})\n` +
+      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV}),\n` +
+        "--creds <file> (or $TETHER_CREDS): your identity's credentials when networks are NATS accounts (docs/networks.md),\n" +
         "and --tls-ca/--tls-cert/--tls-key <file> (or $TETHER_TLS_CA/_CERT/_KEY; docs/tls.md).\n" +
         "Errors print `tether: error ERR_CODE: message` and exit 1.\n\n" +
         "Example:\n  $ tether node start --agents examples/triage/agents.ts\n  $ tether ask cli-counter '{\"type\":\"inc\"}'\n",
@@ -34,8 +38,13 @@ export const buildProgram = (): Command => {
   registerClusterCommand(program);
   registerEctCommand(program);
   registerKeysCommand(program);
+  registerMembersCommand(program);
+  registerNetworkCommand(program);
+  // after the `network` group (create, ls, rm) when it is registered: `policy` joins it
+  registerNetworkPolicyCommand(program);
   registerAuditCommand(program);
   registerUsageCommand(program);
   addTlsOptions(program); // --tls-ca/--tls-cert/--tls-key on every command that takes --nats
+  addCredsOptions(program); // last: every command with --nats gets --creds
   return program;
 };

@@ -22,7 +22,12 @@ export type AuditMsg = z.infer<typeof AuditMsg>;
 
 /** Per entry: where it landed in the chain, or why it was refused. */
 export const AuditReceipt = z.union([
-  z.strictObject({ index: z.number().int().nonnegative(), hash: z.string().length(43) }),
+  z.strictObject({
+    index: z.number().int().nonnegative(),
+    hash: z.string().length(43),
+    /** For an ECT entry: the signed receipt (`signReceipt`) that rides on the token's messages. */
+    receipt: z.string().max(2048).optional(),
+  }),
   z.strictObject({ error: z.string().max(64), message: z.string().max(1024) }),
 ]);
 export type AuditReceipt = z.infer<typeof AuditReceipt>;

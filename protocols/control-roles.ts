@@ -4,7 +4,7 @@ import type { KeyRole } from "./keys.ts";
  * Everything a signed control message can ask for. `approve` is used by the human-oversight plane
  * (approvals); the others are enforced by every node's control plane today.
  */
-export const ControlOperations = ["activate", "stop", "pause", "fence", "compensate", "key.publish", "key.revoke", "approve"] as const;
+export const ControlOperations = ["activate", "stop", "pause", "fence", "compensate", "key.publish", "key.revoke", "approve", "member.add", "member.remove", "policy.set"] as const;
 export type ControlOperation = (typeof ControlOperations)[number];
 
 /**
@@ -17,11 +17,12 @@ export type ControlOperation = (typeof ControlOperations)[number];
  * - `agent` and `audit` keys sign tokens and ledger checkpoints, never control.
  * People: `owner` may do everything; `admin` everything but managing owner and admin keys;
  * `operator` runs actors (activate, stop, pause, compensate); `approver` approves; `observer` reads
- * (nothing on the control plane).
+ * (nothing on the control plane). Membership and policy (`member.add`, `member.remove`, `policy.set`)
+ * are for owners and admins; which members an admin may manage is `MembershipRoles` (membership.ts).
  */
 export const ControlRoles = {
-  owner: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve"],
-  admin: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve"],
+  owner: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", "member.add", "member.remove", "policy.set"],
+  admin: ["activate", "stop", "pause", "compensate", "key.publish", "key.revoke", "approve", "member.add", "member.remove", "policy.set"],
   operator: ["activate", "stop", "pause", "compensate"],
   approver: ["approve"],
   observer: [],

@@ -7,6 +7,8 @@ import { isEctAlgorithm, sha256B64url, type EctAlgorithm, type ReplayCache, type
 import { TetherError } from "./errors.ts";
 import type { ErrorCode } from "./error-codes.ts";
 import type { KeyRole } from "./keys.ts";
+import { MemberAddRequest, MemberRemoveRequest, mayManageMember } from "./membership.ts";
+import { PolicySetRequest } from "./network-policy.ts";
 import { NodeControl } from "./registry.ts";
 import { CompensationRequest } from "./rollback.ts";
 
@@ -51,7 +53,7 @@ export const CompensationGrant = z.strictObject({
 });
 export type CompensationGrant = z.infer<typeof CompensationGrant>;
 
-export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant]);
+export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest]);
 export type ControlBody = z.infer<typeof ControlBody>;
 
 /** What the JWS payload holds. `target` is the node id (node control) or the actor id (compensation). */
@@ -92,6 +94,12 @@ export const operationOf = (body: ControlBody): ControlOperation => {
       return "key.revoke";
     case "tether.rollback.v1.compensate-grant":
       return "compensate";
+    case "tether.node.v1.member-add":
+      return "member.add";
+    case "tether.node.v1.member-remove":
+      return "member.remove";
+    case "tether.node.v1.policy-set":
+      return "policy.set";
   }
 };
 
@@ -299,6 +307,9 @@ export const verifyControl = async (input: unknown, options: VerifyControlOption
   }
   if (body.type === "tether.node.v1.key-publish" && !mayManageKey(found.role, body.role)) {
     throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not publish a ${body.role} key`, context);
+  }
+  if (body.type === "tether.node.v1.member-add" && !mayManageMember(found.role, body.role)) {
+    throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not add or change a member of role ${body.role}`, context);
   }
   options.accept?.(body);
 

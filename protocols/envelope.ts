@@ -14,8 +14,10 @@ export const HeaderNames = {
   tracestate: "tracestate",
   /** Execution Context Token (compact JWS, or an L1 unsigned token), as in the ECT draft's HTTP binding. */
   executionContext: "Execution-Context",
-  /** Audit-ledger receipt `<index>.<hash>` of the ECT (regulated profile, L3). */
+  /** Audit-ledger receipt of the ECT: a compact JWS by the ledger's key (`typ: tether-receipt+jwt`; regulated profile, L3). */
   receipt: "tether-receipt",
+  /** The token bound to this message: a detached JWS by the sending node's key over (jti, message id, target, network, body hash). */
+  binding: "Execution-Context-Binding",
 } as const;
 
 /** Default cap on an encoded body; nats-server's own default max_payload is 1 MiB. */

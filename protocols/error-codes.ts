@@ -45,6 +45,9 @@ export const ErrorCodes = {
     summary: "The TLS handshake with a NATS server failed: unknown CA, expired or wrong-host certificate, a missing client certificate, or TLS required on one side only (details.reason says which).",
   },
   ERR_TLS_CERTS_FAILED: { retryable: false, summary: "The development CA or certificates could not be created or read (openssl missing or failing, unreadable files)." },
+  ERR_CREDENTIALS_INVALID: { retryable: false, summary: "A credentials file (`--creds`, `credentials`) is missing, unreadable, or holds neither a user nkey seed nor a NATS user JWT." },
+  ERR_NETWORK_EXISTS: { retryable: false, summary: "`tether network create`: the cluster already has a network (NATS account) of that name." },
+  ERR_NETWORK_NOT_FOUND: { retryable: false, summary: "`tether network rm`: the cluster has no network (NATS account) of that name." },
   ERR_AGENTS_MODULE_INVALID: { retryable: false, summary: "The module given to `tether node start --agents` does not export a valid agent list." },
   ERR_TELEMETRY_SDK_MISSING: {
     retryable: false,
@@ -95,6 +98,18 @@ export const ErrorCodes = {
   ERR_CONTROL_EXPIRED: { retryable: false, summary: "The control message's expiresAt has passed (beyond the allowed clock skew)." },
   ERR_CONTROL_FORBIDDEN: { retryable: false, summary: "The signing key's role may not perform this control operation (see the role matrix), or may not act for the node or key it names." },
   ERR_CONTROL_REPLAYED: { retryable: false, summary: "This control message (kid and nonce) was already accepted within its expiry window." },
+  // Membership and network policy (protocols/membership.ts, network-policy.ts, governance-entry.ts).
+  ERR_MEMBER_LIMIT_REACHED: { retryable: false, summary: "Adding this member would exceed the network policy's maximum number of members." },
+  ERR_MEMBER_KEY_INVALID: { retryable: false, summary: "A key named for a member is not in the key registry, not active, not owned by the member, or of a key role its membership role may not hold." },
+  ERR_MEMBER_NOT_FOUND: { retryable: false, summary: "No member with this id is in the network." },
+  ERR_MEMBER_LAST_OWNER: { retryable: false, summary: "The change would leave the network without an owner member." },
+  ERR_POLICY_INVALID: { retryable: false, summary: "The network policy to set is invalid (for example a maximum below the current number of members)." },
+  ERR_POLICY_PROFILE_TOO_LOW: { retryable: false, summary: "This node's assurance profile is below the network policy's minimum profile: it does not start (or host new agents) in that network." },
+  ERR_POLICY_AGENT_TYPE_DENIED: { retryable: false, summary: "The network policy does not allow agents of this type (class name) to join." },
+  ERR_POLICY_CAPABILITY_DENIED: { retryable: false, summary: "The network policy does not allow a capability this agent declares." },
+  ERR_GOVERNANCE_STALE: { retryable: false, summary: "The signed membership or policy change was issued before the change currently in force for the same member or policy." },
+  ERR_GOVERNANCE_ENTRY_UNTRUSTED: { retryable: false, summary: "An entry of the network's governance bucket does not verify (no valid owner/admin signature or node attestation): it was ignored and recorded." },
+  ERR_GOVERNANCE_FAILED: { retryable: true, summary: "The network's governance bucket (members and policy) could not be read or written." },
   // Execution Context Tokens (protocols/ect): one code per validation failure, in the spec's order.
   ERR_ECT_MALFORMED: { retryable: false, summary: "The token is not a well-formed compact JWS / JWT (or not valid L1 unsigned JSON)." },
   ERR_ECT_ALG_NOT_ALLOWED: { retryable: false, summary: "The JOSE `alg` is not on the allow-list (ES256, EdDSA); `none` is always refused." },
@@ -117,6 +132,15 @@ export const ErrorCodes = {
   ERR_ECT_EXT_TOO_DEEP: { retryable: false, summary: "`ext` nests deeper than 5 levels." },
   ERR_ECT_LEVEL_TOO_LOW: { retryable: false, summary: "The token's assurance level is below the receiver's configured minimum." },
   ERR_ECT_MISSING: { retryable: false, summary: "A message without an `Execution-Context` header reached a node whose minimum level is above L1." },
+  ERR_ECT_BINDING_MISSING: { retryable: false, summary: "A signed token arrived without the `Execution-Context-Binding` header that ties it to the message, at a node whose minimum level is L2 or above." },
+  ERR_ECT_BINDING_INVALID: {
+    retryable: false,
+    summary: "The message binding does not verify: malformed, an unknown or revoked key, a key that is not a node's, or signed over another token, message id, target or body (a captured token reused).",
+  },
+  ERR_RECEIPT_INVALID: {
+    retryable: false,
+    summary: "The `tether-receipt` does not verify: not signed by the network's audit ledger key, or the receipt of another token or network. Refused where L3 is required; elsewhere the token counts as L2.",
+  },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -44,6 +44,15 @@ export {
   verifyUnsignedEct,
   verifyEct,
   decodeEctUnverified,
+  jwsSign,
+  jwsVerify,
+  b64url,
+  toKeyObject,
+  BINDING_TYP,
+  bindingPayload,
+  signMessageBinding,
+  readMessageBinding,
+  messageBindingValid,
   EctVerifyPolicy,
   AssuranceLevel,
   levelRank,
@@ -71,10 +80,27 @@ export type {
   VerifiedUnsignedEct,
   EctLevel,
   DecodedEct,
+  BindingSubject,
+  BindingSigner,
+  BindingHeader,
 } from "./ect/index.ts";
 export { KeyRole, KeyStatus, KeyRecord, KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
 export { ControlOperations, ControlRoles, mayPerform, mayManageKey } from "./control-roles.ts";
 export type { ControlOperation } from "./control-roles.ts";
+export { MemberRole, MembershipRoles, MemberId, MemberRecord, MemberAddRequest, MemberRemoveRequest, ChangeActor, memberRoleOfKey, mayManageMember, memberMayHoldKey } from "./membership.ts";
+export { AssuranceProfileName, NetworkPolicy, PolicySetRequest, PolicyLimits, defaultNetworkPolicy, profileRank, agentRefusal } from "./network-policy.ts";
+export {
+  GovernanceEntry,
+  GovernanceAttestation,
+  GovernanceBody,
+  ATTESTATION_TYP,
+  governanceKeys,
+  entryKeyOf,
+  governanceOperationOf,
+  attestGovernance,
+  verifyGovernanceEntry,
+} from "./governance-entry.ts";
+export type { HistoricKey, HistoricKeys, VerifiedGovernance } from "./governance-entry.ts";
 export {
   CONTROL_TYP,
   ControlLimits,
@@ -120,6 +146,11 @@ export {
   Receipt,
   receiptFor,
   verifyReceipt,
+  RECEIPT_TYP,
+  ReceiptClaims,
+  receiptTokenHash,
+  signReceipt,
+  verifyReceiptSignature,
   LedgerProblems,
   verifyLedger,
   verifyLedgerStream,
@@ -141,6 +172,10 @@ export type {
   ResolveCheckpointKey,
   CheckpointRange,
   ReceiptVerdict,
+  ReceiptSigner,
+  ReceiptKey,
+  ResolveReceiptKey,
+  ReceiptExpectation,
   LedgerProblemKind,
   LedgerProblem,
   LedgerVerdict,

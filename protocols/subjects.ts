@@ -57,6 +57,8 @@ export interface NetworkSubjects {
   durableStream(): string;
   /** JetStream KV bucket of public keys (the network's JWKS). */
   keysBucket(): string;
+  /** JetStream KV bucket of the network's members and policy (signed entries, verified on read). */
+  governanceBucket(): string;
   /** JetStream KV buckets of actor state checkpoints, quota counters and shared breaker state. */
   stateBucket(): string;
   usageBucket(): string;
@@ -91,6 +93,7 @@ export const networkSubjects = (network: string): NetworkSubjects => {
     deadLetterStream: () => `TETHER_${net.replaceAll("-", "_")}_DLQ`,
     registryBucket: () => `tether_${net}_registry`,
     keysBucket: () => `tether_${net}_keys`,
+    governanceBucket: () => `tether_${net}_governance`,
     stateBucket: () => `tether_${net}_state`,
     usageBucket: () => `tether_${net}_usage`,
     breakersBucket: () => `tether_${net}_breakers`,

@@ -8,7 +8,9 @@ import { ControlGuard } from "./cluster/control-guard.ts";
 import { ControlPlane } from "./cluster/control-plane.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
 import { Failover } from "./cluster/failover.ts";
+import { Governance } from "./cluster/governance.ts";
 import { Lease } from "./cluster/lease.ts";
+import { credentialsAuthenticator } from "./embedded/credentials.ts";
 import { NatsServer } from "./embedded/nats-server.ts";
 import { ActorHost } from "./hosting/actor-host.ts";
 import { CellDirectory } from "./hosting/cell-directory.ts";
@@ -86,13 +88,16 @@ export interface Rooms {
   readonly signer: ControlSigner;
   readonly failover: Failover;
   readonly assurance: Assurance;
+  readonly governance: Governance;
   readonly verifyCompensation: VerifyCompensation;
 }
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
   const servers = server === undefined ? options.servers : [server.url];
   try {
+    const auth = options.credentials === undefined ? {} : { authenticator: credentialsAuthenticator(options.credentials) };
     return await connect({
+      ...auth,
       servers,
       ...natsTlsConnectOptions(options.tls, servers),
       name: `tether-${options.network}-${nodeId}`,
@@ -147,9 +152,13 @@ export const assemble = async (
     metrics: core.metrics,
   });
   core.metrics.observeActors(() => directory.cells.values());
-  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details) });
+  outbound.binder = (token, id, target, data) => assurance.bind(token, id, target, data);
+  durable.verify = (m) => assurance.verifyIncoming(m);
+  durable.requiresToken = assurance.requiresToken;
+  const governance = await openGovernance(core, assurance);
+  const guard = new ControlGuard({ core, keys: assurance.keys, recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details), membership: (signer) => governance.mayAct(signer) });
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
-  const inbound = new Inbound(core, replies, sink, (token, receipt, actorId, id) => assurance.verifyIncoming(token, receipt, actorId, id), assurance.requiresToken);
+  const inbound = new Inbound(core, replies, sink, (m) => assurance.verifyIncoming(m), assurance.requiresToken);
   const act = composeActionChain([traceLink(core.tracing), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {
@@ -159,7 +168,7 @@ export const assemble = async (
     }
   };
   const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act, verifyCompensation });
-  const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch });
+  const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch, admit: (id, type, caps) => governance.admit(id, type, caps) });
   lease.onClaimLost = (cell, reason) => host.fence(cell, reason);
   checkpoints.onFenced = (cell, reason) => void host.fence(cell, reason);
   const activate = async (actorId: string, className: string, fresh: boolean) => {
@@ -168,10 +177,29 @@ export const assemble = async (
     const { actorClass, options } = type;
     await host.spawn(actorId, actorClass, () => new actorClass(...((options.args ?? []) as unknown[])), fresh ? { ...options } : { ...options, restore: true });
   };
-  const control = new ControlPlane({ core, directory, registry, types, host, replies, activate, guard, signer, assurance });
+  const control = new ControlPlane({ core, directory, registry, types, host, replies, activate, guard, signer, assurance, governance });
   const failover = new Failover(core, registry, directory, types, control, async (actorId, className) => {
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, verifyCompensation };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, governance, verifyCompensation };
+};
+
+/**
+ * The network's members and policy; a node whose profile is below the policy's minimum does not start
+ * (ERR_POLICY_PROFILE_TOO_LOW, recorded), and gives back the key it published.
+ */
+const openGovernance = async (core: NodeCore, assurance: Assurance): Promise<Governance> => {
+  const recordEvent = (event: string, subject: string, details: Record<string, unknown>) => assurance.recordEvent(event, subject, details);
+  let governance: Governance | undefined;
+  try {
+    governance = await Governance.open({ core, keys: assurance.keys, signingKey: () => assurance.controlKey, recordEvent });
+    await governance.assertProfile(core.options.assurance.profile);
+    return governance;
+  } catch (error) {
+    governance?.close();
+    await assurance.release().catch(() => undefined);
+    assurance.close();
+    throw error;
+  }
 };

@@ -24,6 +24,12 @@ export const NodeOptionsSchema = z.strictObject({
    * (or a URL is `tls://`), verified against the system CAs.
    */
   tls: NatsTlsOptions.optional(),
+  /**
+   * Credentials of this node's identity in its network (docs/networks.md): the path of a credentials
+   * file (`tether network create` writes them, mode 0600) or its contents. Absent: no authentication
+   * (the embedded default, or an open server).
+   */
+  credentials: z.string().min(1).max(16_384).optional(),
   /** Default bound of each actor's normal mailbox lane. */
   mailboxCapacity: z.number().int().positive().max(1_000_000).default(1024),
   /** Bound of each actor's priority lane. */
@@ -68,7 +74,7 @@ export const NodeOptionsSchema = z.strictObject({
   /**
    * The network's storage budget, per server holding a replica, in MiB: every stream and bucket a node
    * creates gets an explicit limit, so JetStream reserves a known amount and the stock 3-node cluster
-   * (2 GB file store per server) holds at least 10 networks with replicas 3 (160 MiB each by default).
+   * (2 GB file store per server) holds at least 10 networks with replicas 3 (161 MiB each by default).
    * The dead letters drop their oldest records when full; the durable lane refuses new sends (no loss);
    * the KV buckets refuse writes (the node reports ERR_*_FAILED). The audit stream is the ledger's own.
    */
@@ -82,6 +88,8 @@ export const NodeOptionsSchema = z.strictObject({
       keysMb: z.number().int().min(1).default(2),
       usageMb: z.number().int().min(1).default(4),
       breakersMb: z.number().int().min(1).default(2),
+      /** Members and policy (signed entries, 8 revisions per key, 32 KiB each at most). */
+      governanceMb: z.number().int().min(1).default(1),
     })
     .prefault({}),
   /** Assurance profile, keys, ledger policy and quotas (see README "Assurance profiles"). */

@@ -18,6 +18,7 @@ import {
 import type { ActorClass, ActorInstance, ActorRef, MessageOf, ReplyOf } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import type { NodeRequest } from "./cluster/control-plane.ts";
+import type { Governance } from "./cluster/governance.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
 import { migrate } from "./cluster/migration.ts";
 import { NatsServer } from "./embedded/nats-server.ts";
@@ -148,6 +149,11 @@ export class Node implements AsyncDisposable {
   /** The assurance engine: profile, key registry (rotate, revoke), ECT store, ledger client. */
   get assurance(): Assurance {
     return this.#r.assurance;
+  }
+
+  /** The network's members and policy as this node enforces them (verified on read). */
+  get governance(): Governance {
+    return this.#r.governance;
   }
 
   /** Installs (or removes) the ask observer after creation (see `NodeDeps.callObserver`). */
@@ -394,6 +400,7 @@ export class Node implements AsyncDisposable {
         await lease.remove().catch((error: unknown) => core.logger.warn("removing node lease failed", { error }));
         await sink.flush();
         await assurance.release();
+        this.#r.governance.close();
         assurance.close();
         replies.pending.rejectAll(new TetherError("ERR_NODE_STOPPED", `node ${core.id} stopped`));
         await core.nc.drain().catch(() => core.nc.close());

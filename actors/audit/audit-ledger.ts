@@ -10,8 +10,10 @@ import {
   decodeEctUnverified,
   isTetherError,
   recordSealValid,
+  receiptTokenHash,
   sealRecord,
   signCheckpoint,
+  signReceipt,
   verifyEct,
   type AuditEntry,
   type AuditReceipt,
@@ -138,10 +140,27 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
     const { foreign } = await this.#d.stream.append(records);
     this.state.last = last;
     this.state.batch.push(...records);
+    this.#signReceipts(bodies.map((b) => (b !== undefined && "body" in b ? b.body : undefined)), receipts, now);
     if (foreign.length > 0) await this.#reportForeign(foreign);
     const due = this.state.batch.length >= (this.#d.checkpointEvery ?? 100) || now - this.state.lastCheckpointAt >= (this.#d.checkpointIntervalMs ?? 5_000);
     if (due) await this.#checkpoint();
     return receipts;
+  }
+
+  /**
+   * Once the records are stored: each ECT's receipt is signed by the ledger key over the network,
+   * where the record landed and which token it records (`signReceipt`), so a receiver verifies it
+   * instead of trusting its shape.
+   */
+  #signReceipts(ects: readonly (z.input<typeof EctBody> | undefined)[], receipts: AuditReceipt[], now: number): void {
+    const signer = { key: this.#d.signer.privateKey, kid: this.#d.signer.kid, alg: this.#d.signer.alg };
+    const iat = Math.floor(now / 1000);
+    for (const [i, ect] of ects.entries()) {
+      const r = receipts[i];
+      if (ect === undefined || r === undefined || "error" in r) continue;
+      const receipt = signReceipt({ net: this.#d.network, idx: r.index, hash: r.hash, jti: ect.jti, th: receiptTokenHash(ect.token), iat }, signer);
+      receipts[i] = { ...r, receipt };
+    }
   }
 
   async #ectBody(token: string, level: "L1" | "L2" | "L3"): Promise<z.input<typeof EctBody>> {

@@ -38,6 +38,8 @@ export type {
 export { RECORD_SEAL_TYP, RECORD_SEAL_HEADER, sealRecord, recordSealValid } from "./record-seal.ts";
 export { Receipt, receiptFor, verifyReceipt } from "./receipt.ts";
 export type { ReceiptVerdict } from "./receipt.ts";
+export { RECEIPT_TYP, ReceiptClaims, receiptTokenHash, signReceipt, verifyReceiptSignature } from "./receipt-signature.ts";
+export type { ReceiptSigner, ReceiptKey, ResolveReceiptKey, ReceiptExpectation } from "./receipt-signature.ts";
 export { LedgerProblems, verifyLedger, verifyLedgerStream, LedgerVerifier } from "./verify-ledger.ts";
 export type { LedgerProblemKind, LedgerProblem, LedgerVerdict, VerifyLedgerOptions, LedgerVerifierOptions } from "./verify-ledger.ts";
 export { stitchWorkflow } from "./stitch.ts";

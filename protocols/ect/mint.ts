@@ -1,5 +1,6 @@
 import { randomUUID, type KeyObject } from "node:crypto";
-import { CompactSign, type CryptoKey } from "jose";
+import type { CryptoKey } from "jose";
+import { b64url, jwsSign } from "./jws-crypto.ts";
 import { claimsError, EctClaims, EctClaimsInput } from "./claims.ts";
 import { echo, ectError } from "./ect-errors.ts";
 import { EctAlgorithms, EctTypes, isAcceptedTyp, isEctAlgorithm, type EctAlgorithm, type EctType } from "./header.ts";
@@ -87,10 +88,12 @@ export const mintEct = async (claims: EctClaimsInput, options: MintEctOptions): 
   if (!isAcceptedTyp(typ)) {
     throw ectError("ERR_ECT_TYP_INVALID", `typ must be ${EctTypes.v00} or ${EctTypes.v01}`, { typ: echo(typ) });
   }
-  const payload = new TextEncoder().encode(serializeClaims(completeClaims(claims, options)));
+  const payload = serializeClaims(completeClaims(claims, options));
   let token: string;
   try {
-    token = await new CompactSign(payload).setProtectedHeader({ alg, typ, kid }).sign(options.key);
+    // node:crypto directly (see jws-crypto.ts): the same compact JWS jose's CompactSign makes, without a WebCrypto job
+    const input = `${b64url(JSON.stringify({ alg, typ, kid }))}.${b64url(payload)}`;
+    token = `${input}.${jwsSign(input, alg, options.key)}`;
   } catch (cause) {
     throw ectError("ERR_CONFIG_INVALID", `the signing key cannot sign ${alg}`, { alg, kid: echo(kid) }, cause);
   }

@@ -6,7 +6,7 @@ export interface ScopeToken {
   readonly jti: string;
   readonly wid: string | undefined;
   readonly level: AssuranceLevel;
-  /** Ledger receipt (`<index>.<hash>`) when the token was appended synchronously (L3). */
+  /** The ledger's signed receipt (`tether-receipt+jwt`) when the token was appended synchronously (L3). */
   readonly receipt: string | undefined;
 }
 

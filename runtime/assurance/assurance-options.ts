@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AssuranceLevel } from "../../protocols/index.ts";
+import { AssuranceLevel, AssuranceProfileName } from "../../protocols/index.ts";
 
 /**
  * Assurance profiles: the same actor code runs at any of them, chosen by configuration alone.
@@ -8,7 +8,7 @@ import { AssuranceLevel } from "../../protocols/index.ts";
  * - `regulated` (L3): L2 plus every ECT appended to the audit ledger with a receipt before dependent
  *   work proceeds. With `ledger.mode: "async"` tokens are marked L2 instead ("says so downstream").
  */
-export const AssuranceProfile = z.enum(["relaxed", "standard", "regulated"]);
+export const AssuranceProfile = AssuranceProfileName;
 export type AssuranceProfile = z.infer<typeof AssuranceProfile>;
 
 

@@ -8,11 +8,8 @@ import {
   type KeyPublishRequest,
   type KeyRecord,
   levelRank,
-  verifyEct,
-  verifyUnsignedEct,
   type NetworkSubjects,
   type AssuranceLevel,
-  type ReplayCache,
   type SigningKey,
 } from "../../protocols/index.ts";
 import type { ActorRef } from "../actor/actor-types.ts";
@@ -28,6 +25,7 @@ import type { Logger } from "../support/logger.ts";
 import type { TetherMetrics } from "../telemetry/metrics.ts";
 import { Quotas } from "./quotas.ts";
 import { ViolationLog } from "./violation-log.ts";
+import { IncomingVerifier, bindMessage, type IncomingMessage } from "./incoming-verifier.ts";
 
 export interface AssuranceParams {
   readonly nc: NatsConnection;
@@ -63,8 +61,7 @@ export class Assurance {
   #signingKey: SigningKey | undefined;
   #controlKey: SigningKey;
   readonly #p: AssuranceParams;
-  readonly #replay: ReplayCache;
-  readonly #audience: string;
+  readonly #incoming: IncomingVerifier;
   readonly #violations: ViolationLog;
 
   private constructor(p: AssuranceParams, keys: KeyRegistry, store: KvEctStore, signingKey: SigningKey | undefined, controlKey: SigningKey, quotas: Quotas | undefined) {
@@ -77,8 +74,17 @@ export class Assurance {
     const profile = profileLevel(p.options.profile);
     this.level = profile === "L3" && p.options.ledger.mode === "async" ? "L2" : profile;
     this.minLevel = p.options.minLevel ?? profile;
-    this.#replay = new MemoryReplayCache({ now: () => p.clock.now() });
-    this.#audience = networkAudience(p.subjects.network);
+    this.#incoming = new IncomingVerifier({
+      network: p.subjects.network,
+      audience: networkAudience(p.subjects.network),
+      minLevel: this.minLevel,
+      clockSkewSeconds: p.options.clockSkewSeconds,
+      keys,
+      store,
+      replay: new MemoryReplayCache({ now: () => p.clock.now() }),
+      clock: p.clock,
+      logger: p.logger,
+    });
     this.#violations = new ViolationLog((event, subject, details) => this.recordEvent(event, subject, details), () => p.clock.now());
     this.ledger = new LedgerClient(p.ledgerRef, { onUnavailable: p.options.ledger.onUnavailable, timeoutMs: p.options.ledger.timeoutMs, clock: p.clock, ...(p.metrics === undefined ? {} : { metrics: p.metrics }) });
   }
@@ -135,7 +141,7 @@ export class Assurance {
       const record = await this.keys.publish(key, "node", this.#p.nodeId);
       const retired = await this.keys.retire(this.#controlKey.kid);
       this.#controlKey = key;
-      await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), old: publicView(retired), new: publicView(record) });
+      await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, old: publicView(retired), new: publicView(record) });
       return key.kid;
     }
     const old = this.#signingKey;
@@ -147,7 +153,7 @@ export class Assurance {
     this.#signingKey = key;
     this.#controlKey = key;
     const retired = await this.keys.retire(old.kid);
-    await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), oldKid: old.kid, newKid: key.kid, old: publicView(retired), new: publicView(record) });
+    await this.recordEvent("key.rotated", this.#p.nodeId, { by: this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, oldKid: old.kid, newKid: key.kid, old: publicView(retired), new: publicView(record) });
     return key.kid;
   }
 
@@ -159,7 +165,7 @@ export class Assurance {
   async revokeKey(kid: string, reason: string, by?: KeyActor): Promise<KeyRecord> {
     const old = await this.keys.get(kid);
     const record = await this.keys.revoke(kid, reason);
-    await this.recordEvent("key.revoked", kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), reason: reason.slice(0, 1024), old: old === undefined ? null : publicView(old), new: publicView(record) });
+    await this.recordEvent("key.revoked", kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, reason: reason.slice(0, 1024), old: old === undefined ? null : publicView(old), new: publicView(record) });
     return record;
   }
 
@@ -167,7 +173,7 @@ export class Assurance {
   async publishKey(request: Omit<KeyPublishRequest, "type">, by?: KeyActor): Promise<KeyRecord> {
     const old = await this.keys.get(request.kid);
     const record = await this.keys.publishPublic(request);
-    await this.recordEvent("key.published", request.kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), old: old === undefined ? null : publicView(old), new: publicView(record) });
+    await this.recordEvent("key.published", request.kid, { by: by ?? this.#nodeSigner(), at: this.#p.clock.now(), node: this.#p.nodeId, old: old === undefined ? null : publicView(old), new: publicView(record) });
     return record;
   }
 
@@ -201,24 +207,32 @@ export class Assurance {
   }
 
   /**
-   * Verifies the ECT an incoming message carries, per this node's minimum level. The replay check is
-   * scoped to (receiving actor, message id): an action's token legitimately rides on every message the
-   * action sends, so what must never repeat is the same message presenting it again.
+   * Verifies the ECT an incoming message carries, per this node's minimum level (see
+   * `IncomingVerifier`: level, token, binding to this message, receipt, replay). Every refusal is a
+   * `violation` record in the ledger (rate-limited) before the error goes back to the message path.
    */
-  async verifyIncoming(token: string | undefined, receipt: string | undefined, actorId: string, messageId: string): Promise<ScopeToken | undefined> {
+  async verifyIncoming(m: IncomingMessage): Promise<ScopeToken | undefined> {
     try {
-      return token === undefined ? this.#untokened(actorId) : await this.#verify(token, receipt, actorId, messageId);
+      return m.token === undefined ? this.#untokened(m.actorId) : await this.#incoming.verify({ ...m, token: m.token });
     } catch (error) {
       const code = isTetherError(error) ? error.code : "ERR_ECT_MALFORMED";
-      this.#violations.record(actorId, {
+      this.#violations.record(m.actorId, {
         source: "message",
         code,
         reason: (error instanceof Error ? error.message : String(error)).slice(0, 512),
         node: this.#p.nodeId,
-        messageId: messageId.slice(0, 128),
+        messageId: m.messageId.slice(0, 128),
       });
       throw error;
     }
+  }
+
+  /**
+   * The `Execution-Context-Binding` header value for `token` on one message (signed by this node's
+   * key); undefined for an unsigned token.
+   */
+  bind(token: ScopeToken, messageId: string, target: string, data: Uint8Array): string | undefined {
+    return bindMessage(this.#controlKey, this.#p.subjects.network, token, messageId, target, data);
   }
 
   /**
@@ -243,38 +257,6 @@ export class Assurance {
     });
   }
 
-  async #verify(token: string, receipt: string | undefined, actorId: string, messageId: string): Promise<ScopeToken> {
-    const unsigned = !token.includes(".");
-    const level: AssuranceLevel = unsigned ? "L1" : receipt !== undefined && RECEIPT.test(receipt) ? "L3" : "L2";
-    if (levelRank(level) < levelRank(this.minLevel)) {
-      throw new TetherError("ERR_ECT_LEVEL_TOO_LOW", `token level ${level} is below this node's minimum ${this.minLevel}`, {
-        details: { level, minLevel: this.minLevel },
-      });
-    }
-    const replayCache: ReplayCache = {
-      checkAndRemember: (scope, jti, expiresAt) => this.#replay.checkAndRemember(`${scope}|${actorId}|${messageId}`, jti, expiresAt),
-    };
-    const common = {
-      audience: this.#audience,
-      clockSkewSeconds: this.#p.options.clockSkewSeconds,
-      now: () => this.#p.clock.now(),
-      replayCache,
-    };
-    const verified = unsigned
-      ? await verifyUnsignedEct(token, { ...common, allowMissingParents: true })
-      : await verifyEct(token, {
-          ...common,
-          keys: this.keys,
-          // relaxed: no parent lookups; standard: look up and report; regulated: reject missing parents
-          ...(this.minLevel === "L1" ? { allowMissingParents: true } : { store: this.store, allowMissingParents: this.minLevel !== "L3" }),
-        });
-    if (verified.missingParents.length > 0 && this.minLevel === "L2") {
-      this.#p.logger.warn("ECT parents missing from the store (partial verification)", { jti: verified.claims.jti, missing: verified.missingParents });
-    }
-    const claims = verified.claims;
-    return { token, jti: claims.jti, wid: claims.wid, level, receipt: level === "L3" ? receipt : undefined };
-  }
-
   close(): void {
     this.keys.close();
   }
@@ -293,4 +275,3 @@ const publicView = (record: KeyRecord): Record<string, unknown> => {
   return rest;
 };
 
-const RECEIPT = /^\d{1,15}\.[A-Za-z0-9_-]{43}$/;

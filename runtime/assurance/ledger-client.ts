@@ -11,6 +11,8 @@ export type LedgerEntry =
 export interface LedgerReceipt {
   readonly index: number;
   readonly hash: string;
+  /** For an ECT: the receipt signed by the ledger's key (`signReceipt`), the `tether-receipt` header value. */
+  readonly receipt?: string | undefined;
 }
 
 export interface LedgerClientOptions {

@@ -12,6 +12,7 @@ import {
   type ControlKeys,
   type ControlRefusalContext,
   type ControlBody,
+  type KeyRole,
   type VerifiedControl,
 } from "../../protocols/index.ts";
 import type { NodeCore } from "../node-core.ts";
@@ -20,6 +21,12 @@ import type { KeyRegistry } from "../stores/key-registry.ts";
 import { ViolationLog, type RecordEvent } from "../assurance/violation-log.ts";
 
 export type { RecordEvent };
+
+/**
+ * Whether a person's key may act: false when the network has an owner member and the key's owner is
+ * no member whose role may hold it; true otherwise. See docs/networks-roles.md.
+ */
+export type MembershipGate = (signer: { readonly kid: string; readonly role: KeyRole; readonly owner: string }) => boolean;
 
 /** People's roles: control they sign is recorded when accepted too (machine control is not: failover would flood the ledger). */
 const PEOPLE = new Set(["owner", "admin", "operator", "approver", "observer"]);
@@ -36,17 +43,31 @@ export class ControlGuard {
   readonly #record: RecordEvent;
   readonly #replay: MemoryReplayCache;
   readonly #violations: ViolationLog;
+  readonly #membership: MembershipGate | undefined;
 
-  constructor(p: { core: NodeCore; keys: KeyRegistry; recordEvent: RecordEvent }) {
+  constructor(p: { core: NodeCore; keys: KeyRegistry; recordEvent: RecordEvent; membership?: MembershipGate }) {
     this.#core = p.core;
+    this.#membership = p.membership;
     this.#keys = p.keys;
     this.#record = p.recordEvent;
     this.#violations = new ViolationLog(p.recordEvent, () => p.core.clock.now());
     this.#replay = new MemoryReplayCache({ now: () => p.core.clock.now() });
   }
 
-  /** Verifies a decoded control message addressed to `target` (this node's id, or an actor id). */
-  verify(input: unknown, target: string, accept?: (body: ControlBody) => void): Promise<VerifiedControl> {
+  /**
+   * Verifies a decoded control message addressed to `target` (this node's id, or an actor id). Once
+   * the network has members, a person's key acts only while a member holds it (ERR_CONTROL_FORBIDDEN).
+   */
+  async verify(input: unknown, target: string, accept?: (body: ControlBody) => void): Promise<VerifiedControl> {
+    const verified = await this.#verify(input, target, accept);
+    if (PEOPLE.has(verified.role) && this.#membership?.(verified) === false) {
+      const context = { kid: verified.kid, role: verified.role, owner: verified.owner, operation: verified.operation };
+      throw new TetherError("ERR_CONTROL_FORBIDDEN", `key ${verified.kid} (${verified.role} key of ${verified.owner}) belongs to no member of network ${this.#core.network}`, { details: context });
+    }
+    return verified;
+  }
+
+  #verify(input: unknown, target: string, accept?: (body: ControlBody) => void): Promise<VerifiedControl> {
     return verifyControl(input, {
       network: this.#core.network,
       target,

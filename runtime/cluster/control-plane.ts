@@ -9,6 +9,10 @@ import {
   type FenceNotice,
   type KeyPublishRequest,
   type KeyRevokeRequest,
+  type ControlEnvelope,
+  type MemberAddRequest,
+  type MemberRemoveRequest,
+  type PolicySetRequest,
   type PauseRequest,
   type StopRequest,
   type VerifiedControl,
@@ -23,12 +27,16 @@ import type { Registry } from "../stores/registry.ts";
 import { sendControl } from "./control-client.ts";
 import type { ControlGuard } from "./control-guard.ts";
 import type { ControlSigner } from "./control-signer.ts";
+import type { Governance } from "./governance.ts";
 
 /** Spawns a registered type here (restoring its checkpoint unless `fresh`). */
 export type Activate = (actorId: string, className: string, fresh: boolean) => Promise<void>;
 
 /** What `request` sends: node control that expects an answer. */
-export type NodeRequest = ActivateRequest | StopRequest | PauseRequest | KeyPublishRequest | KeyRevokeRequest;
+export type NodeRequest = ActivateRequest | StopRequest | PauseRequest | KeyPublishRequest | KeyRevokeRequest | MemberAddRequest | MemberRemoveRequest | PolicySetRequest;
+
+/** Control operations recorded with old and new values by their owners (Assurance, Governance), not as `control.accepted`. */
+const SELF_RECORDED = new Set(["key.publish", "key.revoke", "member.add", "member.remove", "policy.set"]);
 
 type Answer = (outcome: { ok: true; body: unknown } | { ok: false; error: unknown; fallback: "ERR_ACTOR_START_FAILED" | "ERR_ACTOR_STOPPED" | "ERR_REGISTRY_FAILED" }) => void;
 
@@ -50,6 +58,7 @@ export class ControlPlane {
   readonly #guard: ControlGuard;
   readonly #signer: ControlSigner;
   readonly #assurance: Assurance;
+  readonly #governance: Governance;
 
   constructor(p: {
     core: NodeCore;
@@ -62,6 +71,7 @@ export class ControlPlane {
     guard: ControlGuard;
     signer: ControlSigner;
     assurance: Assurance;
+    governance: Governance;
   }) {
     this.#core = p.core;
     this.#directory = p.directory;
@@ -73,6 +83,7 @@ export class ControlPlane {
     this.#guard = p.guard;
     this.#signer = p.signer;
     this.#assurance = p.assurance;
+    this.#governance = p.governance;
   }
 
   listen(): void {
@@ -126,8 +137,7 @@ export class ControlPlane {
       else this.#replies.publishError(reply, isTetherError(outcome.error) ? outcome.error : new TetherError(outcome.fallback, String(outcome.error)));
     };
     const subject = "actorId" in control ? { actorId: control.actorId } : "kid" in control ? { key: control.kid } : {};
-    // key publish and revoke are recorded with old and new values by Assurance
-    if (verified.operation !== "key.publish" && verified.operation !== "key.revoke") this.#guard.accepted(verified, this.#core.id, subject);
+    if (!SELF_RECORDED.has(verified.operation)) this.#guard.accepted(verified, this.#core.id, subject);
     switch (control.type) {
       case "tether.node.v1.activate": {
         try {
@@ -190,6 +200,19 @@ export class ControlPlane {
           answer({ ok: true, body: { ok: true, kid: record.kid, role: record.role, owner: record.owner } });
         } catch (error) {
           answer({ ok: false, error, fallback: "ERR_REGISTRY_FAILED" });
+        }
+        return;
+      }
+      case "tether.node.v1.member-add":
+      case "tether.node.v1.member-remove":
+      case "tether.node.v1.policy-set": {
+        const about = control.type === "tether.node.v1.policy-set" ? { policy: true } : { member: control.member };
+        try {
+          answer({ ok: true, body: await this.#governance.apply(verified, input as ControlEnvelope) });
+        } catch (error) {
+          // a refused change (role, limit, keys, last owner, stale) is a violation record like any refused control
+          if (isTetherError(error) && !error.retryable) refuse(error, { ...about, ...signerOf(verified), operation: verified.operation });
+          else answer({ ok: false, error, fallback: "ERR_REGISTRY_FAILED" });
         }
         return;
       }

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { connect, type Authenticator } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { TetherError } from "../../protocols/index.ts";
 import { natsTlsConnectOptions, type NatsTlsOptions } from "../support/nats-tls.ts";
@@ -9,6 +9,9 @@ import { writeConfigDirectory } from "./cluster-config.ts";
 import { clientTlsConf, listenerSecurity, routeTlsConf, type ClusterTlsFiles, type ListenerSecurity } from "./cluster-tls.ts";
 import { createDevCertificates } from "./dev-certificates.ts";
 import { NatsServer, freeLoopbackPort } from "./nats-server.ts";
+import { credentialsAuthenticator } from "./credentials.ts";
+import { NetworkAccounts } from "./network-accounts.ts";
+import { writeClusterConfig, writeClusterState } from "./cluster-accounts.ts";
 
 export interface NatsClusterOptions {
   /** The per-node config template (default: `nats.conf` at the package root). */
@@ -38,6 +41,12 @@ export interface NatsClusterOptions {
   readonly insecurePlaintext?: boolean;
   /** Path of openssl for the development certificates (default /usr/bin/openssl). */
   readonly openssl?: string;
+  /**
+   * Networks as NATS accounts (docs/networks.md): the servers include `<storeDir>/accounts.conf`
+   * (kept by `NetworkAccounts`), refuse anonymous clients, and `reload()` applies network changes.
+   * Default false (open, as before).
+   */
+  readonly accounts?: boolean;
 }
 
 /** How clients reach a cluster: its TLS settings, for `Node.create({ tls })` and `connect`. */
@@ -64,11 +73,22 @@ export class NatsCluster {
   readonly #options: Required<Pick<NatsClusterOptions, "configFile" | "size">> & NatsClusterOptions;
   readonly #routePorts: number[];
   readonly #security: ClusterSecurity;
+  /** The network accounts in the store directory (with `accounts: true`). */
+  readonly accounts: NetworkAccounts | undefined;
   #stopped: Promise<void> | undefined;
 
-  private constructor(servers: NatsServer[], storeDir: string, ownsStore: boolean, options: NatsClusterOptions, routePorts: number[], security: ClusterSecurity) {
+  private constructor(
+    servers: NatsServer[],
+    storeDir: string,
+    ownsStore: boolean,
+    options: NatsClusterOptions,
+    routePorts: number[],
+    security: ClusterSecurity,
+    accounts: NetworkAccounts | undefined,
+  ) {
     this.servers = servers;
     this.#security = security;
+    this.accounts = accounts;
     this.#storeDir = storeDir;
     this.#ownsStore = ownsStore;
     this.#options = { configFile: options.configFile ?? defaultConfigFile(), size: options.size ?? 3, ...options };
@@ -102,19 +122,24 @@ export class NatsCluster {
 
   static async start(options: NatsClusterOptions = {}): Promise<NatsCluster> {
     const size = options.size ?? 3;
-    const configFile = options.configFile ?? defaultConfigFile();
     const routePorts = options.routePorts !== undefined ? [...options.routePorts] : await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
     const listener = listenerSecurity(options.host ?? "127.0.0.1", options.tls === undefined ? undefined : options.tls !== false, options.insecurePlaintext);
     const ownsStore = options.storeDir === undefined;
     const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "tether-cluster-"));
+    const accounts = options.accounts === true ? NetworkAccounts.open(storeDir) : undefined;
+    const template = options.configFile ?? defaultConfigFile();
     const servers: NatsServer[] = [];
     try {
-      const security = await NatsCluster.#prepareSecurity(listener, configFile, storeDir, options);
+      // The template is copied into <store>/config/ next to its TLS includes; with accounts,
+      // <store>/server.conf includes that copy (by relative path) and then accounts.conf.
+      const prepared = await NatsCluster.#prepareSecurity(listener, template, storeDir, options);
+      const security = accounts === undefined ? prepared : { ...prepared, configFile: writeClusterConfig(storeDir, prepared.configFile) };
       for (let i = 0; i < size; i++) {
         servers.push(await NatsServer.start(NatsCluster.#serverOptions(i, security.configFile, routePorts, storeDir, options, security)));
       }
-      const cluster = new NatsCluster(servers, storeDir, ownsStore, options, routePorts, security);
+      const cluster = new NatsCluster(servers, storeDir, ownsStore, options, routePorts, security, accounts);
       await cluster.waitForJetStream(options.readyTimeoutMs ?? 30_000);
+      if (accounts !== undefined) writeClusterState(storeDir, servers, security.clientTls);
       return cluster;
     } catch (error) {
       await Promise.all(servers.map((s) => s.stop()));
@@ -178,14 +203,20 @@ export class NatsCluster {
       ),
     );
     this.servers[index] = server;
+    if (this.accounts !== undefined) writeClusterState(this.#storeDir, this.servers, this.#security.clientTls);
     return server;
+  }
+
+  /** Makes every server re-read its config (accounts.conf after a network change); resolves when each has. */
+  async reload(timeoutMs = 10_000): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.reload(timeoutMs)));
   }
 
   /** Waits until JetStream answers through every server (meta leader elected). */
   async waitForJetStream(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const server of this.servers) {
-      const nc = await connect({ servers: server.url, reconnect: false, ...natsTlsConnectOptions(this.#security.clientTls, [server.url]) });
+      const nc = await connect({ servers: server.url, reconnect: false, ...natsTlsConnectOptions(this.#security.clientTls, [server.url]), ...this.#auth() });
       try {
         for (;;) {
           try {
@@ -203,6 +234,10 @@ export class NatsCluster {
         await nc.close();
       }
     }
+  }
+
+  #auth(): { authenticator?: Authenticator } {
+    return this.accounts === undefined ? {} : { authenticator: credentialsAuthenticator(this.accounts.clusterCredentials) };
   }
 
   /** Stops every server and removes a temporary store. Idempotent. */

@@ -70,6 +70,7 @@ export class NatsServer {
   readonly #release: () => void;
   #stopped: Promise<void> | undefined;
   #stderr = "";
+  #reloads = 0;
 
   private constructor(child: ChildProcess, url: string, port: number, workDir: string, name: string, release: () => void) {
     this.#child = child;
@@ -125,7 +126,9 @@ export class NatsServer {
           const server = new NatsServer(child, parsed.url, parsed.port, workDir, name, release);
           server.#stderr = stderr;
           child.stderr?.on("data", (chunk: Buffer) => {
-            server.#stderr = (server.#stderr + chunk.toString()).slice(-16_384);
+            const text = chunk.toString();
+            server.#stderr = (server.#stderr + text).slice(-16_384);
+            server.#reloads += text.split("Reloaded server configuration").length - 1;
           });
           return server;
         }
@@ -143,6 +146,22 @@ export class NatsServer {
   /** The last lines the server logged (for diagnosis in failing tests). */
   get log(): string {
     return this.#stderr;
+  }
+
+  /**
+   * Makes the server re-read its config file (SIGHUP, as `nats-server --signal reload` does) and
+   * resolves once it logged the reload; ERR_SERVER_START_FAILED with its last log lines if it did not.
+   */
+  async reload(timeoutMs = 10_000): Promise<void> {
+    const before = this.#reloads;
+    this.#child.kill("SIGHUP");
+    const deadline = Date.now() + timeoutMs;
+    while (this.#reloads === before) {
+      if (!this.running || Date.now() > deadline) {
+        throw new TetherError("ERR_SERVER_START_FAILED", `${this.name}: nats-server did not reload its config: ${lastLines(this.#stderr)}`);
+      }
+      await sleep(20);
+    }
   }
 
   /** Kills the process with SIGKILL (a crash, for failure tests). */

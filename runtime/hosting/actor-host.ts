@@ -16,6 +16,9 @@ import type { DurableDelivery } from "./durable-delivery.ts";
 import type { Passivation } from "./passivation.ts";
 import { validateActorClass } from "./registered-types.ts";
 
+/** Checks that an agent (id, class name, capabilities) may join the network; throws a typed refusal. */
+export type Admit = (actorId: string, agentType: string, capabilities: readonly string[]) => void;
+
 /** How a local actor leaves this node. */
 type Release =
   /** stopped here (stop, close): onStop runs, its id is given back */
@@ -41,6 +44,7 @@ export class ActorHost {
   readonly #runtime: CellRuntime;
   readonly #sink: DeadLetterSink;
   readonly #epoch: () => number;
+  readonly #admit: Admit | undefined;
   readonly #subs = new Map<string, Subscription>();
 
   constructor(p: {
@@ -54,6 +58,8 @@ export class ActorHost {
     runtime: CellRuntime;
     sink: DeadLetterSink;
     epoch: () => number;
+    /** The network policy's say on who may join (throws a typed refusal); absent: everyone may. */
+    admit?: Admit;
   }) {
     this.#core = p.core;
     this.#directory = p.directory;
@@ -65,6 +71,7 @@ export class ActorHost {
     this.#runtime = p.runtime;
     this.#sink = p.sink;
     this.#epoch = p.epoch;
+    this.#admit = p.admit;
   }
 
   /**
@@ -80,6 +87,8 @@ export class ActorHost {
     if (directory.cells.has(id) || directory.starting.has(id)) {
       throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `actor ${id} is already active on this node (${core.id})`, { details: { actorId: id, owner: core.id } });
     }
+    const capabilities = [...(options.capabilities ?? actorClass.capabilities ?? [])];
+    this.#admit?.(id, actorClass.name, capabilities);
     const capacity = options.mailboxCapacity ?? core.options.mailboxCapacity;
     directory.starting.add(id);
     try {
@@ -95,7 +104,7 @@ export class ActorHost {
         nodeId: core.id,
         nodeEpoch: this.#epoch(),
         className: actorClass.name,
-        capabilities: [...(options.capabilities ?? actorClass.capabilities ?? [])],
+        capabilities,
         spawnedAt: core.clock.now(),
       });
       // From here on the id is ours: any failure gives back everything taken (claim, subscription,

@@ -1,7 +1,10 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { TetherError, decodeEnvelope, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
+import { TetherError, decodeEnvelope, isTetherError, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
+import type { ScopeToken } from "../actor/execution-scope.ts";
 import type { ActorCell, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
 import type { DeadLetterSink } from "../messaging/dead-letter-sink.ts";
+import type { VerifyIncoming } from "../messaging/inbound.ts";
+import { readWireHeaders } from "../messaging/wire-headers.ts";
 import { classifySchemaError } from "../messaging/schema-errors.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { DurableLane } from "../stores/durable-lane.ts";
@@ -34,6 +37,14 @@ export class DurableDelivery {
   readonly #sink: DeadLetterSink;
   readonly #consumers = new Map<string, { stop(): Promise<void> }>();
   readonly #lastPrune = new Map<string, number>();
+  /**
+   * The same token checks as the live lane (set once the assurance room is open): a message stored
+   * straight on the stream subject by a plain client, without a token or with a forged or captured
+   * one, is refused and dead-lettered, never handed to the actor.
+   */
+  verify: VerifyIncoming | undefined;
+  /** Messages without a token are checked too (and refused) when the node's minimum level is above L1. */
+  requiresToken = false;
 
   constructor(core: NodeCore, lane: DurableLane, checkpoints: Checkpoints, sink: DeadLetterSink) {
     this.#core = core;
@@ -120,6 +131,39 @@ export class DurableDelivery {
       control: false,
       durable: jm,
     };
+    const h = readWireHeaders(jm.headers);
+    const token = h.executionContext;
+    const verify = this.verify;
+    if (verify === undefined || (token === undefined && !this.requiresToken)) {
+      if (cell.inboundPending === 0) this.#enqueue(cell, jm, delivery);
+      else this.#afterPending(cell, Promise.resolve(undefined), jm, delivery, reject);
+      return;
+    }
+    const verified = verify({ token, receipt: h.receipt, binding: h.binding, actorId: cell.id, messageId: id, data: jm.data, sequence: jm.seq });
+    verified.catch(() => undefined); // handled in turn below; never an unhandled rejection
+    this.#afterPending(cell, verified, jm, delivery, reject);
+  }
+
+  /** Verification is asynchronous; deliveries still reach the mailbox in arrival order (the live lane's queue). */
+  #afterPending(cell: ActorCell, verified: Promise<ScopeToken | undefined>, jm: JsMsg, delivery: Delivery, reject: (error: TetherError) => void): void {
+    cell.inboundPending++;
+    cell.inboundTail = cell.inboundTail
+      .then(() => verified)
+      .then(
+        (incoming) => this.#enqueue(cell, jm, incoming === undefined ? delivery : { ...delivery, incoming }),
+        (error: unknown) => reject(isTetherError(error) ? error : new TetherError("ERR_ECT_MALFORMED", `execution context rejected: ${String(error)}`, { cause: error })),
+      )
+      .catch((error: unknown) => this.#core.logger.error("durable delivery failed", { actorId: cell.id, id: delivery.id, error }))
+      .finally(() => {
+        cell.inboundPending--;
+      });
+  }
+
+  #enqueue(cell: ActorCell, jm: JsMsg, delivery: Delivery): void {
+    if (cell.state !== "running") {
+      jm.nak();
+      return;
+    }
     try {
       cell.enqueue(delivery, "normal");
       this.#core.metrics.received("send", cell.actorClass.name);

@@ -28,7 +28,8 @@ export const ledgerLink =
       if (mode === "sync") {
         try {
           const r = await ledger.append(entry);
-          call.scope.current = { ...minted, receipt: `${r.index}.${r.hash}` };
+          // the signed receipt rides on the token's messages; receivers verify it (no receipt: they see L2)
+          call.scope.current = { ...minted, receipt: r.receipt };
         } catch (error) {
           call.scope.current = before; // an action the ledger did not take is no parent for dependent work
           throw error;

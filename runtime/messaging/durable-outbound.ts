@@ -1,6 +1,7 @@
 import { headers as natsHeaders, nuid, type MsgHdrs } from "@nats-io/transport-node";
 import { HeaderNames, TetherError, encodeSend } from "../../protocols/index.ts";
 import { outgoingToken, type ExecutionScope } from "../actor/execution-scope.ts";
+import type { MessageBinder } from "./outbound.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { DurableLane } from "../stores/durable-lane.ts";
 import { tooLarge } from "./wire-errors.ts";
@@ -14,6 +15,7 @@ export const publishDurable = async (
   from: string,
   scope: ExecutionScope | undefined,
   idOption: string | undefined,
+  bind?: MessageBinder,
 ): Promise<{ id: string; duplicate: boolean }> => {
     core.assertRunning();
     if (idOption !== undefined && (typeof idOption !== "string" || idOption.length === 0 || idOption.length > 128 || !isSafeHeaderValue(idOption))) {
@@ -27,12 +29,15 @@ export const publishDurable = async (
       throw new TetherError("ERR_MESSAGE_INVALID", `message to ${target} cannot be encoded: ${String(cause)}`, { cause });
     }
     if (data.length > core.options.maxPayloadBytes) throw tooLarge(target, data.length, core.options.maxPayloadBytes);
-    // JetStream publish adds its own header (Nats-Msg-Id); the ECT is the only one Tether adds
+    // JetStream publish adds its own header (Nats-Msg-Id); Tether adds the ECT, its receipt and binding
     let h: MsgHdrs | undefined;
     const ect = outgoingToken(scope);
     if (ect !== undefined && ect.token !== "") {
       h = natsHeaders();
       h.set(HeaderNames.executionContext, ect.token);
+      if (ect.receipt !== undefined) h.set(HeaderNames.receipt, ect.receipt);
+      const binding = bind?.(ect, id, target, data);
+      if (binding !== undefined) h.set(HeaderNames.binding, binding);
     }
     const { duplicate } = await lane.publish(target, data, h, id);
     if (!duplicate) core.metrics.sent("send");

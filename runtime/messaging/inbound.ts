@@ -4,6 +4,7 @@ import type { Context } from "@opentelemetry/api";
 import { SignedCompensation, TetherError, decodeEnvelope, isTetherError, messageTypeOf, type WireEnvelope } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
+import type { IncomingMessage } from "../assurance/incoming-verifier.ts";
 import type { NodeCore } from "../node-core.ts";
 import { contextWithSpan, extractTraceContext } from "../telemetry/tracing.ts";
 import type { DeadLetterSink } from "./dead-letter-sink.ts";
@@ -14,8 +15,8 @@ import { readWireHeaders } from "./wire-headers.ts";
 
 type SendEnvelope = Extract<WireEnvelope, { kind: "tell" | "ask" | "compensate" }>;
 
-/** Verifies the ECT a message carries (the assurance room's inbound link). */
-export type VerifyIncoming = (token: string | undefined, receipt: string | undefined, actorId: string, messageId: string) => Promise<ScopeToken | undefined>;
+/** Verifies the ECT a message carries, its binding to the message and its receipt (the assurance room's inbound link). */
+export type VerifyIncoming = (message: IncomingMessage) => Promise<ScopeToken | undefined>;
 
 /** The actor's refusal of new messages (paused or stopping), checked at the moment a message arrives. */
 export const refusalOf = (cell: ActorCell, now: number, control: boolean): TetherError | undefined => {
@@ -117,7 +118,9 @@ export class Inbound {
       return;
     }
     // Verification is asynchronous; deliveries still reach the mailbox in arrival order.
-    const verified = needsVerify ? this.#verify(token, h.receipt, cell.id, envelope.id) : Promise.resolve(undefined);
+    const verified = needsVerify
+      ? this.#verify({ token, receipt: h.receipt, binding: h.binding, actorId: cell.id, messageId: envelope.id, data })
+      : Promise.resolve(undefined);
     // The chain below handles the rejection when this message's turn comes; mark it handled now so a
     // token that fails before earlier messages finish is never an unhandled rejection (a process crash).
     verified.catch(() => undefined);

@@ -23,6 +23,9 @@ export type LocalLookup = (id: string) => ActorCell | undefined;
 /** One finished ask: who called whom, how long it took, and the error code if it failed. */
 export type CallObserver = (from: string, target: string, durationMs: number, code: string | undefined) => void;
 
+/** The `Execution-Context-Binding` value for a token on one message (undefined: nothing to bind). */
+export type MessageBinder = (token: ScopeToken, messageId: string, target: string, data: Uint8Array) => string | undefined;
+
 type SendSpan = ReturnType<Tracing["startSend"]>;
 
 /**
@@ -38,6 +41,8 @@ export class Outbound {
   readonly #flow: TellFlow;
   /** Sees every ask's outcome (cascade detection); undefined costs nothing. */
   callObserver: CallObserver | undefined;
+  /** Binds a signed token to each message that leaves the node (set once the assurance room is open). */
+  binder: MessageBinder | undefined;
 
   constructor(
     core: NodeCore,
@@ -63,7 +68,7 @@ export class Outbound {
   }
 
   readonly #port: SendPort = {
-    sendDurable: (ref, msg, options) => publishDurable(this.#core, this.#lane, ref.id, msg, ref.from, ref.scope, options?.id),
+    sendDurable: (ref, msg, options) => publishDurable(this.#core, this.#lane, ref.id, msg, ref.from, ref.scope, options?.id, this.binder),
     tell: (ref, msg, options) => this.send(ref.id, ref.subject, msg, false, options, ref.from, this.#parent(ref), ref.scope, false) as boolean,
     ready: (ref) => {
       const local = this.#local(ref.id);
@@ -157,6 +162,8 @@ export class Outbound {
       if (ect !== undefined && ect.token !== "") {
         lines += `${HeaderNames.executionContext}: ${ect.token}\r\n`;
         if (ect.receipt !== undefined) lines += `${HeaderNames.receipt}: ${ect.receipt}\r\n`;
+        const binding = this.binder?.(ect, id, target, data);
+        if (binding !== undefined) lines += `${HeaderNames.binding}: ${binding}\r\n`;
       }
       if (lines !== "") headers = encodedHeaders(lines);
     }

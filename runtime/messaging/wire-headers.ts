@@ -37,9 +37,10 @@ export interface WireHeaders {
   readonly tracestate: string | undefined;
   readonly executionContext: string | undefined;
   readonly receipt: string | undefined;
+  readonly binding: string | undefined;
 }
 
-export const NO_HEADERS: WireHeaders = { status: 0, traceparent: undefined, tracestate: undefined, executionContext: undefined, receipt: undefined };
+export const NO_HEADERS: WireHeaders = { status: 0, traceparent: undefined, tracestate: undefined, executionContext: undefined, receipt: undefined, binding: undefined };
 
 const EXECUTION_CONTEXT_LOWER = HeaderNames.executionContext.toLowerCase();
 
@@ -54,13 +55,15 @@ export const readWireHeaders = (h: MsgHdrs | undefined): WireHeaders => {
   let tracestate: string | undefined;
   let executionContext: string | undefined;
   let receipt: string | undefined;
+  let binding: string | undefined;
   for (const [key, values] of h) {
     const v = values[0]?.trim();
     if (v === undefined || v === "") continue;
     if (key === HeaderNames.traceparent) traceparent ??= v;
     else if (key === HeaderNames.tracestate) tracestate ??= v;
     else if (key === HeaderNames.receipt) receipt ??= v;
+    else if (key === HeaderNames.binding) binding ??= v;
     else if (key.length === EXECUTION_CONTEXT_LOWER.length && key.toLowerCase() === EXECUTION_CONTEXT_LOWER) executionContext ??= v;
   }
-  return { status: h.code, traceparent, tracestate, executionContext, receipt };
+  return { status: h.code, traceparent, tracestate, executionContext, receipt, binding };
 };

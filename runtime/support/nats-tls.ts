@@ -3,7 +3,7 @@
 import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { z } from "zod";
-import { TetherError } from "../../protocols/index.ts";
+import { TetherError, isTetherError } from "../../protocols/index.ts";
 
 /**
  * TLS of a client connection (`Node.create({ tls })`, `--tls-ca/--tls-cert/--tls-key`). The server
@@ -137,6 +137,7 @@ export const classifyTlsFailure = (error: unknown): TlsFailure | undefined => {
  * ERR_TRANSPORT_FAILED. The message names the servers and the underlying reason.
  */
 export const natsConnectError = (cause: unknown, servers: readonly string[]): TetherError => {
+  if (isTetherError(cause)) return cause; // e.g. ERR_CREDENTIALS_INVALID from the authenticator
   const where = servers.join(",");
   const reason = classifyTlsFailure(cause);
   if (reason !== undefined) {

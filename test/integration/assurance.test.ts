@@ -70,10 +70,13 @@ describe("Execution Context Tokens on the action path", () => {
     const subject = node.subjects.actor("target");
     const nc = await connect({ servers: server.url });
     try {
-      const send = async (token: string, id: string): Promise<string> => {
+      const send = async (token: string, id: string, binding?: (data: Uint8Array) => string | undefined): Promise<string> => {
         const h = headers();
         h.set(HeaderNames.executionContext, token);
-        const reply = await nc.request(subject, encodeSend("ask", id, "raw-client", false, { type: "seq", n: 1 }), { headers: h, timeout: 5_000 });
+        const data = encodeSend("ask", id, "raw-client", false, { type: "seq", n: 1 });
+        const bound = binding?.(data);
+        if (bound !== undefined) h.set(HeaderNames.binding, bound);
+        const reply = await nc.request(subject, data, { headers: h, timeout: 5_000 });
         const answer = readAnswer(reply.data);
         return answer.ok ? "ok" : answer.error.code;
       };
@@ -94,8 +97,12 @@ describe("Execution Context Tokens on the action path", () => {
       await peer.spawn("minter", Stepper);
       const r = await peer.ref<typeof Stepper>("minter").ask({ type: "step", hops: [{ actor: "minter", action: "mint_one" }] });
       const genuine = (await workflowTokens(peer, r.wid as string))[0]?.token as string;
-      expect(await send(genuine, "msg-1")).toBe("ok");
-      expect(await send(genuine, "msg-1")).toBe("ERR_ECT_REPLAYED");
+      const jti = String(decodeEctUnverified(genuine).claims.jti);
+      // the peer node binds its token to the message (as its runtime does); a plain client cannot
+      const byPeer = (id: string) => (data: Uint8Array) => peer.assurance.bind({ token: genuine, jti, wid: undefined, level: "L2", receipt: undefined }, id, "target", data);
+      expect(await send(genuine, "msg-0")).toBe("ERR_ECT_BINDING_MISSING");
+      expect(await send(genuine, "msg-1", byPeer("msg-1"))).toBe("ok");
+      expect(await send(genuine, "msg-1", byPeer("msg-1"))).toBe("ERR_ECT_REPLAYED");
       const [h, p, s] = genuine.split(".") as [string, string, string];
       const tampered = `${h}.${Buffer.from(JSON.stringify({ ...decodeEctUnverified(genuine).claims, exec_act: "evil" })).toString("base64url")}.${s}`;
       expect(p).not.toBe(tampered.split(".")[1]);

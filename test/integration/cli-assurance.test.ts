@@ -113,7 +113,7 @@ describe("tether audit / keys / usage against a live network", () => {
     const keys = await runTether(["keys", "ls", "--nats", nats]);
     expect(keys.stdout).toMatch(/audit\s+audit\s+active/);
     expect(keys.stdout).toMatch(/node\s+\S+\s+active/);
-  });
+  }, 180_000); // nine CLI processes in a row: each starts the TypeScript sources through tsx (60 s ran out at load 25)
 
   it("creates people's keys with roles and revokes through signed, recorded control; refuses an unauthorized signer", async () => {
     await using server = await startServer();

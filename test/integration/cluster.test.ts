@@ -60,7 +60,8 @@ describe("a 3-node NATS cluster from nats.conf", () => {
       await using up = new TetherProcess(["cluster", "up", "--ports", "auto", "--route-ports", "auto", "--store", store]);
       const [, urls = ""] = (await up.waitFor(/cluster ready: (\S+)/, 45_000)) as [string, string];
       expect(urls.split(",")).toHaveLength(3);
-      await using node = await startNode(urls.split(","), { jetstreamReplicas: 3 });
+      // a new cluster runs with networks as accounts and has the network `default`
+      await using node = await startNode(urls.split(","), { jetstreamReplicas: 3, credentials: join(store, "networks", "default", "node-1.creds") });
       await node.spawn("up-check", Counter);
       expect(await node.ref<typeof Counter>("up-check").ask({ type: "add", n: 1 })).toBe(1);
       await node.close();

@@ -71,6 +71,7 @@ describe("envelope fuzzing", () => {
             if (tokenChoice < 0.5) h.set(HeaderNames.executionContext, mutate(genuine));
             else if (tokenChoice < 0.6) h.set(HeaderNames.executionContext, Buffer.from(bytes(40)).toString("base64url"));
             if (rand() < 0.1) h.set(HeaderNames.receipt, mutate("12.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"));
+            if (rand() < 0.3) h.set(HeaderNames.binding, mutate(`${Buffer.from(JSON.stringify({ alg: "ES256", kid: "k", typ: "tether-binding+jws" })).toString("base64url")}..${"A".repeat(86)}`));
             const body = pick(bodies(kind, `fz${i + j}`))();
             const reply = await nc.request(subject, body, { headers: h, timeout: 10_000 }).catch((e: unknown) => e);
             if (reply instanceof Error) throw new Error(`envelope ${i + j} got no reply: ${reply.message}`);

@@ -102,6 +102,7 @@ describe("every NATS subscription of a node", () => {
       () => sub.failures(pick(["fz-child", "fz-tree", "fz-counter"])),
       () => sub.durable(pick(["fz-orders", "fz-orders", token()])),
       () => `$KV.${sub.keysBucket()}.key.${token()}`, // the key registry's watcher
+      () => `$KV.${sub.governanceBucket()}.${pick(["policy", `member.${token()}`])}`, // the governance watcher (verifies on read)
     ];
     const full = pack({ type: "order", n: 1 });
     const bodies = [
@@ -120,7 +121,7 @@ describe("every NATS subscription of a node", () => {
       () => pack([1, 4]),
       () => pack([1]),
     ];
-    const headerNames = [HeaderNames.executionContext, HeaderNames.receipt, HeaderNames.traceparent, HeaderNames.tracestate, "tether-kind", "Nats-Msg-Id", "KV-Operation", "X"];
+    const headerNames = [HeaderNames.executionContext, HeaderNames.receipt, HeaderNames.binding, HeaderNames.traceparent, HeaderNames.tracestate, "tether-kind", "Nats-Msg-Id", "KV-Operation", "X"];
     const randomHeaders = (): MsgHdrs | undefined => {
       const roll = rand();
       if (roll < 0.2) return undefined;

@@ -27,6 +27,13 @@ describe("the tether command line", () => {
     for (const n of nats) expect(n).toEqual({ path: n.path, default: "nats://127.0.0.1:4222", env: "TETHER_NATS_URL" });
   });
 
+  it("takes --creds (or TETHER_CREDS) on every command that takes --nats", () => {
+    const nats = commands.filter(({ command }) => command.options.some((o) => o.long === "--nats"));
+    const without = nats.filter(({ command }) => !command.options.some((o) => o.long === "--creds" && o.envVar === "TETHER_CREDS")).map((c) => c.path);
+    expect(nats.length).toBeGreaterThanOrEqual(15);
+    expect(without).toEqual([]);
+  });
+
   it("offers --json on every command that prints a table", () => {
     const tables = ["agents ls", "nodes ls", "keys ls", "usage", "dlq ls"];
     const withJson = commands.filter(({ command }) => command.options.some((o) => o.long === "--json")).map((c) => c.path);

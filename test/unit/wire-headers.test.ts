@@ -8,7 +8,7 @@ const bytesOf = (h: unknown): Uint8Array => (h as { encode(): Uint8Array }).enco
 
 describe("readWireHeaders", () => {
   it("reads nothing from a message without a header block (the common case)", () => {
-    expect(readWireHeaders(undefined)).toEqual({ status: 0, traceparent: undefined, tracestate: undefined, executionContext: undefined, receipt: undefined });
+    expect(readWireHeaders(undefined)).toEqual({ status: 0, traceparent: undefined, tracestate: undefined, executionContext: undefined, receipt: undefined, binding: undefined });
   });
 
   it.each([
@@ -19,6 +19,10 @@ describe("readWireHeaders", () => {
     ["the ECT in any case, the first value winning", "NATS/1.0\r\nEXECUTION-CONTEXT: x\r\nExecution-Context: y\r\ntether-receipt: 12.xyz\r\n\r\n", {
       executionContext: "x",
       receipt: "12.xyz",
+    }],
+    ["the message binding", "NATS/1.0\r\nExecution-Context: t.o.k\r\nExecution-Context-Binding: h..s\r\n\r\n", {
+      executionContext: "t.o.k",
+      binding: "h..s",
     }],
     ["a no-responders status", "NATS/1.0 503\r\n\r\n", { status: 503 }],
     ["empty values as absent, unknown keys ignored", "NATS/1.0\r\nExecution-Context:\r\nx-other: 1\r\n\r\n", { executionContext: undefined }],
