@@ -188,6 +188,35 @@ describe("TLS", () => {
     await tryConnect(server.url, { caFile: certs.caFile, ...certs.client });
   });
 
+  it("runs networks as NATS accounts over TLS: a node with node credentials and the CA spawns and answers; credentials without the CA, or the CA without credentials, are refused", async () => {
+    // <store>/server.conf includes config/nats.conf (beside client-tls.conf and route-tls.conf) and accounts.conf
+    await using cluster = await NatsCluster.start({ accounts: true, tls: certs });
+    const accounts = cluster.accounts;
+    if (accounts === undefined) throw new Error("the cluster runs without accounts");
+    accounts.create("alpha", { nodes: 1 });
+    await cluster.reload();
+    const urls = cluster.urls;
+    expect(urls.every((u) => u.startsWith("tls://127.0.0.1:"))).toBe(true);
+    const nodeCreds = accounts.credentials("alpha", "node-1");
+
+    await using node = await startNode(urls, { network: "alpha", jetstreamReplicas: 3, credentials: nodeCreds, tls: { caFile: certs.caFile } });
+    await node.spawn("acct-tls-counter", Counter);
+    expect(await node.ref<typeof Counter>("acct-tls-counter").ask({ type: "add", n: 4 })).toBe(4);
+
+    // the right credentials do not get a client past TLS: without the CA the handshake fails first
+    const noCa = await rejection(() => startNode(urls, { network: "alpha", credentials: nodeCreds }));
+    expect(hasCode(noCa, "ERR_NATS_TLS")).toBe(true);
+    expect(noCa.details["reason"]).toBe("unknown-ca");
+    const cli = await runTether(["agents", "ls", "--network", "alpha", "--nats", urls.join(","), "--creds", nodeCreds]);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/ERR_NATS_TLS.*not signed by a trusted CA/);
+
+    // and TLS does not replace the accounts: the CA without credentials is refused by the server
+    const anonymous = await rejection(() => tryConnect(urls[0] ?? "", { caFile: certs.caFile }));
+    expect(anonymous.code).toBe("ERR_TRANSPORT_FAILED");
+    expect(anonymous.message).toMatch(/authorization/i);
+  });
+
   it("`tether cluster up --tls --host` listens there, prints tls:// URLs and the CA path, and refuses plaintext off loopback", async () => {
     const refused = await runTether(["cluster", "up", "--host", "192.0.2.1", "--no-tls", "--ports", "auto", "--route-ports", "auto", "--store", join(dir, "refused")]);
     expect(refused.code).toBe(1);
@@ -199,7 +228,9 @@ describe("TLS", () => {
     const [, ca = ""] = (await up.waitFor(/CA certificate: (\S+)/)) as [string, string];
     expect(urls.split(",").every((u) => u.startsWith("tls://127.0.0.2:"))).toBe(true);
     expect(ca).toBe(join(dir, "up", "tls", "ca.pem"));
-    await using node = await startNode(urls.split(","), { jetstreamReplicas: 3, tls: { caFile: ca } });
+    // cluster up runs networks as NATS accounts by default: the example line names network default's node credentials and the CA
+    const [, creds = ""] = (await up.waitFor(/--network default --creds (\S+) --tls-ca (\S+)/)) as [string, string];
+    await using node = await startNode(urls.split(","), { jetstreamReplicas: 3, tls: { caFile: ca }, credentials: creds });
     await node.spawn("up-tls", Counter);
     expect(await node.ref<typeof Counter>("up-tls").ask({ type: "add", n: 2 })).toBe(2);
     await node.close();
