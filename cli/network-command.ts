@@ -22,6 +22,14 @@ const describeNetwork = (n: NetworkInfo): string =>
     ...Object.entries(n.credentials).map(([identity, path]) => `  ${identity.padEnd(9)} ${path}`),
   ].join("\n");
 
+/** The TLS flags a client of a running TLS cluster needs (empty for plaintext). */
+const tlsFlagsOf = (running: ClusterState): string =>
+  [
+    ...(running.tls?.caFile === undefined ? [] : [` --tls-ca ${running.tls.caFile}`]),
+    ...(running.tls?.certFile === undefined ? [] : [` --tls-cert ${running.tls.certFile}`]),
+    ...(running.tls?.keyFile === undefined ? [] : [` --tls-key ${running.tls.keyFile}`]),
+  ].join("");
+
 /** Deletes every stream (and so every bucket) of a network's account, as its operator. */
 const deleteStreams = async (running: ClusterState, operatorCreds: string): Promise<string[]> => {
   const nc = await connect({
@@ -64,7 +72,7 @@ export const registerNetworkCommand = (program: Command): void => {
       process.stdout.write(
         running === undefined
           ? "tether: no cluster runs from this directory; the network exists from the next `tether cluster up`\n"
-          : `tether: servers reloaded; e.g. tether node start --nats ${running.urls.join(",")} --network ${name} --creds ${info.credentials["node-1"] ?? info.credentials["operator"]} --replicas ${info.replicas}\n`,
+          : `tether: servers reloaded; e.g. tether node start --nats ${running.urls.join(",")} --network ${name} --creds ${info.credentials["node-1"] ?? info.credentials["operator"]}${tlsFlagsOf(running)} --replicas ${info.replicas}\n`,
       );
     });
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasCode, type TetherError } from "../../protocols/index.ts";
-import { NatsCluster, NatsServer, classifyTlsFailure, createDevCertificates, issueCertificate, natsConnectError, natsTlsConnectOptions, type DevCertificates } from "../../runtime/index.ts";
+import { NatsCluster, NatsServer, NetworkAccounts, classifyTlsFailure, createDevCertificates, issueCertificate, natsConnectError, natsTlsConnectOptions, type DevCertificates } from "../../runtime/index.ts";
 import { Counter } from "../support/actors.ts";
 import { eventually, startNode } from "../support/nats.ts";
 import { TetherProcess, runTether } from "../support/processes.ts";
@@ -190,7 +190,8 @@ describe("TLS", () => {
 
   it("runs networks as NATS accounts over TLS: a node with node credentials and the CA spawns and answers; credentials without the CA, or the CA without credentials, are refused", async () => {
     // <store>/server.conf includes config/nats.conf (beside client-tls.conf and route-tls.conf) and accounts.conf
-    await using cluster = await NatsCluster.start({ accounts: true, tls: certs });
+    const store = join(dir, "accounts-tls");
+    await using cluster = await NatsCluster.start({ accounts: true, tls: certs, storeDir: store });
     const accounts = cluster.accounts;
     if (accounts === undefined) throw new Error("the cluster runs without accounts");
     accounts.create("alpha", { nodes: 1 });
@@ -215,6 +216,15 @@ describe("TLS", () => {
     const anonymous = await rejection(() => tryConnect(urls[0] ?? "", { caFile: certs.caFile }));
     expect(anonymous.code).toBe("ERR_TRANSPORT_FAILED");
     expect(anonymous.message).toMatch(/authorization/i);
+
+    // `tether network create` in another process reloads the TLS cluster (cluster.json names the CA) and waits for the new account
+    const created = await runTether(["network", "create", "beta", "--nodes", "1", "--store", store]);
+    expect(created.stderr).toBe("");
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/servers reloaded; .*--tls-ca /);
+    await using beta = await startNode(urls, { network: "beta", jetstreamReplicas: 3, credentials: NetworkAccounts.open(store).credentials("beta", "node-1"), tls: { caFile: certs.caFile } });
+    await beta.spawn("beta-counter", Counter);
+    expect(await beta.ref<typeof Counter>("beta-counter").ask({ type: "add", n: 1 })).toBe(1);
   });
 
   it("`tether cluster up --tls --host` listens there, prints tls:// URLs and the CA path, and refuses plaintext off loopback", async () => {
