@@ -22,6 +22,8 @@ export const ChildConfig = z.strictObject({
   role: z.enum(["caller", "service"]).optional(),
   /** Peers suite, caller: payload bytes in each message. */
   payloadBytes: z.number().int().positive().max(1_048_576).optional(),
+  /** Tether: the CA to verify a TLS server with (`core --tls`). */
+  tlsCaFile: z.string().min(1).optional(),
 });
 export type ChildConfig = z.infer<typeof ChildConfig>;
 

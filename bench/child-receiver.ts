@@ -44,6 +44,7 @@ try {
         servers: [config.server],
         ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
         ...(config.mailboxCapacity === undefined ? {} : { mailboxCapacity: config.mailboxCapacity }),
+        ...(config.tlsCaFile === undefined ? {} : { tls: { caFile: config.tlsCaFile } }),
       },
       { logger: createStderrLogger("warn", { role: "receiver" }) },
     );

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { findNatsServerBinary } from "../runtime/index.ts";
 import { runCore } from "./core.ts";
 import { runCoreWithAccounts } from "./core-accounts.ts";
+import { runCoreTls } from "./core-tls.ts";
 import { runPeers } from "./peers.ts";
 import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
 import { comparedTable, jsonLines, valueTable } from "./report.ts";
@@ -58,9 +59,18 @@ program
   .option("--mailbox <n>", "mailbox capacity of the Tether actors (default: the node default)", positiveInt)
   .option("--cpu-prof <dir>", "write V8 CPU profiles of each child process into <dir>/<child>/ (diagnosis; slows the children)")
   .option("--accounts", "also run on a server whose network is a NATS account (node credentials, permissions checked) and report Tether's accounts/plain ratios", false)
-  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string; accounts: boolean }) => {
+  .option("--tls", "instead of the raw comparison: Tether's tell over a TLS nats-server beside a plaintext one (ratio tls / plain, target >= 0.8)", false)
+  .action(async (opts: { json: boolean; rounds: number; messages: number; requests: number; payload: number; mailbox?: number; cpuProf?: string; accounts: boolean; tls: boolean }) => {
     const machine = describeMachine();
     const load0 = loadavg()[0] ?? 0;
+    if (opts.tls && opts.accounts) throw new InvalidArgumentError("--tls and --accounts are separate runs: give one of them");
+    if (opts.tls) {
+      // the tell of the core suite over TLS beside the same tell in plaintext (the raw side and asks are the plain suite's)
+      const tls = await runCoreTls({ rounds: opts.rounds, messages: opts.messages, payloadBytes: opts.payload, mailboxCapacity: opts.mailbox });
+      if (opts.json) process.stdout.write(jsonLines(tls));
+      write(`\ncore --tls: ${machine}; ${loadNote(load0)}\nTether tell over TLS (EC P-256, server verified) beside plaintext, ${opts.rounds} rounds (median), ${opts.messages} tells per round; ${opts.payload}-byte payload; ratio = tls / plain\n\n${comparedTable(tls, "plain")}`, opts.json);
+      return;
+    }
     const coreOptions = {
       rounds: opts.rounds,
       messages: opts.messages,

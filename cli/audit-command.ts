@@ -5,12 +5,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AuditLedger, createAuditLedgerDeps } from "../actors/index.ts";
 import { TetherError, canonicalJson, networkSubjects, recordSealValid, stitchWorkflow, verifyLedgerStream, type ResolveCheckpointKey } from "../protocols/index.ts";
 import { KeyRegistry, LedgerStream, Node, type LedgerAnchor, createStderrLogger, silentLogger, systemClock } from "../runtime/index.ts";
-import { authOf, withConnection } from "./connection.ts";
+import { openConnection, withConnection } from "./connection.ts";
 import { loadJwks } from "./jwks.ts";
 import { credentialsOf, natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
 import { startProgress } from "./progress.ts";
 import { parsePositiveInt, parseServers, serversOrEmbedded } from "./servers.ts";
+import { nodeTls, type TlsFlags } from "./tls-options.ts";
 
 interface LedgerFlags {
   nats: string;
@@ -116,12 +117,13 @@ export const registerAuditCommand = (program: Command): void => {
     .option("--replicas <n>", "JetStream replicas", parsePositiveInt("--replicas"))
     .option("--key-dir <dir>", "directory of the ledger's private key", ".tether/keys")
     .option("--checkpoint-every <n>", "records per signed checkpoint", parsePositiveInt("--checkpoint-every"), 100)
-    .action(async (flags: { nats: string; creds?: string; embedded?: boolean; network: string; replicas?: number; keyDir: string; checkpointEvery: number }, command: Command) => {
+    .action(async (flags: TlsFlags & { nats: string; creds?: string; embedded?: boolean; network: string; replicas?: number; keyDir: string; checkpointEvery: number }, command: Command) => {
       const node = await Node.create(
         {
           network: flags.network,
           ...credentialsOf(flags),
           servers: serversOrEmbedded(flags, command.getOptionValueSource("nats")),
+          ...nodeTls(flags),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           assurance: { keyDir: flags.keyDir },
         },
@@ -147,8 +149,8 @@ export const registerAuditCommand = (program: Command): void => {
     .description("ask the ledger to close the current batch with a signed checkpoint now")
     .addOption(natsOption())
     .option("--network <name>", "network name", "default")
-    .action(async (flags: { nats: string; creds?: string; network: string }) => {
-      const node = await Node.create({ network: flags.network, servers: parseServers(flags.nats), ...credentialsOf(flags) }, { logger: silentLogger });
+    .action(async (flags: TlsFlags & { nats: string; creds?: string; network: string }) => {
+      const node = await Node.create({ network: flags.network, servers: parseServers(flags.nats), ...credentialsOf(flags), ...nodeTls(flags) }, { logger: silentLogger });
       try {
         const r = (await node.ref<typeof AuditLedger>("audit").ask({ type: "tether.audit.v1.checkpoint" })) as { checkpoint?: number | null };
         process.stdout.write(r.checkpoint === null || r.checkpoint === undefined ? "nothing to checkpoint\n" : `checkpoint at index ${r.checkpoint}\n`);
@@ -288,7 +290,7 @@ export const registerAuditCommand = (program: Command): void => {
     .requiredOption("--workflow <wid>", "workflow id")
     .option("--ledger <network[@urls]>", "a network's live ledger (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .addOption(natsOption("default NATS URLs for --ledger entries without @urls"))
-    .action(async (flags: { workflow: string; ledger: string[]; nats: string; creds?: string }) => {
+    .action(async (flags: TlsFlags & { workflow: string; ledger: string[]; nats: string; creds?: string }) => {
       if (flags.ledger.length < 1) throw new TetherError("ERR_CONFIG_INVALID", "give at least one --ledger <network[@urls]>");
       const sources: { network: string; records: unknown[] }[] = [];
       const resolvers: KeyRegistry[] = [];
@@ -296,8 +298,7 @@ export const registerAuditCommand = (program: Command): void => {
       try {
         for (const spec of flags.ledger) {
           const [network = "", urls] = spec.split("@");
-          const { connect } = await import("@nats-io/transport-node");
-          const nc = await connect({ servers: parseServers(urls ?? flags.nats), maxReconnectAttempts: 0, timeout: 5_000, ...authOf(flags) });
+          const nc = await openConnection({ ...flags, nats: urls ?? flags.nats });
           connections.push(nc);
           resolvers.push(await KeyRegistry.open(nc, networkSubjects(network), { replicas: 1, clock: systemClock, logger: silentLogger }));
           sources.push({ network, records: await LedgerStream.readAll(nc, networkSubjects(network)) });

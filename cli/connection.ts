@@ -1,25 +1,29 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TetherError } from "../protocols/index.ts";
-import { credentialsAuthenticator } from "../runtime/index.ts";
+import { credentialsAuthenticator, natsConnectError, natsTlsConnectOptions } from "../runtime/index.ts";
 import { parseServers } from "./servers.ts";
+import { tlsFromFlags, type TlsFlags } from "./tls-options.ts";
 
-/** Connection flags every connecting command has: `--nats` and (added by `addCredsOptions`) `--creds`. */
-export interface ConnectionFlags {
-  readonly nats: string | undefined;
+/** The flags a connecting command holds: `--nats`, the TLS flags (cli/tls-options.ts) and (added by `addCredsOptions`) `--creds`. */
+export interface ConnectionFlags extends TlsFlags {
+  readonly nats?: string | undefined;
   readonly creds?: string;
 }
 
-/** Connects to `--nats` (authenticated with `--creds`, if given) for a one-shot command, runs `fn`, and always closes. */
-export const withConnection = async <T>(flags: ConnectionFlags, fn: (nc: NatsConnection) => Promise<T>): Promise<T> => {
+/** Opens a connection for a one-shot command (no reconnects), authenticated with `--creds` if given; a failure is a coded error naming the TLS reason if TLS failed. */
+export const openConnection = async (flags: ConnectionFlags): Promise<NatsConnection> => {
   const servers = parseServers(flags.nats);
   if (servers.length === 0) throw new TetherError("ERR_CONFIG_INVALID", "--nats is required (e.g. nats://127.0.0.1:4222)");
-  const auth = authOf(flags);
-  let nc: NatsConnection;
   try {
-    nc = await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000, ...auth });
+    return await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000, ...authOf(flags), ...natsTlsConnectOptions(tlsFromFlags(flags), servers) });
   } catch (cause) {
-    throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${servers.join(",")}: ${String(cause)}`, { cause });
+    throw natsConnectError(cause, servers);
   }
+};
+
+/** Connects to `--nats` (authenticated with `--creds`, TLS per the TLS flags) for a one-shot command, runs `fn`, and always closes. */
+export const withConnection = async <T>(flags: ConnectionFlags, fn: (nc: NatsConnection) => Promise<T>): Promise<T> => {
+  const nc = await openConnection(flags);
   try {
     return await fn(nc);
   } finally {

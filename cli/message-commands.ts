@@ -6,8 +6,9 @@ import { readArgOrStdin } from "./connection.ts";
 import { credentialsOf, natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
 import { parsePositiveInt, parseServers } from "./servers.ts";
+import { nodeTls, type TlsFlags } from "./tls-options.ts";
 
-interface MessageFlags {
+interface MessageFlags extends TlsFlags {
   nats: string;
   creds?: string;
   network: string;
@@ -29,7 +30,10 @@ const parseMessage = async (arg: string): Promise<unknown> => {
  * when closed) that runs `fn` and always closes. Messages go through the public API only: `node.ref`.
  */
 const withClientNode = async <T>(flags: MessageFlags, fn: (node: Node) => Promise<T>): Promise<T> => {
-  const node = await Node.create({ network: flags.network, servers: parseServers(flags.nats), ...credentialsOf(flags), nodeId: `cli-${randomUUID().slice(0, 8)}` }, { logger: silentLogger });
+  const node = await Node.create(
+    { network: flags.network, servers: parseServers(flags.nats), ...credentialsOf(flags), ...nodeTls(flags), nodeId: `cli-${randomUUID().slice(0, 8)}` },
+    { logger: silentLogger },
+  );
   try {
     return await fn(node);
   } finally {

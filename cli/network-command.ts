@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { DEFAULT_NETWORK_STORAGE_MB, NetworkAccounts, credentialsAuthenticator, reloadCluster, runningCluster, type NetworkInfo } from "../runtime/index.ts";
+import { DEFAULT_NETWORK_STORAGE_MB, NetworkAccounts, credentialsAuthenticator, natsTlsConnectOptions, reloadCluster, runningCluster, type ClusterState, type NetworkInfo } from "../runtime/index.ts";
 import { examples } from "./output.ts";
 import { parsePositiveInt } from "./servers.ts";
 
@@ -22,9 +22,23 @@ const describeNetwork = (n: NetworkInfo): string =>
     ...Object.entries(n.credentials).map(([identity, path]) => `  ${identity.padEnd(9)} ${path}`),
   ].join("\n");
 
+/** The TLS flags a client of a running TLS cluster needs (empty for plaintext). */
+const tlsFlagsOf = (running: ClusterState): string =>
+  [
+    ...(running.tls?.caFile === undefined ? [] : [` --tls-ca ${running.tls.caFile}`]),
+    ...(running.tls?.certFile === undefined ? [] : [` --tls-cert ${running.tls.certFile}`]),
+    ...(running.tls?.keyFile === undefined ? [] : [` --tls-key ${running.tls.keyFile}`]),
+  ].join("");
+
 /** Deletes every stream (and so every bucket) of a network's account, as its operator. */
-const deleteStreams = async (urls: string[], operatorCreds: string): Promise<string[]> => {
-  const nc = await connect({ servers: urls, maxReconnectAttempts: 0, timeout: 5_000, authenticator: credentialsAuthenticator(operatorCreds) });
+const deleteStreams = async (running: ClusterState, operatorCreds: string): Promise<string[]> => {
+  const nc = await connect({
+    servers: running.urls,
+    maxReconnectAttempts: 0,
+    timeout: 5_000,
+    authenticator: credentialsAuthenticator(operatorCreds),
+    ...natsTlsConnectOptions(running.tls, running.urls),
+  });
   try {
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
@@ -58,7 +72,7 @@ export const registerNetworkCommand = (program: Command): void => {
       process.stdout.write(
         running === undefined
           ? "tether: no cluster runs from this directory; the network exists from the next `tether cluster up`\n"
-          : `tether: servers reloaded; e.g. tether node start --nats ${running.urls.join(",")} --network ${name} --creds ${info.credentials["node-1"] ?? info.credentials["operator"]} --replicas ${info.replicas}\n`,
+          : `tether: servers reloaded; e.g. tether node start --nats ${running.urls.join(",")} --network ${name} --creds ${info.credentials["node-1"] ?? info.credentials["operator"]}${tlsFlagsOf(running)} --replicas ${info.replicas}\n`,
       );
     });
 
@@ -78,7 +92,7 @@ export const registerNetworkCommand = (program: Command): void => {
     const accounts = NetworkAccounts.open(dir);
     const operator = readFileSync(accounts.credentials(name, "operator"), "utf8");
     const running = runningCluster(dir);
-    const deleted = running === undefined ? [] : await deleteStreams(running.urls, operator);
+    const deleted = running === undefined ? [] : await deleteStreams(running, operator);
     accounts.remove(name);
     if (running !== undefined) await reloadCluster(running, operator, "refused");
     process.stdout.write(`tether: network ${name} removed${running === undefined ? " (no cluster runs: its stored data stays until the store is removed)" : `; deleted ${deleted.length} streams and buckets; servers reloaded`}\n`);

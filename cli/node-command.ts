@@ -10,9 +10,10 @@ import { examples } from "./output.ts";
 import { credentialsOf } from "./nats-option.ts";
 import { parsePositiveInt, serversOrEmbedded } from "./servers.ts";
 import { NodeHealth, parsePort, startMetricsServer, type MetricsServer } from "./metrics-server.ts";
+import { nodeTls, type TlsFlags } from "./tls-options.ts";
 import { startTelemetry } from "./telemetry.ts";
 
-interface NodeStartFlags {
+interface NodeStartFlags extends TlsFlags {
   nats: string;
   creds?: string;
   embedded?: boolean;
@@ -88,6 +89,7 @@ export const registerNodeCommand = (program: Command): void => {
           network: flags.network,
           servers,
           ...credentialsOf(flags),
+          ...nodeTls(flags),
           ...(flags.nodeId === undefined ? {} : { nodeId: flags.nodeId }),
           ...(flags.replicas === undefined ? {} : { jetstreamReplicas: flags.replicas }),
           ...(flags.leaseMs === undefined ? {} : { leaseTtlMs: flags.leaseMs, heartbeatMs: Math.max(50, Math.floor(flags.leaseMs / 4)) }),

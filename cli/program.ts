@@ -15,6 +15,7 @@ import { registerNodesCommand } from "./nodes-command.ts";
 import { registerOverrideCommands } from "./override-commands.ts";
 import { DEFAULT_NATS_URL, NATS_URL_ENV, addCredsOptions } from "./nats-option.ts";
 import { registerNetworkCommand } from "./network-command.ts";
+import { addTlsOptions } from "./tls-options.ts";
 import { registerUsageCommand } from "./usage-command.ts";
 
 /** The `tether` command line. Each command registers itself from its own file. */
@@ -26,8 +27,9 @@ export const buildProgram = (): Command => {
     .configureOutput({ outputError: (text, write) => write(`tether: ${text}`) })
     .addHelpText(
       "after",
-      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV})\n` +
-        "and --creds <file> (or $TETHER_CREDS): your identity's credentials when networks are NATS accounts (docs/networks.md).\n" +
+      `\nEvery command that talks to NATS takes --nats <urls> (default ${DEFAULT_NATS_URL}, or $${NATS_URL_ENV}),\n` +
+        "--creds <file> (or $TETHER_CREDS): your identity's credentials when networks are NATS accounts (docs/networks.md),\n" +
+        "and --tls-ca/--tls-cert/--tls-key <file> (or $TETHER_TLS_CA/_CERT/_KEY; docs/tls.md).\n" +
         "Errors print `tether: error ERR_CODE: message` and exit 1.\n\n" +
         "Example:\n  $ tether node start --agents examples/triage/agents.ts\n  $ tether ask cli-counter '{\"type\":\"inc\"}'\n",
     );
@@ -48,6 +50,7 @@ export const buildProgram = (): Command => {
   registerOverrideCommands(program);
   registerApprovalsCommand(program);
   registerWorkflowCommand(program);
+  addTlsOptions(program); // --tls-ca/--tls-cert/--tls-key on every command that takes --nats
   addCredsOptions(program); // last: every command with --nats gets --creds
   return program;
 };

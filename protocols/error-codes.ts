@@ -44,6 +44,11 @@ export const ErrorCodes = {
   ERR_QUOTA_STORE_FAILED: { retryable: true, summary: "A quota counter could not be updated (it kept changing under concurrent updates, or its bucket failed); the action was not run." },
   ERR_KEY_NOT_FOUND: { retryable: false, summary: "No key with this kid is in the network's key registry." },
   ERR_SERVER_START_FAILED: { retryable: false, summary: "An embedded or test nats-server process did not start (missing binary, bad config)." },
+  ERR_NATS_TLS: {
+    retryable: false,
+    summary: "The TLS handshake with a NATS server failed: unknown CA, expired or wrong-host certificate, a missing client certificate, or TLS required on one side only (details.reason says which).",
+  },
+  ERR_TLS_CERTS_FAILED: { retryable: false, summary: "The development CA or certificates could not be created or read (openssl missing or failing, unreadable files)." },
   ERR_CREDENTIALS_INVALID: { retryable: false, summary: "A credentials file (`--creds`, `credentials`) is missing, unreadable, or holds neither a user nkey seed nor a NATS user JWT." },
   ERR_NETWORK_EXISTS: { retryable: false, summary: "`tether network create`: the cluster already has a network (NATS account) of that name." },
   ERR_NETWORK_NOT_FOUND: { retryable: false, summary: "`tether network rm`: the cluster has no network (NATS account) of that name." },

@@ -33,6 +33,11 @@ export { credentialsAuthenticator, formatCredentials } from "./embedded/credenti
 export { runningCluster, reloadCluster } from "./embedded/cluster-accounts.ts";
 export type { ClusterState } from "./embedded/cluster-accounts.ts";
 export type { NatsClusterOptions } from "./embedded/nats-cluster.ts";
+export { createDevCertificates, issueCertificate, findOpenssl } from "./embedded/dev-certificates.ts";
+export type { CertificatePair, DevCertificates, DevCertificateOptions, IssueOptions, CertificateUsage } from "./embedded/dev-certificates.ts";
+export { isLoopbackHost, listenerSecurity } from "./embedded/cluster-tls.ts";
+export type { ClusterTlsFiles, ListenerSecurity } from "./embedded/cluster-tls.ts";
+export { NatsTlsOptions, natsTlsConnectOptions, natsConnectError, classifyTlsFailure, TlsFailure } from "./support/nats-tls.ts";
 export { Registry } from "./stores/registry.ts";
 export type { Claim, RegistryOptions } from "./stores/registry.ts";
 export { createStderrLogger, silentLogger, LogLevel } from "./support/logger.ts";

@@ -29,3 +29,6 @@ export type { CheckpointBucket } from "./stores/state-store.ts";
 export type { NodeCore } from "./node-core.ts";
 export { constraintLink } from "./interceptors/constraint-link.ts";
 export { mergeConstraints } from "./hosting/override-apply.ts";
+export { clientTlsConf, routeTlsConf } from "./embedded/cluster-tls.ts";
+export { writeConfigDirectory } from "./embedded/cluster-config.ts";
+export { plaintextWarning } from "./support/nats-tls.ts";

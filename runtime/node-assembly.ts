@@ -1,7 +1,7 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
 import type { MeterProvider, TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { TetherError, isTetherError, type NodeRecord, type OverrideConstraints } from "../protocols/index.ts";
+import { TetherError, type NodeRecord, type OverrideConstraints } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
@@ -40,6 +40,7 @@ import { DurableLane } from "./stores/durable-lane.ts";
 import { Registry } from "./stores/registry.ts";
 import { StateStore } from "./stores/state-store.ts";
 import { type Clock } from "./support/clock.ts";
+import { natsConnectError, natsTlsConnectOptions } from "./support/nats-tls.ts";
 import type { Logger } from "./support/logger.ts";
 
 /** Collaborators a node uses; everything is optional and passed explicitly (no globals). */
@@ -99,11 +100,13 @@ export interface Rooms {
 }
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
+  const servers = server === undefined ? options.servers : [server.url];
   try {
     const auth = options.credentials === undefined ? {} : { authenticator: credentialsAuthenticator(options.credentials) };
     return await connect({
       ...auth,
-      servers: server === undefined ? options.servers : [server.url],
+      servers,
+      ...natsTlsConnectOptions(options.tls, servers),
       name: `tether-${options.network}-${nodeId}`,
       reconnectTimeWait: options.reconnectTimeWaitMs,
       reconnectJitter: options.reconnectJitterMs,
@@ -114,8 +117,7 @@ export const connectNats = async (options: NodeOptionsResolved, nodeId: string, 
     });
   } catch (cause) {
     await server?.stop();
-    if (isTetherError(cause)) throw cause;
-    throw new TetherError("ERR_TRANSPORT_FAILED", `cannot connect to NATS at ${options.servers.join(",") || server?.url}: ${String(cause)}`, { cause });
+    throw natsConnectError(cause, servers);
   }
 };
 

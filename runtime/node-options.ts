@@ -2,6 +2,7 @@ import { z } from "zod";
 import { TetherError, isValidToken } from "../protocols/index.ts";
 import { AssuranceOptions } from "./assurance/assurance-options.ts";
 import type { ActorClass } from "./actor/actor-types.ts";
+import { NatsTlsOptions } from "./support/nats-tls.ts";
 
 const token = (what: string) =>
   z.string().refine(isValidToken, { message: `${what} must be 1-128 characters of A-Z a-z 0-9 _ -, starting with a letter or digit` });
@@ -17,6 +18,12 @@ export const NodeOptionsSchema = z.strictObject({
   network: token("network").default("default"),
   /** NATS server URLs. Empty: the node starts an embedded `nats-server` on a free loopback port. */
   servers: z.array(z.string().min(1)).default([]),
+  /**
+   * TLS of the connection (docs/tls.md): `caFile` to trust (e.g. `tether cluster up --tls`'s ca.pem),
+   * `certFile` + `keyFile` for servers that verify clients. Absent: TLS only if the server requires it
+   * (or a URL is `tls://`), verified against the system CAs.
+   */
+  tls: NatsTlsOptions.optional(),
   /**
    * Credentials of this node's identity in its network (docs/networks.md): the path of a credentials
    * file (`tether network create` writes them, mode 0600) or its contents. Absent: no authentication

@@ -39,6 +39,7 @@ import { Registry } from "./stores/registry.ts";
 import { StateStore } from "./stores/state-store.ts";
 import { systemClock, type Clock, type TimerHandle } from "./support/clock.ts";
 import { createStderrLogger } from "./support/logger.ts";
+import { plaintextWarning } from "./support/nats-tls.ts";
 import { TetherMetrics } from "./telemetry/metrics.ts";
 import { Tracing, endSpan } from "./telemetry/tracing.ts";
 import { assemble, connectNats, type NodeDeps, type Rooms } from "./node-assembly.ts";
@@ -88,6 +89,8 @@ export class Node implements AsyncDisposable {
         ? await NatsServer.start({ name: `embedded-${nodeId}`, ...(deps.natsServerBinary === undefined ? {} : { binary: deps.natsServerBinary }) })
         : undefined;
     const nc = await connectNats(options, nodeId, server);
+    const plaintext = plaintextWarning(nc.getServer(), nc.info);
+    if (plaintext !== undefined) logger.warn(plaintext);
     let registry: Registry | undefined;
     try {
       const replicas = options.jetstreamReplicas;

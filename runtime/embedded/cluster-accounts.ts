@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { TetherError } from "../../protocols/index.ts";
+import { natsTlsConnectOptions, type NatsTlsOptions } from "../support/nats-tls.ts";
 import { credentialsAuthenticator } from "./credentials.ts";
 
 /**
@@ -30,10 +31,12 @@ export const writeClusterConfig = (dir: string, template: string): string => {
 export interface ClusterState {
   readonly urls: string[];
   readonly pids: number[];
+  /** What a client needs to reach the servers when they run TLS (the CA; a client certificate under mutual TLS). */
+  readonly tls?: NatsTlsOptions;
 }
 
-export const writeClusterState = (dir: string, servers: ReadonlyArray<{ url: string; pid: number }>): void => {
-  const state: ClusterState = { urls: servers.map((s) => s.url), pids: servers.map((s) => s.pid) };
+export const writeClusterState = (dir: string, servers: ReadonlyArray<{ url: string; pid: number }>, tls?: NatsTlsOptions): void => {
+  const state: ClusterState = { urls: servers.map((s) => s.url), pids: servers.map((s) => s.pid), ...(tls === undefined ? {} : { tls }) };
   writeFileSync(join(dir, "cluster.json"), `${JSON.stringify(state, null, 2)}\n`);
 };
 
@@ -43,7 +46,7 @@ export const runningCluster = (dir: string): ClusterState | undefined => {
   if (!existsSync(file)) return undefined;
   const state = JSON.parse(readFileSync(file, "utf8")) as ClusterState;
   const live = state.pids.filter(isNatsServer);
-  return live.length === 0 ? undefined : { urls: state.urls, pids: live };
+  return live.length === 0 ? undefined : { urls: state.urls, pids: live, ...(state.tls === undefined ? {} : { tls: state.tls }) };
 };
 
 /** True when `pid` is a live nats-server (a reused pid of another program is never signalled). */
@@ -64,7 +67,7 @@ export const reloadCluster = async (state: ClusterState, credentials: string, ex
   const deadline = Date.now() + timeoutMs;
   for (const url of state.urls) {
     for (;;) {
-      const accepted = await connect({ servers: url, reconnect: false, timeout: 2_000, authenticator: credentialsAuthenticator(credentials) })
+      const accepted = await connect({ servers: url, reconnect: false, timeout: 2_000, authenticator: credentialsAuthenticator(credentials), ...natsTlsConnectOptions(state.tls, [url]) })
         .then(async (nc) => {
           await nc.close();
           return true;

@@ -40,6 +40,8 @@ export interface NatsServerOptions {
   readonly startTimeoutMs?: number;
   /** Name used in error messages and logs. */
   readonly name?: string;
+  /** The config requires TLS of clients: the server's `url` is `tls://…`. */
+  readonly tls?: boolean;
 }
 
 /** The signals after which a process that does not handle them dies; the server must not outlive it. */
@@ -119,7 +121,7 @@ export class NatsServer {
       }
       const file = portsFile();
       if (file !== undefined && existsSync(file)) {
-        const parsed = readPorts(file);
+        const parsed = readPorts(file, options.tls === true ? "tls" : "nats");
         if (parsed !== undefined) {
           const server = new NatsServer(child, parsed.url, parsed.port, workDir, name, release);
           server.#stderr = stderr;
@@ -220,13 +222,14 @@ const killWithParent = (child: ChildProcess, workDir: string): (() => void) => {
   return release;
 };
 
-const readPorts = (file: string): { url: string; port: number } | undefined => {
+/** The client URL from the ports file: 127.0.0.1 when the server listens there, else the address it listens on. */
+const readPorts = (file: string, scheme: "nats" | "tls"): { url: string; port: number } | undefined => {
   try {
     const parsed = JSON.parse(readFileSync(file, "utf8")) as { nats?: string[] };
     const url = parsed.nats?.find((u) => u.includes("127.0.0.1")) ?? parsed.nats?.[0];
     if (url === undefined) return undefined;
-    const port = Number(new URL(url).port);
-    return { url: `nats://127.0.0.1:${port}`, port };
+    const { host, port } = new URL(url);
+    return { url: `${scheme}://${host}`, port: Number(port) };
   } catch {
     return undefined; // written but not complete yet
   }
