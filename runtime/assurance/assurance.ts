@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   MemoryReplayCache,
+  OVERRIDE_ACTOR_ID,
   TetherError,
   isTetherError,
   generateSigningKey,
@@ -248,10 +249,11 @@ export class Assurance {
   /**
    * A message without a token: accepted below L2 (relaxed), refused otherwise, except for the audit
    * ledger actor, whose appends come from nodes' runtime code, not from actions (its own input is
-   * guarded by the ledger's checks).
+   * guarded by the ledger's checks), and the override actor, whose requests come from people (the CLI,
+   * an `OverrideClient`) with no execution context and are each a signed control JWS it verifies.
    */
   #untokened(actorId: string): undefined {
-    if (!this.requiresToken || actorId === this.#p.options.ledger.actorId) return undefined;
+    if (!this.requiresToken || actorId === this.#p.options.ledger.actorId || actorId === OVERRIDE_ACTOR_ID) return undefined;
     throw new TetherError("ERR_ECT_MISSING", `message to ${actorId} carries no execution context; this node requires ${this.minLevel}`, {
       details: { minLevel: this.minLevel },
     });

@@ -47,4 +47,29 @@ describe("the demos", () => {
     expect(out).toMatch(/open shipments:\s+0/);
     expect(out).toMatch(/money collected:\s+0/);
   });
+  it("npm run demo:hospital: rejects the hallucinated dose at the gate, stops the dispenser (acknowledged), recalls the batch newest first, and verifies the ledger", async () => {
+    const { code, out, err } = await runScript("examples/hospital-demo.ts");
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    // path 1: the gate, the signed rejection, the dispense aborted, nothing dispensed
+    expect(out).toMatch(/GATE \S+: pharmacy wants to dispense, held by policy dose-above-2x-usual-max/);
+    expect(out).toMatch(/inputs:\s+\{"order":"RX-1","drug":"methotrexate","doseMg":250,"usualMaxMg":25/);
+    expect(out).toMatch(/DECISION by dr-house \(approver, signed with \S+\): reject, "10× the usual maximum/);
+    expect(out).toMatch(/order RX-1 → ERR_APPROVAL_REJECTED/);
+    expect(out).toMatch(/dispensed units of RX-1: 0/);
+    // path 2: the emergency stop reached the busy dispenser and was acknowledged; the batch did not finish
+    expect(out).toMatch(/ack from dispenser on node pharmacy: applied, handler aborted: true/);
+    expect(out).toMatch(/STOP \S+: coverage 1\/1 acknowledged\n/);
+    expect(out).not.toMatch(/batch for order RX-2 complete/);
+    const stopped = Number(/the batch stopped after (\d+) of 8 units/.exec(out)?.[1]);
+    expect(stopped).toBeGreaterThanOrEqual(3);
+    expect(stopped).toBeLessThan(8);
+    // the compensations, in order: every dispensed unit, newest first, then the order, then the prescription
+    const recalls = [...out.matchAll(/dispenser: recalled unit (\d+) of order RX-2/g)].map((m) => Number(m[1]));
+    expect(recalls).toEqual(Array.from({ length: stopped }, (_, i) => stopped - i));
+    expect(out).toMatch(new RegExp(`Rollback complete: ${Array(stopped).fill("dispenser:recall").join(" → ")} → pharmacy:void_order → prescriber:cancel_prescription\\n`));
+    // the audit trail has the gate, the decision, the stop, its ack, the compensations; the ledger verifies
+    for (const entry of ["approval.requested", "approval.rejected", "override.issued", "override.ack", "override.lifted", "compensate:recall", "override.rollback.done"]) expect(out).toMatch(new RegExp(`#\\d+\\s+(event|ect)\\s+${entry.replace(".", "\\.")}`));
+    expect(out).toMatch(/Ledger verification: OK/);
+    expect(out).toMatch(/Done\.$/m);
+  });
 });
