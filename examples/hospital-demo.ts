@@ -119,7 +119,7 @@ try {
   flush();
   say("  the ward reports the wrong patient: oscar hits EMERGENCY STOP on the dispensing agent");
   const overrides = new OverrideClient({ nc: ward.nats, signer: oscar });
-  const stop = await overrides.issue({ action: "stop", level: "emergency", scope: { kind: "agent", id: "dispenser" }, reason: "RX-2: wrong patient, stop dispensing" }, (c, ack) => {
+  const stop = await overrides.issue({ action: "stop", level: "emergency", scope: { kind: "agent", id: "dispenser" }, reason: "RX-2: wrong patient, stop dispensing" }, (_coverage, ack) => {
     if (ack !== undefined) say(`    ack from ${ack.actorId} on node ${ack.nodeId}: ${ack.outcome}, handler aborted: ${ack.aborted}, queued kept: ${ack.queued}`);
   });
   const c = stop.coverage;
