@@ -4,7 +4,6 @@ import { z } from "zod";
 import { TetherError } from "../errors.ts";
 import { b64url, isEctAlgorithm, jwsSign, jwsVerify, sha256B64url, type EctAlgorithm } from "../ect/index.ts";
 import { echo } from "./audit-errors.ts";
-import { canonicalJson } from "./canonical-json.ts";
 import { Sha256B64url } from "./digest.ts";
 import { ChainIndex } from "./fields.ts";
 import { merkleRootAndProofs, verifyMerkleProof } from "./merkle.ts";
@@ -77,8 +76,11 @@ const ReceiptProof = z.strictObject({
   path: z.array(Sha256B64url).max(16),
 });
 
-/** The Merkle leaf of one receipt: SHA-256 of its claims as canonical JSON. */
-const receiptLeaf = (c: ReceiptClaims): string => sha256B64url(canonicalJson({ net: c.net, idx: c.idx, hash: c.hash, jti: c.jti, th: c.th, iat: c.iat }));
+/**
+ * The Merkle leaf of one receipt: SHA-256 of its claims as JSON with the members in a fixed (sorted)
+ * order. Signer and verifier both derive it here, so one spelling per claims is all it needs.
+ */
+const receiptLeaf = (c: ReceiptClaims): string => sha256B64url(JSON.stringify({ hash: c.hash, iat: c.iat, idx: c.idx, jti: c.jti, net: c.net, th: c.th }));
 
 /** Separates the signed batch (a compact JWS) from the token's proof in a receipt; not a base64url character. */
 const PROOF_SEPARATOR = "~";
