@@ -39,7 +39,7 @@ const RUN_LIMIT_MS = 300_000;
 const WORKFLOW_TIMEOUT_MS = 30_000;
 
 /** One profile's world: its own nats-server, nodes A and B (and the ledger node when regulated), the lanes' actors. */
-class ProfileWorld {
+export class ProfileWorld {
   readonly nodes: Node[] = [];
   readonly logger: CountingLogger;
   /** Batches and busy time of the audit ledger actor (regulated only). */

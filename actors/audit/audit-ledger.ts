@@ -13,7 +13,8 @@ import {
   receiptTokenHash,
   sealRecord,
   signCheckpoint,
-  signReceipt,
+  signReceipts,
+  type ReceiptClaims,
   verifyEct,
   type AuditEntry,
   type AuditReceipt,
@@ -179,18 +180,28 @@ export class AuditLedger extends Actor<AuditMsg, AuditState> {
   }
 
   /**
-   * Once the records are stored: each ECT's receipt is signed by the ledger key over the network,
-   * where the record landed and which token it records (`signReceipt`), so a receiver verifies it
-   * instead of trusting its shape.
+   * Once the records are stored: the ECTs' receipts are signed by the ledger key with one signature
+   * for the whole append (`signReceipts`: a Merkle root over the receipts, and each receipt's path to
+   * it), each naming the network, where its record landed and which token it records, so a receiver
+   * verifies it instead of trusting its shape.
    */
   #signReceipts(ects: readonly (z.input<typeof EctBody> | undefined)[], receipts: AuditReceipt[], now: number): void {
     const signer = { key: this.#d.signer.privateKey, kid: this.#d.signer.kid, alg: this.#d.signer.alg };
     const iat = Math.floor(now / 1000);
+    const signed: { at: number; claims: ReceiptClaims }[] = [];
     for (const [i, ect] of ects.entries()) {
       const r = receipts[i];
       if (ect === undefined || r === undefined || "error" in r) continue;
-      const receipt = signReceipt({ net: this.#d.network, idx: r.index, hash: r.hash, jti: ect.jti, th: receiptTokenHash(ect.token), iat }, signer);
-      receipts[i] = { ...r, receipt };
+      signed.push({ at: i, claims: { net: this.#d.network, idx: r.index, hash: r.hash, jti: ect.jti, th: receiptTokenHash(ect.token), iat } });
+    }
+    const made = signReceipts(
+      signed.map((s) => s.claims),
+      signer,
+    );
+    for (const [k, { at }] of signed.entries()) {
+      const r = receipts[at];
+      const receipt = made[k];
+      if (r !== undefined && !("error" in r) && receipt !== undefined) receipts[at] = { ...r, receipt };
     }
   }
 

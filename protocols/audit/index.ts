@@ -22,7 +22,7 @@ export type { RecordKind, AssuranceLevel, KnownAuditEvent, AppendRecordInput, Ap
 export { chainOwnRecord } from "./own-record.ts";
 export type { ChainedRecord } from "./own-record.ts";
 export { LEDGER_BATCH_FORMAT, encodeLedgerBatch, ledgerMessageRecords, chainedMessageRecords } from "./ledger-message.ts";
-export { merkleRoot, merkleProof, verifyMerkleProof } from "./merkle.ts";
+export { merkleRoot, merkleProof, merkleRootAndProofs, verifyMerkleProof } from "./merkle.ts";
 export {
   CHECKPOINT_TYP,
   CheckpointAlgorithms,
@@ -41,7 +41,7 @@ export type {
 export { RECORD_SEAL_TYP, RECORD_SEAL_HEADER, sealRecord, recordSealValid } from "./record-seal.ts";
 export { Receipt, receiptFor, verifyReceipt } from "./receipt.ts";
 export type { ReceiptVerdict } from "./receipt.ts";
-export { RECEIPT_TYP, ReceiptClaims, receiptTokenHash, signReceipt, verifyReceiptSignature } from "./receipt-signature.ts";
+export { RECEIPT_TYP, ReceiptBatchClaims, ReceiptClaims, VerifiedReceiptBatches, receiptTokenHash, signReceipt, signReceipts, verifyReceiptSignature } from "./receipt-signature.ts";
 export type { ReceiptSigner, ReceiptKey, ResolveReceiptKey, ReceiptExpectation } from "./receipt-signature.ts";
 export { LedgerProblems, verifyLedger, verifyLedgerStream, LedgerVerifier } from "./verify-ledger.ts";
 export type { LedgerProblemKind, LedgerProblem, LedgerVerdict, VerifyLedgerOptions, LedgerVerifierOptions } from "./verify-ledger.ts";

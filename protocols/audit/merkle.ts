@@ -111,3 +111,25 @@ export const verifyMerkleProof = (
   }
   return sn === 0 && r.equals(digestBytes(root));
 };
+
+/**
+ * The root of the record hashes and the audit path of every leaf (each as `merkleProof` gives it),
+ * in one pass: O(n log n) hashes instead of a tree per leaf. Throws as `merkleRoot` does; n ≥ 1.
+ */
+export const merkleRootAndProofs = (hashes: readonly string[]): { root: string; proofs: string[][] } => {
+  if (hashes.length === 0) throw auditError("ERR_AUDIT_MERKLE_INPUT_INVALID", "no leaves to prove", { leaves: 0 });
+  const leaves = leavesOf(hashes);
+  const paths: Buffer[][] = leaves.map(() => []);
+  // siblings are appended bottom-up: the deeper subtrees are finished first
+  const build = (lo: number, hi: number): Buffer => {
+    if (hi - lo === 1) return leaves[lo] as Buffer;
+    const k = splitPoint(hi - lo);
+    const left = build(lo, lo + k);
+    const right = build(lo + k, hi);
+    for (let i = lo; i < lo + k; i++) paths[i]?.push(right);
+    for (let i = lo + k; i < hi; i++) paths[i]?.push(left);
+    return nodeHash(left, right);
+  };
+  const root = build(0, leaves.length);
+  return { root: root.toString("base64url"), proofs: paths.map((p) => p.map((node) => node.toString("base64url"))) };
+};

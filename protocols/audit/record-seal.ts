@@ -1,4 +1,5 @@
 import { CompactSign, compactVerify, decodeProtectedHeader } from "jose";
+import { b64url, jwsSign } from "../ect/index.ts";
 import type { CheckpointSigner, ResolveCheckpointKey } from "./checkpoint.ts";
 
 /** JOSE `typ` of a record seal: the ledger key's signature over one record's hash. */
@@ -15,8 +16,14 @@ const decoder = new TextDecoder();
  * message without a seal that verifies was not written by the ledger: whoever can publish on the
  * ledger subject can forge well-formed, correctly chained records, but not this signature.
  */
-export const sealRecord = (hash: string, signer: CheckpointSigner): Promise<string> =>
-  new CompactSign(encoder.encode(hash)).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: RECORD_SEAL_TYP }).sign(signer.key);
+export const sealRecord = async (hash: string, signer: CheckpointSigner): Promise<string> => {
+  if (signer.key instanceof Uint8Array) {
+    return new CompactSign(encoder.encode(hash)).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: RECORD_SEAL_TYP }).sign(signer.key);
+  }
+  // node:crypto directly (see jws-crypto.ts): the same compact JWS, one synchronous signature per stored message
+  const input = `${b64url(JSON.stringify({ alg: signer.alg, kid: signer.kid, typ: RECORD_SEAL_TYP }))}.${b64url(hash)}`;
+  return `${input}.${jwsSign(input, signer.alg, signer.key)}`;
+};
 
 /**
  * True when `seal` is a seal over `hash` by a key `resolveKey` knows (with its algorithm). Any

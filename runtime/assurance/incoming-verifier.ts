@@ -9,6 +9,7 @@ import {
   signMessageBinding,
   verifyEct,
   verifyReceiptSignature,
+  VerifiedReceiptBatches,
   verifyUnsignedEct,
   type AssuranceLevel,
   type EctClaims,
@@ -79,6 +80,8 @@ export class IncomingVerifier {
   /** Durable replay key → the stream sequence that first presented it, and until when it is kept. */
   readonly #durable = new Map<string, { readonly sequence: number; readonly until: number }>();
   readonly #receiptKey: ResolveReceiptKey;
+  /** Receipt batches whose ledger signature verified (the receipts of one append share it). */
+  readonly #receiptBatches = new VerifiedReceiptBatches();
 
   constructor(deps: IncomingVerifierDeps) {
     this.#d = deps;
@@ -178,7 +181,7 @@ export class IncomingVerifier {
   async #receiptValid(receipt: string, token: string, verified: VerifiedToken, orThrow = false): Promise<boolean> {
     if (verified.receipts.has(receipt)) return true;
     try {
-      await verifyReceiptSignature(receipt, { network: this.#d.network, jti: verified.claims.jti, token }, this.#receiptKey);
+      await verifyReceiptSignature(receipt, { network: this.#d.network, jti: verified.claims.jti, token }, this.#receiptKey, this.#receiptBatches);
     } catch (error) {
       if (orThrow || !isTetherError(error) || error.code !== "ERR_RECEIPT_INVALID") throw error;
       this.#d.logger.debug("a receipt that does not verify: the token counts as L2", { jti: verified.claims.jti, reason: error.message });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { merkleProof, merkleRoot, verifyMerkleProof } from "../../../protocols/index.ts";
+import { merkleProof, merkleRoot, merkleRootAndProofs, verifyMerkleProof } from "../../../protocols/index.ts";
 import { expectAuditError, fakeDigest, seeded } from "./fixtures.ts";
 
 const sha = (...parts: Buffer[]): Buffer => createHash("sha256").update(Buffer.concat(parts)).digest();
@@ -109,5 +109,18 @@ describe("verifyMerkleProof", () => {
     expect(verifyMerkleProof(leaf6, 6, n, ["x"], root)).toBe(false);
     expect(verifyMerkleProof(leaf6, 6, n, proof, "x")).toBe(false);
     expect(verifyMerkleProof(leaf6, 6, n, Array.from({ length: 65 }, () => leaf6), root)).toBe(false);
+  });
+});
+
+describe("merkleRootAndProofs", () => {
+  it("gives the root and every leaf's audit path exactly as merkleRoot and merkleProof do", () => {
+    for (let n = 1; n <= 17; n++) {
+      const hashes = Array.from({ length: n }, (_, i) => createHash("sha256").update(`leaf-${n}-${i}`).digest("base64url"));
+      const { root, proofs } = merkleRootAndProofs(hashes);
+      expect(root).toBe(merkleRoot(hashes));
+      expect(proofs).toEqual(hashes.map((_, i) => merkleProof(hashes, i)));
+      for (const [i, proof] of proofs.entries()) expect(verifyMerkleProof(hashes[i] as string, i, n, proof, root)).toBe(true);
+    }
+    expect(() => merkleRootAndProofs([])).toThrow();
   });
 });

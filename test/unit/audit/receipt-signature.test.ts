@@ -8,7 +8,9 @@ import {
   mintEct,
   receiptTokenHash,
   signReceipt,
+  signReceipts,
   verifyReceiptSignature,
+  VerifiedReceiptBatches,
   type ReceiptKey,
   type SigningKey,
 } from "../../../protocols/index.ts";
@@ -42,10 +44,13 @@ describe("ledger receipts", () => {
     const receipt = signReceipt(claims, signerOf(ledgerKey));
     const resolve = await resolverFor(ledgerKey);
 
-    // a standard compact JWS: jose verifies it
-    const { protectedHeader, payload } = await compactVerify(receipt, (await importJWK(ledgerKey.publicJwk, "ES256")) as JoseKey);
+    // a standard compact JWS over the batch (here of one), then the proof: jose verifies the JWS
+    const [jws, proof] = receipt.split("~") as [string, string];
+    const { protectedHeader, payload } = await compactVerify(jws, (await importJWK(ledgerKey.publicJwk, "ES256")) as JoseKey);
     expect(protectedHeader).toEqual({ alg: "ES256", kid: ledgerKey.kid, typ: RECEIPT_TYP });
-    expect(JSON.parse(new TextDecoder().decode(payload))).toEqual(claims);
+    const batch = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+    expect({ net: batch["net"], iat: batch["iat"], n: batch["n"] }).toEqual({ net: "default", iat: claims.iat, n: 1 });
+    expect(JSON.parse(Buffer.from(proof, "base64url").toString())).toMatchObject({ idx: claims.idx, hash: claims.hash, jti: claims.jti, th: claims.th, i: 0, path: [] });
 
     expect(await verifyReceiptSignature(receipt, { network: "default", jti: jti(token), token }, resolve)).toEqual(claims);
     expect(await codeOf(verifyReceiptSignature(receipt, { network: "default", jti: jti(other), token: other }, resolve))).toMatch(/another token/);
@@ -64,14 +69,21 @@ describe("ledger receipts", () => {
     const genuine = signReceipt(claims, signerOf(ledgerKey));
     expect(await codeOf(verifyReceiptSignature(genuine, expect_, onlyLedger))).toBe("ok");
 
-    const [h, p, s] = genuine.split(".") as [string, string, string];
-    const forgedPayload = Buffer.from(JSON.stringify({ ...claims, idx: 2 })).toString("base64url");
+    const [jws, proof] = genuine.split("~") as [string, string];
+    const [h, p, sig] = jws.split(".") as [string, string, string];
+    const s = `${sig}~${proof}`;
+    const batch = JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>;
+    const forgedPayload = Buffer.from(JSON.stringify({ ...batch, root: `${"B".repeat(42)}A` })).toString("base64url");
     const cases: [string, string, RegExp][] = [
       ["shape-only receipt", `999.${"A".repeat(43)}`, /not a compact JWS/],
+      ["JWS without its proof", jws, /not a compact JWS/],
+      ["proof with another index", `${jws}~${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(proof, "base64url").toString()), idx: 2 })).toString("base64url")}`, /proof does not lead/],
+      ["proof with a made-up path", `${jws}~${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(proof, "base64url").toString()), path: [`${"C".repeat(42)}A`] })).toString("base64url")}`, /proof does not lead/],
+      ["garbage proof", `${jws}~%%%`, /not a receipt proof/],
       ["empty", "", /missing/],
       ["signed by a node key", signReceipt(claims, signerOf(nodeKey)), /no audit ledger key/],
       ["tampered payload", `${h}.${forgedPayload}.${s}`, /signature does not verify/],
-      ["signature cut", `${h}.${p}.${s.slice(0, 10)}`, /signature does not verify/],
+      ["signature cut", `${h}.${p}.${sig.slice(0, 10)}~${proof}`, /signature does not verify/],
       ["wrong typ", `${Buffer.from(JSON.stringify({ alg: "EdDSA", kid: ledgerKey.kid, typ: "wimse-exec+jwt" })).toString("base64url")}.${p}.${s}`, /typ/],
       ["alg none", `${Buffer.from(JSON.stringify({ alg: "none", kid: ledgerKey.kid, typ: RECEIPT_TYP })).toString("base64url")}.${p}.${s}`, /alg/],
       ["alg swapped", `${Buffer.from(JSON.stringify({ alg: "ES256", kid: ledgerKey.kid, typ: RECEIPT_TYP })).toString("base64url")}.${p}.${s}`, /EdDSA key/],
@@ -82,6 +94,42 @@ describe("ledger receipts", () => {
       const code = await codeOf(verifyReceiptSignature(receipt, expect_, onlyLedger));
       expect({ what, refused: code.startsWith("ERR_RECEIPT_INVALID"), reason: reason.test(code) }).toEqual({ what, refused: true, reason: true });
     }
+  });
+
+  it("sign a batch once; each receipt proves its own token only, and a cached batch still needs the ledger key", async () => {
+    const ledgerKey = await generateSigningKey("ES256");
+    const nodeKey = await generateSigningKey("ES256");
+    const tokens = await Promise.all(["a", "b", "c"].map((act) => tokenOf(nodeKey, act)));
+    const jti = (t: string) => JSON.parse(Buffer.from(t.split(".")[1] as string, "base64url").toString()).jti as string;
+    const claims = tokens.map((t, i) => ({ net: "default", idx: 10 + i, hash: `${String.fromCharCode(65 + i).repeat(42)}A`, jti: jti(t), th: receiptTokenHash(t), iat: 5 }));
+    const receipts = signReceipts(claims, signerOf(ledgerKey));
+    expect(new Set(receipts.map((r) => r.split("~")[0])).size).toBe(1); // one signature for the batch
+    let known = true;
+    const resolve = async (kid: string): Promise<ReceiptKey | undefined> =>
+      known && kid === ledgerKey.kid ? { key: (await importJWK(ledgerKey.publicJwk, "ES256")) as JoseKey, alg: "ES256" } : undefined;
+    const cache = new VerifiedReceiptBatches();
+    for (const [i, token] of tokens.entries()) {
+      expect(await verifyReceiptSignature(receipts[i] as string, { network: "default", jti: jti(token), token }, resolve, cache)).toEqual(claims[i]);
+      // every other receipt of the same batch (genuine, same signature) is refused for this token
+      for (const [j, other] of receipts.entries()) {
+        if (j === i) continue;
+        expect(await codeOf(verifyReceiptSignature(other, { network: "default", jti: jti(token), token }, resolve, cache))).toMatch(/another token/);
+        // another receipt's proof claiming this token: the leaf does not lead to the root
+        const [jws, proof] = other.split("~") as [string, string];
+        const forged = { ...JSON.parse(Buffer.from(proof, "base64url").toString()), jti: jti(token), th: receiptTokenHash(token) };
+        expect(await codeOf(verifyReceiptSignature(`${jws}~${Buffer.from(JSON.stringify(forged)).toString("base64url")}`, { network: "default", jti: jti(token), token }, resolve, cache))).toMatch(/proof does not lead/);
+      }
+    }
+    // a forged JWS never enters the cache: tampering with the batch payload fails even after the genuine one was cached
+    const [jws0, proof0] = (receipts[0] as string).split("~") as [string, string];
+    const [h, , sig] = jws0.split(".") as [string, string, string];
+    const forgedBatch = Buffer.from(JSON.stringify({ net: "default", iat: 5, root: `${"D".repeat(42)}A`, n: 1 })).toString("base64url");
+    expect(await codeOf(verifyReceiptSignature(`${h}.${forgedBatch}.${sig}~${proof0}`, { network: "default", jti: jti(tokens[0] as string), token: tokens[0] as string }, resolve, cache))).toMatch(/signature does not verify/);
+    // the ledger key gone (revoked): the cached batch is refused too
+    known = false;
+    expect(await codeOf(verifyReceiptSignature(receipts[0] as string, { network: "default", jti: jti(tokens[0] as string), token: tokens[0] as string }, resolve, cache))).toMatch(/no audit ledger key/);
+    expect(() => signReceipts([claims[0] as (typeof claims)[number], { ...(claims[1] as (typeof claims)[number]), iat: 6 }], signerOf(ledgerKey))).toThrow();
+    expect(signReceipts([], signerOf(ledgerKey))).toEqual([]);
   });
 
   it("refuses claims that are not a receipt's even under a valid signature", async () => {
