@@ -113,6 +113,9 @@ export const ErrorCodes = {
   ERR_APPROVAL_ALREADY_DECIDED: { retryable: false, summary: "The approval is no longer open to this decision (already decided, executed, or expired)." },
   ERR_APPROVAL_DECIDER_FORBIDDEN: { retryable: false, summary: "The signing key's role or owner is not among the deciders the gate names for its current escalation level." },
   ERR_APPROVAL_LIMIT: { retryable: true, summary: "The approvals actor holds as many open approvals as it may; the gated action was not run." },
+  // The trust actor (protocols/trust.ts).
+  ERR_TRUST_REPORT_INVALID: { retryable: false, summary: "A trust report was refused: its token does not verify, is not the observer's, does not cover the report body, or was already counted (replay)." },
+  ERR_TRUST_LIMIT: { retryable: false, summary: "The trust actor holds as many agents, observers per agent or remembered reports as its limits allow; the report was not counted." },
   ERR_WORKFLOW_INVALID: { retryable: false, summary: "A workflow definition failed validation (schema, a cycle, a dangling reference); the error names the step." },
   ERR_WORKFLOW_STEP_FAILED: { retryable: false, summary: "A workflow step failed after its retries; the workflow stopped (and compensated, if asked)." },
   ERR_WORKFLOW_NOT_FOUND: { retryable: false, summary: "No workflow with this id is known to the workflow actor." },

@@ -246,3 +246,5 @@ export {
   workflowActorId,
 } from "./workflow.ts";
 export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";
+export { TrustOutcome, TrustReportBody, TrustReport, TrustMessage, TrustScore, ObserverShare, EvidenceEntry, TrustExplanation } from "./trust.ts";
+export type { TrustReportBodyInput } from "./trust.ts";
