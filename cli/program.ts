@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
 import { registerApprovalsCommand } from "./approvals-command.ts";
+import { registerTrustCommand } from "./trust-command.ts";
 import { registerWorkflowCommand } from "./workflow-command.ts";
 import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
@@ -46,6 +47,7 @@ export const buildProgram = (): Command => {
   registerUsageCommand(program);
   registerApprovalsCommand(program);
   registerWorkflowCommand(program);
+  registerTrustCommand(program);
   addCredsOptions(program); // last: every command with --nats gets --creds
   return program;
 };

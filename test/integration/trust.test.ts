@@ -5,8 +5,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { connect, type Msg } from "@nats-io/transport-node";
 import { TrustClient, mintActorEct } from "../../actors/index.ts";
 import { TrustReportBody, encodeSend, generateSigningKey, mintEct, mintUnsignedEct, type TrustReport } from "../../protocols/index.ts";
-import { FakeClock, agentUri, hashValue, networkAudience, type Node } from "../../runtime/index.ts";
+import { FakeClock, agentUri, hashValue, networkAudience } from "../../runtime/index.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
+import { runTether } from "../support/processes.ts";
 import { readAnswer } from "../support/wire.ts";
 
 const keyDir = mkdtempSync(join(tmpdir(), "tether-trust-keys-"));
@@ -116,7 +117,7 @@ describe("the trust actor", () => {
       const subject = host.subjects.actor(trust.actorId);
       // capture a genuine report on the wire, with its headers
       const captured: Msg[] = [];
-      const sub = nc.subscribe(subject, { callback: (_e, m) => captured.push(m) });
+      const sub = nc.subscribe(subject, { callback: (_e, m) => void captured.push(m) });
       await nc.flush();
       await observer.report("monitor", { subject: "worker", outcome: "failure" });
       await eventually(() => captured.some((m) => m.data.length > 0), 5_000, "a captured report");
@@ -167,5 +168,26 @@ describe("the trust actor", () => {
     expect(await codeOf(observerNode.ref(trust2.actorId).ask(report))).toBe("ERR_TRUST_REPORT_INVALID");
     after = await trust2.score("worker");
     expect(after.reports).toBe(4);
+  });
+
+  it("explains scores through `tether trust ls|show` (relaxed profile: unsigned report tokens)", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    const trust = await new TrustClient().attach(node).start();
+    await trust.report("monitor", { subject: "diagnosis", outcome: "violation", note: "said the router is down" });
+    await trust.report("monitor", { subject: "optimiser", outcome: "success" });
+    const ls = await runTether(["trust", "ls", "--json", "--nats", server.url]);
+    expect(ls.code, ls.stderr).toBe(0);
+    const rows = ls.stdout.trim().split("\n").map((l) => JSON.parse(l) as { agent: string; score: number });
+    expect(rows.map((r) => r.agent)).toEqual(["diagnosis", "optimiser"]); // lowest score first
+    expect(rows[0]?.score).toBeCloseTo(1 / 5, 4); // real clock: a few ms of decay
+    const show = await runTether(["trust", "show", "diagnosis", "--nats", server.url]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain("score     0.200");
+    expect(show.stdout).toMatch(/observer  agent:monitor  \+0\.00 -3\.00/);
+    expect(show.stdout).toContain('violation');
+    expect(show.stdout).toContain('"said the router is down"');
+    const json = await runTether(["trust", "show", "newcomer", "--json", "--nats", server.url]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ score: { agent: "newcomer", score: 0.5, observers: 0 }, shares: [], recent: [] });
   });
 });
