@@ -30,3 +30,11 @@ export { TrustBook, DEFAULT_TRUST_LIMITS, initialTrustState } from "./trust/trus
 export type { TrustLimits, TrustState, AcceptedReport } from "./trust/trust-book.ts";
 export { trustPort } from "./trust/trust-port.ts";
 export type { TrustPort } from "./trust/trust-port.ts";
+export { ConsensusActor } from "./consensus/consensus-actor.ts";
+export type { ConsensusDeps, ConsensusState } from "./consensus/consensus-actor.ts";
+export { ConsensusClient, CONSENSUS_ACTOR_ID } from "./consensus/consensus.ts";
+export type { ConsensusOptions } from "./consensus/consensus.ts";
+export { consensusPort, signVote } from "./consensus/consensus-port.ts";
+export type { ConsensusPort, ConsensusPortOptions } from "./consensus/consensus-port.ts";
+export { tally } from "./consensus/tally.ts";
+export type { TallyResult } from "./consensus/tally.ts";
