@@ -38,3 +38,4 @@ export { consensusPort, signVote } from "./consensus/consensus-port.ts";
 export type { ConsensusPort, ConsensusPortOptions } from "./consensus/consensus-port.ts";
 export { tally } from "./consensus/tally.ts";
 export type { TallyResult } from "./consensus/tally.ts";
+export { RefusalBudget } from "./refusal-budget.ts";

@@ -2,6 +2,7 @@ import { ConsensusMessage, TETHER_EXT_PREFIX, TetherError, isTetherError, type P
 import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../../runtime/index.ts";
 import type { ConsensusPort } from "./consensus-port.ts";
 import { tally } from "./tally.ts";
+import { RefusalBudget } from "../refusal-budget.ts";
 
 export interface ConsensusState {
   type: "tether.consensus.v1.state";
@@ -37,6 +38,7 @@ export class ConsensusActor {
   state: ConsensusState = { type: "tether.consensus.v1.state", proposals: {} };
   readonly #deps: ConsensusDeps;
   #timer: TimerHandle | undefined;
+  readonly #refusals = new RefusalBudget();
   #self = "";
 
   constructor(deps: ConsensusDeps) {
@@ -135,7 +137,8 @@ export class ConsensusActor {
       const detail = (error instanceof Error ? error.message : String(error)).slice(0, 512);
       if (rec.refused.length < MAX_REFUSED) rec.refused.push({ voter, reason, detail, at: Math.floor(port.clock.now()) });
       await ctx.checkpoint().catch(() => undefined);
-      await port.record("violation", this.#self, { source: "consensus", code: "ERR_CONSENSUS_VOTE_REFUSED", proposal: rec.proposal.id, voter, reason, at: port.clock.now() });
+      const record = this.#refusals.take(port.clock.now(), { source: "consensus", code: "ERR_CONSENSUS_VOTE_REFUSED", proposal: rec.proposal.id, voter, reason, at: port.clock.now() });
+      if (record !== undefined) await port.record("violation", this.#self, record);
       if (isTetherError(error) && error.code === "ERR_CONSENSUS_VOTE_REFUSED") throw error;
       throw refuse("forged", detail);
     }

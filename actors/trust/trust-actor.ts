@@ -3,6 +3,7 @@ import type { ActorContext, ActorLifecycleContext } from "../../runtime/index.ts
 import { TrustParams, type TrustParamsInput } from "./beta-reputation.ts";
 import { DEFAULT_TRUST_LIMITS, TrustBook, initialTrustState, type TrustLimits, type TrustState } from "./trust-book.ts";
 import type { TrustPort } from "./trust-port.ts";
+import { RefusalBudget } from "../refusal-budget.ts";
 
 export interface TrustDeps {
   readonly port: TrustPort;
@@ -23,6 +24,7 @@ export class TrustActor {
   readonly #port: TrustPort;
   readonly #params: TrustParams;
   readonly #limits: TrustLimits;
+  readonly #refusals = new RefusalBudget();
   #self = "";
 
   constructor(deps: TrustDeps) {
@@ -82,13 +84,14 @@ export class TrustActor {
       return score;
     } catch (error) {
       const code = isTetherError(error) ? error.code : "ERR_TRUST_REPORT_INVALID";
-      await port.record("violation", this.#self, {
+      const details = this.#refusals.take(port.clock.now(), {
         source: "trust",
         code,
         reason: (error instanceof Error ? error.message : String(error)).slice(0, 512),
         subject: msg.body.subject,
         at: port.clock.now(),
       });
+      if (details !== undefined) await port.record("violation", this.#self, details);
       throw error;
     }
   }
