@@ -18,6 +18,7 @@ import { runFailover } from "./failover.ts";
 import { runOverride } from "./override.ts";
 import { runResilience } from "./resilience.ts";
 import { runHitl } from "./hitl.ts";
+import { runTrust } from "./trust.ts";
 
 const positiveInt = (value: string): number => {
   const n = Number(value.replaceAll("_", ""));
@@ -207,6 +208,21 @@ program
       `\nhitl: ${machine}; ${loadNote(load0)}\n${opts.approvals} approvals; ${opts.rounds} rounds of a ${opts.steps}-step chain; ratio = workflow / direct\n\n${valueTable(result.values)}\n${comparedTable(result.compared, "direct")}`,
       opts.json,
     );
+  });
+
+program
+  .command("trust")
+  .description("trust update throughput: signed outcome reports verified, counted and asserted per second (standard profile, two nodes)")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--reports <n>", "reports per round", positiveInt, 2_000)
+  .option("--rounds <n>", "measured rounds (the median is reported)", positiveInt, 3)
+  .option("--in-flight <n>", "reports outstanding", positiveInt, 16)
+  .action(async (opts: { json: boolean; reports: number; rounds: number; inFlight: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runTrust({ reports: opts.reports, rounds: opts.rounds, inFlight: opts.inFlight });
+    if (opts.json) process.stdout.write(jsonLines(result.metrics));
+    write(`\ntrust: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.reports} reports, ${opts.inFlight} in flight\n\n${valueTable(result.metrics)}\n`, opts.json);
   });
 
 program

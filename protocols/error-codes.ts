@@ -122,6 +122,12 @@ export const ErrorCodes = {
   ERR_APPROVAL_ALREADY_DECIDED: { retryable: false, summary: "The approval is no longer open to this decision (already decided, executed, or expired)." },
   ERR_APPROVAL_DECIDER_FORBIDDEN: { retryable: false, summary: "The signing key's role or owner is not among the deciders the gate names for its current escalation level." },
   ERR_APPROVAL_LIMIT: { retryable: true, summary: "The approvals actor holds as many open approvals as it may; the gated action was not run." },
+  // The trust actor (protocols/trust.ts).
+  ERR_TRUST_REPORT_INVALID: { retryable: false, summary: "A trust report was refused: its token does not verify, is not the observer's, does not cover the report body, or was already counted (replay)." },
+  ERR_TRUST_LIMIT: { retryable: false, summary: "The trust actor holds as many agents, observers per agent or remembered reports as its limits allow; the report was not counted." },
+  // The consensus actor (protocols/consensus.ts).
+  ERR_CONSENSUS_VOTE_REFUSED: { retryable: false, summary: "A vote was refused (forged, duplicate, late, ineligible or for an unknown option) and recorded; `details.reason` says which." },
+  ERR_CONSENSUS_PROPOSAL: { retryable: false, summary: "A proposal is unknown, already exists, has no eligible voters, or is not in a state that allows this (resolve before a decision)." },
   ERR_WORKFLOW_INVALID: { retryable: false, summary: "A workflow definition failed validation (schema, a cycle, a dangling reference); the error names the step." },
   ERR_WORKFLOW_STEP_FAILED: { retryable: false, summary: "A workflow step failed after its retries; the workflow stopped (and compensated, if asked)." },
   ERR_WORKFLOW_NOT_FOUND: { retryable: false, summary: "No workflow with this id is known to the workflow actor." },
