@@ -270,3 +270,16 @@ export {
   workflowActorId,
 } from "./workflow.ts";
 export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";
+export {
+  BehaviourProfile,
+  ProfileAction,
+  ProfileRate,
+  ProfileResponse,
+  ViolationKind,
+  checkActionStatic,
+  defineProfile,
+  overUnits,
+  peerAllowed,
+  peerMatches,
+} from "./behaviour-profile.ts";
+export type { BehaviourProfileInput, ProfileViolation } from "./behaviour-profile.ts";
