@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { BehaviourProfile } from "../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, OverrideDecision, OverrideNotice } from "../runtime/index.ts";
 
 /**
@@ -18,6 +19,11 @@ export abstract class Actor<M = unknown, S = undefined> {
   static readonly protocol: z.ZodType;
   /** Capabilities advertised in the registry. */
   static readonly capabilities: readonly string[] = [];
+  /**
+   * What the agent may do, enforced before each `ctx.act` and each message it sends
+   * (`static override readonly profile = defineProfile({…})`; see docs/behaviour-profiles.md).
+   */
+  static readonly profile: BehaviourProfile | undefined = undefined;
 
   /** The actor's state. Only `handle` touches it, one message at a time. */
   state!: S;

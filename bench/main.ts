@@ -19,6 +19,7 @@ import { runOverride } from "./override.ts";
 import { runResilience } from "./resilience.ts";
 import { runHitl } from "./hitl.ts";
 import { runTrust } from "./trust.ts";
+import { runAgents } from "./agents.ts";
 
 const positiveInt = (value: string): number => {
   const n = Number(value.replaceAll("_", ""));
@@ -223,6 +224,20 @@ program
     const result = await runTrust({ reports: opts.reports, rounds: opts.rounds, inFlight: opts.inFlight });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
     write(`\ntrust: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.reports} reports, ${opts.inFlight} in flight\n\n${valueTable(result.metrics)}\n`, opts.json);
+  });
+
+program
+  .command("agents")
+  .description("agent benchmarks: ctx.act rate under a behavioural profile vs the same agent without one (profile_enforcement)")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--rounds <n>", "measured rounds, alternating sides (the median is reported)", positiveInt, 15)
+  .option("--actions <n>", "actions per round and side", positiveInt, 3_000)
+  .action(async (opts: { json: boolean; rounds: number; actions: number }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runAgents({ rounds: opts.rounds, actions: opts.actions });
+    if (opts.json) process.stdout.write(jsonLines(result));
+    write(`\nagents: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.actions} actions per side; ratio = profiled / bare\n\n${comparedTable(result, "bare")}`, opts.json);
   });
 
 program

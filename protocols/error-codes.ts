@@ -80,6 +80,7 @@ export const ErrorCodes = {
   ERR_ROLLBACK_INVALID: { retryable: false, summary: "A rollback request is malformed or names an action that is not in the workflow." },
   ERR_ROLLBACK_NOT_COMPENSABLE: { retryable: false, summary: "The actor asked to compensate an action has no compensate() method." },
   ERR_ROLLBACK_COMPENSATION_FAILED: { retryable: true, summary: "A compensation kept failing after its retries; the rollback stopped there and was escalated." },
+  ERR_PROFILE_VIOLATION: { retryable: false, summary: "The action or message is outside the agent's behavioural profile (details.kind: action, params, rate, resource or peer); it was blocked before it ran and recorded." },
   ERR_QUOTA_EXCEEDED: { retryable: true, summary: "The action would exceed a configured quota; it was refused before it ran (no partial effects)." },
   ERR_LEDGER_UNAVAILABLE: { retryable: true, summary: "The audit ledger did not acknowledge an append in time (regulated profile); dependent work must not proceed." },
   // Audit ledger (protocols/audit)

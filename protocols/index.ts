@@ -278,3 +278,16 @@ export { TrustOutcome, TrustReportBody, TrustReport, TrustMessage, TrustScore, O
 export type { TrustReportBodyInput } from "./trust.ts";
 export { ConsensusRule, Proposal, VoteBody, Vote, Resolve, ConsensusMessage, VoteRefusal, AcceptedVote, RefusedVote, ProposalStatus, ProposalRecord } from "./consensus.ts";
 export type { ProposalInput } from "./consensus.ts";
+export {
+  BehaviourProfile,
+  ProfileAction,
+  ProfileRate,
+  ProfileResponse,
+  ViolationKind,
+  checkActionStatic,
+  defineProfile,
+  overUnits,
+  peerAllowed,
+  peerMatches,
+} from "./behaviour-profile.ts";
+export type { BehaviourProfileInput, ProfileViolation } from "./behaviour-profile.ts";

@@ -3,6 +3,7 @@ import type { MeterProvider, TextMapPropagator, TracerProvider } from "@opentele
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TetherError, type NodeRecord, type OverrideConstraints } from "../protocols/index.ts";
 import type { ActionInterceptor } from "./actor/actor-types.ts";
+import type { ProfileGuard } from "./assurance/profile-guard.ts";
 import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
 import { ControlPlane } from "./cluster/control-plane.ts";
@@ -26,14 +27,17 @@ import { HumanWork } from "./stores/human-work.ts";
 import { OverrideStore } from "./stores/override-store.ts";
 import { composeActionChain } from "./interceptors/action-chain.ts";
 import { assuranceLinks } from "./interceptors/assurance-links.ts";
+import { profileLink } from "./interceptors/profile-link.ts";
 import { traceLink } from "./interceptors/trace-link.ts";
 import { DeadLetterSink } from "./messaging/dead-letter-sink.ts";
 import { Inbound } from "./messaging/inbound.ts";
 import { Outbound, type CallObserver } from "./messaging/outbound.ts";
+import { profiledRefs } from "./messaging/profiled-ref.ts";
 import { ACTIVE_CONTEXT } from "./messaging/ref.ts";
 import { Replies } from "./messaging/replies.ts";
 import { TellFlow } from "./messaging/tell-flow.ts";
 import { NodeCore } from "./node-core.ts";
+import { openProfiles, type ViolationPorts } from "./node-profiles.ts";
 import { type NodeOptionsResolved } from "./node-options.ts";
 import { DeadLetters } from "./stores/dead-letters.ts";
 import { DurableLane } from "./stores/durable-lane.ts";
@@ -71,6 +75,8 @@ export interface NodeDeps {
    * cascade detection (`CascadeMonitor.observe`). Absent by default, and then it costs nothing.
    */
   readonly callObserver?: CallObserver;
+  /** Where `quarantine` and `escalate` responses to profile violations go (default: pause; a ledger event). */
+  readonly violationPorts?: ViolationPorts;
 }
 
 
@@ -97,6 +103,7 @@ export interface Rooms {
   readonly verifyCompensation: VerifyCompensation;
   readonly overrides: OverrideGate;
   readonly humanWork: HumanWork;
+  readonly profiles: ProfileGuard;
 }
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
@@ -167,7 +174,9 @@ export const assemble = async (
   const signer = new ControlSigner({ key: () => assurance.controlKey, network: core.network, clock: core.clock });
   const constraintsOf = (actorId: string) => directory.get(actorId)?.constraints as OverrideConstraints | undefined;
   const inbound = new Inbound(core, replies, sink, (m) => assurance.verifyIncoming(m), assurance.requiresToken);
-  const act = composeActionChain([traceLink(core.tracing), constraintLink(constraintsOf, core.clock), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
+  // the host is assembled below; a quarantine only runs once it exists
+  const profiles = openProfiles(core, assurance, directory, (id, ms) => host.pause(id, ms), deps.violationPorts);
+  const act = composeActionChain([traceLink(core.tracing), constraintLink(constraintsOf, core.clock), profileLink(profiles), ...assuranceLinks(assurance, { network: core.network, nodeId: core.id, clock: core.clock, logger: core.logger }), ...(deps.actionInterceptors ?? [])]);
   const verifyCompensation: VerifyCompensation = async (grant, actorId, request) => {
     try {
       await guard.verifyCompensation(grant, actorId, request);
@@ -175,7 +184,8 @@ export const assemble = async (
       throw guard.refused(error, actorId, { jti: request.jti });
     }
   };
-  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound, act, verifyCompensation });
+  const refs = profiledRefs(profiles, (id, from, trace, scope) => outbound.ref(id, from, trace, scope));
+  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound: { ref: refs }, act, verifyCompensation });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch, admit: (id, type, caps) => governance.admit(id, type, caps) });
   const replicas = core.options.jetstreamReplicas;
   const mb = 1024 * 1024;
@@ -205,7 +215,7 @@ export const assemble = async (
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, governance, verifyCompensation, overrides, humanWork };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, governance, verifyCompensation, overrides, humanWork, profiles };
 };
 
 /**

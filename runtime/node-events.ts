@@ -23,6 +23,17 @@ export type NodeEvent =
   | { readonly type: "rollback-step"; readonly workflow: string; readonly step: RollbackStep }
   | { readonly type: "rollback-escalated"; readonly workflow: string; readonly step: RollbackStep }
   | { readonly type: "node-stopping" | "node-stopped"; readonly nodeId: string }
+  /** An action or message was blocked by the actor's behavioural profile (also an evidence ECT and a ledger `violation`). */
+  | {
+      readonly type: "profile-violation";
+      readonly actorId: string;
+      readonly kind: "action" | "params" | "rate" | "resource" | "peer";
+      readonly judged: string;
+      readonly response: "block" | "quarantine" | "escalate" | "trust-penalty";
+      readonly reason: string;
+      /** jti of the evidence ECT. */
+      readonly evidence: string | undefined;
+    }
   /** A control message (or compensation grant) was refused; also a `violation` record in the audit ledger. */
   | {
       readonly type: "control-refused";

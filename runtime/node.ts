@@ -14,6 +14,8 @@ import {
   type CompensationRequest,
   type RollbackReport,
   type RollbackRequestInput,
+  type BehaviourProfile,
+  type BehaviourProfileInput,
 } from "../protocols/index.ts";
 import type { ActorClass, ActorInstance, ActorRef, MessageOf, ReplyOf } from "./actor/actor-types.ts";
 import { Assurance } from "./assurance/assurance.ts";
@@ -247,6 +249,16 @@ export class Node implements AsyncDisposable {
    */
   pauseActor(id: string, ms: number): void {
     this.#r.host.pause(id, ms);
+  }
+
+  /**
+   * Narrows an actor's behavioural profile on this node at run time, without restarting it: the
+   * partial profile is one more layer every action and message must also pass, so it can only take
+   * permissions away. Returns the layer as parsed (defaults filled in).
+   */
+  constrainActor(actorId: string, partial: BehaviourProfileInput): BehaviourProfile {
+    assertToken("actor id", actorId);
+    return this.#r.profiles.constrain(actorId, partial);
   }
 
   /** Saves a local actor's state now (as `ctx.checkpoint()` does from inside it). */

@@ -52,7 +52,7 @@ export class CellRuntime implements CellHost {
     durable: DurableDelivery;
     passivation: Passivation;
     checkpoints: Checkpoints;
-    outbound: Outbound;
+    outbound: Pick<Outbound, "ref">;
     act: ActionChain;
     verifyCompensation: VerifyCompensation;
   }) {
