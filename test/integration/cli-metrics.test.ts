@@ -80,6 +80,7 @@ describe("tether node start --metrics-port", () => {
     const fromSdk = await get(`http://127.0.0.1:${sdkPort}/metrics`);
     expect(sample(fromSdk.body, "tether_actors_hosted", { tether_network: "default", tether_actor_type: "Counter" })).toBe(2);
 
+    await both.waitFor(/hosting relay, cli-counter/, 60_000); // both actors hosted before the samples are read
     await both.waitFor(/name: 'tether\.actors\.hosted'/, 60_000); // the console exporter's periodic output
     const [, base] = (await both.waitFor(/metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/)) as unknown as [string, string];
     expect(sample((await get(`${base}/metrics`)).body, "tether_actors_hosted", { tether_network: "other" })).toBe(2);
