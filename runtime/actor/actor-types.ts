@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { BehaviourProfile, CompensationRequest } from "../../protocols/index.ts";
+import type { AdvertisementInput, BehaviourProfile, CompensationRequest } from "../../protocols/index.ts";
 import type { Clock } from "../support/clock.ts";
 import type { ActionRecord, ExecutionScope } from "./execution-scope.ts";
 import type { Logger } from "../support/logger.ts";
@@ -43,6 +43,8 @@ export interface ActorClass<I extends ActorInstance = ActorInstance> {
   readonly protocol: z.ZodType;
   /** Capabilities advertised in the registry (shown by `tether agents ls`). */
   readonly capabilities?: readonly string[];
+  /** Versioned capabilities and protocol versions advertised in the registry (see docs/capabilities.md). */
+  readonly advertise?: AdvertisementInput | undefined;
   /** The behavioural profile checked before each action and outbound message (absent: none). */
   readonly profile?: BehaviourProfile | undefined;
   readonly name: string;
