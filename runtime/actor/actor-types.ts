@@ -159,6 +159,11 @@ export interface ActorContext extends ActorLifecycleContext {
   /** A ref whose messages carry this handler's trace context and sender address. */
   ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>>;
   /**
+   * The highest version of `protocol` this actor and `peer` both advertise in the registry;
+   * ERR_VERSION_NEGOTIATION_FAILED naming both offers when there is none (docs/capabilities.md).
+   */
+  negotiate(peer: string | { readonly id: string }, protocol: string): Promise<string>;
+  /**
    * Runs a significant action through the node's action interceptors: it is metered, recorded as an
    * Execution Context Token whose parent is the ECT of the message being handled, and (regulated
    * profile) appended to the audit ledger before this returns. Messages sent after it carry its ECT.

@@ -74,6 +74,12 @@ export const pickWeighted = (providers: readonly Provider[], random: () => numbe
   return providers.at(-1);
 };
 
+/** Negotiates `protocol` between two agents from their advertisements in the registry (an unregistered agent offers nothing). */
+export const negotiateAgents = async (registry: Pick<Registry, "getActor">, localId: string, peerId: string, protocol: string): Promise<string> => {
+  const [local, remote] = await Promise.all([registry.getActor(localId), registry.getActor(peerId)]);
+  return negotiate(protocol, local?.advertise?.protocols[protocol] ?? [], remote?.advertise?.protocols[protocol] ?? [], { local: localId, remote: peerId });
+};
+
 const noProvider = (capability: string, reason: string, details: Record<string, unknown> = {}): TetherError =>
   new TetherError("ERR_NO_PROVIDER", `no provider of capability ${capability}: ${reason}`, { details: { capability, reason, ...details } });
 
@@ -139,8 +145,7 @@ export class Discovery {
    * The highest common version of `protocol` between two agents' advertisements in the registry.
    * An agent that is not registered offers nothing.
    */
-  async negotiate(localId: string, peerId: string, protocol: string): Promise<string> {
-    const [local, remote] = await Promise.all([this.#d.registry.getActor(localId), this.#d.registry.getActor(peerId)]);
-    return negotiate(protocol, local?.advertise?.protocols[protocol] ?? [], remote?.advertise?.protocols[protocol] ?? [], { local: localId, remote: peerId });
+  negotiate(localId: string, peerId: string, protocol: string): Promise<string> {
+    return negotiateAgents(this.#d.registry, localId, peerId, protocol);
   }
 }

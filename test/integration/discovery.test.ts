@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Actor, TrustClient } from "../../actors/index.ts";
-import type { BreakerSnapshot } from "../../protocols/index.ts";
-import { FakeClock, type Node, type TrustScorer } from "../../runtime/index.ts";
+import type { AdvertisementInput, BreakerSnapshot } from "../../protocols/index.ts";
+import { FakeClock, type ActorContext, type Node, type TrustScorer } from "../../runtime/index.ts";
 import { startNode, startServer } from "../support/nats.ts";
 
 const keyDir = mkdtempSync(join(tmpdir(), "tether-discovery-keys-"));
@@ -14,7 +14,7 @@ const standard = { assurance: { profile: "standard" as const, keyDir } };
 
 class Quoter extends Actor<{ type: "quote" }> {
   static override readonly protocol = z.strictObject({ type: z.literal("quote") });
-  static override readonly advertise = { capabilities: [{ name: "quote", versions: ["1.0", "1.1"] }], protocols: { "quote-wire": ["1.0", "1.1", "2.0"] } };
+  static override readonly advertise: AdvertisementInput = { capabilities: [{ name: "quote", versions: ["1.0", "1.1"] }], protocols: { "quote-wire": ["1.0", "1.1", "2.0"] } };
   constructor(readonly who: string = "?") {
     super();
   }
@@ -23,7 +23,20 @@ class Quoter extends Actor<{ type: "quote" }> {
   }
 }
 class Biller extends Quoter {
-  static override readonly advertise = { capabilities: [{ name: "billing", versions: ["1.0"] }], protocols: {} };
+  static override readonly advertise: AdvertisementInput = { capabilities: [{ name: "billing", versions: ["1.0"] }], protocols: {} };
+}
+
+/** An agent that negotiates with a peer from inside its handler (ctx.negotiate), answering the version or the error. */
+class Negotiator extends Actor<{ type: "negotiate"; peer: string }> {
+  static override readonly protocol = z.strictObject({ type: z.literal("negotiate"), peer: z.string() });
+  static override readonly advertise: AdvertisementInput = { protocols: { "quote-wire": ["1.0", "1.1", "2.0"] } };
+  async handle(msg: { peer: string }, ctx: ActorContext): Promise<{ version?: string; code?: string; message?: string }> {
+    try {
+      return { version: await ctx.negotiate(ctx.ref(msg.peer), "quote-wire") };
+    } catch (error) {
+      return { code: (error as { code?: string }).code ?? "?", message: (error as Error).message };
+    }
+  }
 }
 
 const codeOf = async (p: Promise<unknown>): Promise<{ code: string; message: string }> => {
@@ -151,5 +164,13 @@ describe("capability discovery on nats-server", () => {
     expect(failed.message).toContain("buyer offers [1.0, 1.1, 2.0]");
     expect(failed.message).toContain("legacy offers [0.9]");
     expect((await codeOf(a.negotiate("buyer", "seller", "other-protocol"))).code).toBe("ERR_VERSION_NEGOTIATION_FAILED");
+
+    // from inside a handler: the agent on A negotiates with agents on B through ctx.negotiate
+    const agent = await a.spawn("agent", Negotiator);
+    expect(await agent.ask({ type: "negotiate", peer: "seller" })).toEqual({ version: "1.1" });
+    const refused = (await agent.ask({ type: "negotiate", peer: "legacy" })) as { code: string; message: string };
+    expect(refused.code).toBe("ERR_VERSION_NEGOTIATION_FAILED");
+    expect(refused.message).toContain("agent offers [1.0, 1.1, 2.0]");
+    expect(refused.message).toContain("legacy offers [0.9]");
   });
 });
