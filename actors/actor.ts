@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { BehaviourProfile } from "../protocols/index.ts";
+import type { AdvertisementInput, BehaviourProfile } from "../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, OverrideDecision, OverrideNotice } from "../runtime/index.ts";
 
 /**
@@ -19,6 +19,8 @@ export abstract class Actor<M = unknown, S = undefined> {
   static readonly protocol: z.ZodType;
   /** Capabilities advertised in the registry. */
   static readonly capabilities: readonly string[] = [];
+  /** Versioned capabilities and protocol versions advertised in the registry (docs/capabilities.md). */
+  static readonly advertise: AdvertisementInput | undefined = undefined;
   /**
    * What the agent may do, enforced before each `ctx.act` and each message it sends
    * (`static override readonly profile = defineProfile({…})`; see docs/behaviour-profiles.md).

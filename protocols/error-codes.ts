@@ -34,6 +34,8 @@ export const ErrorCodes = {
   ERR_MESSAGE_TOO_LARGE: { retryable: false, summary: "The encoded message exceeds the configured maximum payload size." },
   ERR_ASK_TIMEOUT: { retryable: true, summary: "No reply arrived within the ask's timeout." },
   ERR_HANDLER_ABORTED: { retryable: true, summary: "The handler in flight was aborted through ctx.signal." },
+  ERR_NO_PROVIDER: { retryable: true, summary: "No live provider of the asked capability qualifies (version, minimum trust, or every breaker open)." },
+  ERR_VERSION_NEGOTIATION_FAILED: { retryable: false, summary: "Two agents share no version of a protocol; the error names what each side offers." },
   ERR_NODE_STOPPED: { retryable: true, summary: "The node is shutting down or closed; it accepts no new work." },
   ERR_TRANSPORT_FAILED: { retryable: true, summary: "The NATS connection failed or the server refused an operation." },
   ERR_REGISTRY_FAILED: { retryable: true, summary: "The actor registry (JetStream KV: claims, node leases) could not be read or written." },

@@ -15,6 +15,8 @@ export {
 } from "./envelope.ts";
 export { ENVELOPE_VERSION, EnvelopeKind, EnvelopeFlags, ENVELOPE_LIMITS, encodeSend, encodeReply, encodeError, encodeCredit, decodeEnvelope } from "./wire-envelope.ts";
 export type { SendKind, WireEnvelope } from "./wire-envelope.ts";
+export { Advertisement, AdvertisedCapability, Version, compareVersions, advertisementOf, withAdvertised } from "./capabilities.ts";
+export type { AdvertisementInput } from "./capabilities.ts";
 export { ActorRecord, NodeRecord, FenceNotice, ActivateRequest, StopRequest, PauseRequest, FailureNotice, NodeControl, isLeaseAlive } from "./registry.ts";
 export {
   TETHER_EXT_PREFIX,

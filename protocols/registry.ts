@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Advertisement } from "./capabilities.ts";
 import { KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
 
 /** Registry record of one actor: who owns it, under which node lease. Stored as JSON in JetStream KV. */
@@ -11,6 +12,8 @@ export const ActorRecord = z.strictObject({
   /** Class name of the actor implementation. */
   className: z.string().max(256),
   capabilities: z.array(z.string().max(128)).max(64),
+  /** Versioned capabilities and protocols (absent in records written before discovery existed). */
+  advertise: Advertisement.optional(),
   spawnedAt: z.number().int(),
 });
 export type ActorRecord = z.infer<typeof ActorRecord>;

@@ -52,6 +52,8 @@ export { LedgerStream } from "./stores/ledger-stream.ts";
 export type { LedgerStreamOptions, LedgerAnchor, LedgerAppendOptions, LedgerReadOptions } from "./stores/ledger-stream.ts";
 export { loadOrCreateSigningKey, loadSigningKey, saveSigningKey } from "./assurance/key-file.ts";
 export { ControlSigner } from "./cluster/control-signer.ts";
+export { Discovery, negotiate, negotiateAgents, rankProviders, pickWeighted } from "./cluster/discovery.ts";
+export type { TrustScorer, Provider, FindOptions, DiscoveryDeps } from "./cluster/discovery.ts";
 export { sendControl, findLiveNode } from "./cluster/control-client.ts";
 export type { ControlSignerOptions } from "./cluster/control-signer.ts";
 export type { NodeRequest } from "./cluster/control-plane.ts";

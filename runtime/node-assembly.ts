@@ -8,6 +8,7 @@ import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
 import { ControlPlane } from "./cluster/control-plane.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
+import { negotiateAgents } from "./cluster/discovery.ts";
 import { Failover } from "./cluster/failover.ts";
 import { Governance } from "./cluster/governance.ts";
 import { Lease } from "./cluster/lease.ts";
@@ -185,7 +186,7 @@ export const assemble = async (
     }
   };
   const refs = profiledRefs(profiles, (id, from, trace, scope) => outbound.ref(id, from, trace, scope));
-  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound: { ref: refs }, act, verifyCompensation });
+  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound: { ref: refs }, act, verifyCompensation, negotiate: (self, peer, protocol) => negotiateAgents(registry, self, peer, protocol) });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch, admit: (id, type, caps) => governance.admit(id, type, caps) });
   const replicas = core.options.jetstreamReplicas;
   const mb = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TetherError, isValidToken } from "../protocols/index.ts";
+import { Advertisement, TetherError, isValidToken } from "../protocols/index.ts";
 import { AssuranceOptions } from "./assurance/assurance-options.ts";
 import type { ActorClass } from "./actor/actor-types.ts";
 import { NatsTlsOptions } from "./support/nats-tls.ts";
@@ -124,6 +124,8 @@ export const resolveNodeOptions = (input: unknown): NodeOptionsResolved => {
 export const SpawnOptionsSchema = z.object({
   /** Capabilities recorded in the registry (default: the class's static `capabilities`). */
   capabilities: z.array(z.string().min(1).max(128)).max(64).readonly().optional(),
+  /** Versioned capabilities and protocols recorded in the registry (default: the class's static `advertise`). */
+  advertise: Advertisement.optional(),
   /** Normal-lane bound of this actor's mailbox (default: the node's `mailboxCapacity`). */
   mailboxCapacity: z.number().int().positive().max(1_000_000).optional(),
   /** Resume from the actor's last checkpoint (`ctx.checkpoint()`), if there is one, before it starts. */

@@ -22,6 +22,7 @@ import { Assurance } from "./assurance/assurance.ts";
 import type { NodeRequest } from "./cluster/control-plane.ts";
 import type { Governance } from "./cluster/governance.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
+import { Discovery, type FindOptions, type Provider } from "./cluster/discovery.ts";
 import type { OverrideGate } from "./hosting/override-gate.ts";
 import type { HumanWork } from "./stores/human-work.ts";
 import { migrate } from "./cluster/migration.ts";
@@ -65,6 +66,7 @@ export class Node implements AsyncDisposable {
   #heartbeat: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
   #breakers: Promise<BreakerBoard> | undefined;
+  #discovery: Discovery | undefined;
 
   private constructor(rooms: Rooms) {
     this.#r = rooms;
@@ -317,6 +319,28 @@ export class Node implements AsyncDisposable {
       throw error;
     });
     return this.#breakers;
+  }
+
+  /** Capability discovery (see `cluster/discovery.ts`, docs/capabilities.md). */
+  get discovery(): Discovery {
+    const { core, registry } = this.#r;
+    this.#discovery ??= new Discovery({ registry, clock: core.clock, breakers: () => this.breakerBoard(), random: core.random });
+    return this.#discovery;
+  }
+
+  /** Live providers of a capability, highest trust first (scored when `options.trust` is given). */
+  find(capability: string, options: FindOptions = {}): Promise<Provider[]> {
+    return this.discovery.find(capability, options);
+  }
+
+  /** A ref to one provider of a capability: trust-weighted, breaker not open; ERR_NO_PROVIDER when none qualifies. */
+  async refByCapability<C extends ActorClass = ActorClass>(capability: string, options: FindOptions = {}): Promise<ActorRef<MessageOf<C>, ReplyOf<C>>> {
+    return this.ref<C>((await this.discovery.pick(capability, options)).actorId);
+  }
+
+  /** The highest common version of `protocol` two agents advertise; ERR_VERSION_NEGOTIATION_FAILED naming both offers. */
+  negotiate(localActorId: string, peerActorId: string, protocol: string): Promise<string> {
+    return this.discovery.negotiate(assertToken("actor id", localActorId), assertToken("actor id", peerActorId), protocol);
   }
 
   /** Waits for dead-letter writes in flight to be stored. */

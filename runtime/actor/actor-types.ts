@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { BehaviourProfile, CompensationRequest } from "../../protocols/index.ts";
+import type { AdvertisementInput, BehaviourProfile, CompensationRequest } from "../../protocols/index.ts";
 import type { Clock } from "../support/clock.ts";
 import type { ActionRecord, ExecutionScope } from "./execution-scope.ts";
 import type { Logger } from "../support/logger.ts";
@@ -43,6 +43,8 @@ export interface ActorClass<I extends ActorInstance = ActorInstance> {
   readonly protocol: z.ZodType;
   /** Capabilities advertised in the registry (shown by `tether agents ls`). */
   readonly capabilities?: readonly string[];
+  /** Versioned capabilities and protocol versions advertised in the registry (see docs/capabilities.md). */
+  readonly advertise?: AdvertisementInput | undefined;
   /** The behavioural profile checked before each action and outbound message (absent: none). */
   readonly profile?: BehaviourProfile | undefined;
   readonly name: string;
@@ -156,6 +158,11 @@ export interface ActorContext extends ActorLifecycleContext {
   readonly signal: AbortSignal;
   /** A ref whose messages carry this handler's trace context and sender address. */
   ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>>;
+  /**
+   * The highest version of `protocol` this actor and `peer` both advertise in the registry;
+   * ERR_VERSION_NEGOTIATION_FAILED naming both offers when there is none (docs/capabilities.md).
+   */
+  negotiate(peer: string | { readonly id: string }, protocol: string): Promise<string>;
   /**
    * Runs a significant action through the node's action interceptors: it is metered, recorded as an
    * Execution Context Token whose parent is the ECT of the message being handled, and (regulated

@@ -16,6 +16,7 @@ export interface ContextHost {
   act<T>(call: ActionCall, run: () => Promise<T> | T): Promise<T>;
   checkpoint(cell: ActorCell): Promise<number>;
   defer(cell: ActorCell, delivery: Delivery): DeferredReply;
+  negotiate(self: string, peer: string, protocol: string): Promise<string>;
 }
 
 /**
@@ -70,6 +71,14 @@ export class HandlerContext implements ActorContext {
   ref<C extends ActorClass = ActorClass>(id: string): ActorRef<MessageOf<C>, ReplyOf<C>> {
     assertToken("actor id", id);
     return this.#host.refFrom(id, this.#cell.id, this.#trace, this.#scopeOf()) as ActorRef<MessageOf<C>, ReplyOf<C>>;
+  }
+
+  negotiate(peer: string | { readonly id: string }, protocol: string): Promise<string> {
+    try {
+      return this.#host.negotiate(this.#cell.id, assertToken("actor id", typeof peer === "string" ? peer : peer.id), protocol);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   act<T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T, options?: ActOptions): Promise<T> {

@@ -1,5 +1,5 @@
 import type { Subscription } from "@nats-io/transport-node";
-import { TetherError, isTetherError, type ErrorCode } from "../../protocols/index.ts";
+import { TetherError, advertisementOf, isTetherError, withAdvertised, type ErrorCode } from "../../protocols/index.ts";
 import { ActorCell, type Delivery } from "../actor/actor-cell.ts";
 import type { ActorClass, ActorInstance, ActorLifecycleContext } from "../actor/actor-types.ts";
 import { Mailbox } from "../actor/mailbox.ts";
@@ -89,7 +89,8 @@ export class ActorHost {
     if (directory.cells.has(id) || directory.starting.has(id)) {
       throw new TetherError("ERR_ACTOR_ALREADY_ACTIVE", `actor ${id} is already active on this node (${core.id})`, { details: { actorId: id, owner: core.id } });
     }
-    const capabilities = [...(options.capabilities ?? actorClass.capabilities ?? [])];
+    const advertise = advertisementOf(options.advertise ?? actorClass.advertise);
+    const capabilities = withAdvertised([...(options.capabilities ?? actorClass.capabilities ?? [])], advertise);
     this.#admit?.(id, actorClass.name, capabilities);
     const capacity = options.mailboxCapacity ?? core.options.mailboxCapacity;
     directory.starting.add(id);
@@ -107,6 +108,7 @@ export class ActorHost {
         nodeEpoch: this.#epoch(),
         className: actorClass.name,
         capabilities,
+        ...(advertise === undefined ? {} : { advertise }),
         spawnedAt: core.clock.now(),
       });
       // From here on the id is ours: any failure gives back everything taken (claim, subscription,

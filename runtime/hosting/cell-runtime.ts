@@ -55,6 +55,8 @@ export class CellRuntime implements CellHost {
     outbound: Pick<Outbound, "ref">;
     act: ActionChain;
     verifyCompensation: VerifyCompensation;
+    /** Protocol negotiation for `ctx.negotiate` (the assembly wires it to the registry). */
+    negotiate: (self: string, peer: string, protocol: string) => Promise<string>;
   }) {
     this.#verifyCompensation = p.verifyCompensation;
     this.#core = p.core;
@@ -74,6 +76,7 @@ export class CellRuntime implements CellHost {
       act: p.act,
       checkpoint: (cell) => p.checkpoints.save(cell),
       defer: (cell, delivery) => this.#defer(cell, delivery),
+      negotiate: p.negotiate,
     };
   }
 

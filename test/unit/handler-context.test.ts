@@ -48,6 +48,9 @@ class FakeContextHost implements ContextHost {
   readonly deferred: Delivery[] = [];
   readonly usage: Record<string, number>[] = [];
 
+  negotiate(self: string, peer: string, protocol: string): Promise<string> {
+    return Promise.resolve(`${self}|${peer}|${protocol}`);
+  }
   refFrom(id: string, from: string, trace: Context | undefined, scope: ExecutionScope): ActorRef {
     this.refs.push({ id, from, trace, scope });
     return { id, tell: () => true, ready: async () => undefined, ask: async () => undefined, send: async () => ({ id: "s", duplicate: false }) };
