@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { connect } from "@nats-io/transport-node";
-import { Actor, AuditLedger, DRIFT_ACT, VerifierClient, createAuditLedgerDeps } from "../../actors/index.ts";
+import { Actor, AuditLedger, DRIFT_ACT, VerifierClient, createAuditLedgerDeps, type VerifierFinding } from "../../actors/index.ts";
 import { parseRecord } from "../../protocols/index.ts";
 import { LedgerStream, type ActorContext, type Node } from "../../runtime/index.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
@@ -53,7 +53,7 @@ describe("the drift verifier on a real NATS server", () => {
     expect(before.appraised).toBe(1650);
 
     let drifted = 0;
-    let finding;
+    let finding: VerifierFinding | undefined;
     while (finding === undefined && drifted < 200) {
       for (let i = 0; i < 10; i += 1, drifted += 1) await drifter.ask({ type: "order", size: 110 + 10 * normal(random) });
       finding = (await verifier.appraiseAll(500)).findings.find((f) => f.agent === "drifter" && f.series === "order.size");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DriftBook, VerifierParams, initialVerifierState, type EctObservation } from "../../../actors/verifier/drift-book.ts";
+import { DriftBook, VerifierParams, initialVerifierState, type EctObservation } from "../../../actors/index.ts";
 import { normal, seededRandom } from "../../support/seeded-random.ts";
 
 const params = VerifierParams.parse({});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PageHinkleyParams, initialPageHinkley, pageHinkleyStep } from "../../../actors/verifier/page-hinkley.ts";
+import { PageHinkleyParams, initialPageHinkley, pageHinkleyStep } from "../../../actors/index.ts";
 import { normal, seededRandom } from "../../support/seeded-random.ts";
 
 const params = PageHinkleyParams.parse({});
