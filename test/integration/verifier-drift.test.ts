@@ -105,4 +105,21 @@ describe("the drift verifier on a real NATS server", () => {
     expect(result.findings.filter((f) => f.series !== "rate")).toEqual([]);
     await eventually(async () => (await ledgerEvents(node, "violation")).some((e) => e["source"] === "verifier"), 10_000, "verifier violation");
   });
+
+  it("resumes from its checkpoint after a restart: same position, baselines kept, no record appraised twice", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url, { assurance: { profile: "standard", keyDir } });
+    const trader = await node.spawn("steady", Trader);
+    const verifier = await new VerifierClient({ params: { detector: { baseline: 20 } } }).attach(node).start();
+    const random = seededRandom(9);
+    for (let i = 0; i < 30; i += 1) await trader.ask({ type: "order", size: 100 + 10 * normal(random) });
+    const first = await verifier.appraiseAll();
+    expect(first.appraised).toBe(30);
+    await node.stopActor(verifier.actorId);
+    await verifier.start();
+    for (let i = 0; i < 5; i += 1) await trader.ask({ type: "order", size: 100 + 10 * normal(random) });
+    const second = await verifier.appraiseAll();
+    expect(second.appraised).toBe(5);
+    expect(second.position).toBeGreaterThan(first.position);
+  });
 });
