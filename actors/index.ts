@@ -46,3 +46,14 @@ export type { ConsensusPort, ConsensusPortOptions } from "./consensus/consensus-
 export { tally } from "./consensus/tally.ts";
 export type { TallyResult } from "./consensus/tally.ts";
 export { RefusalBudget } from "./refusal-budget.ts";
+export { VerifierActor, DRIFT_ACT } from "./verifier/verifier-actor.ts";
+export type { VerifierDeps } from "./verifier/verifier-actor.ts";
+export { VerifierClient, VERIFIER_ACTOR_ID } from "./verifier/verifier.ts";
+export type { VerifierOptions } from "./verifier/verifier.ts";
+export { verifierPort } from "./verifier/verifier-port.ts";
+export type { VerifierPort, StreamEntry } from "./verifier/verifier-port.ts";
+export { DriftBook, VerifierParams, initialVerifierState } from "./verifier/drift-book.ts";
+export type { DriftFinding, EctObservation, VerifierParamsInput, VerifierState } from "./verifier/drift-book.ts";
+export { PageHinkleyParams, pageHinkleyStep, initialPageHinkley } from "./verifier/page-hinkley.ts";
+export type { PageHinkleyAlarm, PageHinkleyState } from "./verifier/page-hinkley.ts";
+export { VerifierMessage, VerifierFinding, AppraisalResult } from "./verifier/verifier-messages.ts";

@@ -1,0 +1,84 @@
+import { TetherError, hasCode } from "../../protocols/index.ts";
+import type { Node } from "../../runtime/index.ts";
+import type { VerifierParamsInput } from "./drift-book.ts";
+import { VerifierActor } from "./verifier-actor.ts";
+import { AppraisalResult, VerifierFinding } from "./verifier-messages.ts";
+import { verifierPort } from "./verifier-port.ts";
+
+/** The drift verifier's id unless told otherwise: one per network. */
+export const VERIFIER_ACTOR_ID = "verifier";
+
+export interface VerifierOptions {
+  readonly actorId?: string;
+  readonly params?: VerifierParamsInput;
+}
+
+/**
+ * The drift verifier over one node:
+ *
+ *   const verifier = await new VerifierClient().attach(node).start();
+ *   const { findings } = await verifier.appraiseAll();
+ *
+ * `appraise` is what a schedule (or an operator) calls; each call reads on from the last position.
+ */
+export class VerifierClient {
+  readonly actorId: string;
+  readonly #options: VerifierOptions;
+  #node: Node | undefined;
+
+  constructor(options: VerifierOptions = {}) {
+    this.actorId = options.actorId ?? VERIFIER_ACTOR_ID;
+    this.#options = options;
+  }
+
+  use(node: Node): this {
+    this.#node = node;
+    return this;
+  }
+
+  attach(node: Node): this {
+    this.#node = node;
+    node.registerType(VerifierActor, { args: [this.#deps(node)] });
+    return this;
+  }
+
+  async start(): Promise<this> {
+    const node = this.#bound();
+    try {
+      await node.spawn(this.actorId, VerifierActor, { args: [this.#deps(node)], restore: true });
+    } catch (error) {
+      if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
+    }
+    return this;
+  }
+
+  async appraise(limit = 1000): Promise<AppraisalResult> {
+    return AppraisalResult.parse(await this.#bound().ref(this.actorId).ask({ type: "tether.verifier.v1.appraise", limit }));
+  }
+
+  /** Appraises until the stream is read to its end; merges the batches' results. */
+  async appraiseAll(batch = 1000): Promise<AppraisalResult> {
+    const total: AppraisalResult = { appraised: 0, rejected: 0, position: 0, more: false, findings: [] };
+    for (;;) {
+      const r = await this.appraise(batch);
+      total.appraised += r.appraised;
+      total.rejected += r.rejected;
+      total.position = r.position;
+      total.findings.push(...r.findings);
+      if (!r.more) return total;
+    }
+  }
+
+  async findings(agent?: string): Promise<VerifierFinding[]> {
+    return VerifierFinding.array().parse(await this.#bound().ref(this.actorId).ask({ type: "tether.verifier.v1.findings", ...(agent === undefined ? {} : { agent }) }));
+  }
+
+  #deps(node: Node) {
+    return { port: verifierPort(node), ...(this.#options.params === undefined ? {} : { params: this.#options.params }) };
+  }
+
+  #bound(): Node {
+    if (this.#node === undefined) throw new TetherError("ERR_CONFIG_INVALID", "the verifier client is not bound to a node (call attach(node) or use(node))");
+    return this.#node;
+  }
+}
