@@ -2,12 +2,12 @@ import {
   ApprovalRecord,
   ReroutedAction,
   TetherError,
-  hasCode,
   isTetherError,
   type ApprovalPolicy,
   type Explanation,
 } from "../../protocols/index.ts";
 import type { ApprovalPort, Clock, ControlSigner, Node } from "../../runtime/index.ts";
+import { BuiltInActorClient } from "../built-in-client.ts";
 import { ApprovalsActor } from "./approvals-actor.ts";
 import { approvalsPort } from "./approvals-port.ts";
 
@@ -34,50 +34,20 @@ const RETRY = new Set(["ERR_ASK_TIMEOUT", "ERR_ACTOR_NOT_FOUND", "ERR_ACTOR_STOP
  *   const node = await Node.create(opts, { actionInterceptors: [approvalLink({ policies, port: approvals, clock })] });
  *   await approvals.attach(node).start();
  */
-export class ApprovalClient implements ApprovalPort {
-  readonly actorId: string;
+export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
   readonly #options: ApprovalsOptions;
-  #node: Node | undefined;
 
   constructor(options: ApprovalsOptions = {}) {
-    this.actorId = options.actorId ?? APPROVALS_ACTOR_ID;
+    super(options.actorId ?? APPROVALS_ACTOR_ID, ApprovalsActor, "approval");
     this.#options = options;
   }
 
-  /** Binds the client to a node without letting it host the approvals actor (the CLI's short-lived node). */
-  use(node: Node): this {
-    this.#node = node;
-    return this;
-  }
-
-  /** Binds the client to its node and registers the approvals actor type there (for failover). */
-  attach(node: Node): this {
-    this.#node = node;
-    node.registerType(ApprovalsActor, { args: [{ port: approvalsPort(node, this.#options.clock), ...(this.#options.tickMs === undefined ? {} : { tickMs: this.#options.tickMs }) }] });
-    return this;
-  }
-
-  /** Starts the approvals actor on this node (resuming its checkpoint) unless a live node runs it. */
-  async start(): Promise<this> {
-    const node = this.#bound();
-    try {
-      await node.spawn(this.actorId, ApprovalsActor, {
-        args: [{ port: approvalsPort(node, this.#options.clock), ...(this.#options.tickMs === undefined ? {} : { tickMs: this.#options.tickMs }) }],
-        restore: true,
-      });
-    } catch (error) {
-      if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
-    }
-    return this;
-  }
-
-  #bound(): Node {
-    if (this.#node === undefined) throw new TetherError("ERR_CONFIG_INVALID", "the approval client is not attached to a node (call attach(node) after Node.create)");
-    return this.#node;
+  protected deps(node: Node) {
+    return { port: approvalsPort(node, this.#options.clock), ...(this.#options.tickMs === undefined ? {} : { tickMs: this.#options.tickMs }) };
   }
 
   #ask(msg: unknown, timeoutMs?: number): Promise<unknown> {
-    return this.#bound()
+    return this.bound()
       .ref(this.actorId)
       .ask(msg, timeoutMs === undefined ? {} : { timeoutMs });
   }
@@ -115,11 +85,11 @@ export class ApprovalClient implements ApprovalPort {
 
   reroute(to: string, request: { approvalId: string; actorId: string; action: string; params: Record<string, unknown> }): Promise<unknown> {
     const msg: ReroutedAction = { type: "tether.approvals.v1.rerouted", ...request };
-    return this.#bound().ref(to).ask(msg);
+    return this.bound().ref(to).ask(msg);
   }
 
   async compensate(wid: string): Promise<void> {
-    await this.#bound().rollback({ workflow: wid });
+    await this.bound().rollback({ workflow: wid });
   }
 
   /** Every approval the actor holds (optionally of one status). */

@@ -1,5 +1,6 @@
-import { ProposalRecord, TetherError, hasCode, type ProposalInput, type SigningKey } from "../../protocols/index.ts";
+import { ProposalRecord, type ProposalInput, type SigningKey } from "../../protocols/index.ts";
 import type { Node } from "../../runtime/index.ts";
+import { BuiltInActorClient } from "../built-in-client.ts";
 import { ConsensusActor } from "./consensus-actor.ts";
 import { consensusPort, signVote, type ConsensusPortOptions } from "./consensus-port.ts";
 
@@ -15,38 +16,15 @@ export interface ConsensusOptions extends ConsensusPortOptions {
  * Consensus over one node: `attach` registers the actor type (failover), `start` spawns it (resuming
  * its checkpoint), and the instance proposes, votes (signed with the voter's own key), reads and resolves.
  */
-export class ConsensusClient {
-  readonly actorId: string;
+export class ConsensusClient extends BuiltInActorClient {
   readonly #options: ConsensusOptions;
-  #node: Node | undefined;
 
   constructor(options: ConsensusOptions = {}) {
-    this.actorId = options.actorId ?? CONSENSUS_ACTOR_ID;
+    super(options.actorId ?? CONSENSUS_ACTOR_ID, ConsensusActor, "consensus");
     this.#options = options;
   }
 
-  use(node: Node): this {
-    this.#node = node;
-    return this;
-  }
-
-  attach(node: Node): this {
-    this.#node = node;
-    node.registerType(ConsensusActor, { args: [this.#deps(node)] });
-    return this;
-  }
-
-  async start(): Promise<this> {
-    const node = this.#bound();
-    try {
-      await node.spawn(this.actorId, ConsensusActor, { args: [this.#deps(node)], restore: true });
-    } catch (error) {
-      if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
-    }
-    return this;
-  }
-
-  #deps(node: Node) {
+  protected deps(node: Node) {
     const o = this.#options;
     return {
       port: consensusPort(node, o),
@@ -55,28 +33,23 @@ export class ConsensusClient {
     };
   }
 
-  #bound(): Node {
-    if (this.#node === undefined) throw new TetherError("ERR_CONFIG_INVALID", "the consensus client is not bound to a node (call attach(node) or use(node))");
-    return this.#node;
-  }
-
   async propose(p: Omit<ProposalInput, "type">): Promise<ProposalRecord> {
-    return ProposalRecord.parse(await this.#bound().ref(this.actorId).ask({ type: "tether.consensus.v1.propose", ...p }));
+    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.propose", ...p }));
   }
 
   /** Signs a vote with the voter's own agent key and casts it; resolves with the proposal as it stands. */
   async vote(voter: string, key: SigningKey, proposal: string, choice: string): Promise<ProposalRecord> {
-    const node = this.#bound();
+    const node = this.bound();
     const vote = await signVote(node, voter, key, { proposal, choice });
     return ProposalRecord.parse(await node.ref(this.actorId).ask(vote));
   }
 
   async get(proposal: string): Promise<ProposalRecord> {
-    return ProposalRecord.parse(await this.#bound().ref(this.actorId).ask({ type: "tether.consensus.v1.get", proposal }));
+    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.get", proposal }));
   }
 
   /** The truth became known: voters who chose it gain trust, the others lose it. */
   async resolve(proposal: string, truth: string): Promise<ProposalRecord> {
-    return ProposalRecord.parse(await this.#bound().ref(this.actorId).ask({ type: "tether.consensus.v1.resolve", proposal, truth }));
+    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.resolve", proposal, truth }));
   }
 }

@@ -1,5 +1,6 @@
-import { TetherError, TrustExplanation, TrustReportBody, TrustScore, hasCode, type TrustReportBodyInput } from "../../protocols/index.ts";
+import { TrustExplanation, TrustReportBody, TrustScore, type TrustReportBodyInput } from "../../protocols/index.ts";
 import type { Clock, Node } from "../../runtime/index.ts";
+import { BuiltInActorClient } from "../built-in-client.ts";
 import { mintActorEct } from "../ect-minter.ts";
 import type { TrustParamsInput } from "./beta-reputation.ts";
 import { TrustActor } from "./trust-actor.ts";
@@ -26,48 +27,17 @@ export interface TrustOptions {
  *   await trust.report("monitor", { subject: "diagnosis", outcome: "failure" });
  *   const { score } = await trust.score("diagnosis");
  */
-export class TrustClient {
-  readonly actorId: string;
+export class TrustClient extends BuiltInActorClient {
   readonly #options: TrustOptions;
-  #node: Node | undefined;
 
   constructor(options: TrustOptions = {}) {
-    this.actorId = options.actorId ?? TRUST_ACTOR_ID;
+    super(options.actorId ?? TRUST_ACTOR_ID, TrustActor, "trust");
     this.#options = options;
   }
 
-  /** Binds the client to a node without hosting the trust actor there (the CLI's short-lived node). */
-  use(node: Node): this {
-    this.#node = node;
-    return this;
-  }
-
-  /** Binds the client and registers the trust actor type on the node (so it can take the actor over). */
-  attach(node: Node): this {
-    this.#node = node;
-    node.registerType(TrustActor, { args: [this.#deps(node)] });
-    return this;
-  }
-
-  /** Starts the trust actor on this node (resuming its checkpoint) unless a live node runs it. */
-  async start(): Promise<this> {
-    const node = this.#bound();
-    try {
-      await node.spawn(this.actorId, TrustActor, { args: [this.#deps(node)], restore: true });
-    } catch (error) {
-      if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
-    }
-    return this;
-  }
-
-  #deps(node: Node) {
+  protected deps(node: Node) {
     const o = this.#options;
     return { port: trustPort(node, o.clock), ...(o.params === undefined ? {} : { params: o.params }), ...(o.limits === undefined ? {} : { limits: o.limits }) };
-  }
-
-  #bound(): Node {
-    if (this.#node === undefined) throw new TetherError("ERR_CONFIG_INVALID", "the trust client is not bound to a node (call attach(node) or use(node))");
-    return this.#node;
   }
 
   /**
@@ -77,20 +47,20 @@ export class TrustClient {
    */
   async report(observer: string, body: Omit<TrustReportBodyInput, "type">): Promise<TrustScore> {
     const parsed = TrustReportBody.parse({ type: "tether.trust.v1.report-body", ...body });
-    const node = this.#bound();
+    const node = this.bound();
     const minted = await mintActorEct(node, { actorId: observer, act: "trust.report", par: parsed.evidence === undefined ? [] : [parsed.evidence], wid: undefined, input: parsed, ext: {} });
     return TrustScore.parse(await node.ref(this.actorId).ask({ type: "tether.trust.v1.report", body: parsed, token: minted.token }));
   }
 
   async score(agent: string): Promise<TrustScore> {
-    return TrustScore.parse(await this.#bound().ref(this.actorId).ask({ type: "tether.trust.v1.score", agent }));
+    return TrustScore.parse(await this.bound().ref(this.actorId).ask({ type: "tether.trust.v1.score", agent }));
   }
 
   async list(): Promise<TrustScore[]> {
-    return TrustScore.array().parse(await this.#bound().ref(this.actorId).ask({ type: "tether.trust.v1.list" }));
+    return TrustScore.array().parse(await this.bound().ref(this.actorId).ask({ type: "tether.trust.v1.list" }));
   }
 
   async show(agent: string): Promise<TrustExplanation> {
-    return TrustExplanation.parse(await this.#bound().ref(this.actorId).ask({ type: "tether.trust.v1.show", agent }));
+    return TrustExplanation.parse(await this.bound().ref(this.actorId).ask({ type: "tether.trust.v1.show", agent }));
   }
 }

@@ -1,5 +1,5 @@
-import { TetherError, hasCode } from "../../protocols/index.ts";
 import type { Node } from "../../runtime/index.ts";
+import { BuiltInActorClient } from "../built-in-client.ts";
 import type { VerifierParamsInput } from "./drift-book.ts";
 import { VerifierActor } from "./verifier-actor.ts";
 import { AppraisalResult, VerifierFinding } from "./verifier-messages.ts";
@@ -21,39 +21,16 @@ export interface VerifierOptions {
  *
  * `appraise` is what a schedule (or an operator) calls; each call reads on from the last position.
  */
-export class VerifierClient {
-  readonly actorId: string;
+export class VerifierClient extends BuiltInActorClient {
   readonly #options: VerifierOptions;
-  #node: Node | undefined;
 
   constructor(options: VerifierOptions = {}) {
-    this.actorId = options.actorId ?? VERIFIER_ACTOR_ID;
+    super(options.actorId ?? VERIFIER_ACTOR_ID, VerifierActor, "verifier");
     this.#options = options;
   }
 
-  use(node: Node): this {
-    this.#node = node;
-    return this;
-  }
-
-  attach(node: Node): this {
-    this.#node = node;
-    node.registerType(VerifierActor, { args: [this.#deps(node)] });
-    return this;
-  }
-
-  async start(): Promise<this> {
-    const node = this.#bound();
-    try {
-      await node.spawn(this.actorId, VerifierActor, { args: [this.#deps(node)], restore: true });
-    } catch (error) {
-      if (!hasCode(error, "ERR_ACTOR_ALREADY_ACTIVE")) throw error;
-    }
-    return this;
-  }
-
   async appraise(limit = 1000): Promise<AppraisalResult> {
-    return AppraisalResult.parse(await this.#bound().ref(this.actorId).ask({ type: "tether.verifier.v1.appraise", limit }));
+    return AppraisalResult.parse(await this.bound().ref(this.actorId).ask({ type: "tether.verifier.v1.appraise", limit }));
   }
 
   /** Appraises until the stream is read to its end; merges the batches' results. */
@@ -70,15 +47,10 @@ export class VerifierClient {
   }
 
   async findings(agent?: string): Promise<VerifierFinding[]> {
-    return VerifierFinding.array().parse(await this.#bound().ref(this.actorId).ask({ type: "tether.verifier.v1.findings", ...(agent === undefined ? {} : { agent }) }));
+    return VerifierFinding.array().parse(await this.bound().ref(this.actorId).ask({ type: "tether.verifier.v1.findings", ...(agent === undefined ? {} : { agent }) }));
   }
 
-  #deps(node: Node) {
+  protected deps(node: Node) {
     return { port: verifierPort(node), ...(this.#options.params === undefined ? {} : { params: this.#options.params }) };
-  }
-
-  #bound(): Node {
-    if (this.#node === undefined) throw new TetherError("ERR_CONFIG_INVALID", "the verifier client is not bound to a node (call attach(node) or use(node))");
-    return this.#node;
   }
 }
