@@ -1,8 +1,6 @@
-import { context as otelContext, trace } from "@opentelemetry/api";
 import { nuid, type NatsConnection } from "@nats-io/transport-node";
 import {
   TetherError,
-  compensationDigest,
   assertToken,
   isLeaseAlive,
   networkSubjects,
@@ -34,7 +32,7 @@ import { ACTIVE_CONTEXT } from "./messaging/ref.ts";
 import { NodeCore } from "./node-core.ts";
 import type { NodeEventListener } from "./node-events.ts";
 import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved, type SpawnOptions } from "./node-options.ts";
-import { RollbackCoordinator } from "./rollback/rollback-coordinator.ts";
+import { runNodeRollback } from "./rollback/node-rollback.ts";
 import { BreakerBoard } from "./stores/breaker-board.ts";
 import { DeadLetters } from "./stores/dead-letters.ts";
 import { DurableLane } from "./stores/durable-lane.ts";
@@ -44,7 +42,7 @@ import { systemClock, type Clock, type TimerHandle } from "./support/clock.ts";
 import { createStderrLogger } from "./support/logger.ts";
 import { plaintextWarning } from "./support/nats-tls.ts";
 import { TetherMetrics } from "./telemetry/metrics.ts";
-import { Tracing, endSpan } from "./telemetry/tracing.ts";
+import { Tracing, traced } from "./telemetry/tracing.ts";
 import { assemble, connectNats, type NodeDeps, type Rooms } from "./node-assembly.ts";
 
 export type { NodeDeps } from "./node-assembly.ts";
@@ -395,7 +393,7 @@ export class Node implements AsyncDisposable {
     const { core, assurance, outbound, signer } = this.#r;
     core.assertRunning();
     return this.traced("rollback", { "tether.workflow.id": String(request.workflow), ...(request.from === undefined ? {} : { "tether.rollback.from": request.from }) }, () =>
-      this.#rollback(request, core, assurance, outbound, signer),
+      runNodeRollback(request, core, assurance, outbound, signer),
     );
   }
 
@@ -403,35 +401,8 @@ export class Node implements AsyncDisposable {
    * Runs `work` inside an internal span named `name` (a child of the active context), ended with its
    * outcome. Supervisors trace their restarts through this port. Costs nothing without an OTel SDK.
    */
-  async traced<T>(name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T> {
-    const tracing = this.#r.core.tracing;
-    const span = tracing.startInternal(name, attributes, otelContext.active());
-    if (span === undefined || !span.isRecording()) {
-      span?.end();
-      return work();
-    }
-    try {
-      const result = await otelContext.with(trace.setSpan(otelContext.active(), span), work);
-      span.end();
-      return result;
-    } catch (error) {
-      endSpan(span, error);
-      throw error;
-    }
-  }
-
-  #rollback(request: RollbackRequestInput, core: NodeCore, assurance: Assurance, outbound: Rooms["outbound"], signer: ControlSigner): Promise<RollbackReport> {
-    return new RollbackCoordinator({
-      store: assurance.store,
-      compensate: async (actorId, req, timeoutMs) => {
-        const grant = await signer.sign({ type: "tether.rollback.v1.compensate-grant", actorId, jti: req.jti, attempt: req.attempt, digest: compensationDigest(req) }, actorId);
-        return outbound.requestCompensation(actorId, { type: "tether.rollback.v1.signed-compensate", request: req, grant }, timeoutMs);
-      },
-      clock: core.clock,
-      logger: core.logger,
-      emit: (event) => core.emit(event),
-      recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details),
-    }).run(request);
+  traced<T>(name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T> {
+    return traced(this.#r.core.tracing, name, attributes, work);
   }
 
   /**

@@ -1,5 +1,6 @@
 import {
   ROOT_CONTEXT,
+  context,
   SpanKind,
   SpanStatusCode,
   propagation,
@@ -148,4 +149,24 @@ export const endSpan = (span: Span | undefined, error?: unknown): void => {
     if (error instanceof Error) span.recordException(error);
   }
   span.end();
+};
+
+/**
+ * Runs `work` inside an internal span named `name` (a child of the active context), ended with its
+ * outcome. Costs nothing without an OTel SDK (the span is not recording: `work` runs as is).
+ */
+export const traced = async <T>(tracing: Tracing, name: string, attributes: Record<string, string | number | boolean>, work: () => Promise<T>): Promise<T> => {
+  const span = tracing.startInternal(name, attributes, context.active());
+  if (span === undefined || !span.isRecording()) {
+    span?.end();
+    return work();
+  }
+  try {
+    const result = await context.with(trace.setSpan(context.active(), span), work);
+    span.end();
+    return result;
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
 };
