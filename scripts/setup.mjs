@@ -42,6 +42,16 @@ if (nats === undefined) {
   nats = findNatsServer();
   if (nats === undefined) fail("apt-get finished but nats-server is still not found.");
 }
+// openssl makes the development CA of `tether cluster up --tls` (and the TLS tests' certificates)
+if (!existsSync("/usr/bin/openssl")) {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const hasApt = spawnSync("sh", ["-c", "command -v apt-get"], { stdio: "ignore" }).status === 0;
+  if (!isRoot || !hasApt) fail("openssl is not installed (needed for `tether cluster up --tls`): sudo apt-get install -y openssl, then re-run `npm run setup`.");
+  say("installing openssl (Debian package) with apt-get...");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "-qq", "openssl"], { stdio: "inherit", env });
+}
 const version = spawnSync(nats, ["--version"], { encoding: "utf8" }).stdout.trim();
 say(`nats-server: ${nats} (${version})`);
 
