@@ -18,6 +18,8 @@ export class Checkpoints {
   readonly #beforeSave: () => Promise<void>;
   readonly #revisions = new Map<string, number>();
   readonly #processed = new Map<string, ProcessedMark[]>();
+  /** Per actor: the acknowledgement floor of its lane as last seen (see DurableProgress). */
+  readonly #floors = new Map<string, number>();
   readonly #chains = new Map<string, Promise<number>>();
   /** Called when a save finds that another copy saved since: this copy must stop (set at assembly). */
   onFenced: (cell: ActorCell, reason: string) => void = () => undefined;
@@ -39,7 +41,10 @@ export class Checkpoints {
     // after a crash).
     let data: Uint8Array;
     try {
-      data = this.#store.encode(cell.id, stateOf(cell.instance), this.#core.id, this.#core.clock.now(), this.#processed.get(cell.id) ?? []);
+      data = this.#store.encode(cell.id, stateOf(cell.instance), this.#core.id, this.#core.clock.now(), {
+        marks: this.#processed.get(cell.id) ?? [],
+        floor: this.#floors.get(cell.id) ?? 0,
+      });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -93,11 +98,13 @@ export class Checkpoints {
       const saved = await this.#store.load(id);
       const state = saved === undefined ? stateOf(instance) : saved.state;
       const processed = [...(saved?.processed ?? [])];
+      const floor = saved?.floor ?? 0;
       try {
-        const revision = await this.#store.save(id, state, this.#core.id, this.#core.clock.now(), processed, saved?.revision ?? 0);
+        const revision = await this.#store.save(id, state, this.#core.id, this.#core.clock.now(), { marks: processed, floor }, saved?.revision ?? 0);
         (instance as { state?: unknown }).state = state;
         this.#revisions.set(id, revision);
         this.#processed.set(id, processed);
+        this.#floors.set(id, floor);
         return;
       } catch (error) {
         if (!hasCode(error, "ERR_ACTOR_FENCED")) throw error;
@@ -114,8 +121,13 @@ export class Checkpoints {
     this.#revisions.set(id, saved.revision);
   }
 
-  /** True when the actor's state already includes the durable message `messageId`. */
-  includes(id: string, messageId: string): boolean {
+  /**
+   * True when the actor's state already includes the durable message `messageId` stored at stream
+   * sequence `seq`: it is marked, or at or below the acknowledgement floor (acknowledged only once a
+   * state including it was saved, or terminated: never to be handled again either way).
+   */
+  includes(id: string, messageId: string, seq: number): boolean {
+    if (seq > 0 && seq <= (this.#floors.get(id) ?? 0)) return true;
     return this.#processed.get(id)?.some((m) => m.id === messageId) ?? false;
   }
 
@@ -136,6 +148,8 @@ export class Checkpoints {
    * so the dedup list is bounded by what is in flight, not by a count or a rate.
    */
   pruneProcessed(id: string, ackFloor: number): void {
+    // the floor is kept (and saved): a copy JetStream sent before the original's ack may still arrive
+    if (ackFloor > (this.#floors.get(id) ?? 0)) this.#floors.set(id, ackFloor);
     const marks = this.#processed.get(id);
     if (marks === undefined) return;
     this.#processed.set(
@@ -148,5 +162,6 @@ export class Checkpoints {
   forget(id: string): void {
     this.#revisions.delete(id);
     this.#processed.delete(id);
+    this.#floors.delete(id);
   }
 }

@@ -102,7 +102,7 @@ export class DurableDelivery {
       return;
     }
     const { id, from, body } = envelope;
-    if (this.#checkpoints.includes(cell.id, id)) {
+    if (this.#checkpoints.includes(cell.id, id, jm.seq)) {
       // its effects are already in the state: acknowledge once a checkpoint that includes them is saved
       // (the original's save may still be in flight; acknowledging before it lands could lose it)
       this.#checkpoints.whenSaved(cell.id).then(
@@ -182,7 +182,7 @@ export class DurableDelivery {
    * on arrival; the handler must run for the first only. `settle` still acknowledges the copy.
    */
   applied(cell: ActorCell, delivery: Delivery): boolean {
-    return delivery.durable !== undefined && this.#checkpoints.includes(cell.id, delivery.id);
+    return delivery.durable !== undefined && this.#checkpoints.includes(cell.id, delivery.id, (delivery.durable as JsMsg).seq);
   }
 
   /** After a durable message was handled: save state that includes it, then acknowledge; or ask for redelivery. */
@@ -203,7 +203,7 @@ export class DurableDelivery {
       } else jm.nak(Math.min(500 * jm.info.deliveryCount, 10_000));
       return;
     }
-    const copy = this.#checkpoints.includes(cell.id, delivery.id); // see applied(): not handled again
+    const copy = this.#checkpoints.includes(cell.id, delivery.id, jm.seq); // see applied(): not handled again
     if (!copy) {
       this.#checkpoints.markProcessed(cell.id, { id: delivery.id, seq: jm.seq });
       if (this.#checkpoints.processedCount(cell.id) > PRUNE_AFTER) this.#prune(cell.id);

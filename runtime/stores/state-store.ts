@@ -10,6 +10,19 @@ export interface ProcessedMark {
   readonly seq: number;
 }
 
+/**
+ * What a checkpoint knows of the durable messages its state includes: marks for those JetStream may
+ * still redeliver, and the acknowledgement floor below which it never will. A redelivered copy is
+ * already included when its id is marked or its stream sequence is at or below the floor: a copy can
+ * arrive after its original was acknowledged and its mark pruned (JetStream redelivers when the ack
+ * wait runs out, and an original acknowledged later does not recall the copy already sent).
+ */
+export interface DurableProgress {
+  readonly marks: readonly ProcessedMark[];
+  /** JetStream acknowledged (or terminated) every message of the actor's lane up to this stream sequence. */
+  readonly floor: number;
+}
+
 /** One actor's saved state. */
 export interface Checkpoint {
   readonly state: unknown;
@@ -18,6 +31,8 @@ export interface Checkpoint {
    * above the consumer's acknowledgement floor): their redeliveries are skipped.
    */
   readonly processed: readonly ProcessedMark[];
+  /** The acknowledgement floor this state was saved with (see DurableProgress); 0 when none. */
+  readonly floor: number;
   /** Set by the node that saved it. */
   readonly nodeId: string;
   readonly at: number;
@@ -51,17 +66,17 @@ export class StateStore {
    * dead and came back) can never overwrite the state of the node that took over. It then fails with
    * ERR_ACTOR_FENCED.
    */
-  async save(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly ProcessedMark[] = [], expectRevision?: number): Promise<number> {
-    return this.saveEncoded(actorId, this.encode(actorId, state, nodeId, at, processed), expectRevision);
+  async save(actorId: string, state: unknown, nodeId: string, at: number, progress: DurableProgress = NO_PROGRESS, expectRevision?: number): Promise<number> {
+    return this.saveEncoded(actorId, this.encode(actorId, state, nodeId, at, progress), expectRevision);
   }
 
   /**
    * Encodes a checkpoint now: a snapshot of the state and of the durable messages it includes, taken
    * synchronously, so what is written later is exactly this (not whatever the actor did meanwhile).
    */
-  encode(actorId: string, state: unknown, nodeId: string, at: number, processed: readonly ProcessedMark[]): Uint8Array {
+  encode(actorId: string, state: unknown, nodeId: string, at: number, progress: DurableProgress): Uint8Array {
     try {
-      return this.#codec.pack({ state, nodeId, at, processed });
+      return this.#codec.pack({ state, nodeId, at, processed: progress.marks, floor: progress.floor });
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_INVALID", `state of ${actorId} cannot be encoded for a checkpoint: ${String(cause)}`, { cause });
     }
@@ -86,15 +101,18 @@ export class StateStore {
       throw new TetherError("ERR_STATE_STORE_FAILED", `reading the checkpoint of ${actorId} failed: ${String(cause)}`, { cause });
     });
     if (entry === null || entry.operation !== "PUT") return undefined;
-    let body: { state: unknown; nodeId: string; at: number; processed?: unknown[] };
+    let body: { state: unknown; nodeId: string; at: number; processed?: unknown[]; floor?: unknown };
     try {
       body = this.#codec.unpack(entry.value) as typeof body;
     } catch (cause) {
       throw new TetherError("ERR_MESSAGE_MALFORMED", `the checkpoint of ${actorId} cannot be decoded`, { cause });
     }
-    return { state: body.state, processed: readMarks(body.processed), nodeId: body.nodeId, at: body.at, revision: entry.revision };
+    const floor = typeof body.floor === "number" && Number.isSafeInteger(body.floor) && body.floor > 0 ? body.floor : 0;
+    return { state: body.state, processed: readMarks(body.processed), floor, nodeId: body.nodeId, at: body.at, revision: entry.revision };
   }
 }
+
+const NO_PROGRESS: DurableProgress = { marks: [], floor: 0 };
 
 /** Checkpoints written before marks carried a sequence hold bare ids: keep them (sequence 0). */
 const readMarks = (raw: unknown[] | undefined): ProcessedMark[] =>

@@ -35,19 +35,27 @@ describe("Checkpoints", () => {
     expect(next?.processed.map((m) => m.id)).toEqual(["m1", "m2"]);
   });
 
-  it("drops dedup marks only at or below the consumer's acknowledgement floor", () => {
-    const { checkpoints } = setup();
+  it("drops dedup marks only at or below the consumer's acknowledgement floor, and still knows those by the floor", async () => {
+    const { store, checkpoints, cell } = setup();
     for (let seq = 1; seq <= 5; seq++) checkpoints.markProcessed("book", { id: `m${seq}`, seq });
     checkpoints.pruneProcessed("book", 3);
-    expect(checkpoints.includes("book", "m3")).toBe(false);
-    expect(checkpoints.includes("book", "m4")).toBe(true);
     expect(checkpoints.processedCount("book")).toBe(2);
+    expect(checkpoints.includes("book", "m4", 4)).toBe(true);
+    // a copy JetStream sent before m3's ack landed arrives after its mark was pruned: the floor knows it
+    expect(checkpoints.includes("book", "m3", 3)).toBe(true);
+    expect(checkpoints.includes("book", "m6", 6)).toBe(false);
+    // a lower floor seen later never lowers it
+    checkpoints.pruneProcessed("book", 2);
+    expect(checkpoints.includes("book", "m3", 3)).toBe(true);
+    // the floor is saved with the state: the next owner knows it too
+    await checkpoints.save(cell);
+    expect((await store.load("book"))?.floor).toBe(3);
   });
 
   it("refuses to save a copy that was fenced by another node's newer checkpoint", async () => {
     const { store, checkpoints, cell } = setup();
     await checkpoints.adopt("book");
-    await store.save("book", { orders: [9] }, "n2", 2_000, []); // another node took it over and saved
+    await store.save("book", { orders: [9] }, "n2", 2_000, { marks: [], floor: 0 }); // another node took it over and saved
     let fenced = "";
     checkpoints.onFenced = (_c, reason) => {
       fenced = reason;
