@@ -64,6 +64,10 @@ describe("the demos", () => {
     expect(stopped).toBeGreaterThanOrEqual(3);
     expect(stopped).toBeLessThan(8);
     // the compensations, in order: every dispensed unit, newest first, then the order, then the prescription
+    // the rollback runs while the stop is still in force: new work is refused, the compensations pass
+    expect(out).toContain("the stop stays in force: new work for the dispenser → ERR_ACTOR_STOPPED_BY_OVERRIDE");
+    expect(out.indexOf("Rollback complete")).toBeGreaterThan(-1);
+    expect(out.indexOf("stop lifted after the recall")).toBeGreaterThan(out.indexOf("Rollback complete"));
     const recalls = [...out.matchAll(/dispenser: recalled unit (\d+) of order RX-2/g)].map((m) => Number(m[1]));
     expect(recalls).toEqual(Array.from({ length: stopped }, (_, i) => stopped - i));
     expect(out).toMatch(new RegExp(`Rollback complete: ${Array(stopped).fill("dispenser:recall").join(" → ")} → pharmacy:void_order → prescriber:cancel_prescription\\n`));
