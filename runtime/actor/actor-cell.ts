@@ -3,7 +3,7 @@ import type { Context } from "@opentelemetry/api";
 import type { z } from "zod";
 import { TetherError, isTetherError } from "../../protocols/index.ts";
 import type { ActorClass, ActorInstance } from "./actor-types.ts";
-import type { ScopeToken } from "./execution-scope.ts";
+import type { ExecutionScope, ScopeToken } from "./execution-scope.ts";
 import { Mailbox, type MailboxLane } from "./mailbox.ts";
 
 /** The outcome sent back to an asker. */
@@ -79,6 +79,8 @@ export class ActorCell {
   constraints: unknown;
   /** The delivery whose handler runs now (workflow-scoped overrides match its ECT's wid). */
   current: Delivery | undefined;
+  /** The execution scope of the handler in flight, once it made one (an override's ack names its latest ECT). */
+  currentScope: ExecutionScope | undefined;
   /** Messages taken from the mailbox so far (passivation checks nothing was handled while it saved). */
   handled = 0;
   readonly mailbox: Mailbox<Delivery>;
@@ -179,6 +181,7 @@ export class ActorCell {
       this.#abortReason = undefined;
       this.handled++;
       this.current = delivery;
+      this.currentScope = undefined;
       let result: unknown;
       try {
         result = this.#host.invoke(this, delivery);
