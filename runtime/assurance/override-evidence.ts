@@ -8,6 +8,8 @@ import type { EvidenceDeps } from "./violation-evidence.ts";
 /** The ECT node types of the override plane (`exec_act`, seed 03's new node type). */
 export const OVERRIDE_SIGNAL_ACT = "tether.override.signal";
 export const OVERRIDE_ACK_ACT = "tether.override.ack";
+/** What both start with (the rollback coordinator leaves them out: they undo nothing). */
+export const OVERRIDE_ACT_PREFIX = "tether.override.";
 
 /**
  * The jti of an override signal's ECT: a name-based UUID (version 5 layout, SHA-256) of the signal's id,
