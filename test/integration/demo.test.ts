@@ -72,7 +72,7 @@ describe("the demos", () => {
     expect(recalls).toEqual(Array.from({ length: stopped }, (_, i) => stopped - i));
     expect(out).toMatch(new RegExp(`Rollback complete: ${Array(stopped).fill("dispenser:recall").join(" → ")} → pharmacy:void_order → prescriber:cancel_prescription\\n`));
     // the audit trail has the gate, the decision, the stop, its ack, the compensations; the ledger verifies
-    for (const entry of ["approval.requested", "approval.rejected", "override.issued", "override.ack", "override.lifted", "compensate:recall", "override.rollback.done"]) expect(out).toMatch(new RegExp(`#\\d+\\s+(event|ect)\\s+${entry.replace(".", "\\.")}`));
+    for (const entry of ["approval.requested", "approval.rejected", "override.issued", "override.ack", "override.lifted", "compensate:recall", "override.rollback.done", "tether.override.signal", "tether.override.ack"]) expect(out).toMatch(new RegExp(`#\\d+\\s+(event|ect)\\s+${entry.replace(".", "\\.")}`));
     expect(out).toMatch(/Ledger verification: OK/);
     expect(out).toMatch(/Done\.$/m);
   });
