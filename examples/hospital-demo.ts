@@ -5,7 +5,7 @@
  * gates it; an approver (a person's key) rejects it, signed; the dispense never runs.
  * Path 2: a second order is within bounds and reaches the dispensing agent, which dispenses the batch
  * unit by unit; the operator hits an emergency stop scoped to the dispensing agent (acknowledged), then
- * forces a rollback of the workflow: every dispensed unit is recalled, newest first.
+ * forces a rollback of the workflow while the stop stays in force: every dispensed unit is recalled, newest first.
  * At the end: the audit trail, and the ledger verified.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -129,16 +129,18 @@ try {
   const dispensed = journal.filter((l) => l.includes("dispensed unit") && l.includes("RX-2")).length;
   say(`  the batch stopped after ${dispensed} of 8 units`);
 
-  // a stopped actor's mailbox is parked, compensations included: lift the stop first, dead-lettering what it kept
-  const lifted = await overrides.lift(stop.id, { disposition: "dead-letter", reason: "recall the batch" });
-  say(`  stop lifted for the recall (${lifted.coverage.acked.size}/${lifted.coverage.expected?.length ?? "?"} acknowledged; anything it kept is dead-lettered)`);
-  say(`  oscar forces a rollback of workflow ${wid.slice(0, 12)}… (everything RX-2 caused)`);
+  // the stop stays active: ordinary work is refused, but the signed compensation requests (the operator's recovery) pass
+  const refused = await pharmacyNode.ref<typeof Dispenser>("dispenser").ask({ type: "dispense.batch", order: "RX-3", drug: "paracetamol", doseMg: 1000, units: 1 }, { timeoutMs: 10_000 }).then(() => "ran", (e: unknown) => codeOf(e));
+  say(`  the stop stays in force: new work for the dispenser → ${refused}`);
+  say(`  oscar forces a rollback of workflow ${wid.slice(0, 12)}… (everything RX-2 caused) while the dispenser is still stopped`);
   const rb = await overrides.issue({ action: "rollback", scope: { kind: "workflow", wid }, rollback: { workflow: wid }, reason: "RX-2: recall the dispensed units" });
   const report = rb.reply.result as RollbackReport;
   say("  compensations, in order:");
   report.steps.forEach((s, i) => say(`    ${i + 1}. ${s.actor.padEnd(10)} ${String(s.compensation).padEnd(20)} ${s.outcome}`));
   flush("    ");
   say(`  Rollback ${report.ok ? "complete" : "INCOMPLETE"}: ${report.steps.map((s) => `${s.actor}:${s.compensation}`).join(" → ")}`);
+  const lifted = await overrides.lift(stop.id, { disposition: "dead-letter", reason: "batch recalled" });
+  say(`  stop lifted after the recall (${lifted.coverage.acked.size}/${lifted.coverage.expected?.length ?? "?"} acknowledged; what it kept is dead-lettered)`);
 
   // ---- the audit trail
   await ward.ref<typeof AuditLedger>("audit").ask({ type: "tether.audit.v1.checkpoint" });

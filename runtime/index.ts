@@ -72,6 +72,7 @@ export { LedgerClient } from "./assurance/ledger-client.ts";
 export { ProfileGuard } from "./assurance/profile-guard.ts";
 export type { OnViolation, ViolationNotice, ProfileGuardDeps } from "./assurance/profile-guard.ts";
 export { PROFILE_VIOLATION_ACT } from "./assurance/violation-evidence.ts";
+export { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti } from "./assurance/override-evidence.ts";
 export { profileLink } from "./interceptors/profile-link.ts";
 export type { ViolationPorts } from "./node-profiles.ts";
 export type { LedgerEntry, LedgerReceipt } from "./assurance/ledger-client.ts";

@@ -1,4 +1,5 @@
 // How a node is put together from its rooms: the connection, and every room wired to the others.
+import { mintOverrideEct } from "./assurance/override-evidence.ts";
 import type { MeterProvider, TextMapPropagator, TracerProvider } from "@opentelemetry/api";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { TetherError, type NodeRecord, type OverrideConstraints } from "../protocols/index.ts";
@@ -200,6 +201,8 @@ export const assemble = async (
     recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details),
     applier: new OverrideApplier({ core, runtime, sink, work: (task) => humanWork.push(task) }),
     exempt: [core.options.assurance.ledger.actorId],
+    mint: (e) =>
+      mintOverrideEct({ network: core.network, nodeId: core.id, level: assurance.level, signingKey: () => assurance.signingKey, tokenTtlSeconds: assurance.options.tokenTtlSeconds, store: assurance.store, clock: core.clock, ledger: assurance.ledger, logger: core.logger }, e),
   });
   await overrides.open(); // before anything is hosted: fencing
   host.onActivate = (cell) => overrides.admit(cell);

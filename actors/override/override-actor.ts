@@ -89,6 +89,8 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     const by = { kid: v.kid, role: v.role, owner: v.owner };
     if (signal.action === "rollback") return this.#rollback(signal, by, now);
     if (isStanding(signal.action) && (await this.#ports.store.get(signal.id)) !== undefined) throw new TetherError("ERR_OVERRIDE_INVALID", `override ${signal.id} is already active`);
+    // the signal's ECT is minted alongside the broadcast (acks name it by its fixed jti), not before it
+    const signalEct = this.#signalEct(signal, by);
     let expected: string[] | null = null;
     let lifted: ActiveOverride[] = [];
     if (signal.action === "resume") {
@@ -110,6 +112,7 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     tally.expect(expected);
     if (isStanding(signal.action)) await this.#ports.store.put({ ...record, expected });
     await this.#ports.recordEvent("override.issued", signal.id, this.#describe(signal, v, now, expected));
+    await signalEct;
     return { id: signal.id, expected, issuedAt: now, deadlineAt: now + signal.ackDeadlineMs };
   }
 
@@ -133,9 +136,15 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     return { id: lift.id, expected: record.expected, issuedAt: now, deadlineAt: now + record.signal.ackDeadlineMs };
   }
 
+  /** Mints the signal's ECT through the port (when the node offers one); a failure is logged by the node, never thrown. */
+  #signalEct(signal: OverrideSignalBody, by: { kid: string; role: string; owner: string }): Promise<unknown> {
+    return this.#ports.recordSignal?.(signal, by).catch(() => undefined) ?? Promise.resolve();
+  }
+
   async #rollback(signal: OverrideSignalBody, by: { kid: string; role: string; owner: string }, now: number): Promise<IssueReply> {
     const target = signal.rollback ?? (signal.scope.kind === "workflow" ? { workflow: signal.scope.wid } : undefined);
     if (target === undefined) throw new TetherError("ERR_OVERRIDE_INVALID", "a rollback names a workflow (scope --workflow, or rollback.workflow)");
+    await this.#signalEct(signal, by);
     await this.#ports.recordEvent("override.issued", signal.id, { action: "rollback", scope: signal.scope, level: signal.level, reason: signal.reason, by, at: now, workflow: target.workflow });
     const report = await this.#ports.rollback({ workflow: target.workflow, ...(target.from === undefined ? {} : { from: target.from }) });
     await this.#ports.recordEvent("override.rollback.done", signal.id, { workflow: target.workflow, report: report as unknown as Record<string, unknown>, at: this.#ports.clock.now() });

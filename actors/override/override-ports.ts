@@ -1,4 +1,5 @@
 import {
+  OVERRIDE_ACTOR_ID,
   OverrideAck,
   decodeBody,
   encodeBody,
@@ -9,6 +10,7 @@ import {
   type OverrideEscalation,
   type RollbackReport,
   type RollbackRequestInput,
+  type OverrideSignalBody,
   type VerifiedControl,
 } from "../../protocols/index.ts";
 import { OverrideStore, type Clock, type Node } from "../../runtime/index.ts";
@@ -25,6 +27,8 @@ export interface OverridePorts {
   broadcast(op: "apply" | "lift", envelope: ControlEnvelope): void;
   listActors(): Promise<ActorRecord[]>;
   recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<unknown>;
+  /** Mints the signal's ECT (`tether.override.signal`) into the ECT store and the audit ledger. */
+  recordSignal?(signal: OverrideSignalBody, by: { kid: string; role: string; owner: string }): Promise<unknown>;
   /** Calls `listener` with every acknowledgement of `overrideId`; returns a function that stops. */
   watchAcks(overrideId: string, listener: (ack: OverrideAck) => void): () => void;
   publishEscalation(escalation: OverrideEscalation): void;
@@ -45,6 +49,7 @@ export const createOverridePorts = async (node: Node, options: { clock?: Clock }
     broadcast: (op, envelope) => node.nats.publish(subjects.signals(), encodeBody({ type: "tether.override.v1.broadcast", op, envelope })),
     listActors: () => node.listActors(),
     recordEvent: (event, subject, details) => node.assurance.recordEvent(event, subject, details),
+    recordSignal: (signal, by) => node.overrides.recordSignal(signal, by, OVERRIDE_ACTOR_ID),
     watchAcks: (overrideId, listener) => {
       const sub = node.nats.subscribe(subjects.acks(overrideId), {
         callback: (_err, msg) => {

@@ -3,7 +3,7 @@ import type { Context } from "@opentelemetry/api";
 import type { z } from "zod";
 import { TetherError, isTetherError } from "../../protocols/index.ts";
 import type { ActorClass, ActorInstance } from "./actor-types.ts";
-import type { ScopeToken } from "./execution-scope.ts";
+import type { ExecutionScope, ScopeToken } from "./execution-scope.ts";
 import { Mailbox, type MailboxLane } from "./mailbox.ts";
 
 /** The outcome sent back to an asker. */
@@ -71,13 +71,16 @@ export class ActorCell {
   /**
    * Held by the override plane: `stop` (refuses new work, keeps what is queued), `pause` (finishes the
    * current message, holds the mailbox), `fencing` (the node is re-reading the active overrides after a
-   * disconnect). While any hold is set, no message is taken from the mailbox.
+   * disconnect). While any hold is set, no message of the actor's own is taken from the mailbox; control
+   * messages (signed compensation requests: the operator's own recovery) still run, except while fencing.
    */
   readonly holds = new Set<"stop" | "pause" | "fencing" | "takeover">();
   /** Run-time limits set by a `constrain` override (checked by `ctx.act`). */
   constraints: unknown;
   /** The delivery whose handler runs now (workflow-scoped overrides match its ECT's wid). */
   current: Delivery | undefined;
+  /** The execution scope of the handler in flight, once it made one (an override's ack names its latest ECT). */
+  currentScope: ExecutionScope | undefined;
   /** Messages taken from the mailbox so far (passivation checks nothing was handled while it saved). */
   handled = 0;
   readonly mailbox: Mailbox<Delivery>;
@@ -107,7 +110,7 @@ export class ActorCell {
 
   /** Queues a delivery (throws ERR_MAILBOX_FULL) and schedules the loop if idle. */
   enqueue(delivery: Delivery, lane: MailboxLane): void {
-    this.mailbox.offer(delivery, lane);
+    this.mailbox.offer(delivery, delivery.control ? "control" : lane);
     this.#schedule();
   }
 
@@ -134,11 +137,24 @@ export class ActorCell {
   /** Sets or clears one hold; clearing the last one starts the loop again. */
   hold(kind: "stop" | "pause" | "fencing" | "takeover", on: boolean): void {
     if (on) this.holds.add(kind);
-    else if (this.holds.delete(kind) && this.holds.size === 0) this.resume();
+    else if (this.holds.delete(kind)) this.resume(); // resume schedules only what the remaining holds allow
+  }
+
+  /** True when a hold is set but control messages may still run (every hold is the override's, none is fencing). */
+  get #controlOnly(): boolean {
+    return this.holds.size > 0 && !this.holds.has("fencing");
+  }
+
+  /** The next delivery the loop may take now, given the holds. */
+  #next(): Delivery | undefined {
+    if (this.state === "stopped") return undefined;
+    if (this.holds.size === 0) return this.mailbox.take();
+    return this.#controlOnly ? this.mailbox.takeControl() : undefined;
   }
 
   #schedule(): void {
-    if (this.#running || this.state !== "running" || this.holds.size > 0) return;
+    if (this.#running || this.state !== "running") return;
+    if (this.holds.size > 0 && !(this.#controlOnly && this.mailbox.controlSize > 0)) return;
     this.#running = true;
     queueMicrotask(this.#drain); // never run a handler inside the sender's call stack
   }
@@ -154,7 +170,7 @@ export class ActorCell {
       return;
     }
     for (let budget = DRAIN_BUDGET; budget > 0; budget--) {
-      const delivery = this.state === "stopped" || this.holds.size > 0 ? undefined : this.mailbox.take();
+      const delivery = this.#next();
       if (delivery === undefined) {
         this.current = undefined;
         this.#running = false;
@@ -165,6 +181,7 @@ export class ActorCell {
       this.#abortReason = undefined;
       this.handled++;
       this.current = delivery;
+      this.currentScope = undefined;
       let result: unknown;
       try {
         result = this.#host.invoke(this, delivery);

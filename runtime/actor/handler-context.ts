@@ -118,7 +118,10 @@ export class HandlerContext implements ActorContext {
   }
 
   #scopeOf(): ExecutionScope {
-    this.#scope ??= newScope(this.#delivery.incoming);
+    if (this.#scope === undefined) {
+      this.#scope = newScope(this.#delivery.incoming);
+      if (this.#cell.current === this.#delivery) this.#cell.currentScope = this.#scope;
+    }
     return this.#scope;
   }
 }

@@ -37,13 +37,17 @@ class Ring<T> {
   }
 }
 
-export const MailboxLane = { normal: "normal", priority: "priority" } as const;
+/**
+ * `control` holds the runtime's own control messages (signed compensation requests): they are the
+ * operator's recovery, so they may be taken while the override plane holds the mailbox (`takeControl`).
+ */
+export const MailboxLane = { normal: "normal", priority: "priority", control: "control" } as const;
 export type MailboxLane = (typeof MailboxLane)[keyof typeof MailboxLane];
 
 export interface MailboxOptions {
   /** Normal-lane capacity. When full, `offer` throws ERR_MAILBOX_FULL (backpressure, not a silent drop). */
   readonly capacity: number;
-  /** Priority-lane capacity (override and supervision signals). */
+  /** Priority-lane capacity (override and supervision signals); also the control lane's. */
   readonly priorityCapacity: number;
 }
 
@@ -54,11 +58,17 @@ export interface MailboxOptions {
 export class Mailbox<T> {
   #normal: Ring<T> | undefined;
   #priority: Ring<T> | undefined;
+  #control: Ring<T> | undefined;
 
   constructor(readonly options: MailboxOptions) {}
 
   get size(): number {
-    return (this.#normal?.size ?? 0) + (this.#priority?.size ?? 0);
+    return (this.#normal?.size ?? 0) + (this.#priority?.size ?? 0) + (this.#control?.size ?? 0);
+  }
+
+  /** Items waiting in the control lane. */
+  get controlSize(): number {
+    return this.#control?.size ?? 0;
   }
 
   /** Free places in the normal lane. */
@@ -68,6 +78,11 @@ export class Mailbox<T> {
 
   /** Adds an item, or throws ERR_MAILBOX_FULL when its lane is full. */
   offer(item: T, lane: MailboxLane = "normal"): void {
+    if (lane === "control") {
+      this.#control ??= new Ring<T>(this.options.priorityCapacity);
+      if (!this.#control.push(item)) throw full("control", this.options.priorityCapacity);
+      return;
+    }
     if (lane === "priority") {
       this.#priority ??= new Ring<T>(this.options.priorityCapacity);
       if (!this.#priority.push(item)) throw full("priority", this.options.priorityCapacity);
@@ -77,16 +92,30 @@ export class Mailbox<T> {
     if (!this.#normal.push(item)) throw full("normal", this.options.capacity);
   }
 
-  /** Next item: the priority lane first. */
+  /** Next item: the priority lane first, then the control lane, then the normal lane. */
   take(): T | undefined {
     if (this.#priority !== undefined && this.#priority.size > 0) return this.#priority.shift();
+    if (this.#control !== undefined && this.#control.size > 0) return this.#control.shift();
     return this.#normal?.shift();
+  }
+
+  /** Next control-lane item only (what may run while the mailbox is held). */
+  takeControl(): T | undefined {
+    return this.#control?.shift();
   }
 
   /** Removes and returns everything still queued (shutdown). */
   drainAll(): T[] {
     const out: T[] = [];
     for (let item = this.take(); item !== undefined; item = this.take()) out.push(item);
+    return out;
+  }
+
+  /** Removes and returns the queued work (priority and normal lanes), leaving control messages queued. */
+  drainWork(): T[] {
+    const out: T[] = [];
+    for (let item = this.#priority?.shift(); item !== undefined; item = this.#priority?.shift()) out.push(item);
+    for (let item = this.#normal?.shift(); item !== undefined; item = this.#normal?.shift()) out.push(item);
     return out;
   }
 }

@@ -131,7 +131,7 @@ export class OverrideApplier {
   discardQueued(cell: ActorCell, overrideId: string, disposition: LiftDisposition): void {
     if (disposition !== "dead-letter" || cell.holds.has("stop")) return;
     cell.hold("pause", true); // nothing runs while the queue is emptied
-    for (const d of cell.mailbox.drainAll()) {
+    for (const d of cell.mailbox.drainWork()) {
       if (d.durable !== undefined) {
         d.durable.term();
         continue;
@@ -149,7 +149,7 @@ export class OverrideApplier {
    */
   #moveToHumans(cell: ActorCell, signal: OverrideSignalBody, aborted: boolean): void {
     const now = this.#core.clock.now();
-    const items = [...(aborted && cell.current !== undefined ? [cell.current] : []), ...cell.mailbox.drainAll()];
+    const items = [...(aborted && cell.current !== undefined ? [cell.current] : []), ...cell.mailbox.drainWork()];
     for (const d of items) {
       const wid = d.incoming?.wid;
       this.#work({

@@ -22,7 +22,11 @@ import type { ActorCell } from "../actor/actor-cell.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { OverrideStore } from "../stores/override-store.ts";
 import type { CellDirectory } from "./cell-directory.ts";
+import { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
 import { matchesScope, type HeldOverride, type OverrideApplier } from "./override-apply.ts";
+
+/** Mints, stores and appends one override ECT (see `mintOverrideEct`); resolves with its jti. */
+export type MintOverrideEct = (e: OverrideEvidence) => Promise<string>;
 
 /** Records a refusal (violation in the ledger, node event) and returns the error; the control guard's `refused`. */
 export type Refuse = (error: unknown, target: string, extra?: Record<string, unknown>) => TetherError;
@@ -52,6 +56,7 @@ export class OverrideGate {
   readonly #record: RecordEvent;
   readonly #apply: OverrideApplier;
   readonly #exempt: ReadonlySet<string>;
+  readonly #mint: MintOverrideEct | undefined;
   readonly #held = new Map<string, HeldOverride>();
   /** Live broadcasts (and issue requests) are accepted once per (kid, nonce). */
   readonly #replay: MemoryReplayCache;
@@ -62,7 +67,8 @@ export class OverrideGate {
   /** Serializes signal handling so signals apply in arrival order. */
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(p: { core: NodeCore; directory: CellDirectory; store: OverrideStore; keys: ControlKeys; refuse: Refuse; recordEvent: RecordEvent; applier: OverrideApplier; exempt: readonly string[] }) {
+  constructor(p: { core: NodeCore; directory: CellDirectory; store: OverrideStore; keys: ControlKeys; refuse: Refuse; recordEvent: RecordEvent; applier: OverrideApplier; exempt: readonly string[]; mint?: MintOverrideEct }) {
+    this.#mint = p.mint;
     this.#core = p.core;
     this.#directory = p.directory;
     this.#store = p.store;
@@ -85,6 +91,24 @@ export class OverrideGate {
 
   close(): void {
     this.#sub?.unsubscribe();
+  }
+
+  /**
+   * Mints the ECT of a signal the override actor accepted (once per signal, before or while it is
+   * broadcast): its jti is fixed by the signal id, so every node's acknowledgements name it as their parent.
+   */
+  async recordSignal(signal: OverrideSignalBody, by: { kid: string; role: string; owner: string }, issuer: string): Promise<string | undefined> {
+    if (this.#mint === undefined) return undefined;
+    const wid = signal.scope.kind === "workflow" ? signal.scope.wid : signal.rollback?.workflow;
+    return this.#mint({
+      act: OVERRIDE_SIGNAL_ACT,
+      actorId: issuer,
+      jti: overrideSignalJti(signal.id),
+      parents: [],
+      wid: wid?.slice(0, 256),
+      input: signal,
+      details: { id: signal.id, action: signal.action, level: signal.level, scope: signal.scope, reason: signal.reason.slice(0, 1024), by },
+    });
   }
 
   /** The overrides this node holds active now. */
@@ -265,8 +289,9 @@ export class OverrideGate {
         }
       }
       held.applied.add(cell.id);
+      const interrupted = this.#inFlight(cell);
       const outcome = held.declined.has(cell.id) ? { aborted: false, queued: cell.mailbox.size } : this.#apply.evaluate(cell, this.#held.values(), signal);
-      this.#ackOne(signal.id, cell, held.declined.has(cell.id) ? "declined" : "applied", outcome, fenced, decision);
+      this.#ackOne(signal.id, cell, held.declined.has(cell.id) ? "declined" : "applied", outcome, fenced, decision, interrupted);
       acked.push(cell.id);
     }
     this.#recordAcks(signal.id, signal.action, acked, fenced);
@@ -287,8 +312,15 @@ export class OverrideGate {
     this.#recordAcks(ackAs, "lift", lifted, false, id);
   }
 
-  #ackOne(overrideId: string, cell: ActorCell, outcome: OverrideAck["outcome"], o: { aborted: boolean; queued: number }, fenced: boolean, decision?: string): void {
-    this.#apply.ack(this.subjects.acks(overrideId), {
+  /** The ECT of the handler in flight: its latest action's, else the one its message came with. */
+  #inFlight(cell: ActorCell): { jti: string; wid: string | undefined } | undefined {
+    if (cell.current === undefined) return undefined;
+    const token = cell.currentScope?.current ?? cell.current.incoming;
+    return token === undefined ? undefined : { jti: token.jti, wid: token.wid };
+  }
+
+  #ackOne(overrideId: string, cell: ActorCell, outcome: OverrideAck["outcome"], o: { aborted: boolean; queued: number }, fenced: boolean, decision?: string, interrupted?: { jti: string; wid: string | undefined }): void {
+    const ack: OverrideAck = {
       type: "tether.override.v1.ack",
       overrideId,
       actorId: cell.id,
@@ -299,7 +331,19 @@ export class OverrideGate {
       queued: o.queued,
       fenced,
       ...(decision === undefined ? {} : { decision }),
-    });
+    };
+    this.#apply.ack(this.subjects.acks(overrideId), ack);
+    // the acknowledgement's ECT, after the ack is out (it never delays coverage): parents are the
+    // signal's ECT and the ECT of the action it interrupted
+    if (this.#mint === undefined) return;
+    this.#mint({
+      act: OVERRIDE_ACK_ACT,
+      actorId: cell.id,
+      parents: [overrideSignalJti(overrideId), ...(interrupted === undefined ? [] : [interrupted.jti])],
+      wid: interrupted?.wid,
+      input: ack,
+      details: { overrideId, outcome, aborted: o.aborted, queued: o.queued, fenced, ...(decision === undefined ? {} : { decision }), ...(interrupted === undefined ? {} : { interrupted: interrupted.jti }) },
+    }).catch((error: unknown) => this.#core.logger.warn("override acknowledgement ECT not minted", { overrideId, actorId: cell.id, error }));
   }
 
   /** One ledger record per node and signal (in chunks of 200 actor ids): who acknowledged, when. */

@@ -1,4 +1,5 @@
 import { decodeBody, isTetherError, RollbackRequest, TetherError, type CompensationRequest, type RollbackReport, type RollbackStep } from "../../protocols/index.ts";
+import { OVERRIDE_ACT_PREFIX } from "../assurance/override-evidence.ts";
 import { sleep, type Clock } from "../support/clock.ts";
 import type { StoredEctRecord } from "../stores/ect-store.ts";
 import type { NodeEvent } from "../node-events.ts";
@@ -51,7 +52,8 @@ export class RollbackCoordinator {
     const compensated = new Set(
       records.filter((r) => r.exec_act.startsWith(COMPENSATION_PREFIX) && r.outcome === "ok").flatMap((r) => r.par),
     );
-    const actions = records.filter((r) => !r.exec_act.startsWith(COMPENSATION_PREFIX));
+    // override signals and acknowledgements are records of oversight, not actions: nothing to undo
+    const actions = records.filter((r) => !r.exec_act.startsWith(COMPENSATION_PREFIX) && !r.exec_act.startsWith(OVERRIDE_ACT_PREFIX));
     const scope = req.from === undefined ? new Set(actions.map((r) => r.jti)) : descendants(actions, req.from);
     const order = reverseTopological(actions.filter((r) => scope.has(r.jti)));
     const steps: RollbackStep[] = order

@@ -64,11 +64,15 @@ describe("the demos", () => {
     expect(stopped).toBeGreaterThanOrEqual(3);
     expect(stopped).toBeLessThan(8);
     // the compensations, in order: every dispensed unit, newest first, then the order, then the prescription
+    // the rollback runs while the stop is still in force: new work is refused, the compensations pass
+    expect(out).toContain("the stop stays in force: new work for the dispenser → ERR_ACTOR_STOPPED_BY_OVERRIDE");
+    expect(out.indexOf("Rollback complete")).toBeGreaterThan(-1);
+    expect(out.indexOf("stop lifted after the recall")).toBeGreaterThan(out.indexOf("Rollback complete"));
     const recalls = [...out.matchAll(/dispenser: recalled unit (\d+) of order RX-2/g)].map((m) => Number(m[1]));
     expect(recalls).toEqual(Array.from({ length: stopped }, (_, i) => stopped - i));
     expect(out).toMatch(new RegExp(`Rollback complete: ${Array(stopped).fill("dispenser:recall").join(" → ")} → pharmacy:void_order → prescriber:cancel_prescription\\n`));
     // the audit trail has the gate, the decision, the stop, its ack, the compensations; the ledger verifies
-    for (const entry of ["approval.requested", "approval.rejected", "override.issued", "override.ack", "override.lifted", "compensate:recall", "override.rollback.done"]) expect(out).toMatch(new RegExp(`#\\d+\\s+(event|ect)\\s+${entry.replace(".", "\\.")}`));
+    for (const entry of ["approval.requested", "approval.rejected", "override.issued", "override.ack", "override.lifted", "compensate:recall", "override.rollback.done", "tether.override.signal", "tether.override.ack"]) expect(out).toMatch(new RegExp(`#\\d+\\s+(event|ect)\\s+${entry.replace(".", "\\.")}`));
     expect(out).toMatch(/Ledger verification: OK/);
     expect(out).toMatch(/Done\.$/m);
   });
