@@ -14,10 +14,19 @@ export const ConsensusRule = z.discriminatedUnion("kind", [
 ]);
 export type ConsensusRule = z.infer<typeof ConsensusRule>;
 
+const ParamName = z.string().min(1).max(64);
+/** A proposal parameter: what the decision would set (a share of traffic, a target), checked against policy bounds. */
+export const ProposalParam = z.union([z.number().finite(), z.string().max(256), z.boolean()]);
+export type ProposalParam = z.infer<typeof ProposalParam>;
+
 export const Proposal = z.strictObject({
   type: z.literal("tether.consensus.v1.propose"),
   id: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/),
+  /** The question's kind: which of the actor's policies applies (see `ConsensusPolicy`). */
+  kind: z.string().regex(/^[0-9A-Za-z_.-]{1,64}$/).default("general"),
   question: z.string().min(1).max(1024),
+  /** What the decision would do, for the policy's parameter bounds. */
+  params: z.record(ParamName, ProposalParam).default({}),
   options: z.array(Option).min(2).max(16),
   /** Eligible voters: the agents advertising this capability when the proposal opens. */
   capability: z.string().min(1).max(128),
@@ -40,12 +49,21 @@ export type VoteBody = z.infer<typeof VoteBody>;
 export const Vote = z.strictObject({ type: z.literal("tether.consensus.v1.vote"), body: VoteBody, token: z.string().min(1).max(16 * 1024) });
 export type Vote = z.infer<typeof Vote>;
 
-/** Once the truth is known: voters who chose it gain trust (`vote-agreed`), the others lose it. */
-export const Resolve = z.strictObject({ type: z.literal("tether.consensus.v1.resolve"), proposal: Proposal.shape.id, truth: Option });
+/**
+ * Once the truth is known: voters who chose it gain trust (`vote-agreed`), the others lose it. The body
+ * is signed as a control message (operation `approve`, target the consensus actor) by a key whose role
+ * (and owner) the actor's `resolvers` name.
+ */
+export const ResolveBody = z.strictObject({ type: z.literal("tether.consensus.v1.resolve-body"), proposal: Proposal.shape.id, truth: Option });
+export type ResolveBody = z.infer<typeof ResolveBody>;
+const Envelope = z.strictObject({ type: z.literal("tether.control.v1.signed"), token: z.string().min(1).max(16_384) });
+export const Resolve = z.strictObject({ type: z.literal("tether.consensus.v1.resolve"), envelope: Envelope });
+/** Asks the actor to look at an escalated proposal's approval now (it also looks on every tick). */
+export const ConsensusSettle = z.strictObject({ type: z.literal("tether.consensus.v1.settle"), proposal: Proposal.shape.id });
 export const ProposalQuery = z.strictObject({ type: z.literal("tether.consensus.v1.get"), proposal: Proposal.shape.id });
 export const ConsensusTick = z.strictObject({ type: z.literal("tether.consensus.v1.tick") });
 
-export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ConsensusTick]);
+export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ConsensusTick, ConsensusSettle]);
 export type ConsensusMessage = z.infer<typeof ConsensusMessage>;
 
 export const VoteRefusal = z.enum(["forged", "duplicate", "late", "ineligible", "invalid-option"]);
@@ -57,7 +75,8 @@ export type AcceptedVote = z.infer<typeof AcceptedVote>;
 export const RefusedVote = z.strictObject({ voter: z.string().max(160), reason: VoteRefusal, detail: z.string().max(512), at: z.int() });
 export type RefusedVote = z.infer<typeof RefusedVote>;
 
-export const ProposalStatus = z.enum(["open", "decided", "escalated", "resolved"]);
+/** `rejected`: escalated, and the human at the approval gate rejected every option (no decision). */
+export const ProposalStatus = z.enum(["open", "decided", "escalated", "rejected", "resolved"]);
 
 /** A proposal's record: votes accepted and refused, the tally and the outcome. */
 export const ProposalRecord = z.strictObject({
@@ -73,6 +92,13 @@ export const ProposalRecord = z.strictObject({
   escalation: z.string().max(256).optional(),
   /** The decision (or escalation) ECT; its parents are the accepted votes. */
   ect: z.string().max(256).optional(),
+  /** The escalation's ECT, kept when a human decision follows it. */
+  escalationEct: z.string().max(256).optional(),
+  /** The approval gate an escalation opened (approvals actor), and who decided there. */
+  approval: z.string().max(128).optional(),
+  decidedBy: z.strictObject({ kind: z.enum(["vote", "approval"]), by: z.string().max(160).optional(), role: z.string().max(32).optional(), ect: z.string().max(256).optional() }).optional(),
   truth: Option.optional(),
+  /** Who reported the truth (the signer of the resolve: owner and role). */
+  resolvedBy: z.string().max(160).optional(),
 });
 export type ProposalRecord = z.infer<typeof ProposalRecord>;

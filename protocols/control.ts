@@ -13,6 +13,7 @@ import { NodeControl } from "./registry.ts";
 import { OverrideLiftBody, OverrideSignalBody } from "./override.ts";
 import { CompensationRequest } from "./rollback.ts";
 import { ApprovalDecisionBody } from "./hitl.ts";
+import { ResolveBody } from "./consensus.ts";
 
 /**
  * Signed control messages. Every control message (node control: activate, stop, pause, fence, key
@@ -55,7 +56,7 @@ export const CompensationGrant = z.strictObject({
 });
 export type CompensationGrant = z.infer<typeof CompensationGrant>;
 
-export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest, ApprovalDecisionBody, OverrideSignalBody, OverrideLiftBody]);
+export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest, ApprovalDecisionBody, ResolveBody, OverrideSignalBody, OverrideLiftBody]);
 export type ControlBody = z.infer<typeof ControlBody>;
 
 /** What the JWS payload holds. `target` is the node id (node control) or the actor id (compensation). */
@@ -107,6 +108,8 @@ export const operationOf = (body: ControlBody): ControlOperation => {
     case "tether.node.v1.policy-set":
       return "policy.set";
     case "tether.approval.v1.decision":
+    case "tether.consensus.v1.resolve-body":
+      // reporting a consensus question's truth is a human judgement like an approval
       return "approve";
   }
 };

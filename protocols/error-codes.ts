@@ -123,6 +123,7 @@ export const ErrorCodes = {
   ERR_APPROVAL_EXPIRED: { retryable: false, summary: "The approval lapsed (not used within the gate's validForMs) before the gated action ran." },
   ERR_APPROVAL_NOT_FOUND: { retryable: false, summary: "The approvals actor holds no approval with this id." },
   ERR_APPROVAL_ALREADY_DECIDED: { retryable: false, summary: "The approval is no longer open to this decision (already decided, executed, or expired)." },
+  ERR_APPROVAL_CHOICE_INVALID: { retryable: false, summary: "An approval of a gate with choices (a consensus escalation) must name one of them; other decisions and other gates name none." },
   ERR_APPROVAL_DECIDER_FORBIDDEN: { retryable: false, summary: "The signing key's role or owner is not among the deciders the gate names for its current escalation level." },
   ERR_APPROVAL_LIMIT: { retryable: true, summary: "The approvals actor holds as many open approvals as it may; the gated action was not run." },
   // The trust actor (protocols/trust.ts).
@@ -130,6 +131,8 @@ export const ErrorCodes = {
   ERR_TRUST_LIMIT: { retryable: false, summary: "The trust actor holds as many agents, observers per agent or remembered reports as its limits allow; the report was not counted." },
   // The consensus actor (protocols/consensus.ts).
   ERR_CONSENSUS_VOTE_REFUSED: { retryable: false, summary: "A vote was refused (forged, duplicate, late, ineligible or for an unknown option) and recorded; `details.reason` says which." },
+  ERR_CONSENSUS_POLICY_VIOLATION: { retryable: false, summary: "A proposal breaks the consensus actor's policy for its kind (an option, rule, capability, deadline, quorum, weight or parameter outside what the policy allows); it was refused and recorded." },
+  ERR_CONSENSUS_RESOLVE_REFUSED: { retryable: false, summary: "A resolve (the truth that moves voters' trust) was refused: not a signed control message, or signed by a key the consensus actor's resolvers do not name; recorded." },
   ERR_CONSENSUS_PROPOSAL: { retryable: false, summary: "A proposal is unknown, already exists, has no eligible voters, or is not in a state that allows this (resolve before a decision)." },
   ERR_WORKFLOW_INVALID: { retryable: false, summary: "A workflow definition failed validation (schema, a cycle, a dangling reference); the error names the step." },
   ERR_WORKFLOW_STEP_FAILED: { retryable: false, summary: "A workflow step failed after its retries; the workflow stopped (and compensated, if asked)." },

@@ -154,6 +154,8 @@ export const DecisionRecord = z.strictObject({
   at: z.number().int(),
   level: z.number().int().min(0).max(16),
   reason: z.string().max(1024).optional(),
+  /** The option chosen, for a gate that asks to choose among `choices`. */
+  choice: z.string().max(128).optional(),
   ect: z.strictObject({ jti: z.string().max(256), token: z.string().max(64 * 1024), level: z.enum(["L1", "L2", "L3"]) }).optional(),
 });
 export type DecisionRecord = z.infer<typeof DecisionRecord>;
@@ -175,6 +177,8 @@ export const ApprovalRecord = z.strictObject({
   deadline: z.number().int(),
   /** The ECT of the gated action as proposed: the parent of every decision's ECT. */
   requestEct: z.strictObject({ jti: z.string().max(256), token: z.string().max(64 * 1024), level: z.enum(["L1", "L2", "L3"]) }).optional(),
+  /** When given, an approval must choose one of these (a consensus escalation's options). */
+  choices: z.array(z.string().min(1).max(128)).min(2).max(16).optional(),
   decisions: z.array(DecisionRecord).max(32),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
@@ -188,6 +192,8 @@ export const ApprovalDecisionBody = z.strictObject({
   approvalId: z.uuid(),
   decision: z.enum(["approve", "reject", "revoke"]),
   reason: z.string().max(1024).optional(),
+  /** For a gate with `choices`: the option approved. */
+  choice: z.string().min(1).max(128).optional(),
 });
 export type ApprovalDecisionBody = z.infer<typeof ApprovalDecisionBody>;
 
@@ -204,6 +210,8 @@ export const ApprovalsMessage = z.discriminatedUnion("type", [
     explanation: Explanation,
     /** The ECT the action continues (the agent's current context), parent of the request ECT. */
     parentJti: z.string().max(256).optional(),
+    /** An approval must choose one of these (a consensus escalation's options). */
+    choices: z.array(z.string().min(1).max(128)).min(2).max(16).optional(),
   }),
   z.strictObject({ type: z.literal("tether.approvals.v1.decide"), envelope: Envelope }),
   z.strictObject({ type: z.literal("tether.approvals.v1.await"), id: z.uuid() }),

@@ -31,6 +31,8 @@ export interface OpenRequest {
   readonly action: string;
   readonly wid?: string | undefined;
   readonly explanation: Explanation;
+  /** An approval must choose one of these. */
+  readonly choices?: readonly string[] | undefined;
 }
 
 /** Limits that keep the checkpoint small (it is one KV value). */
@@ -72,6 +74,7 @@ export class ApprovalBook {
       ...(request.wid === undefined ? {} : { wid: request.wid }),
       gate,
       explanation: request.explanation,
+      ...(request.choices === undefined ? {} : { choices: [...request.choices] }),
       status: gate.type === "notify" ? "notified" : "pending",
       level: 0,
       requestedAt: now,
@@ -87,8 +90,14 @@ export class ApprovalBook {
    * Applies a human decision. `approve`/`reject` need a pending approval and a decider the current
    * level names; `revoke` needs an approval not yet used, by a decider any level names.
    */
-  decide(id: string, decision: "approve" | "reject" | "revoke", by: Decider, now: number, reason?: string): DecisionRecord {
+  decide(id: string, decision: "approve" | "reject" | "revoke", by: Decider, now: number, reason?: string, choice?: string): DecisionRecord {
     const record = this.get(id);
+    if (choice !== undefined && (decision !== "approve" || record.choices === undefined)) {
+      throw new TetherError("ERR_APPROVAL_CHOICE_INVALID", `approval ${id}: only an approval of a gate with choices names a choice`, { details: { id } });
+    }
+    if (decision === "approve" && record.choices !== undefined && (choice === undefined || !record.choices.includes(choice))) {
+      throw new TetherError("ERR_APPROVAL_CHOICE_INVALID", `approval ${id} must choose one of ${record.choices.join(", ")}`, { details: { id, choice: choice ?? null } });
+    }
     const mayDecide = (level: number) => {
       const d = decidersAt(record.gate, level);
       return (d.roles as readonly string[]).includes(by.role) && (d.owners === undefined || d.owners.includes(by.owner));
@@ -111,6 +120,7 @@ export class ApprovalBook {
       at: now,
       level: record.level,
       ...(reason === undefined ? {} : { reason }),
+      ...(choice === undefined ? {} : { choice }),
     };
     record.decisions.push(entry);
     if (decision === "approve") {

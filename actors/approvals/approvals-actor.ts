@@ -73,7 +73,7 @@ export class ApprovalsActor {
     const port = this.#deps.port;
     switch (msg.type) {
       case "tether.approvals.v1.open": {
-        const record = book.open(msg, port.clock.now());
+        const record = book.open({ ...msg, choices: msg.choices }, port.clock.now());
         record.requestEct = await port.mint({
           actorId: this.#self,
           act: "approval.request",
@@ -134,7 +134,7 @@ export class ApprovalsActor {
       const verified = await port.verify(envelope, this.#self, { checkAndRemember: (kid, nonce, expiresAt) => book.rememberNonce(kid, nonce, expiresAt) });
       const body = ApprovalDecisionBody.parse(verified.body);
       approvalId = body.approvalId;
-      const entry = book.decide(body.approvalId, body.decision, { owner: verified.owner, role: verified.role, kid: verified.kid }, port.clock.now(), body.reason);
+      const entry = book.decide(body.approvalId, body.decision, { owner: verified.owner, role: verified.role, kid: verified.kid }, port.clock.now(), body.reason, body.choice);
       const record = book.get(body.approvalId);
       await this.#recordDecision(record, entry);
       await ctx.checkpoint();
@@ -165,7 +165,7 @@ export class ApprovalsActor {
       act: `approval.${entry.decision}`,
       par: record.requestEct === undefined ? [] : [record.requestEct.jti],
       wid: record.wid,
-      input: { approval: record.id, decision: entry.decision, reason: entry.reason ?? null },
+      input: { approval: record.id, decision: entry.decision, reason: entry.reason ?? null, ...(entry.choice === undefined ? {} : { choice: entry.choice }) },
       ext: {
         [`${TETHER_EXT_PREFIX}approval`]: record.id,
         [`${TETHER_EXT_PREFIX}decider`]: `${entry.role}:${entry.by}`,
@@ -180,6 +180,7 @@ export class ApprovalsActor {
       role: entry.role,
       level: entry.level,
       ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+      ...(entry.choice === undefined ? {} : { choice: entry.choice }),
       ect: entry.ect.jti,
     });
   }

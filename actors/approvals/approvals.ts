@@ -52,7 +52,7 @@ export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
       .ask(msg, timeoutMs === undefined ? {} : { timeoutMs });
   }
 
-  async open(request: { policy: ApprovalPolicy; actorId: string; action: string; wid: string | undefined; explanation: Explanation; parentJti: string | undefined }): Promise<ApprovalRecord> {
+  async open(request: { policy: ApprovalPolicy; actorId: string; action: string; wid: string | undefined; explanation: Explanation; parentJti: string | undefined; choices?: readonly string[] | undefined }): Promise<ApprovalRecord> {
     const msg = {
       type: "tether.approvals.v1.open",
       policy: request.policy,
@@ -61,6 +61,7 @@ export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
       explanation: request.explanation,
       ...(request.wid === undefined ? {} : { wid: request.wid }),
       ...(request.parentJti === undefined ? {} : { parentJti: request.parentJti }),
+      ...(request.choices === undefined ? {} : { choices: [...request.choices] }),
     };
     return ApprovalRecord.parse(await this.#ask(msg));
   }
@@ -102,9 +103,10 @@ export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
     return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.get", id }));
   }
 
-  /** Signs a decision with `signer` (an approver's key) and sends it; resolves with the approval as decided. */
-  async decide(signer: ControlSigner, id: string, decision: "approve" | "reject" | "revoke", reason?: string): Promise<ApprovalRecord> {
-    const envelope = await signer.sign({ type: "tether.approval.v1.decision", approvalId: id, decision, ...(reason === undefined ? {} : { reason }) }, this.actorId);
+  /** Signs a decision with `signer` (an approver's key) and sends it; resolves with the approval as decided. `choice`: for a gate with choices. */
+  async decide(signer: ControlSigner, id: string, decision: "approve" | "reject" | "revoke", reason?: string, choice?: string): Promise<ApprovalRecord> {
+    const body = { type: "tether.approval.v1.decision", approvalId: id, decision, ...(reason === undefined ? {} : { reason }), ...(choice === undefined ? {} : { choice }) } as const;
+    const envelope = await signer.sign(body, this.actorId);
     return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.decide", envelope }));
   }
 }

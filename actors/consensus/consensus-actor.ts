@@ -1,5 +1,6 @@
-import { ConsensusMessage, TETHER_EXT_PREFIX, TetherError, isTetherError, type Proposal, type ProposalRecord, type Vote, type VoteRefusal } from "../../protocols/index.ts";
+import { ConsensusMessage, ResolveBody, TETHER_EXT_PREFIX, TetherError, isTetherError, type Proposal, type ProposalRecord, type Vote, type VoteRefusal } from "../../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../../runtime/index.ts";
+import { ConsensusConfig, checkProposal, policyViolation, type ConsensusConfigInput } from "./consensus-policy.ts";
 import type { ConsensusPort } from "./consensus-port.ts";
 import { tally } from "./tally.ts";
 import { RefusalBudget } from "../refusal-budget.ts";
@@ -7,10 +8,16 @@ import { RefusalBudget } from "../refusal-budget.ts";
 export interface ConsensusState {
   type: "tether.consensus.v1.state";
   proposals: Record<string, ProposalRecord>;
+  /** Trust scores per proposal, read when it opened (the weights' second factor). */
+  trust?: Record<string, Record<string, number>>;
+  /** Resolve nonces seen (`kid nonce` → expiry), so a captured signed resolve cannot be replayed. */
+  nonces?: Record<string, number>;
 }
 
 export interface ConsensusDeps {
   readonly port: ConsensusPort;
+  /** Policies per proposal kind and who may resolve (see `ConsensusConfig`). */
+  readonly config?: ConsensusConfigInput;
   /** How often deadlines are checked (on the port's clock). Default 1 s. */
   readonly tickMs?: number;
   /** Proposals kept (open or not); a new one beyond this is refused. Default 200. */
@@ -40,9 +47,11 @@ export class ConsensusActor {
   #timer: TimerHandle | undefined;
   readonly #refusals = new RefusalBudget();
   #self = "";
+  readonly #config: ConsensusConfig;
 
   constructor(deps: ConsensusDeps) {
     this.#deps = deps;
+    this.#config = ConsensusConfig.parse(deps.config ?? {});
   }
 
   onStart(ctx: ActorLifecycleContext): void {
@@ -75,20 +84,18 @@ export class ConsensusActor {
         const now = this.#deps.port.clock.now();
         const due = Object.values(this.state.proposals).filter((r) => r.status === "open" && now > r.proposal.deadline);
         for (const r of due) await this.#finalize(r);
-        if (due.length > 0) await ctx.checkpoint();
+        let changed = due.length > 0;
+        for (const r of Object.values(this.state.proposals)) if (r.status === "escalated" && r.approval !== undefined) changed = (await this.#settle(r)) || changed;
+        if (changed) await ctx.checkpoint();
         return undefined;
       }
-      case "tether.consensus.v1.resolve": {
+      case "tether.consensus.v1.settle": {
         const rec = this.#get(msg.proposal);
-        if (rec.status !== "decided" && rec.status !== "escalated") throw proposalError(`proposal ${rec.proposal.id} is ${rec.status}: it can be resolved once, after it was tallied`);
-        if (!rec.proposal.options.includes(msg.truth)) throw proposalError(`${msg.truth} is not an option of proposal ${rec.proposal.id}`);
-        rec.status = "resolved";
-        rec.truth = msg.truth;
-        await ctx.checkpoint();
-        for (const v of rec.votes) await this.#deps.port.reportTrust(this.#self, v.voter, v.choice === msg.truth, v.jti);
-        await this.#deps.port.record("consensus.resolved", rec.proposal.id, { truth: msg.truth, decision: rec.decision ?? null, voters: rec.votes.length });
+        if (rec.status === "escalated" && rec.approval !== undefined && (await this.#settle(rec))) await ctx.checkpoint();
         return structuredClone(rec);
       }
+      case "tether.consensus.v1.resolve":
+        return this.#resolve(msg.envelope, ctx);
     }
   }
 
@@ -103,12 +110,21 @@ export class ConsensusActor {
     if (this.state.proposals[p.id] !== undefined) throw proposalError(`proposal ${p.id} exists already`);
     if (Object.keys(this.state.proposals).length >= (this.#deps.maxProposals ?? 200)) throw proposalError("the consensus actor holds as many proposals as it may");
     if (new Set(p.options).size !== p.options.length) throw proposalError("the options must be distinct");
+    const breaches = checkProposal(this.#config, p, port.clock.now());
+    if (breaches.length > 0) {
+      const error = policyViolation(p, breaches);
+      const record = this.#refusals.take(port.clock.now(), { source: "consensus", code: error.code, proposal: p.id, kind: p.kind, breaches: error.details?.["breaches"], at: port.clock.now() });
+      if (record !== undefined) await port.record("violation", this.#self, record);
+      throw error;
+    }
     const eligible = await port.eligible(p.capability);
     if (eligible.length === 0) throw proposalError(`no agent advertises ${p.capability}`);
     const rec: ProposalRecord = { proposal: p, status: "open", eligible, votes: [], refused: [], tally: {} };
+    // weights are fixed when the proposal opens: reports arriving during the vote cannot move them
+    (this.state.trust ??= {})[p.id] = await port.trustOf(eligible);
     this.state.proposals[p.id] = rec;
     await ctx.checkpoint();
-    await port.record("consensus.proposed", p.id, { question: p.question, options: p.options, capability: p.capability, rule: p.rule.kind, eligible: eligible.length, deadline: p.deadline });
+    await port.record("consensus.proposed", p.id, { kind: p.kind, question: p.question, options: p.options, capability: p.capability, rule: p.rule.kind, eligible: eligible.length, deadline: p.deadline });
     return structuredClone(rec);
   }
 
@@ -126,7 +142,7 @@ export class ConsensusActor {
       if (rec.votes.some((v) => v.voter === voter)) throw refuse("duplicate", `${voter} voted already`);
       if (!rec.proposal.options.includes(vote.body.choice)) throw refuse("invalid-option", `${vote.body.choice} is not an option`);
       const declared = rec.proposal.weights[voter] ?? 1;
-      const trust = await port.trustOf(voter);
+      const trust = this.state.trust?.[rec.proposal.id]?.[voter] ?? (await port.trustOf([voter]))[voter] ?? 0;
       rec.votes.push({ voter, choice: vote.body.choice, jti, declared, trust, weight: declared * trust, at: Math.floor(now) });
       if (rec.votes.length === rec.eligible.length) await this.#finalize(rec);
       await ctx.checkpoint();
@@ -171,6 +187,107 @@ export class ConsensusActor {
       refused: rec.refused.length,
       ect: ect.jti,
     });
-    if (!decided) await port.escalate(rec);
+    if (decided) return;
+    rec.escalationEct = ect.jti;
+    try {
+      const approval = await port.openGate(this.#self, rec);
+      if (approval !== undefined) {
+        rec.approval = approval;
+        await port.record("consensus.gate-opened", p.id, { approval, options: p.options, ect: ect.jti });
+      }
+    } catch (error) {
+      // the escalation stands (ECT, ledger, hook); the gate can be opened by hand
+      await port.record("consensus.gate-failed", p.id, { error: (error instanceof Error ? error.message : String(error)).slice(0, 512) });
+    }
+    await port.escalate(rec);
+  }
+
+  /**
+   * Looks at an escalated proposal's approval gate: an approval with a choice decides the proposal (an
+   * ECT whose parents are the votes, the escalation and the human decision), a rejection closes it
+   * without a decision. Returns whether the record changed.
+   */
+  async #settle(rec: ProposalRecord): Promise<boolean> {
+    const port = this.#deps.port;
+    const p = rec.proposal;
+    let outcome;
+    try {
+      outcome = await port.gateDecision(rec.approval ?? "");
+    } catch {
+      return false; // the approvals actor is away or its answer did not verify: the next tick looks again
+    }
+    if (outcome === undefined) return false;
+    const decided = outcome.decision === "approve" && outcome.choice !== undefined && p.options.includes(outcome.choice);
+    const par = [...rec.votes.slice(0, MAX_PARENTS - 2).map((v) => v.jti), ...(rec.escalationEct === undefined ? [] : [rec.escalationEct]), ...(outcome.ect === undefined ? [] : [outcome.ect])];
+    const ect = await port.mint({
+      actorId: this.#self,
+      act: decided ? "consensus.decide" : "consensus.reject",
+      par,
+      wid: undefined,
+      input: { proposal: p.id, question: p.question, rule: p.rule, tally: rec.tally, approval: rec.approval },
+      output: decided ? { decision: outcome.choice } : { rejected: true },
+      ext: { [`${TETHER_EXT_PREFIX}proposal`]: p.id, [`${TETHER_EXT_PREFIX}approval`]: rec.approval },
+    });
+    rec.ect = ect.jti;
+    rec.decidedBy = { kind: "approval", by: outcome.by, role: outcome.role, ...(outcome.ect === undefined ? {} : { ect: outcome.ect }) };
+    if (decided) {
+      rec.status = "decided";
+      rec.decision = outcome.choice;
+    } else rec.status = "rejected";
+    await port.record(decided ? "consensus.decided" : "consensus.rejected", p.id, {
+      ...(decided ? { decision: outcome.choice } : {}),
+      by: outcome.by,
+      role: outcome.role,
+      approval: rec.approval,
+      approvalEct: outcome.ect ?? null,
+      votes: rec.votes.length,
+      ect: ect.jti,
+    });
+    return true;
+  }
+
+  /** A signed resolve by a key the config's resolvers name: the truth is recorded and the voters' trust moves. */
+  async #resolve(envelope: unknown, ctx: ActorContext): Promise<ProposalRecord> {
+    const port = this.#deps.port;
+    let proposal: string | undefined;
+    try {
+      const now = port.clock.now();
+      const nonces = (this.state.nonces ??= {});
+      for (const [k, exp] of Object.entries(nonces)) if (exp < now) delete nonces[k];
+      const verified = await port.verifyResolve(envelope, this.#self, {
+        checkAndRemember: (kid, nonce, expiresAt) => {
+          const key = `${kid} ${nonce}`;
+          if (nonces[key] !== undefined) return false;
+          nonces[key] = expiresAt;
+          return true;
+        },
+      });
+      const body = ResolveBody.parse(verified.body);
+      proposal = body.proposal;
+      const { roles, owners } = this.#config.resolvers;
+      if (!(roles as readonly string[]).includes(verified.role) || (owners !== undefined && !owners.includes(verified.owner))) {
+        throw new TetherError("ERR_CONSENSUS_RESOLVE_REFUSED", `${verified.owner} (${verified.role}) may not resolve consensus proposals`, { details: { role: verified.role, owner: verified.owner } });
+      }
+      const rec = this.#get(body.proposal);
+      if (rec.status !== "decided" && rec.status !== "escalated" && rec.status !== "rejected") throw proposalError(`proposal ${rec.proposal.id} is ${rec.status}: it can be resolved once, after it was tallied`);
+      if (!rec.proposal.options.includes(body.truth)) throw proposalError(`${body.truth} is not an option of proposal ${rec.proposal.id}`);
+      rec.status = "resolved";
+      rec.truth = body.truth;
+      rec.resolvedBy = `${verified.role}:${verified.owner}`.slice(0, 160);
+      delete this.state.trust?.[rec.proposal.id];
+      await ctx.checkpoint();
+      for (const v of rec.votes) await port.reportTrust(this.#self, v.voter, v.choice === body.truth, v.jti);
+      await port.record("consensus.resolved", rec.proposal.id, { truth: body.truth, decision: rec.decision ?? null, voters: rec.votes.length, by: verified.owner, role: verified.role, kid: verified.kid });
+      return structuredClone(rec);
+    } catch (error) {
+      await ctx.checkpoint().catch(() => undefined); // the nonce is remembered also for a refused resolve
+      if (isTetherError(error) && error.code === "ERR_CONSENSUS_PROPOSAL") throw error;
+      const cause = isTetherError(error) ? error.code : "ERR_CONTROL_MALFORMED";
+      const detail = (error instanceof Error ? error.message : String(error)).slice(0, 512);
+      const record = this.#refusals.take(port.clock.now(), { source: "consensus", code: "ERR_CONSENSUS_RESOLVE_REFUSED", cause, detail, ...(proposal === undefined ? {} : { proposal }), at: port.clock.now() });
+      if (record !== undefined) await port.record("violation", this.#self, record);
+      if (isTetherError(error) && error.code === "ERR_CONSENSUS_RESOLVE_REFUSED") throw error;
+      throw new TetherError("ERR_CONSENSUS_RESOLVE_REFUSED", `resolve refused: ${detail}`, { details: { cause }, cause: error });
+    }
   }
 }

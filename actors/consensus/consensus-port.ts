@@ -1,6 +1,23 @@
-import { TETHER_EXT_PREFIX, TetherError, isTetherError, mintEct, verifyEct, type SigningKey, type Vote, type VoteBody } from "../../protocols/index.ts";
+import {
+  ApprovalPolicy,
+  TETHER_EXT_PREFIX,
+  TetherError,
+  isTetherError,
+  mintEct,
+  verifyControl,
+  verifyEct,
+  type ApprovalRecord,
+  type GateInput,
+  type ProposalRecord,
+  type ReplayCache,
+  type SigningKey,
+  type VerifiedControl,
+  type Vote,
+  type VoteBody,
+} from "../../protocols/index.ts";
 import { agentUri, hashValue, networkAudience, type Clock, type Node } from "../../runtime/index.ts";
 import { mintActorEct, type ActorEct, type MintedEct } from "../ect-minter.ts";
+import type { ApprovalClient } from "../approvals/approvals.ts";
 import type { TrustClient } from "../trust/trust.ts";
 
 /** What the consensus actor needs from its node (`consensusPort(node, options)` builds it). */
@@ -8,8 +25,14 @@ export interface ConsensusPort {
   readonly clock: Clock;
   /** The agents advertising `capability` in the registry (the eligible voters). */
   eligible(capability: string): Promise<string[]>;
-  /** The voter's trust score (1 when the port has no trust client). */
-  trustOf(agent: string): Promise<number>;
+  /** The voters' trust scores (1 each when the port has no trust client), read once when a proposal opens. */
+  trustOf(agents: readonly string[]): Promise<Record<string, number>>;
+  /** Verifies a signed resolve addressed to the consensus actor `target` (signature, key, time, role may `approve`, nonce). */
+  verifyResolve(input: unknown, target: string, replay: ReplayCache): Promise<VerifiedControl>;
+  /** Opens an approval gate for an escalated proposal (its options are the choices); undefined without an approvals client. */
+  openGate(consensusId: string, rec: ProposalRecord): Promise<string | undefined>;
+  /** The approval's record as the approvals actor keeps it, once its decision ECT verified; undefined while pending. */
+  gateDecision(id: string): Promise<GateOutcome | undefined>;
   /** Verifies a vote's token: the voter's own `agent` key over exactly this body. Returns the voter and the token's jti. */
   verifyVote(vote: Vote): Promise<{ voter: string; jti: string }>;
   mint(p: ActorEct): Promise<MintedEct>;
@@ -22,12 +45,28 @@ export interface ConsensusPort {
   escalate(record: { proposal: { id: string; question: string }; escalation?: string | undefined }): Promise<void>;
 }
 
+/** A human decision at an escalation's approval gate. */
+export interface GateOutcome {
+  readonly decision: "approve" | "reject";
+  readonly choice?: string | undefined;
+  readonly by: string;
+  readonly role: string;
+  /** The decision's ECT (issued by the approvals actor, verified). */
+  readonly ect?: string | undefined;
+}
+
 export interface ConsensusPortOptions {
   readonly clock?: Clock;
   /** Weights become declared × trust score when given; otherwise declared alone. */
   readonly trust?: TrustClient;
+  /** Escalations open an approval gate here (the human's choice becomes the decision). */
+  readonly approvals?: ApprovalClient;
+  /** The escalation gate: who decides and how long they have. Default approvers, owners and admins; 10 min; then rejected. */
+  readonly gate?: GateInput;
   readonly onEscalate?: ConsensusPort["escalate"];
 }
+
+export const DEFAULT_ESCALATION_GATE: GateInput = { type: "approval", deciders: { roles: ["approver", "owner", "admin"] }, timeoutMs: 600_000, defaultOutcome: "reject" };
 
 const forged = (detail: string, cause?: unknown): TetherError =>
   new TetherError("ERR_CONSENSUS_VOTE_REFUSED", `vote refused: ${detail}`, { details: { reason: "forged", detail }, ...(cause === undefined ? {} : { cause }) });
@@ -35,7 +74,61 @@ const forged = (detail: string, cause?: unknown): TetherError =>
 export const consensusPort = (node: Node, options: ConsensusPortOptions = {}): ConsensusPort => ({
   clock: options.clock ?? node.clock,
   eligible: async (capability) => [...new Set((await node.listActors()).filter((r) => r.capabilities.includes(capability)).map((r) => r.actorId))].sort(),
-  trustOf: async (agent) => (options.trust === undefined ? 1 : (await options.trust.score(agent)).score),
+  trustOf: async (agents) => {
+    const trust = options.trust;
+    const scores = await Promise.all(agents.map(async (a) => [a, trust === undefined ? 1 : (await trust.score(a)).score] as const));
+    return Object.fromEntries(scores);
+  },
+  verifyResolve: (input, target, replay) =>
+    verifyControl(input, {
+      network: node.network,
+      target,
+      now: node.clock.now(),
+      keys: node.assurance.keys,
+      replay,
+      clockSkewMs: node.options.assurance.clockSkewSeconds * 1000,
+      accept: (body) => {
+        if (body.type !== "tether.consensus.v1.resolve-body") throw new TetherError("ERR_CONTROL_MISDIRECTED", "the consensus actor accepts only resolve bodies");
+      },
+    }),
+  openGate: async (consensusId, rec) => {
+    if (options.approvals === undefined) return undefined;
+    const p = rec.proposal;
+    const policy = ApprovalPolicy.parse({ id: `consensus-${p.kind}`.slice(0, 128), action: "consensus.decide", summary: `consensus escalated: ${p.question}`.slice(0, 1024), gate: options.gate ?? DEFAULT_ESCALATION_GATE });
+    const approval = await options.approvals.open({
+      policy,
+      actorId: consensusId,
+      action: "consensus.decide",
+      wid: undefined,
+      explanation: {
+        summary: `${p.question} (${rec.escalation ?? "escalated"}): choose one of ${p.options.join(", ")}`.slice(0, 1024),
+        inputs: { proposal: p.id, kind: p.kind, options: p.options, params: p.params, tally: rec.tally, votes: rec.votes.map((v) => ({ voter: v.voter, choice: v.choice, weight: v.weight })).slice(0, 32) },
+        rationale: rec.escalation,
+        evidence: rec.ect === undefined ? [] : [rec.ect],
+      },
+      parentJti: rec.ect,
+      choices: p.options,
+    });
+    return approval.id;
+  },
+  gateDecision: async (id) => {
+    if (options.approvals === undefined) return undefined;
+    const approval: ApprovalRecord = await options.approvals.get(id);
+    if (approval.status === "pending") return undefined;
+    const last = [...approval.decisions].reverse().find((d) => d.decision !== "escalate" && d.decision !== "revoke");
+    if (last === undefined) return undefined;
+    const approve = last.decision === "approve" || last.decision === "timeout-approve";
+    // the approvals actor signed its decision ECT over exactly this input: the choice is what the human signed
+    const ect = last.ect;
+    if (ect !== undefined && node.options.assurance.profile !== "relaxed") {
+      const v = await verifyEct(ect.token, { audience: networkAudience(node.network), clockSkewSeconds: node.options.assurance.clockSkewSeconds, now: () => node.clock.now(), keys: node.assurance.keys, allowMissingParents: true });
+      const input = { approval: approval.id, decision: last.decision, reason: last.reason ?? null, ...(last.choice === undefined ? {} : { choice: last.choice }) };
+      if (v.claims.iss !== agentUri(node.network, options.approvals.actorId) || v.claims.inp_hash !== hashValue(input)) {
+        throw new TetherError("ERR_CONSENSUS_PROPOSAL", `approval ${id}: its decision ECT does not cover the decision`);
+      }
+    }
+    return { decision: approve ? "approve" : "reject", choice: last.choice, by: last.by, role: last.role, ect: ect?.jti };
+  },
   verifyVote: async (vote) => {
     const skew = node.options.assurance.clockSkewSeconds;
     let claims;

@@ -1,5 +1,6 @@
 import { ProposalRecord, type ProposalInput, type SigningKey } from "../../protocols/index.ts";
-import type { Node } from "../../runtime/index.ts";
+import type { ControlSigner, Node } from "../../runtime/index.ts";
+import type { ConsensusConfigInput } from "./consensus-policy.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
 import { ConsensusActor } from "./consensus-actor.ts";
 import { consensusPort, signVote, type ConsensusPortOptions } from "./consensus-port.ts";
@@ -10,6 +11,8 @@ export interface ConsensusOptions extends ConsensusPortOptions {
   readonly actorId?: string;
   readonly tickMs?: number;
   readonly maxProposals?: number;
+  /** Policies per proposal kind, and who may resolve (see `ConsensusConfig`). */
+  readonly config?: ConsensusConfigInput;
 }
 
 /**
@@ -30,6 +33,7 @@ export class ConsensusClient extends BuiltInActorClient {
       port: consensusPort(node, o),
       ...(o.tickMs === undefined ? {} : { tickMs: o.tickMs }),
       ...(o.maxProposals === undefined ? {} : { maxProposals: o.maxProposals }),
+      ...(o.config === undefined ? {} : { config: o.config }),
     };
   }
 
@@ -48,8 +52,17 @@ export class ConsensusClient extends BuiltInActorClient {
     return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.get", proposal }));
   }
 
-  /** The truth became known: voters who chose it gain trust, the others lose it. */
-  async resolve(proposal: string, truth: string): Promise<ProposalRecord> {
-    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.resolve", proposal, truth }));
+  /**
+   * The truth became known: voters who chose it gain trust, the others lose it. Signed with `signer`
+   * (a key whose role the actor's `resolvers` name: by default owner, admin or approver).
+   */
+  async resolve(signer: ControlSigner, proposal: string, truth: string): Promise<ProposalRecord> {
+    const envelope = await signer.sign({ type: "tether.consensus.v1.resolve-body", proposal, truth }, this.actorId);
+    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.resolve", envelope }));
+  }
+
+  /** Makes the actor look at an escalated proposal's approval gate now (it also does on every tick). */
+  async settle(proposal: string): Promise<ProposalRecord> {
+    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.settle", proposal }));
   }
 }

@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "@nats-io/transport-node";
-import { Actor, ConsensusClient, TrustClient, mintActorEct, signVote } from "../../actors/index.ts";
+import { Actor, ApprovalClient, AuditLedger, ConsensusClient, TrustClient, createAuditLedgerDeps, mintActorEct, signVote, type ConsensusConfigInput } from "../../actors/index.ts";
 import { encodeSend, exportPrivateJwk, generateSigningKey, type KeyRole, type ProposalRecord, type SigningKey } from "../../protocols/index.ts";
 import { ControlSigner, FakeClock, saveSigningKey, type Node } from "../../runtime/index.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
+import { ledgerEvents } from "../support/override.ts";
 import { readAnswer } from "../support/wire.ts";
 import { z } from "zod";
 
@@ -45,25 +46,31 @@ const codeOf = async (p: Promise<unknown>): Promise<string> => {
   }
 };
 
-const setup = async (url: string) => {
+const setup = async (url: string, config?: ConsensusConfigInput) => {
   const clock = new FakeClock(Date.now());
   const node = await startNode(url, { assurance: { profile: "standard", keyDir } });
+  await node.spawn("audit", AuditLedger, { args: [await createAuditLedgerDeps(node, { keyDir, checkpointEvery: 1000 })] });
   const trust = await new TrustClient({ clock }).attach(node).start();
+  const approvals = await new ApprovalClient({ clock, tickMs: 1_000 }).attach(node).start();
   const escalated: string[] = [];
-  const consensus = await new ConsensusClient({ clock, trust, tickMs: 1_000, onEscalate: async (r) => void escalated.push(r.proposal.id) }).attach(node).start();
-  const plain = await new ConsensusClient({ actorId: "consensus-plain", clock, tickMs: 1_000, onEscalate: async (r) => void escalated.push(r.proposal.id) }).attach(node).start();
+  const consensus = await new ConsensusClient({ clock, trust, tickMs: 1_000, onEscalate: async (r) => void escalated.push(r.proposal.id), ...(config === undefined ? {} : { config }) })
+    .attach(node)
+    .start();
+  const plain = await new ConsensusClient({ actorId: "consensus-plain", clock, tickMs: 1_000, approvals, onEscalate: async (r) => void escalated.push(r.proposal.id) }).attach(node).start();
   for (const id of ["diagnosis", "monitor", "optimiser"]) await node.spawn(id, NetOps);
   await node.spawn("intruder", Bystander);
   const owner = await publishKey(node, "self", "owner", "olivia");
   const keys: Record<string, SigningKey> = {};
   for (const id of ["diagnosis", "monitor", "optimiser", "intruder"]) keys[id] = (await publishKey(node, owner.signer, "agent", id)).key;
-  return { clock, node, trust, consensus, plain, keys, escalated };
+  const approver = (await publishKey(node, owner.signer, "approver", "ada")).signer;
+  const operator = (await publishKey(node, owner.signer, "operator", "oscar")).signer;
+  return { clock, node, trust, approvals, consensus, plain, keys, escalated, owner: owner.signer, approver, operator };
 };
 
 describe("the consensus actor", () => {
   it("decides the router question by trust-weighted vote despite forged, double and ineligible votes, and moves the voters' trust", async () => {
     await using server = await startServer();
-    const { clock, node, trust, consensus, keys } = await setup(server.url);
+    const { clock, node, trust, consensus, keys, approver } = await setup(server.url);
     await using _n = node;
     const k = (id: string) => keys[id] as SigningKey;
     // history: the monitor has been right, the diagnosis agent wrong
@@ -115,11 +122,201 @@ describe("the consensus actor", () => {
 
     // the router was up: those who said down lose trust, the monitor gains
     const before = { d: (await trust.score("diagnosis")).score, o: (await trust.score("optimiser")).score, m: (await trust.score("monitor")).score };
-    await consensus.resolve("router-7", "up");
+    await consensus.resolve(approver, "router-7", "up");
     expect((await trust.score("diagnosis")).score).toBeLessThan(before.d);
     expect((await trust.score("optimiser")).score).toBeLessThan(before.o);
     expect((await trust.score("monitor")).score).toBeGreaterThan(before.m);
     expect((await trust.show("diagnosis")).shares.map((s) => s.observer)).toContain("agent:consensus");
+  });
+
+  it("accepts a resolve only when signed by a resolver: a plain NATS client's unsigned, forged, misdirected or replayed resolve moves no trust", async () => {
+    await using server = await startServer();
+    const { clock, node, trust, consensus, keys, approver, operator } = await setup(server.url);
+    await using _n = node;
+    const k = (id: string) => keys[id] as SigningKey;
+    await consensus.propose({ id: "r1", question: "is router 1 down?", options: ["down", "up"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 60_000 });
+    await consensus.vote("diagnosis", k("diagnosis"), "r1", "down");
+    await consensus.vote("monitor", k("monitor"), "r1", "up");
+    await consensus.vote("optimiser", k("optimiser"), "r1", "up");
+    const scores = async () => Object.fromEntries(await Promise.all(["diagnosis", "monitor", "optimiser"].map(async (a) => [a, (await trust.score(a)).score] as const)));
+    const before = await scores();
+
+    const subject = node.subjects.actor(consensus.actorId);
+    const nc = await connect({ servers: server.url });
+    const attempts: Record<string, boolean> = {};
+    const send = async (name: string, msg: unknown) => {
+      const reply = await nc.request(subject, encodeSend("ask", `raw-${name}`, "agent:monitor", false, msg), { timeout: 5_000 });
+      attempts[name] = readAnswer(reply.data).ok;
+    };
+    const body = { type: "tether.consensus.v1.resolve-body", proposal: "r1", truth: "down" } as const;
+    const stranger = await ControlSigner.fromKeyFile((await (async () => {
+      const key = await generateSigningKey("ES256");
+      const file = join(keyDir, `stranger-${key.kid}.jwk.json`);
+      saveSigningKey(file, await exportPrivateJwk(key));
+      return file;
+    })()), node.network);
+    const asAgent = new ControlSigner({ key: k("diagnosis"), network: node.network });
+    try {
+      await send("old-shape", { type: "tether.consensus.v1.resolve", proposal: "r1", truth: "down" });
+      await send("bare-body", { type: "tether.consensus.v1.resolve", envelope: body });
+      await send("made-up-token", { type: "tether.consensus.v1.resolve", envelope: { type: "tether.control.v1.signed", token: "eyJhbGciOiJub25lIn0.eyJ4IjoxfQ." } });
+      await send("unregistered-key", { type: "tether.consensus.v1.resolve", envelope: await stranger.sign(body, consensus.actorId) });
+      await send("agent-key", { type: "tether.consensus.v1.resolve", envelope: await asAgent.sign(body, consensus.actorId) });
+      await send("operator-key", { type: "tether.consensus.v1.resolve", envelope: await operator.sign(body, consensus.actorId) });
+      await send("misdirected", { type: "tether.consensus.v1.resolve", envelope: await approver.sign(body, "consensus-plain") });
+      expect(attempts).toEqual({ "old-shape": false, "bare-body": false, "made-up-token": false, "unregistered-key": false, "agent-key": false, "operator-key": false, misdirected: false });
+      expect(await scores()).toEqual(before);
+      expect((await consensus.get("r1")).status).toBe("decided");
+
+      // the genuine resolve (sent over plain NATS by the approver's tool), captured and replayed byte for byte
+      const genuine = await approver.sign({ ...body, truth: "up" }, consensus.actorId);
+      const captured = encodeSend("ask", "raw-genuine", "agent:tool", false, { type: "tether.consensus.v1.resolve", envelope: genuine });
+      const answer = readAnswer((await nc.request(subject, captured, { timeout: 5_000 })).data);
+      expect(answer.ok).toBe(true);
+      const resolved = await consensus.get("r1");
+      expect(resolved.status).toBe("resolved");
+      expect(resolved.resolvedBy).toBe("approver:ada");
+      const after = await scores();
+      expect(after["diagnosis"]).toBeLessThan(before["diagnosis"] ?? 0);
+      expect(after["monitor"]).toBeGreaterThan(before["monitor"] ?? 1);
+      const replay = await nc.request(subject, captured, { timeout: 5_000 });
+      expect(readAnswer(replay.data).ok).toBe(false);
+      expect(await scores()).toEqual(after);
+    } finally {
+      await nc.close();
+    }
+    // every refusal that reached the actor is a violation in the ledger (the two malformed shapes fail the schema before it)
+    await eventually(async () => (await ledgerEvents(node, "violation")).filter((e) => e["code"] === "ERR_CONSENSUS_RESOLVE_REFUSED").length >= 6, 10_000, "resolve refusals in the ledger");
+    const causes = (await ledgerEvents(node, "violation")).filter((e) => e["code"] === "ERR_CONSENSUS_RESOLVE_REFUSED").map((e) => e["cause"]);
+    expect(causes).toEqual(expect.arrayContaining(["ERR_CONTROL_UNSIGNED", "ERR_CONTROL_KEY_UNKNOWN", "ERR_CONTROL_FORBIDDEN", "ERR_CONTROL_MISDIRECTED"]));
+  });
+
+  it("refuses a proposal that breaks the policy for its kind, records it, and opens one that complies", async () => {
+    await using server = await startServer();
+    const config: ConsensusConfigInput = {
+      policies: [
+        {
+          kind: "reroute",
+          options: ["reroute", "hold"],
+          capabilities: ["netops"],
+          rules: ["majority", "supermajority"],
+          minQuorum: 2,
+          deadlineMs: { min: 1_000, max: 120_000 },
+          maxWeight: 3,
+          params: { trafficShare: { required: true, min: 0, max: 0.5 }, via: { values: ["r8", "r9"] } },
+          closedParams: true,
+        },
+      ],
+    };
+    const { clock, node, consensus } = await setup(server.url, config);
+    await using _n = node;
+    const ok = { id: "p-ok", kind: "reroute", question: "reroute 30% via r8?", options: ["reroute", "hold"], capability: "netops", rule: { kind: "majority" as const }, deadline: clock.now() + 60_000, params: { trafficShare: 0.3, via: "r8" } };
+    const cases: Record<string, object> = {
+      option: { options: ["reroute", "shutdown"] },
+      capability: { capability: "billing" },
+      rule: { rule: { kind: "unanimity" } },
+      quorum: { quorum: 1 },
+      deadlineFar: { deadline: clock.now() + 3_600_000 },
+      deadlineNear: { deadline: clock.now() + 10 },
+      weight: { weights: { diagnosis: 10 } },
+      paramHigh: { params: { trafficShare: 0.9, via: "r8" } },
+      paramMissing: { params: { via: "r8" } },
+      paramValue: { params: { trafficShare: 0.2, via: "r1" } },
+      paramUnknown: { params: { trafficShare: 0.2, drop: true } },
+      kind: { kind: "shutdown" },
+    };
+    const codes: Record<string, string> = {};
+    let n = 0;
+    for (const [name, change] of Object.entries(cases)) codes[name] = await codeOf(consensus.propose({ ...ok, id: `p-bad-${n++}`, ...change }));
+    expect(Object.values(codes).every((c) => c === "ERR_CONSENSUS_POLICY_VIOLATION")).toBe(true);
+    expect(Object.keys(codes)).toHaveLength(12);
+    // the same refusal for a plain NATS client that sends the proposal directly
+    const nc = await connect({ servers: server.url });
+    try {
+      const reply = await nc.request(node.subjects.actor(consensus.actorId), encodeSend("ask", "raw-p", "agent:x", false, { type: "tether.consensus.v1.propose", ...ok, id: "p-raw", params: { trafficShare: 1 } }), { timeout: 5_000 });
+      expect(readAnswer(reply.data).ok).toBe(false);
+    } finally {
+      await nc.close();
+    }
+    expect((await consensus.propose(ok)).status).toBe("open");
+    await expect(consensus.get("p-bad-0")).rejects.toMatchObject({ code: "ERR_CONSENSUS_PROPOSAL" });
+    await eventually(async () => (await ledgerEvents(node, "violation")).filter((e) => e["code"] === "ERR_CONSENSUS_POLICY_VIOLATION").length === 13, 10_000, "policy violations in the ledger");
+    const recorded = (await ledgerEvents(node, "violation")).filter((e) => e["code"] === "ERR_CONSENSUS_POLICY_VIOLATION");
+    const constraints = recorded.flatMap((e) => (e["breaches"] as { constraint: string }[]).map((b) => b.constraint));
+    expect(new Set(constraints)).toEqual(new Set(["options", "capability", "rule", "quorum", "deadline", "weight", "params.trafficShare", "params.via", "params.drop", "kind"]));
+  });
+
+  it("escalates a tie to an approval gate: the approver's signed choice becomes the decision, an ECT parented to the votes and the approval", async () => {
+    await using server = await startServer();
+    const { clock, node, plain, approvals, keys, approver, operator } = await setup(server.url);
+    await using _n = node;
+    const k = (id: string) => keys[id] as SigningKey;
+    await plain.propose({ id: "tie", question: "reroute around router 7?", options: ["yes", "no"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 10_000 });
+    await plain.vote("diagnosis", k("diagnosis"), "tie", "yes");
+    await plain.vote("monitor", k("monitor"), "tie", "no");
+    clock.advance(11_000);
+    await eventually(async () => (await plain.get("tie")).approval !== undefined, 10_000, "the escalation's approval gate");
+    const escalated = await plain.get("tie");
+    expect(escalated.status).toBe("escalated");
+    const gate = await approvals.get(escalated.approval ?? "");
+    expect(gate.status).toBe("pending");
+    expect(gate.choices).toEqual(["yes", "no"]);
+    expect(gate.requestEct?.jti).toBeDefined();
+    expect((await node.assurance.store.get(gate.requestEct?.jti ?? ""))?.par).toEqual([escalated.ect]);
+
+    // a plain NATS client nudging the actor changes nothing while the gate is pending
+    const nc = await connect({ servers: server.url });
+    try {
+      await nc.request(node.subjects.actor(plain.actorId), encodeSend("ask", "raw-s", "agent:x", false, { type: "tether.consensus.v1.settle", proposal: "tie" }), { timeout: 5_000 });
+    } finally {
+      await nc.close();
+    }
+    expect((await plain.get("tie")).status).toBe("escalated");
+    // an operator may not approve; an approval must name one of the options
+    expect(await codeOf(approvals.decide(operator, gate.id, "approve", "go", "yes"))).toBe("ERR_CONTROL_FORBIDDEN");
+    expect(await codeOf(approvals.decide(approver, gate.id, "approve", "go"))).toBe("ERR_APPROVAL_CHOICE_INVALID");
+    expect(await codeOf(approvals.decide(approver, gate.id, "approve", "go", "maybe"))).toBe("ERR_APPROVAL_CHOICE_INVALID");
+    const approved = await approvals.decide(approver, gate.id, "approve", "traffic is dropping", "yes");
+    const decision = approved.decisions.at(-1);
+    expect(decision?.choice).toBe("yes");
+
+    const settled = await plain.settle("tie");
+    expect(settled.status).toBe("decided");
+    expect(settled.decision).toBe("yes");
+    expect(settled.decidedBy).toMatchObject({ kind: "approval", by: "ada", role: "approver", ect: decision?.ect?.jti });
+    const ect = await node.assurance.store.get(settled.ect ?? "missing");
+    expect(ect?.exec_act).toBe("consensus.decide");
+    expect([...(ect?.par ?? [])].sort()).toEqual([...settled.votes.map((v) => v.jti), escalated.ect, decision?.ect?.jti].sort());
+    await eventually(async () => (await ledgerEvents(node, "consensus.decided")).some((e) => e["subject"] === "tie" && e["by"] === "ada"), 10_000, "the decision in the ledger");
+  });
+
+  it("closes an escalation without a decision when the approver rejects it, or the gate times out (fake clock)", async () => {
+    await using server = await startServer();
+    const { clock, node, plain, approvals, keys, approver } = await setup(server.url);
+    await using _n = node;
+    const k = (id: string) => keys[id] as SigningKey;
+    for (const id of ["rej", "quiet"]) {
+      await plain.propose({ id, question: `${id}?`, options: ["yes", "no"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 5_000 });
+      await plain.vote("diagnosis", k("diagnosis"), id, "yes");
+      await plain.vote("monitor", k("monitor"), id, "no");
+    }
+    clock.advance(6_000);
+    await eventually(async () => (await plain.get("rej")).approval !== undefined && (await plain.get("quiet")).approval !== undefined, 10_000, "two gates");
+    await approvals.decide(approver, (await plain.get("rej")).approval ?? "", "reject", "neither: wait for the field team");
+    await eventually(async () => {
+      clock.advance(1_000);
+      return (await plain.get("rej")).status === "rejected";
+    }, 10_000, "the rejection settles on a tick");
+    expect((await plain.get("rej")).decision).toBeUndefined();
+    expect((await node.assurance.store.get((await plain.get("rej")).ect ?? ""))?.exec_act).toBe("consensus.reject");
+    // the escalation gate's default: 10 minutes, then rejected
+    expect((await plain.get("quiet")).status).toBe("escalated");
+    clock.advance(600_000);
+    await eventually(async () => {
+      clock.advance(1_000);
+      return (await plain.get("quiet")).status === "rejected";
+    }, 10_000, "the gate's timeout");
+    expect((await plain.get("quiet")).decidedBy).toMatchObject({ kind: "approval", role: "system" });
   });
 
   it("escalates a split vote at the deadline, and refuses late votes", async () => {
