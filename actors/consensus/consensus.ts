@@ -1,4 +1,4 @@
-import { ProposalRecord, type ProposalInput, type SigningKey } from "../../protocols/index.ts";
+import { ProposalRecord, type ProposalInput, type SigningKey, type Vote } from "../../protocols/index.ts";
 import type { ControlSigner, Node } from "../../runtime/index.ts";
 import type { ConsensusConfigInput } from "./consensus-policy.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
@@ -44,8 +44,12 @@ export class ConsensusClient extends BuiltInActorClient {
   /** Signs a vote with the voter's own agent key and casts it; resolves with the proposal as it stands. */
   async vote(voter: string, key: SigningKey, proposal: string, choice: string): Promise<ProposalRecord> {
     const node = this.bound();
-    const vote = await signVote(node, voter, key, { proposal, choice });
-    return ProposalRecord.parse(await node.ref(this.actorId).ask(vote));
+    return this.cast(await signVote(node, voter, key, { proposal, choice }));
+  }
+
+  /** Casts a vote signed before (`signVote`); resolves with the proposal as it stands. */
+  async cast(vote: Vote): Promise<ProposalRecord> {
+    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask(vote));
   }
 
   async get(proposal: string): Promise<ProposalRecord> {

@@ -6,7 +6,7 @@ import { connect } from "@nats-io/transport-node";
 import { Actor, ApprovalClient, AuditLedger, ConsensusClient, TrustClient, createAuditLedgerDeps, mintActorEct, signVote, type ConsensusConfigInput } from "../../actors/index.ts";
 import { encodeSend, exportPrivateJwk, generateSigningKey, type KeyRole, type ProposalRecord, type SigningKey } from "../../protocols/index.ts";
 import { ControlSigner, FakeClock, saveSigningKey, type Node } from "../../runtime/index.ts";
-import { eventually, startNode, startServer } from "../support/nats.ts";
+import { eventually, startCluster, startNode, startServer } from "../support/nats.ts";
 import { ledgerEvents } from "../support/override.ts";
 import { readAnswer } from "../support/wire.ts";
 import { z } from "zod";
@@ -352,5 +352,74 @@ describe("the consensus actor", () => {
     clock.advance(6_000);
     await eventually(async () => (await plain.get("q")).status === "escalated", 10_000, "escalation");
     expect((await plain.get("q")).escalation).toMatch(/no quorum \(1 of 2/);
+  });
+
+  it("on a 3-node cluster, Byzantine voters (forged signatures, a double vote from two nodes at once, late and ineligible voters) are refused and recorded; the honest majority decides, a split escalates", async () => {
+    await using cluster = await startCluster();
+    const [u1, u2, u3] = cluster.urls as [string, string, string];
+    const clock = new FakeClock(Date.now());
+    const opts = { jetstreamReplicas: 3, assurance: { profile: "standard", keyDir } } as const;
+    await using host = await startNode(u1, opts);
+    await using b = await startNode(u2, opts);
+    await using c = await startNode(u3, opts);
+    await host.spawn("audit", AuditLedger, { args: [await createAuditLedgerDeps(host, { keyDir, checkpointEvery: 1000 })] });
+    const trust = await new TrustClient({ clock }).attach(host).start();
+    const approvals = await new ApprovalClient({ clock }).attach(host).start();
+    const consensus = await new ConsensusClient({ clock, trust, approvals }).attach(host).start();
+    const onB = new ConsensusClient().use(b);
+    const onC = new ConsensusClient().use(c);
+    for (const id of ["v1", "v2"]) await b.spawn(id, NetOps);
+    for (const id of ["v3", "v4", "v5"]) await c.spawn(id, NetOps);
+    await b.spawn("outsider", Bystander);
+    const owner = await publishKey(host, "self", "owner", "olivia");
+    const keys: Record<string, SigningKey> = {};
+    for (const id of ["v1", "v2", "v3", "v4", "v5", "outsider"]) keys[id] = (await publishKey(host, owner.signer, "agent", id)).key;
+    const k = (id: string) => keys[id] as SigningKey;
+    await eventually(async () => (await host.listActors()).filter((r) => r.capabilities.includes("netops")).length === 5, 10_000, "voters registered");
+
+    await consensus.propose({ id: "core-1", question: "is core router 1 down?", options: ["down", "up"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 30_000 });
+    // v1 votes twice at once from two nodes: exactly one counts
+    const double = await Promise.all([codeOf(onB.vote("v1", k("v1"), "core-1", "down")), codeOf(onC.vote("v1", k("v1"), "core-1", "up"))]);
+    expect(double.sort()).toEqual(["ERR_CONSENSUS_VOTE_REFUSED:duplicate", "ok"]);
+    // forged: v5's name with v4's key, and v5's name with node c's own key (the node hosting v5)
+    expect(await codeOf(onC.vote("v5", k("v4"), "core-1", "down"))).toBe("ERR_CONSENSUS_VOTE_REFUSED:forged");
+    const body = { type: "tether.consensus.v1.vote-body", proposal: "core-1", choice: "down" } as const;
+    const byNode = await mintActorEct(c, { actorId: "v5", act: "consensus.vote", par: [], wid: undefined, input: body, ext: {} });
+    expect(await codeOf(c.ref(consensus.actorId).ask({ type: "tether.consensus.v1.vote", body, token: byNode.token }))).toBe("ERR_CONSENSUS_VOTE_REFUSED:forged");
+    // a plain NATS client on the third server replays v2's genuine vote token over another choice
+    const genuine = await signVote(b, "v2", k("v2"), { proposal: "core-1", choice: "up" });
+    const nc = await connect({ servers: u3 });
+    try {
+      const reply = await nc.request(host.subjects.actor(consensus.actorId), encodeSend("ask", "raw-c", "agent:v2", false, { ...genuine, body: { ...genuine.body, choice: "down" } }), { timeout: 5_000 });
+      expect(readAnswer(reply.data).ok).toBe(false);
+    } finally {
+      await nc.close();
+    }
+    expect(await codeOf(onB.vote("outsider", k("outsider"), "core-1", "down"))).toBe("ERR_CONSENSUS_VOTE_REFUSED:ineligible");
+    // the honest voters, from the nodes hosting them
+    expect(await codeOf(onB.cast(genuine))).toBe("ok");
+    expect(await codeOf(onC.vote("v3", k("v3"), "core-1", "up"))).toBe("ok");
+    expect(await codeOf(onC.vote("v4", k("v4"), "core-1", "up"))).toBe("ok");
+    clock.advance(31_000);
+    await eventually(async () => (await consensus.get("core-1")).status !== "open", 10_000, "the deadline tally");
+    const record = await consensus.get("core-1");
+    expect(record.status).toBe("decided");
+    expect(record.decision).toBe("up");
+    expect(record.votes.map((v) => v.voter).sort()).toEqual(["v1", "v2", "v3", "v4"]);
+    expect(record.refused.map((r) => r.reason).sort()).toEqual(["duplicate", "forged", "forged", "forged", "ineligible"]);
+    expect(await codeOf(onC.vote("v5", k("v5"), "core-1", "down"))).toBe("ERR_CONSENSUS_VOTE_REFUSED:late");
+    await eventually(async () => (await ledgerEvents(host, "violation")).filter((e) => e["code"] === "ERR_CONSENSUS_VOTE_REFUSED").length === 6, 10_000, "refusals in the ledger");
+    const reasons = (await ledgerEvents(host, "violation")).filter((e) => e["code"] === "ERR_CONSENSUS_VOTE_REFUSED").map((e) => e["reason"]);
+    expect(reasons.sort()).toEqual(["duplicate", "forged", "forged", "forged", "ineligible", "late"]);
+
+    // a split: two and two, v5 silent: a tie at the deadline escalates to an approval gate
+    await consensus.propose({ id: "core-2", question: "reroute around core router 1?", options: ["yes", "no"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 30_000 });
+    await Promise.all([onB.vote("v1", k("v1"), "core-2", "yes"), onB.vote("v2", k("v2"), "core-2", "yes"), onC.vote("v3", k("v3"), "core-2", "no"), onC.vote("v4", k("v4"), "core-2", "no")]);
+    clock.advance(31_000);
+    await eventually(async () => (await consensus.get("core-2")).approval !== undefined, 10_000, "the escalation gate");
+    const split = await consensus.get("core-2");
+    expect(split.status).toBe("escalated");
+    expect(split.escalation).toMatch(/^tie between/);
+    expect((await approvals.get(split.approval ?? "")).status).toBe("pending");
   });
 });
