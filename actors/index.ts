@@ -41,7 +41,7 @@ export { ConsensusActor } from "./consensus/consensus-actor.ts";
 export type { ConsensusDeps, ConsensusState } from "./consensus/consensus-actor.ts";
 export { ConsensusClient, CONSENSUS_ACTOR_ID } from "./consensus/consensus.ts";
 export type { ConsensusOptions } from "./consensus/consensus.ts";
-export { consensusPort, signVote, DEFAULT_ESCALATION_GATE } from "./consensus/consensus-port.ts";
+export { consensusPort, prepareVote, signVote, DEFAULT_ESCALATION_GATE } from "./consensus/consensus-port.ts";
 export type { ConsensusPort, ConsensusPortOptions, GateOutcome } from "./consensus/consensus-port.ts";
 export { ConsensusConfig, ConsensusPolicy, ParamBound, checkProposal, policyViolation } from "./consensus/consensus-policy.ts";
 export type { ConsensusConfigInput, ConsensusPolicyInput, PolicyBreach } from "./consensus/consensus-policy.ts";

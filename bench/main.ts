@@ -19,6 +19,7 @@ import { runOverride } from "./override.ts";
 import { runResilience } from "./resilience.ts";
 import { runHitl } from "./hitl.ts";
 import { runTrust } from "./trust.ts";
+import { runConsensus } from "./consensus.ts";
 import { runAgents } from "./agents.ts";
 
 const positiveInt = (value: string): number => {
@@ -224,6 +225,20 @@ program
     const result = await runTrust({ reports: opts.reports, rounds: opts.rounds, inFlight: opts.inFlight });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
     write(`\ntrust: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.reports} reports, ${opts.inFlight} in flight\n\n${valueTable(result.metrics)}\n`, opts.json);
+  });
+
+program
+  .command("consensus")
+  .description("a consensus round for 5, 25 and 100 voters over three node processes on a 3-node cluster, every vote signed by the voter's own key: p50 per size")
+  .option("--json", "one JSON object per metric per line on stdout", false)
+  .option("--rounds <n>", "measured rounds per size (after one warm-up)", positiveInt, 10)
+  .option("--sizes <list>", "voters per round, comma-separated", (v: string) => v.split(",").map((x) => positiveInt(x)), [5, 25, 100])
+  .action(async (opts: { json: boolean; rounds: number; sizes: number[] }) => {
+    const machine = describeMachine();
+    const load0 = loadavg()[0] ?? 0;
+    const result = await runConsensus({ sizes: opts.sizes, rounds: opts.rounds });
+    if (opts.json) process.stdout.write(jsonLines(result.metrics));
+    write(`\nconsensus: ${machine}; ${loadNote(load0)}\n\n${valueTable(result.metrics)}\n${result.notes.map((n) => `note: ${n}`).join("\n")}\n`, opts.json);
   });
 
 program

@@ -62,8 +62,10 @@ export const Resolve = z.strictObject({ type: z.literal("tether.consensus.v1.res
 export const ConsensusSettle = z.strictObject({ type: z.literal("tether.consensus.v1.settle"), proposal: Proposal.shape.id });
 export const ProposalQuery = z.strictObject({ type: z.literal("tether.consensus.v1.get"), proposal: Proposal.shape.id });
 export const ConsensusTick = z.strictObject({ type: z.literal("tether.consensus.v1.tick") });
+/** The actor's own: saves the votes accepted since the last checkpoint and answers them. */
+export const ConsensusFlush = z.strictObject({ type: z.literal("tether.consensus.v1.flush") });
 
-export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ConsensusTick, ConsensusSettle]);
+export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ConsensusTick, ConsensusFlush, ConsensusSettle]);
 export type ConsensusMessage = z.infer<typeof ConsensusMessage>;
 
 export const VoteRefusal = z.enum(["forged", "duplicate", "late", "ineligible", "invalid-option"]);

@@ -1,5 +1,5 @@
 import { ConsensusMessage, ResolveBody, TETHER_EXT_PREFIX, TetherError, isTetherError, type Proposal, type ProposalRecord, type Vote, type VoteRefusal } from "../../protocols/index.ts";
-import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../../runtime/index.ts";
+import type { ActorContext, ActorLifecycleContext, DeferredReply, TimerHandle } from "../../runtime/index.ts";
 import { ConsensusConfig, checkProposal, policyViolation, type ConsensusConfigInput } from "./consensus-policy.ts";
 import type { ConsensusPort } from "./consensus-port.ts";
 import { tally } from "./tally.ts";
@@ -48,6 +48,10 @@ export class ConsensusActor {
   readonly #refusals = new RefusalBudget();
   #self = "";
   readonly #config: ConsensusConfig;
+  /** Votes accepted since the last checkpoint, answered once it is saved (group commit). */
+  #unsaved: { reply: DeferredReply | undefined; proposal: string }[] = [];
+  #dirty = false;
+  #flushQueued = false;
 
   constructor(deps: ConsensusDeps) {
     this.#deps = deps;
@@ -78,6 +82,10 @@ export class ConsensusActor {
         return this.#propose(msg, ctx);
       case "tether.consensus.v1.vote":
         return this.#vote(msg, ctx);
+      case "tether.consensus.v1.flush":
+        this.#flushQueued = false;
+        await this.#flush(ctx);
+        return undefined;
       case "tether.consensus.v1.get":
         return structuredClone(this.#get(msg.proposal));
       case "tether.consensus.v1.tick": {
@@ -86,7 +94,8 @@ export class ConsensusActor {
         for (const r of due) await this.#finalize(r);
         let changed = due.length > 0;
         for (const r of Object.values(this.state.proposals)) if (r.status === "escalated" && r.approval !== undefined) changed = (await this.#settle(r)) || changed;
-        if (changed) await ctx.checkpoint();
+        if (changed) this.#dirty = true;
+        await this.#flush(ctx);
         return undefined;
       }
       case "tether.consensus.v1.settle": {
@@ -128,7 +137,7 @@ export class ConsensusActor {
     return structuredClone(rec);
   }
 
-  async #vote(vote: Vote, ctx: ActorContext): Promise<ProposalRecord> {
+  async #vote(vote: Vote, ctx: ActorContext): Promise<ProposalRecord | undefined> {
     const port = this.#deps.port;
     const rec = this.#get(vote.body.proposal);
     let voter = "?";
@@ -144,19 +153,63 @@ export class ConsensusActor {
       const declared = rec.proposal.weights[voter] ?? 1;
       const trust = this.state.trust?.[rec.proposal.id]?.[voter] ?? (await port.trustOf([voter]))[voter] ?? 0;
       rec.votes.push({ voter, choice: vote.body.choice, jti, declared, trust, weight: declared * trust, at: Math.floor(now) });
-      if (rec.votes.length === rec.eligible.length) await this.#finalize(rec);
-      await ctx.checkpoint();
-      return structuredClone(rec);
+      if (rec.votes.length === rec.eligible.length) {
+        await this.#finalize(rec);
+        await this.#flush(ctx);
+        return structuredClone(rec);
+      }
+      // group commit: the vote is answered when the checkpoint holding it is saved; votes that arrive
+      // meanwhile (queued before the flush message) share one checkpoint
+      let reply: DeferredReply | undefined;
+      try {
+        reply = ctx.deferReply();
+      } catch {
+        reply = undefined; // a vote sent as a tell: nobody waits for the answer
+      }
+      this.#unsaved.push({ reply, proposal: rec.proposal.id });
+      this.#queueFlush();
+      return undefined;
     } catch (error) {
       const details = isTetherError(error) ? error.details : {};
       const reason = (typeof details["reason"] === "string" ? details["reason"] : "forged") as VoteRefusal;
       const detail = (error instanceof Error ? error.message : String(error)).slice(0, 512);
       if (rec.refused.length < MAX_REFUSED) rec.refused.push({ voter, reason, detail, at: Math.floor(port.clock.now()) });
-      await ctx.checkpoint().catch(() => undefined);
+      this.#dirty = true;
+      this.#queueFlush();
       const record = this.#refusals.take(port.clock.now(), { source: "consensus", code: "ERR_CONSENSUS_VOTE_REFUSED", proposal: rec.proposal.id, voter, reason, at: port.clock.now() });
       if (record !== undefined) await port.record("violation", this.#self, record);
       if (isTetherError(error) && error.code === "ERR_CONSENSUS_VOTE_REFUSED") throw error;
       throw refuse("forged", detail);
+    }
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    try {
+      this.#deps.port.tell(this.#self, { type: "tether.consensus.v1.flush" });
+    } catch {
+      this.#flushQueued = false; // the next vote or tick saves it
+    }
+  }
+
+  /** Saves the state and answers the votes waiting for it (with their proposal as saved). */
+  async #flush(ctx: ActorContext): Promise<void> {
+    const waiting = this.#unsaved;
+    if (waiting.length === 0 && !this.#dirty) return;
+    this.#unsaved = [];
+    this.#dirty = false;
+    try {
+      await ctx.checkpoint();
+    } catch (error) {
+      for (const w of waiting) w.reply?.reject(error);
+      return;
+    }
+    const replies = new Map<string, ProposalRecord>();
+    for (const w of waiting) {
+      const rec = this.state.proposals[w.proposal];
+      if (rec !== undefined && !replies.has(w.proposal)) replies.set(w.proposal, structuredClone(rec));
+      w.reply?.resolve(replies.get(w.proposal));
     }
   }
 

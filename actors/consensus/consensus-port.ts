@@ -163,10 +163,11 @@ export const consensusPort = (node: Node, options: ConsensusPortOptions = {}): C
 });
 
 /**
- * Casts a vote as `voter`, signed with the voter's own `agent` key (registered in the key registry with
- * role `agent`, owner the voter): the vote ECT is stored in the DAG so the decision can name it as parent.
+ * Signs a vote as `voter` with the voter's own `agent` key (registered in the key registry with role
+ * `agent`, owner the voter). `stored` settles when the vote's ECT is in the DAG store (so the decision
+ * can name it as parent); the vote can be cast meanwhile.
  */
-export const signVote = async (node: Node, voter: string, key: SigningKey, body: Omit<VoteBody, "type">): Promise<Vote> => {
+export const prepareVote = async (node: Node, voter: string, key: SigningKey, body: Omit<VoteBody, "type">): Promise<{ vote: Vote; stored: Promise<void> }> => {
   const vote: VoteBody = { type: "tether.consensus.v1.vote-body", ...body };
   const now = () => node.clock.now();
   const jti = crypto.randomUUID();
@@ -180,6 +181,13 @@ export const signVote = async (node: Node, voter: string, key: SigningKey, body:
     ext: { [`${TETHER_EXT_PREFIX}node`]: node.id, [`${TETHER_EXT_PREFIX}outcome`]: "ok" },
   };
   const token = await mintEct(claims, { key: key.privateKey, kid: key.kid, alg: key.alg, now, ttlSeconds: node.options.assurance.tokenTtlSeconds });
-  await node.assurance.store.put({ jti, iat: Math.floor(now() / 1000), par: [], iss: claims.iss, exec_act: claims.exec_act, level: "L2", token, actor: voter, at: now(), outcome: "ok" });
-  return { type: "tether.consensus.v1.vote", body: vote, token };
+  const stored = node.assurance.store.put({ jti, iat: Math.floor(now() / 1000), par: [], iss: claims.iss, exec_act: claims.exec_act, level: "L2", token, actor: voter, at: now(), outcome: "ok" }).then(() => undefined);
+  return { vote: { type: "tether.consensus.v1.vote", body: vote, token }, stored };
+};
+
+/** Signs a vote (see `prepareVote`) and resolves once its ECT is stored. */
+export const signVote = async (node: Node, voter: string, key: SigningKey, body: Omit<VoteBody, "type">): Promise<Vote> => {
+  const { vote, stored } = await prepareVote(node, voter, key, body);
+  await stored;
+  return vote;
 };

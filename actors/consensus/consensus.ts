@@ -3,7 +3,7 @@ import type { ControlSigner, Node } from "../../runtime/index.ts";
 import type { ConsensusConfigInput } from "./consensus-policy.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
 import { ConsensusActor } from "./consensus-actor.ts";
-import { consensusPort, signVote, type ConsensusPortOptions } from "./consensus-port.ts";
+import { consensusPort, prepareVote, type ConsensusPortOptions } from "./consensus-port.ts";
 
 export const CONSENSUS_ACTOR_ID = "consensus";
 
@@ -44,7 +44,10 @@ export class ConsensusClient extends BuiltInActorClient {
   /** Signs a vote with the voter's own agent key and casts it; resolves with the proposal as it stands. */
   async vote(voter: string, key: SigningKey, proposal: string, choice: string): Promise<ProposalRecord> {
     const node = this.bound();
-    return this.cast(await signVote(node, voter, key, { proposal, choice }));
+    // the vote's ECT is stored while the vote travels: both must succeed
+    const { vote, stored } = await prepareVote(node, voter, key, { proposal, choice });
+    const [record] = await Promise.all([this.cast(vote), stored]);
+    return record;
   }
 
   /** Casts a vote signed before (`signVote`); resolves with the proposal as it stands. */

@@ -204,11 +204,15 @@ export class Registry {
     const keys = await this.#call("list keys", () => this.#kv.keys(`${prefix}>`));
     const names: string[] = [];
     for await (const k of keys) names.push(k);
-    for (const name of names.sort()) {
-      const entry = await this.#call("read", () => this.#kv.get(name));
-      if (entry === null || entry.operation !== "PUT") continue;
-      const parsed = schema.safeParse(entry.json());
-      if (parsed.success) out.push(parsed.data);
+    names.sort();
+    // reads go out 32 at a time (one after the other cost a round trip each: 100+ ms for a hundred actors)
+    for (let i = 0; i < names.length; i += 32) {
+      const entries = await Promise.all(names.slice(i, i + 32).map((name) => this.#call("read", () => this.#kv.get(name))));
+      for (const entry of entries) {
+        if (entry === null || entry.operation !== "PUT") continue;
+        const parsed = schema.safeParse(entry.json());
+        if (parsed.success) out.push(parsed.data);
+      }
     }
     return out;
   }
