@@ -1,0 +1,41 @@
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = resolve(import.meta.dirname, "..", "..");
+
+describe("npm run demo:router", () => {
+  it("decides by trust-weighted vote, escalates the tie to a signed human choice, moves the wrong agents' trust down, and verifies the ledger", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/router-demo.ts"], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TETHER_NATS_URL: "" } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    clearTimeout(timer);
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    // policy: the out-of-bounds proposal is refused before anyone votes
+    expect(out).toMatch(/100% of the traffic → ERR_CONSENSUS_POLICY_VIOLATION: .*trafficShare=1 is outside \[0, 0\.5\]/);
+    // question 1: three different answers, the trusted monitor's weight decides
+    expect(out).toMatch(/diagnosis\s+votes down/);
+    expect(out).toMatch(/monitor\s+votes up/);
+    expect(out).toMatch(/optimiser\s+votes reroute/);
+    expect(out).toMatch(/tally: down 0\.200, up 0\.917, reroute 0\.500/);
+    expect(out).toMatch(/DECISION \(vote\): up: .* with 3 vote ECTs as parents/);
+    // question 2: a tie, escalated to the approval gate, decided by nadia's signed choice
+    expect(out).toMatch(/tally: reroute 0\.500, hold 0\.500/);
+    expect(out).toMatch(/ESCALATED: tie between reroute and hold; approval gate \S+ opened/);
+    expect(out).toMatch(/APPROVAL by nadia \(approver, signed with \S+\): chooses hold/);
+    expect(out).toMatch(/DECISION \(approval\): hold, decided by nadia; decision ECT \S+ parented to the 2 votes, the escalation and the approval/);
+    // the truth moves trust: the agents that were wrong lose it, with the consensus actor's evidence
+    expect(out).toMatch(/diagnosis\s+0\.200 → 0\.\d+\s+LOST\n\s+evidence: vote-disagreed/);
+    expect(out).toMatch(/optimiser\s+0\.500 → 0\.\d+\s+LOST\n(\s+evidence: vote-disagreed.*\n){2}/);
+    expect(out).toMatch(/monitor\s+0\.917 → 0\.\d+\s+gained\n\s+evidence: vote-agreed/);
+    expect(out).toMatch(/planner\s+0\.500 → 0\.\d+\s+gained\n\s+evidence: vote-agreed/);
+    expect(out).toMatch(/consensus\.resolved\s+r7-state truth up/);
+    expect(out).toMatch(/approval\.granted\s+consensus decision approve choice hold by nadia/);
+    expect(out).toMatch(/Ledger verification: OK/);
+    expect(out).toMatch(/Done\.$/m);
+  }, 120_000);
+});
