@@ -20,8 +20,14 @@ export interface ConsensusDeps {
   readonly config?: ConsensusConfigInput;
   /** How often deadlines are checked (on the port's clock). Default 1 s. */
   readonly tickMs?: number;
-  /** Proposals kept (open or not); a new one beyond this is refused. Default 200. */
+  /**
+   * Proposals kept (one KV value holds them all). At this bound the oldest closed proposal (resolved or
+   * rejected, else decided or escalated without a pending gate) is dropped from the state (its ECTs and
+   * ledger events remain); when every proposal is open or waits for a gate, a new one is refused. Default 200.
+   */
   readonly maxProposals?: number;
+  /** Votes (accepted and refused) kept over all proposals, ~250 B each in the checkpoint; beyond it closed proposals are dropped as above. Default 2,000. */
+  readonly maxStoredVotes?: number;
 }
 
 /** ECT parents are bounded (100); a decision names its first 100 accepted votes. */
@@ -117,7 +123,9 @@ export class ConsensusActor {
   async #propose(p: Proposal, ctx: ActorContext): Promise<ProposalRecord> {
     const port = this.#deps.port;
     if (this.state.proposals[p.id] !== undefined) throw proposalError(`proposal ${p.id} exists already`);
-    if (Object.keys(this.state.proposals).length >= (this.#deps.maxProposals ?? 200)) throw proposalError("the consensus actor holds as many proposals as it may");
+    const stored = () => Object.values(this.state.proposals).reduce((n, r) => n + r.votes.length + r.refused.length, 0);
+    while (stored() > (this.#deps.maxStoredVotes ?? 2_000) && this.#evictOne());
+    if (Object.keys(this.state.proposals).length >= (this.#deps.maxProposals ?? 200) && !this.#evictOne()) throw proposalError("the consensus actor holds as many proposals as it may (all open or waiting for a gate)");
     if (new Set(p.options).size !== p.options.length) throw proposalError("the options must be distinct");
     const breaches = checkProposal(this.#config, p, port.clock.now());
     if (breaches.length > 0) {
@@ -181,6 +189,17 @@ export class ConsensusActor {
       if (isTetherError(error) && error.code === "ERR_CONSENSUS_VOTE_REFUSED") throw error;
       throw refuse("forged", detail);
     }
+  }
+
+  /** Drops the oldest closed proposal; false when none may go. */
+  #evictOne(): boolean {
+    const all = Object.values(this.state.proposals);
+    const pick = (ok: (r: ProposalRecord) => boolean) => all.filter(ok).sort((a, b) => a.proposal.deadline - b.proposal.deadline)[0];
+    const victim = pick((r) => r.status === "resolved" || r.status === "rejected") ?? pick((r) => r.status === "decided" || (r.status === "escalated" && r.approval === undefined));
+    if (victim === undefined) return false;
+    delete this.state.proposals[victim.proposal.id];
+    delete this.state.trust?.[victim.proposal.id];
+    return true;
   }
 
   #queueFlush(): void {

@@ -11,6 +11,7 @@ export interface ConsensusOptions extends ConsensusPortOptions {
   readonly actorId?: string;
   readonly tickMs?: number;
   readonly maxProposals?: number;
+  readonly maxStoredVotes?: number;
   /** Policies per proposal kind, and who may resolve (see `ConsensusConfig`). */
   readonly config?: ConsensusConfigInput;
 }
@@ -33,6 +34,7 @@ export class ConsensusClient extends BuiltInActorClient {
       port: consensusPort(node, o),
       ...(o.tickMs === undefined ? {} : { tickMs: o.tickMs }),
       ...(o.maxProposals === undefined ? {} : { maxProposals: o.maxProposals }),
+      ...(o.maxStoredVotes === undefined ? {} : { maxStoredVotes: o.maxStoredVotes }),
       ...(o.config === undefined ? {} : { config: o.config }),
     };
   }

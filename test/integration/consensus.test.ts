@@ -343,6 +343,28 @@ describe("the consensus actor", () => {
     expect((await plain.get("reroute")).refused.map((r) => r.reason)).toEqual(["late"]);
   });
 
+  it("keeps at most maxProposals: the oldest closed one makes room, open ones are never dropped", async () => {
+    await using server = await startServer();
+    const { clock, node, keys } = await setup(server.url);
+    await using _n = node;
+    const small = await new ConsensusClient({ actorId: "consensus-small", clock, maxProposals: 2 }).attach(node).start();
+    const open = (id: string) => small.propose({ id, question: `${id}?`, options: ["yes", "no"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 60_000 });
+    await open("a");
+    await open("b");
+    expect(await codeOf(open("c"))).toBe("ERR_CONSENSUS_PROPOSAL");
+    for (const id of ["diagnosis", "monitor", "optimiser"]) await small.vote(id, keys[id] as SigningKey, "a", "yes");
+    expect((await small.get("a")).status).toBe("decided");
+    expect((await open("c")).status).toBe("open");
+    expect(await codeOf(small.get("a"))).toBe("ERR_CONSENSUS_PROPOSAL");
+    expect((await small.get("b")).status).toBe("open");
+    // the vote budget (the checkpoint's size) drops closed proposals too
+    const lean = await new ConsensusClient({ actorId: "consensus-lean", clock, maxStoredVotes: 2 }).attach(node).start();
+    await lean.propose({ id: "x", question: "x?", options: ["yes", "no"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 60_000 });
+    for (const id of ["diagnosis", "monitor", "optimiser"]) await lean.vote(id, keys[id] as SigningKey, "x", "no");
+    await lean.propose({ id: "y", question: "y?", options: ["yes", "no"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 60_000 });
+    expect(await codeOf(lean.get("x"))).toBe("ERR_CONSENSUS_PROPOSAL");
+  });
+
   it("escalates without quorum", async () => {
     await using server = await startServer();
     const { clock, node, plain, keys } = await setup(server.url);
