@@ -64,8 +64,10 @@ export const ProposalQuery = z.strictObject({ type: z.literal("tether.consensus.
 export const ConsensusTick = z.strictObject({ type: z.literal("tether.consensus.v1.tick") });
 /** The actor's own: saves the votes accepted since the last checkpoint and answers them. */
 export const ConsensusFlush = z.strictObject({ type: z.literal("tether.consensus.v1.flush") });
+/** The actor's own: applies a vote whose signature it verified (kept in its memory under `ref`). */
+export const ConsensusApply = z.strictObject({ type: z.literal("tether.consensus.v1.apply"), ref: z.uuid() });
 
-export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ConsensusTick, ConsensusFlush, ConsensusSettle]);
+export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ConsensusTick, ConsensusFlush, ConsensusApply, ConsensusSettle]);
 export type ConsensusMessage = z.infer<typeof ConsensusMessage>;
 
 export const VoteRefusal = z.enum(["forged", "duplicate", "late", "ineligible", "invalid-option"]);

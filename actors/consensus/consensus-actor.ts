@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { ConsensusMessage, ResolveBody, TETHER_EXT_PREFIX, TetherError, isTetherError, type Proposal, type ProposalRecord, type Vote, type VoteRefusal } from "../../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, DeferredReply, TimerHandle } from "../../runtime/index.ts";
 import { ConsensusConfig, checkProposal, policyViolation, type ConsensusConfigInput } from "./consensus-policy.ts";
 import type { ConsensusPort } from "./consensus-port.ts";
 import { tally } from "./tally.ts";
+import { evictOldestClosed, settleFromGate } from "./consensus-escalation.ts";
 import { RefusalBudget } from "../refusal-budget.ts";
 
 export interface ConsensusState {
@@ -12,6 +14,12 @@ export interface ConsensusState {
   trust?: Record<string, Record<string, number>>;
   /** Resolve nonces seen (`kid nonce` → expiry), so a captured signed resolve cannot be replayed. */
   nonces?: Record<string, number>;
+}
+
+interface PendingVote {
+  readonly vote: Vote;
+  readonly verified: { voter: string; jti: string } | Error;
+  readonly reply: DeferredReply | undefined;
 }
 
 export interface ConsensusDeps {
@@ -57,6 +65,8 @@ export class ConsensusActor {
   /** Votes accepted since the last checkpoint, answered once it is saved (group commit). */
   #unsaved: { reply: DeferredReply | undefined; proposal: string }[] = [];
   #dirty = false;
+  /** Votes whose signature was checked, waiting for their `apply` message (in memory only). */
+  readonly #verified = new Map<string, PendingVote>();
   #flushQueued = false;
 
   constructor(deps: ConsensusDeps) {
@@ -80,6 +90,11 @@ export class ConsensusActor {
 
   onStop(): void {
     if (this.#timer !== undefined) this.#deps.port.clock.clearInterval(this.#timer);
+    const stopped = new TetherError("ERR_ACTOR_STOPPED", "the consensus actor stopped before the vote was saved; vote again");
+    for (const w of this.#unsaved) w.reply?.reject(stopped);
+    for (const p of this.#verified.values()) p.reply?.reject(stopped);
+    this.#unsaved = [];
+    this.#verified.clear();
   }
 
   async handle(msg: ConsensusMessage, ctx: ActorContext): Promise<unknown> {
@@ -87,7 +102,14 @@ export class ConsensusActor {
       case "tether.consensus.v1.propose":
         return this.#propose(msg, ctx);
       case "tether.consensus.v1.vote":
-        return this.#vote(msg, ctx);
+        return this.#receive(msg, ctx);
+      case "tether.consensus.v1.apply": {
+        const pending = this.#verified.get(msg.ref);
+        if (pending === undefined) return undefined; // not a vote this actor verified
+        this.#verified.delete(msg.ref);
+        await this.#apply(pending, ctx);
+        return undefined;
+      }
       case "tether.consensus.v1.flush":
         this.#flushQueued = false;
         await this.#flush(ctx);
@@ -145,14 +167,51 @@ export class ConsensusActor {
     return structuredClone(rec);
   }
 
-  async #vote(vote: Vote, ctx: ActorContext): Promise<ProposalRecord | undefined> {
+  /**
+   * A vote arrives: its signature is verified off the actor's serial path (many at once), then the
+   * actor applies it in order (`apply`, a message it sends itself naming the verified vote kept in
+   * memory: a forged `apply` names nothing). The asker is answered when the vote is saved or refused.
+   */
+  #receive(vote: Vote, ctx: ActorContext): undefined {
     const port = this.#deps.port;
-    const rec = this.#get(vote.body.proposal);
+    this.#get(vote.body.proposal); // an unknown proposal is refused at once
+    let reply: DeferredReply | undefined;
+    try {
+      reply = ctx.deferReply();
+    } catch {
+      reply = undefined; // a vote sent as a tell: nobody waits for the answer
+    }
+    const ref = randomUUID();
+    void port.verifyVote(vote).then(
+      (verified) => this.#verifiedVote(ref, { vote, verified, reply }),
+      (error: unknown) => this.#verifiedVote(ref, { vote, verified: error instanceof Error ? error : new Error(String(error)), reply }),
+    );
+    return undefined;
+  }
+
+  #verifiedVote(ref: string, pending: PendingVote): void {
+    this.#verified.set(ref, pending);
+    try {
+      this.#deps.port.tell(this.#self, { type: "tether.consensus.v1.apply", ref });
+    } catch (error) {
+      this.#verified.delete(ref);
+      pending.reply?.reject(error);
+    }
+  }
+
+  async #apply(pending: PendingVote, ctx: ActorContext): Promise<void> {
+    const port = this.#deps.port;
+    const { vote, reply } = pending;
+    const rec = this.state.proposals[vote.body.proposal];
+    if (rec === undefined) {
+      reply?.reject(proposalError(`no proposal ${vote.body.proposal}`)); // dropped while the vote was verified
+      return;
+    }
     let voter = "?";
     try {
-      const verified = await port.verifyVote(vote);
-      voter = verified.voter;
-      const jti = verified.jti;
+      if (pending.verified instanceof Error) throw pending.verified;
+      voter = pending.verified.voter;
+      const jti = pending.verified.jti;
       const now = port.clock.now();
       if (rec.status !== "open" || now > rec.proposal.deadline) throw refuse("late", `proposal ${rec.proposal.id} closed (deadline ${rec.proposal.deadline})`);
       if (!rec.eligible.includes(voter)) throw refuse("ineligible", `${voter} does not advertise ${rec.proposal.capability}`);
@@ -161,22 +220,13 @@ export class ConsensusActor {
       const declared = rec.proposal.weights[voter] ?? 1;
       const trust = this.state.trust?.[rec.proposal.id]?.[voter] ?? (await port.trustOf([voter]))[voter] ?? 0;
       rec.votes.push({ voter, choice: vote.body.choice, jti, declared, trust, weight: declared * trust, at: Math.floor(now) });
+      // group commit: the vote is answered when the checkpoint holding it is saved; votes applied
+      // meanwhile (queued before the flush message) share one checkpoint
+      this.#unsaved.push({ reply, proposal: rec.proposal.id });
       if (rec.votes.length === rec.eligible.length) {
         await this.#finalize(rec);
         await this.#flush(ctx);
-        return structuredClone(rec);
-      }
-      // group commit: the vote is answered when the checkpoint holding it is saved; votes that arrive
-      // meanwhile (queued before the flush message) share one checkpoint
-      let reply: DeferredReply | undefined;
-      try {
-        reply = ctx.deferReply();
-      } catch {
-        reply = undefined; // a vote sent as a tell: nobody waits for the answer
-      }
-      this.#unsaved.push({ reply, proposal: rec.proposal.id });
-      this.#queueFlush();
-      return undefined;
+      } else this.#queueFlush();
     } catch (error) {
       const details = isTetherError(error) ? error.details : {};
       const reason = (typeof details["reason"] === "string" ? details["reason"] : "forged") as VoteRefusal;
@@ -186,20 +236,12 @@ export class ConsensusActor {
       this.#queueFlush();
       const record = this.#refusals.take(port.clock.now(), { source: "consensus", code: "ERR_CONSENSUS_VOTE_REFUSED", proposal: rec.proposal.id, voter, reason, at: port.clock.now() });
       if (record !== undefined) await port.record("violation", this.#self, record);
-      if (isTetherError(error) && error.code === "ERR_CONSENSUS_VOTE_REFUSED") throw error;
-      throw refuse("forged", detail);
+      reply?.reject(isTetherError(error) && error.code === "ERR_CONSENSUS_VOTE_REFUSED" ? error : refuse("forged", detail));
     }
   }
 
-  /** Drops the oldest closed proposal; false when none may go. */
   #evictOne(): boolean {
-    const all = Object.values(this.state.proposals);
-    const pick = (ok: (r: ProposalRecord) => boolean) => all.filter(ok).sort((a, b) => a.proposal.deadline - b.proposal.deadline)[0];
-    const victim = pick((r) => r.status === "resolved" || r.status === "rejected") ?? pick((r) => r.status === "decided" || (r.status === "escalated" && r.approval === undefined));
-    if (victim === undefined) return false;
-    delete this.state.proposals[victim.proposal.id];
-    delete this.state.trust?.[victim.proposal.id];
-    return true;
+    return evictOldestClosed(this.state);
   }
 
   #queueFlush(): void {
@@ -274,48 +316,9 @@ export class ConsensusActor {
     await port.escalate(rec);
   }
 
-  /**
-   * Looks at an escalated proposal's approval gate: an approval with a choice decides the proposal (an
-   * ECT whose parents are the votes, the escalation and the human decision), a rejection closes it
-   * without a decision. Returns whether the record changed.
-   */
-  async #settle(rec: ProposalRecord): Promise<boolean> {
-    const port = this.#deps.port;
-    const p = rec.proposal;
-    let outcome;
-    try {
-      outcome = await port.gateDecision(rec.approval ?? "");
-    } catch {
-      return false; // the approvals actor is away or its answer did not verify: the next tick looks again
-    }
-    if (outcome === undefined) return false;
-    const decided = outcome.decision === "approve" && outcome.choice !== undefined && p.options.includes(outcome.choice);
-    const par = [...rec.votes.slice(0, MAX_PARENTS - 2).map((v) => v.jti), ...(rec.escalationEct === undefined ? [] : [rec.escalationEct]), ...(outcome.ect === undefined ? [] : [outcome.ect])];
-    const ect = await port.mint({
-      actorId: this.#self,
-      act: decided ? "consensus.decide" : "consensus.reject",
-      par,
-      wid: undefined,
-      input: { proposal: p.id, question: p.question, rule: p.rule, tally: rec.tally, approval: rec.approval },
-      output: decided ? { decision: outcome.choice } : { rejected: true },
-      ext: { [`${TETHER_EXT_PREFIX}proposal`]: p.id, [`${TETHER_EXT_PREFIX}approval`]: rec.approval },
-    });
-    rec.ect = ect.jti;
-    rec.decidedBy = { kind: "approval", by: outcome.by, role: outcome.role, ...(outcome.ect === undefined ? {} : { ect: outcome.ect }) };
-    if (decided) {
-      rec.status = "decided";
-      rec.decision = outcome.choice;
-    } else rec.status = "rejected";
-    await port.record(decided ? "consensus.decided" : "consensus.rejected", p.id, {
-      ...(decided ? { decision: outcome.choice } : {}),
-      by: outcome.by,
-      role: outcome.role,
-      approval: rec.approval,
-      approvalEct: outcome.ect ?? null,
-      votes: rec.votes.length,
-      ect: ect.jti,
-    });
-    return true;
+  /** Looks at an escalated proposal's approval gate (see `settleFromGate`); whether the record changed. */
+  #settle(rec: ProposalRecord): Promise<boolean> {
+    return settleFromGate(this.#deps.port, this.#self, rec, MAX_PARENTS);
   }
 
   /** A signed resolve by a key the config's resolvers name: the truth is recorded and the voters' trust moves. */

@@ -98,6 +98,10 @@ describe("the consensus actor", () => {
     try {
       const reply = await nc.request(node.subjects.actor(consensus.actorId), encodeSend("ask", "raw-1", "agent:monitor", false, { ...genuine, body: { ...genuine.body, choice: "down" } }), { timeout: 5_000 });
       expect(readAnswer(reply.data).ok).toBe(false);
+      // nor can it push an unverified vote through the actor's own `apply` (it names votes the actor verified, in memory)
+      const votesBefore = (await consensus.get("router-7")).votes.length;
+      await nc.request(node.subjects.actor(consensus.actorId), encodeSend("ask", "raw-2", "agent:monitor", false, { type: "tether.consensus.v1.apply", ref: crypto.randomUUID() }), { timeout: 5_000 });
+      expect((await consensus.get("router-7")).votes.length).toBe(votesBefore);
     } finally {
       await nc.close();
     }
