@@ -106,3 +106,21 @@ export const ProposalRecord = z.strictObject({
   resolvedBy: z.string().max(160).optional(),
 });
 export type ProposalRecord = z.infer<typeof ProposalRecord>;
+
+/** What a voter is answered once its vote is counted and saved: its vote, and the proposal's status then. */
+export const VoteReceipt = z.strictObject({
+  type: z.literal("tether.consensus.v1.receipt"),
+  proposal: Proposal.shape.id,
+  voter: AgentId,
+  choice: Option,
+  jti: z.string().max(256),
+  weight: z.number(),
+  status: ProposalStatus,
+  /** Votes counted so far (of `eligible`). */
+  counted: z.int().min(0),
+  eligible: z.int().min(0),
+  decision: Option.optional(),
+  escalation: z.string().max(256).optional(),
+  ect: z.string().max(256).optional(),
+});
+export type VoteReceipt = z.infer<typeof VoteReceipt>;

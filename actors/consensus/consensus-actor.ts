@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ConsensusMessage, ResolveBody, TETHER_EXT_PREFIX, TetherError, isTetherError, type Proposal, type ProposalRecord, type Vote, type VoteRefusal } from "../../protocols/index.ts";
+import { ConsensusMessage, ResolveBody, TETHER_EXT_PREFIX, TetherError, isTetherError, type Proposal, type ProposalRecord, type Vote, type VoteReceipt, type VoteRefusal } from "../../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, DeferredReply, TimerHandle } from "../../runtime/index.ts";
 import { ConsensusConfig, checkProposal, policyViolation, type ConsensusConfigInput } from "./consensus-policy.ts";
 import type { ConsensusPort } from "./consensus-port.ts";
@@ -63,7 +63,7 @@ export class ConsensusActor {
   #self = "";
   readonly #config: ConsensusConfig;
   /** Votes accepted since the last checkpoint, answered once it is saved (group commit). */
-  #unsaved: { reply: DeferredReply | undefined; proposal: string }[] = [];
+  #unsaved: { reply: DeferredReply | undefined; proposal: string; voter: string }[] = [];
   #dirty = false;
   /** Votes whose signature was checked, waiting for their `apply` message (in memory only). */
   readonly #verified = new Map<string, PendingVote>();
@@ -222,7 +222,7 @@ export class ConsensusActor {
       rec.votes.push({ voter, choice: vote.body.choice, jti, declared, trust, weight: declared * trust, at: Math.floor(now) });
       // group commit: the vote is answered when the checkpoint holding it is saved; votes applied
       // meanwhile (queued before the flush message) share one checkpoint
-      this.#unsaved.push({ reply, proposal: rec.proposal.id });
+      this.#unsaved.push({ reply, proposal: rec.proposal.id, voter });
       if (rec.votes.length === rec.eligible.length) {
         await this.#finalize(rec);
         await this.#flush(ctx);
@@ -266,11 +266,19 @@ export class ConsensusActor {
       for (const w of waiting) w.reply?.reject(error);
       return;
     }
-    const replies = new Map<string, ProposalRecord>();
     for (const w of waiting) {
       const rec = this.state.proposals[w.proposal];
-      if (rec !== undefined && !replies.has(w.proposal)) replies.set(w.proposal, structuredClone(rec));
-      w.reply?.resolve(replies.get(w.proposal));
+      const v = rec?.votes.find((x) => x.voter === w.voter);
+      if (rec === undefined || v === undefined) {
+        w.reply?.reject(proposalError(`no proposal ${w.proposal}`));
+        continue;
+      }
+      // a receipt, not the whole record: a hundred answers of a hundred votes each would cost O(n²)
+      const receipt: VoteReceipt = { type: "tether.consensus.v1.receipt", proposal: w.proposal, voter: v.voter, choice: v.choice, jti: v.jti, weight: v.weight, status: rec.status, counted: rec.votes.length, eligible: rec.eligible.length };
+      if (rec.decision !== undefined) receipt.decision = rec.decision;
+      if (rec.escalation !== undefined) receipt.escalation = rec.escalation;
+      if (rec.ect !== undefined) receipt.ect = rec.ect;
+      w.reply?.resolve(receipt);
     }
   }
 

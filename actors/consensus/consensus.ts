@@ -1,4 +1,4 @@
-import { ProposalRecord, type ProposalInput, type SigningKey, type Vote } from "../../protocols/index.ts";
+import { ProposalRecord, VoteReceipt, type ProposalInput, type SigningKey, type Vote } from "../../protocols/index.ts";
 import type { ControlSigner, Node } from "../../runtime/index.ts";
 import type { ConsensusConfigInput } from "./consensus-policy.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
@@ -43,8 +43,8 @@ export class ConsensusClient extends BuiltInActorClient {
     return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.propose", ...p }));
   }
 
-  /** Signs a vote with the voter's own agent key and casts it; resolves with the proposal as it stands. */
-  async vote(voter: string, key: SigningKey, proposal: string, choice: string): Promise<ProposalRecord> {
+  /** Signs a vote with the voter's own agent key and casts it; resolves with its receipt once it is counted and saved. */
+  async vote(voter: string, key: SigningKey, proposal: string, choice: string): Promise<VoteReceipt> {
     const node = this.bound();
     // the vote's ECT is stored while the vote travels: both must succeed
     const { vote, stored } = await prepareVote(node, voter, key, { proposal, choice });
@@ -52,9 +52,9 @@ export class ConsensusClient extends BuiltInActorClient {
     return record;
   }
 
-  /** Casts a vote signed before (`signVote`); resolves with the proposal as it stands. */
-  async cast(vote: Vote): Promise<ProposalRecord> {
-    return ProposalRecord.parse(await this.bound().ref(this.actorId).ask(vote));
+  /** Casts a vote signed before (`prepareVote`, `signVote`); resolves with its receipt (the proposal's status, the decision once tallied). */
+  async cast(vote: Vote): Promise<VoteReceipt> {
+    return VoteReceipt.parse(await this.bound().ref(this.actorId).ask(vote));
   }
 
   async get(proposal: string): Promise<ProposalRecord> {

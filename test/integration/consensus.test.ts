@@ -107,7 +107,9 @@ describe("the consensus actor", () => {
     }
 
     expect(await codeOf(consensus.vote("optimiser", k("optimiser"), "router-7", "down"))).toBe("ok");
-    const decided = await consensus.vote("monitor", k("monitor"), "router-7", "up");
+    const receipt = await consensus.vote("monitor", k("monitor"), "router-7", "up");
+    expect(receipt).toMatchObject({ voter: "monitor", choice: "up", status: "decided", decision: "up", counted: 3, eligible: 3 });
+    const decided = await consensus.get("router-7");
     // one trusted "up" outweighs two "down" from a distrusted and a newcomer agent
     expect(decided.status).toBe("decided");
     expect(decided.decision).toBe("up");
