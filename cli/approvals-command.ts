@@ -15,6 +15,7 @@ interface ApprovalFlags {
 interface DecideFlags extends ApprovalFlags {
   signer: string;
   reason?: string;
+  choice?: string;
 }
 
 const common = (c: Command): Command =>
@@ -36,10 +37,11 @@ const describe = (r: ApprovalRecord): string => {
     `inputs    ${JSON.stringify(r.explanation.inputs)}`,
     ...(r.explanation.rationale === undefined ? [] : [`rationale ${r.explanation.rationale}`]),
     `evidence  ${r.explanation.evidence.join(", ") || "-"}`,
+    ...(r.choices === undefined ? [] : [`choices   ${r.choices.join(", ")} (approve with --choice)`]),
     `deciders  ${JSON.stringify(r.level === 0 ? r.gate.deciders : r.gate.escalation[r.level - 1]?.deciders)}`,
     `deadline  ${new Date(r.deadline).toISOString()} (in ${age(r.deadline - Date.now())})`,
     ...(r.requestEct === undefined ? [] : [`request   ECT ${r.requestEct.jti}`]),
-    ...r.decisions.map((d) => `decision  ${d.decision} by ${d.role}:${d.by} at ${new Date(d.at).toISOString()}${d.reason === undefined ? "" : ` (${d.reason})`}${d.ect === undefined ? "" : ` ECT ${d.ect.jti}`}`),
+    ...r.decisions.map((d) => `decision  ${d.decision} by ${d.role}:${d.by} at ${new Date(d.at).toISOString()}${d.choice === undefined ? "" : ` choice ${d.choice}`}${d.reason === undefined ? "" : ` (${d.reason})`}${d.ect === undefined ? "" : ` ECT ${d.ect.jti}`}`),
   ];
   return `${lines.join("\n")}\n`;
 };
@@ -48,7 +50,7 @@ const decide = (decision: "approve" | "reject" | "revoke") => (id: string, flags
   withApprovals(flags, async (client) => {
     if (decision !== "approve" && (flags.reason === undefined || flags.reason.length === 0)) throw new TetherError("ERR_CONFIG_INVALID", `--reason is required to ${decision}`);
     const signer = await ControlSigner.fromKeyFile(flags.signer, flags.network);
-    const record = await client.decide(signer, id, decision, flags.reason);
+    const record = await client.decide(signer, id, decision, flags.reason, flags.choice);
     process.stdout.write(`approval ${record.id}: ${record.status}\n`);
   });
 
@@ -82,6 +84,7 @@ export const registerApprovalsCommand = (program: Command): void => {
   common(examples(program.command("approve").argument("<id>", "approval id").description("approve a pending approval (signed)"), "tether approve 6f1c… --signer ~/.tether/dr.jwk"))
     .requiredOption("--signer <file>", "private key file of a decider (approver, admin or owner)")
     .option("--reason <text>", "why (recorded)")
+    .option("--choice <option>", "for a gate with choices (a consensus escalation): the option approved")
     .action(decide("approve"));
   common(examples(program.command("reject").argument("<id>", "approval id").description("reject a pending approval (signed)"), 'tether reject 6f1c… --reason "dose too high" --signer ~/.tether/dr.jwk'))
     .requiredOption("--signer <file>", "private key file of a decider (approver, admin or owner)")

@@ -8,6 +8,7 @@ import { encodeSend, exportPrivateJwk, generateSigningKey, type KeyRole, type Pr
 import { ControlSigner, FakeClock, saveSigningKey, type Node } from "../../runtime/index.ts";
 import { eventually, startCluster, startNode, startServer } from "../support/nats.ts";
 import { ledgerEvents } from "../support/override.ts";
+import { runTether } from "../support/processes.ts";
 import { readAnswer } from "../support/wire.ts";
 import { z } from "zod";
 
@@ -26,14 +27,14 @@ class Bystander extends NetOps {
 }
 
 /** Publishes a key in the network's registry (the owner key publishes itself, then signs the rest). */
-const publishKey = async (node: Node, signer: ControlSigner | "self", role: KeyRole, owner: string): Promise<{ key: SigningKey; signer: ControlSigner }> => {
+const publishKey = async (node: Node, signer: ControlSigner | "self", role: KeyRole, owner: string): Promise<{ key: SigningKey; signer: ControlSigner; file: string }> => {
   const key = await generateSigningKey("ES256");
   const file = join(keyDir, `${owner}-${role}-${key.kid}.jwk.json`);
   saveSigningKey(file, await exportPrivateJwk(key));
   const own = await ControlSigner.fromKeyFile(file, node.network);
   const request = { type: "tether.node.v1.key-publish", kid: key.kid, alg: key.alg, role, owner, jwk: { ...key.publicJwk } } as const;
   await node.controlNode(node.id, request, 5_000, { signer: signer === "self" ? own : signer });
-  return { key, signer: own };
+  return { key, signer: own, file };
 };
 
 const codeOf = async (p: Promise<unknown>): Promise<string> => {
@@ -62,9 +63,10 @@ const setup = async (url: string, config?: ConsensusConfigInput) => {
   const owner = await publishKey(node, "self", "owner", "olivia");
   const keys: Record<string, SigningKey> = {};
   for (const id of ["diagnosis", "monitor", "optimiser", "intruder"]) keys[id] = (await publishKey(node, owner.signer, "agent", id)).key;
-  const approver = (await publishKey(node, owner.signer, "approver", "ada")).signer;
+  const ada = await publishKey(node, owner.signer, "approver", "ada");
+  const approver = ada.signer;
   const operator = (await publishKey(node, owner.signer, "operator", "oscar")).signer;
-  return { clock, node, trust, approvals, consensus, plain, keys, escalated, owner: owner.signer, approver, operator };
+  return { clock, node, trust, approvals, consensus, plain, keys, escalated, owner: owner.signer, approver, approverFile: ada.file, operator };
 };
 
 describe("the consensus actor", () => {
@@ -254,7 +256,7 @@ describe("the consensus actor", () => {
 
   it("escalates a tie to an approval gate: the approver's signed choice becomes the decision, an ECT parented to the votes and the approval", async () => {
     await using server = await startServer();
-    const { clock, node, plain, approvals, keys, approver, operator } = await setup(server.url);
+    const { clock, node, plain, approvals, keys, approver, approverFile, operator } = await setup(server.url);
     await using _n = node;
     const k = (id: string) => keys[id] as SigningKey;
     await plain.propose({ id: "tie", question: "reroute around router 7?", options: ["yes", "no"], capability: "netops", rule: { kind: "majority" }, deadline: clock.now() + 10_000 });
@@ -282,7 +284,12 @@ describe("the consensus actor", () => {
     expect(await codeOf(approvals.decide(operator, gate.id, "approve", "go", "yes"))).toBe("ERR_CONTROL_FORBIDDEN");
     expect(await codeOf(approvals.decide(approver, gate.id, "approve", "go"))).toBe("ERR_APPROVAL_CHOICE_INVALID");
     expect(await codeOf(approvals.decide(approver, gate.id, "approve", "go", "maybe"))).toBe("ERR_APPROVAL_CHOICE_INVALID");
-    const approved = await approvals.decide(approver, gate.id, "approve", "traffic is dropping", "yes");
+    // the operator's CLI: tether approvals show lists the choices, tether approve --choice signs one
+    const shown = await runTether(["approvals", "show", gate.id, "--approvals", approvals.actorId, "--nats", server.url]);
+    expect(shown.stdout).toContain("choices   yes, no");
+    const cli = await runTether(["approve", gate.id, "--signer", approverFile, "--reason", "traffic is dropping", "--choice", "yes", "--approvals", approvals.actorId, "--nats", server.url]);
+    expect(cli.stdout).toContain(`approval ${gate.id}: approved`);
+    const approved = await approvals.get(gate.id);
     const decision = approved.decisions.at(-1);
     expect(decision?.choice).toBe("yes");
 
