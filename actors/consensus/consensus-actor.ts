@@ -67,6 +67,8 @@ export class ConsensusActor {
   #dirty = false;
   /** Votes whose signature was checked, waiting for their `apply` message (in memory only). */
   readonly #verified = new Map<string, PendingVote>();
+  /** Trust scores being read for proposals just opened (see `#takeTrustRead`). */
+  readonly #trustReads = new Map<string, Promise<Record<string, number>>>();
   #flushQueued = false;
 
   constructor(deps: ConsensusDeps) {
@@ -159,8 +161,11 @@ export class ConsensusActor {
     const eligible = await port.eligible(p.capability);
     if (eligible.length === 0) throw proposalError(`no agent advertises ${p.capability}`);
     const rec: ProposalRecord = { proposal: p, status: "open", eligible, votes: [], refused: [], tally: {} };
-    // weights are fixed when the proposal opens: reports arriving during the vote cannot move them
-    (this.state.trust ??= {})[p.id] = await port.trustOf(eligible);
+    // weights are fixed when the proposal opens: the scores are read now (while the voters sign) and
+    // taken by the first vote applied; reports arriving during the vote cannot move them
+    const read = port.trustOf(eligible);
+    read.catch(() => undefined);
+    this.#trustReads.set(p.id, read);
     this.state.proposals[p.id] = rec;
     await ctx.checkpoint();
     await port.record("consensus.proposed", p.id, { kind: p.kind, question: p.question, options: p.options, capability: p.capability, rule: p.rule.kind, eligible: eligible.length, deadline: p.deadline });
@@ -218,6 +223,7 @@ export class ConsensusActor {
       if (rec.votes.some((v) => v.voter === voter)) throw refuse("duplicate", `${voter} voted already`);
       if (!rec.proposal.options.includes(vote.body.choice)) throw refuse("invalid-option", `${vote.body.choice} is not an option`);
       const declared = rec.proposal.weights[voter] ?? 1;
+      await this.#takeTrustRead(rec.proposal.id);
       const trust = this.state.trust?.[rec.proposal.id]?.[voter] ?? (await port.trustOf([voter]))[voter] ?? 0;
       rec.votes.push({ voter, choice: vote.body.choice, jti, declared, trust, weight: declared * trust, at: Math.floor(now) });
       // group commit: the vote is answered when the checkpoint holding it is saved; votes applied
@@ -242,6 +248,18 @@ export class ConsensusActor {
 
   #evictOne(): boolean {
     return evictOldestClosed(this.state);
+  }
+
+  /** Moves the trust scores read when the proposal opened into the state (once); a failed read leaves per-vote reads. */
+  async #takeTrustRead(id: string): Promise<void> {
+    const read = this.#trustReads.get(id);
+    if (read === undefined) return;
+    this.#trustReads.delete(id);
+    try {
+      (this.state.trust ??= {})[id] = await read;
+    } catch {
+      /* each vote reads its voter's score */
+    }
   }
 
   #queueFlush(): void {
