@@ -419,6 +419,7 @@ export class Node implements AsyncDisposable {
       if (this.#heartbeat !== undefined) core.clock.clearInterval(this.#heartbeat);
       try {
         await host.stop([...directory.cells.values()]);
+        await overrides.flushEvidence(core.options.shutdownTimeoutMs);
         flow.close(); // last credits out, waiting senders released (their next tell fails with ERR_NODE_STOPPED)
         await lease.remove().catch((error: unknown) => core.logger.warn("removing node lease failed", { error }));
         await sink.flush();

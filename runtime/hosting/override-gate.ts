@@ -24,6 +24,7 @@ import type { OverrideStore } from "../stores/override-store.ts";
 import type { CellDirectory } from "./cell-directory.ts";
 import { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
 import { matchesScope, type HeldOverride, type OverrideApplier } from "./override-apply.ts";
+import { DeferredEvidence } from "./deferred-evidence.ts";
 
 /** Mints, stores and appends one override ECT (see `mintOverrideEct`); resolves with its jti. */
 export type MintOverrideEct = (e: OverrideEvidence) => Promise<string>;
@@ -57,6 +58,8 @@ export class OverrideGate {
   readonly #apply: OverrideApplier;
   readonly #exempt: ReadonlySet<string>;
   readonly #mint: MintOverrideEct | undefined;
+  /** Acknowledgement ECTs, minted after the acknowledgements are out. */
+  readonly #evidence: DeferredEvidence;
   readonly #held = new Map<string, HeldOverride>();
   /** Live broadcasts (and issue requests) are accepted once per (kid, nonce). */
   readonly #replay: MemoryReplayCache;
@@ -69,6 +72,7 @@ export class OverrideGate {
 
   constructor(p: { core: NodeCore; directory: CellDirectory; store: OverrideStore; keys: ControlKeys; refuse: Refuse; recordEvent: RecordEvent; applier: OverrideApplier; exempt: readonly string[]; mint?: MintOverrideEct }) {
     this.#mint = p.mint;
+    this.#evidence = new DeferredEvidence({ onError: (error) => p.core.logger.warn("override acknowledgement ECT not minted", { error }) });
     this.#core = p.core;
     this.#directory = p.directory;
     this.#store = p.store;
@@ -91,6 +95,13 @@ export class OverrideGate {
 
   close(): void {
     this.#sub?.unsubscribe();
+  }
+
+  /** Waits (at most `timeoutMs`) for the acknowledgement ECTs still queued: a closing node records them first. */
+  async flushEvidence(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#evidence.settled(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   /**
@@ -333,17 +344,20 @@ export class OverrideGate {
       ...(decision === undefined ? {} : { decision }),
     };
     this.#apply.ack(this.subjects.acks(overrideId), ack);
-    // the acknowledgement's ECT, after the ack is out (it never delays coverage): parents are the
+    // the acknowledgement's ECT, after the acks are out (it never delays coverage): parents are the
     // signal's ECT and the ECT of the action it interrupted
-    if (this.#mint === undefined) return;
-    this.#mint({
+    const mint = this.#mint;
+    if (mint === undefined) return;
+    this.#evidence.add(() =>
+      mint({
       act: OVERRIDE_ACK_ACT,
       actorId: cell.id,
       parents: [overrideSignalJti(overrideId), ...(interrupted === undefined ? [] : [interrupted.jti])],
       wid: interrupted?.wid,
       input: ack,
-      details: { overrideId, outcome, aborted: o.aborted, queued: o.queued, fenced, ...(decision === undefined ? {} : { decision }), ...(interrupted === undefined ? {} : { interrupted: interrupted.jti }) },
-    }).catch((error: unknown) => this.#core.logger.warn("override acknowledgement ECT not minted", { overrideId, actorId: cell.id, error }));
+        details: { overrideId, outcome, aborted: o.aborted, queued: o.queued, fenced, ...(decision === undefined ? {} : { decision }), ...(interrupted === undefined ? {} : { interrupted: interrupted.jti }) },
+      }),
+    );
   }
 
   /** One ledger record per node and signal (in chunks of 200 actor ids): who acknowledged, when. */
