@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DeferredEvidence } from "../../runtime/hosting/deferred-evidence.ts";
+import { DeferredEvidence } from "../../runtime/internal.ts";
 
 describe("DeferredEvidence (override acknowledgement ECTs off the ack path)", () => {
   it("runs nothing in the caller's turn, then everything queued, in chunks, passing failures on", async () => {
