@@ -50,6 +50,7 @@ export type { MessageKind, BreakerStateName, ObservedActor, ObservedBreaker } fr
 export type { BreakerBoard } from "./stores/breaker-board.ts";
 export { LedgerStream } from "./stores/ledger-stream.ts";
 export type { LedgerStreamOptions, LedgerAnchor, LedgerAppendOptions, LedgerReadOptions } from "./stores/ledger-stream.ts";
+export { fetchStream, type FetchedMessage } from "./stores/stream-fetch.ts";
 export { loadOrCreateSigningKey, loadSigningKey, saveSigningKey } from "./assurance/key-file.ts";
 export { ControlSigner } from "./cluster/control-signer.ts";
 export { Discovery, negotiate, negotiateAgents, rankProviders, pickWeighted } from "./cluster/discovery.ts";
