@@ -25,6 +25,8 @@ export interface ScenarioRunOptions {
   readonly warmup?: boolean;
   readonly askTimeoutMs?: number;
   readonly progress?: (line: string) => void;
+  /** Called after each measured run, while the server still runs (tests read the run's records independently). */
+  readonly afterRun?: (run: { readonly index: number; readonly network: string; readonly serverUrl: string }) => Promise<void>;
 }
 
 export interface ScenarioReport {
@@ -111,9 +113,9 @@ const runOnce = async (scenario: Scenario, server: NatsServer, keyDir: string, n
     if (e.type === "profile-violation") events[e.actorId] = (events[e.actorId] ?? 0) + 1;
   });
   try {
-    const tasks = scenario.workload(seededRandom(mixSeed(seed, "workload")), size);
+    const tasks = runWorkload(scenario, seed, size);
     for (const agent of scenario.agents) {
-      await host.spawn(agent.id, agent.actor, { args: [...(agent.args?.({ seed: mixSeed(seed, agent.id), tasks: tasks.length }) ?? [])] });
+      await host.spawn(agent.id, agent.actor, { args: [...(agent.args?.({ seed: agentSeed(seed, agent.id), tasks: tasks.length }) ?? [])] });
     }
     const { latencies, correct } = await drive(desk, scenario.agents, tasks, scenario, timeoutMs);
     const records: StoredEctRecord[] = [];
@@ -136,6 +138,15 @@ const runOnce = async (scenario: Scenario, server: NatsServer, keyDir: string, n
   }
 };
 
+/** The seed of run r (0-based): the workload's and each agent's seeds are mixed from it. */
+export const runSeed = (seed: number, run: number): number => mixSeed(seed, run);
+
+/** The seed an agent gets in a run whose seed is `seed` (its `args({ seed })`). */
+export const agentSeed = (seed: number, agentId: string): number => mixSeed(seed, agentId);
+
+/** The tasks of a run whose seed is `seed`. */
+export const runWorkload = (scenario: Scenario, seed: number, size: number): readonly ScenarioTask[] => scenario.workload(seededRandom(mixSeed(seed, "workload")), size);
+
 export const runScenario = async (scenario: Scenario, options: ScenarioRunOptions): Promise<ScenarioReport> => {
   const size = options.tasks ?? scenario.defaultTasks;
   const timeoutMs = options.askTimeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
@@ -150,7 +161,9 @@ export const runScenario = async (scenario: Scenario, options: ScenarioRunOption
     const observations: AgentRunObservation[][] = [];
     const violationEvents: Record<string, number>[] = [];
     for (let r = 0; r < options.runs; r++) {
-      const run = await runOnce(scenario, server, keyDir, `${scenario.name}-run${r + 1}`, mixSeed(options.seed, r), size, timeoutMs);
+      const network = `${scenario.name}-run${r + 1}`;
+      const run = await runOnce(scenario, server, keyDir, network, runSeed(options.seed, r), size, timeoutMs);
+      await options.afterRun?.({ index: r, network, serverUrl: server.url });
       observations.push(run.observations);
       violationEvents.push(run.events);
       progress(`run ${r + 1}/${options.runs}: ${run.observations.map((o) => `${o.agent} ${o.correct}/${o.tasks}`).join(", ")}`);
