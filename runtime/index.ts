@@ -55,6 +55,7 @@ export { loadOrCreateSigningKey, loadSigningKey, saveSigningKey } from "./assura
 export { ControlSigner } from "./cluster/control-signer.ts";
 export { Discovery, negotiate, negotiateAgents, rankProviders, pickWeighted } from "./cluster/discovery.ts";
 export type { TrustScorer, Provider, FindOptions, DiscoveryDeps } from "./cluster/discovery.ts";
+export type { CapabilityQuery } from "./actor/actor-types.ts";
 export { sendControl, findLiveNode } from "./cluster/control-client.ts";
 export type { ControlSignerOptions } from "./cluster/control-signer.ts";
 export type { NodeRequest } from "./cluster/control-plane.ts";

@@ -1,7 +1,7 @@
 import { context as otelContext, type Context } from "@opentelemetry/api";
 import { TetherError, encodeBody, isTetherError, type CompensationRequest, type FailureNotice, type SignedCompensation } from "../../protocols/index.ts";
 import type { ActorCell, CellHost, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
-import type { DeferredReply } from "../actor/actor-types.ts";
+import type { CapabilityQuery, DeferredReply } from "../actor/actor-types.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
 import { HandlerContext, type ContextHost } from "../actor/handler-context.ts";
 import type { ActionChain } from "../interceptors/action-chain.ts";
@@ -57,6 +57,8 @@ export class CellRuntime implements CellHost {
     verifyCompensation: VerifyCompensation;
     /** Protocol negotiation for `ctx.negotiate` (the assembly wires it to the registry). */
     negotiate: (self: string, peer: string, protocol: string) => Promise<string>;
+    /** Capability discovery for `ctx.refByCapability` (the assembly wires it to the node's Discovery). */
+    pickProvider: (capability: string, query: CapabilityQuery) => Promise<string>;
   }) {
     this.#verifyCompensation = p.verifyCompensation;
     this.#core = p.core;
@@ -77,6 +79,7 @@ export class CellRuntime implements CellHost {
       checkpoint: (cell) => p.checkpoints.save(cell),
       defer: (cell, delivery) => this.#defer(cell, delivery),
       negotiate: p.negotiate,
+      pickProvider: p.pickProvider,
     };
   }
 
