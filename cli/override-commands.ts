@@ -86,8 +86,8 @@ const withScope = (c: Command): Command =>
   c
     .option("--agent <id>", "one agent")
     .option("--workflow <wid>", "the actors working on this workflow id now")
-    .option("--subtree <id>", "a supervisor (with --members: its children)")
-    .option("--members <ids>", "comma-separated children of --subtree")
+    .option("--subtree <id>", "a supervisor and every actor under it, transitively, wherever it runs (resolved from the tree)")
+    .option("--members <ids>", "comma-separated actors added to --subtree (needed when its root is not a running supervisor)")
     .option("--capability <c>", "agents advertising this capability")
     .option("--node <id>", "every agent on this node")
     .option("--network", "every agent of the network");

@@ -20,7 +20,10 @@ export const OverrideScope = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("agent"), id: Id }),
   /** The actors whose handler in flight carries an ECT of this workflow id. */
   z.strictObject({ kind: z.literal("workflow"), wid: Name }),
-  /** A supervisor and the children it names (`members`, resolved by the issuer from the supervisor spec). */
+  /**
+   * A supervisor and every actor under it (`members`): the issuer resolves them from the supervision
+   * tree (`OverrideClient.resolveSubtree`) before signing, so the list is the operator's.
+   */
   z.strictObject({ kind: z.literal("subtree"), id: Id, members: z.array(Id).max(10_000).default([]) }),
   z.strictObject({ kind: z.literal("capability"), capability: Name }),
   z.strictObject({ kind: z.literal("node"), id: Id }),
