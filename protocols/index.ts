@@ -93,6 +93,8 @@ export {
   OVERRIDE_TARGET,
   ActiveOverride,
   AckOutcome,
+  HoldingQuery,
+  HoldingReply,
   HumanTask,
   IssueReply,
   LiftDisposition,

@@ -99,6 +99,8 @@ export const ActiveOverride = z.strictObject({
   at: z.number().int(),
   /** The actors expected to acknowledge, when the scope could be resolved from the registry. */
   expected: z.array(Id).max(100_000).nullable(),
+  /** When its acknowledgement deadline was settled (escalated or fully acknowledged): a new owner does not re-arm it. */
+  settledAt: z.number().int().optional(),
 });
 export type ActiveOverride = z.infer<typeof ActiveOverride>;
 
@@ -175,11 +177,29 @@ export const HumanTask = z.strictObject({
 });
 export type HumanTask = z.infer<typeof HumanTask>;
 
+/**
+ * Asked by an override actor that took over (failover): which local actors hold these overrides now?
+ * Every node answers on the reply subject with a `HoldingReply`, so the new owner knows who already
+ * acknowledged before it re-arms the deadlines.
+ */
+export const HoldingQuery = z.strictObject({ type: z.literal("tether.override.v1.holding-query"), ids: z.array(Id).max(10_000) });
+export type HoldingQuery = z.infer<typeof HoldingQuery>;
+
+export const HoldingReply = z.strictObject({
+  type: z.literal("tether.override.v1.holding"),
+  nodeId: Id,
+  /** Override id → the local actors it was applied to (declined ones included: they acknowledged too). */
+  held: z.record(Id, z.array(Id).max(100_000)),
+});
+export type HoldingReply = z.infer<typeof HoldingReply>;
+
 export interface OverrideSubjects {
   /** The priority subject every node listens to. */
   signals(): string;
   acks(overrideId: string): string;
   escalations(overrideId: string): string;
+  /** Holding queries of a new override actor (see `HoldingQuery`). */
+  holding(): string;
   bucket(): string;
   workStream(): string;
   work(): string;
@@ -192,6 +212,7 @@ export const overrideSubjects = (network: string): OverrideSubjects => {
     signals: () => `${base}.signals`,
     acks: (id) => `${base}.acks.${assertToken("correlation id", id)}`,
     escalations: (id) => `${base}.escalations.${assertToken("correlation id", id)}`,
+    holding: () => `${base}.holding`,
     bucket: () => `tether_${net}_overrides`,
     workStream: () => `TETHER_${net.replaceAll("-", "_")}_OVERRIDE_WORK`,
     work: () => `${base}.work`,

@@ -73,6 +73,32 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     }
   }
 
+  /**
+   * A new owner (failover, migration, or a restart of the network) re-arms the acknowledgement
+   * deadlines of the standing signals issued before it and not yet settled: it asks every node which
+   * actors hold them (those acknowledged to the previous owner), keeps watching for the rest, and
+   * escalates at the original deadline (at once if it already passed) those still missing.
+   */
+  override onStart(): void {
+    void this.#rearm().catch((error: unknown) => void this.#ports.recordEvent("override.rearm.failed", OVERRIDE_ACTOR_ID, { error: String(error).slice(0, 1024), at: this.#ports.clock.now() }).catch(() => undefined));
+  }
+
+  async #rearm(): Promise<void> {
+    const open = (await this.#ports.store.list()).filter((r) => r.expected !== null && r.settledAt === undefined && !this.#tracking.has(`${r.id}:${r.signal.action}`));
+    if (open.length === 0) return;
+    const now = this.#ports.clock.now();
+    const holders = this.#ports.queryHolding(open.map((r) => r.id));
+    for (const r of open) {
+      const ready = holders.then((all) => {
+        for (const [actorId, nodeId] of all.get(r.id) ?? []) {
+          tally.add({ type: "tether.override.v1.ack", overrideId: r.id, actorId, nodeId, at: now, outcome: "applied", aborted: false, queued: 0, fenced: false });
+        }
+      });
+      const tally = this.#track(r.id, r.signal.action, Math.max(0, r.at + r.signal.ackDeadlineMs - now), ready);
+      tally.expect(r.expected);
+    }
+  }
+
   override onStop(): void {
     for (const t of this.#tracking.values()) {
       t.stop();
@@ -165,20 +191,31 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     };
   }
 
-  /** Watches acknowledgements until the deadline; escalates if anyone expected is missing then. */
-  #track(id: string, action: string, deadlineMs: number): CoverageTally {
+  /**
+   * Watches acknowledgements until the deadline; escalates if anyone expected is missing then. `ready`
+   * (a re-armed signal's holding query) is awaited before the tally is judged. A standing signal's
+   * record is then marked settled, so a later owner does not re-arm it.
+   */
+  #track(id: string, action: string, deadlineMs: number, ready?: Promise<unknown>): CoverageTally {
     const key = `${id}:${action}`;
     this.#tracking.get(key)?.stop();
     const tally = new CoverageTally(id);
     const stop = this.#ports.watchAcks(id, (ack) => tally.add(ack));
     const timer = this.#ports.clock.setTimeout(() => {
-      stop();
-      this.#tracking.delete(key);
-      const c = tally.snapshot;
-      if (c.expected === null || c.missing.length === 0) return;
-      const at = this.#ports.clock.now();
-      this.#ports.publishEscalation({ type: "tether.override.v1.escalation", overrideId: id, at, expected: c.expected.length, acked: c.acked.size, missing: [...c.missing].slice(0, 100_000) });
-      void this.#ports.recordEvent("override.escalated", id, { action, at, expected: c.expected.length, acked: c.expected.length - c.missing.length, missing: c.missing.slice(0, 200) }).catch(() => undefined);
+      void (async () => {
+        await ready?.catch(() => undefined);
+        stop();
+        this.#tracking.delete(key);
+        const c = tally.snapshot;
+        const at = this.#ports.clock.now();
+        if (c.expected !== null && c.missing.length > 0) {
+          this.#ports.publishEscalation({ type: "tether.override.v1.escalation", overrideId: id, at, expected: c.expected.length, acked: c.acked.size, missing: [...c.missing].slice(0, 100_000) });
+          await this.#ports
+            .recordEvent("override.escalated", id, { action, at, expected: c.expected.length, acked: c.expected.length - c.missing.length, missing: c.missing.slice(0, 200), ...(ready === undefined ? {} : { rearmed: true }) })
+            .catch(() => undefined);
+        }
+        if (action !== "lift" && isStanding(action as OverrideSignalBody["action"])) await this.#ports.store.settle(id, at).catch(() => false);
+      })();
     }, deadlineMs);
     this.#tracking.set(key, { stop, timer });
     return tally;

@@ -1,8 +1,11 @@
+import { createInbox } from "@nats-io/transport-node";
 import {
   OVERRIDE_ACTOR_ID,
+  HoldingReply,
   OverrideAck,
   decodeBody,
   encodeBody,
+  isLeaseAlive,
   overrideSubjects,
   type ActorRecord,
   type ControlEnvelope,
@@ -22,7 +25,7 @@ export interface OverridePorts {
   readonly clock: Clock;
   /** Actors no node/network/capability scope touches (the audit ledger). */
   readonly exempt: readonly string[];
-  readonly store: Pick<OverrideStore, "get" | "put" | "delete" | "list">;
+  readonly store: Pick<OverrideStore, "get" | "put" | "delete" | "list" | "settle">;
   verify(envelope: ControlEnvelope): Promise<VerifiedControl>;
   broadcast(op: "apply" | "lift", envelope: ControlEnvelope): void;
   listActors(): Promise<ActorRecord[]>;
@@ -32,12 +35,17 @@ export interface OverridePorts {
   /** Calls `listener` with every acknowledgement of `overrideId`; returns a function that stops. */
   watchAcks(overrideId: string, listener: (ack: OverrideAck) => void): () => void;
   publishEscalation(escalation: OverrideEscalation): void;
+  /**
+   * Asks every node which of its actors hold these overrides (after a failover of the override actor):
+   * override id → actor id → node id. Resolves once every live node answered, or after `windowMs`.
+   */
+  queryHolding(ids: readonly string[]): Promise<Map<string, Map<string, string>>>;
   rollback(request: RollbackRequestInput): Promise<RollbackReport>;
   completeTask(taskId: string): Promise<HumanTask>;
 }
 
 /** The override actor's ports on `node`. `clock` defaults to the node's. */
-export const createOverridePorts = async (node: Node, options: { clock?: Clock } = {}): Promise<OverridePorts> => {
+export const createOverridePorts = async (node: Node, options: { clock?: Clock; holdingWindowMs?: number } = {}): Promise<OverridePorts> => {
   const subjects = overrideSubjects(node.network);
   const store = await OverrideStore.open(node.nats, node.network, { replicas: node.options.jetstreamReplicas, maxBytes: node.options.storage.overridesMb * 1024 * 1024 });
   return {
@@ -58,6 +66,39 @@ export const createOverridePorts = async (node: Node, options: { clock?: Clock }
         },
       });
       return () => sub.unsubscribe();
+    },
+    queryHolding: async (ids) => {
+      const out = new Map<string, Map<string, string>>();
+      if (ids.length === 0) return out;
+      const now = node.clock.now();
+      const alive = (await node.listNodes().catch(() => [])).filter((n) => isLeaseAlive(n, now)).map((n) => n.nodeId);
+      const answered = new Set<string>();
+      let done: () => void = () => undefined;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      const inbox = createInbox();
+      const sub = node.nats.subscribe(inbox, {
+        callback: (_err, msg) => {
+          const reply = HoldingReply.safeParse(decodeBody(msg.data));
+          if (!reply.success) return;
+          answered.add(reply.data.nodeId);
+          for (const [id, actors] of Object.entries(reply.data.held)) {
+            const holders = out.get(id) ?? new Map<string, string>();
+            out.set(id, holders);
+            for (const actorId of actors) holders.set(actorId, reply.data.nodeId);
+          }
+          if (alive.every((n) => answered.has(n))) done();
+        },
+      });
+      // real time, not the override clock: it bounds a network round trip, not a deadline
+      const timer = setTimeout(() => done(), options.holdingWindowMs ?? 2_000);
+      try {
+        node.nats.publish(subjects.holding(), encodeBody({ type: "tether.override.v1.holding-query", ids: [...ids] }), { reply: inbox });
+        await finished;
+      } finally {
+        clearTimeout(timer);
+        sub.unsubscribe();
+      }
+      return out;
     },
     publishEscalation: (escalation) => node.nats.publish(subjects.escalations(escalation.overrideId), encodeBody(escalation)),
     rollback: (request) => node.rollback(request),

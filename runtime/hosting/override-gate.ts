@@ -24,6 +24,7 @@ import type { OverrideStore } from "../stores/override-store.ts";
 import type { CellDirectory } from "./cell-directory.ts";
 import { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
 import { matchesScope, type HeldOverride, type OverrideApplier } from "./override-apply.ts";
+import { answerHolding } from "./override-holding.ts";
 
 /** Mints, stores and appends one override ECT (see `mintOverrideEct`); resolves with its jti. */
 export type MintOverrideEct = (e: OverrideEvidence) => Promise<string>;
@@ -62,6 +63,7 @@ export class OverrideGate {
   readonly #replay: MemoryReplayCache;
   readonly #issueReplay: MemoryReplayCache;
   #sub: Subscription | undefined;
+  #holdingSub: Subscription | undefined;
   #stale = false;
   #refreshing: Promise<void> | undefined;
   /** Serializes signal handling so signals apply in arrival order. */
@@ -86,11 +88,13 @@ export class OverrideGate {
   async open(): Promise<void> {
     await this.#load();
     this.#sub = this.#core.nc.subscribe(this.subjects.signals(), { callback: (_err, msg) => this.#onSignal(msg) });
+    this.#holdingSub = this.#core.nc.subscribe(this.subjects.holding(), { callback: (_err, msg) => answerHolding(msg, this.#held, this.#core.id, this.#core.logger) });
     void this.#watchTransport();
   }
 
   close(): void {
     this.#sub?.unsubscribe();
+    this.#holdingSub?.unsubscribe();
   }
 
   /**

@@ -45,6 +45,23 @@ export class OverrideStore {
     await this.#kv.put(`o.${record.id}`, encoder.encode(JSON.stringify(record)));
   }
 
+  /**
+   * Marks a record's acknowledgement deadline settled, unless the record changed or was lifted
+   * meanwhile (compare-and-set on its revision, so a lift is never undone). True when written.
+   */
+  async settle(id: string, at: number): Promise<boolean> {
+    const entry = await this.#kv.get(`o.${id}`);
+    if (entry === null || entry.operation !== "PUT") return false;
+    const record = parse(entry.string());
+    if (record === undefined) return false;
+    try {
+      await this.#kv.update(`o.${id}`, encoder.encode(JSON.stringify({ ...record, settledAt: at })), entry.revision);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async delete(id: string): Promise<void> {
     await this.#kv.delete(`o.${id}`);
   }
