@@ -182,8 +182,8 @@ export const registerOverrideCommands = (program: Command): void => {
         } catch {
           value = result;
         }
-        await new OverrideClient({ nc, signer }).completeTask(task, value, signer.kid);
-        process.stdout.write(`task ${task} completed; result recorded\n`);
+        const done = (await new OverrideClient({ nc, signer }).completeTask(task, value, signer.kid)) as { answered?: boolean };
+        process.stdout.write(`task ${task} completed; result recorded${done.answered === true ? "; the waiting asker was answered with it" : ""}\n`);
       }),
     );
 };

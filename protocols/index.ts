@@ -96,6 +96,7 @@ export {
   HoldingQuery,
   HoldingReply,
   HumanTask,
+  HumanTaskDone,
   IssueReply,
   LiftDisposition,
   OverrideAck,

@@ -174,8 +174,24 @@ export const HumanTask = z.strictObject({
   body: z.unknown(),
   wid: z.string().max(256).optional(),
   at: z.number().int(),
+  /** The message was an ask whose asker still waits: the human's result is sent to it (`HumanTaskDone`). */
+  awaitsReply: z.boolean().optional(),
 });
 export type HumanTask = z.infer<typeof HumanTask>;
+
+/**
+ * Published by the override actor (on `done()`, as a request) when a human completed a task: the node
+ * that took the task's ask over answers the original asker with `result` and replies `delivered`.
+ */
+export const HumanTaskDone = z.strictObject({
+  type: z.literal("tether.override.v1.task-done"),
+  taskId: Id,
+  actorId: Id,
+  result: z.unknown(),
+  by: z.string().max(256),
+  at: z.number().int(),
+});
+export type HumanTaskDone = z.infer<typeof HumanTaskDone>;
 
 /**
  * Asked by an override actor that took over (failover): which local actors hold these overrides now?
@@ -203,6 +219,8 @@ export interface OverrideSubjects {
   bucket(): string;
   workStream(): string;
   work(): string;
+  /** Completed human tasks (`HumanTaskDone`), for the node holding the original ask. */
+  done(): string;
 }
 
 export const overrideSubjects = (network: string): OverrideSubjects => {
@@ -216,6 +234,7 @@ export const overrideSubjects = (network: string): OverrideSubjects => {
     bucket: () => `tether_${net}_overrides`,
     workStream: () => `TETHER_${net.replaceAll("-", "_")}_OVERRIDE_WORK`,
     work: () => `${base}.work`,
+    done: () => `${base}.done`,
   };
 };
 

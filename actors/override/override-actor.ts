@@ -67,8 +67,11 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
         return (await this.#ports.store.list()).map((r) => ({ id: r.id, signal: r.signal, by: r.by, at: r.at, expected: r.expected?.length ?? null }));
       case "tether.override.v1.work-result": {
         const task = await this.#ports.completeTask(msg.taskId);
-        await this.#ports.recordEvent("override.task.done", task.overrideId, { task: task.taskId, actorId: task.actorId, messageId: task.messageId, wid: task.wid ?? null, by: msg.by, result: msg.result, at: this.#ports.clock.now() });
-        return { task, recorded: true };
+        const at = this.#ports.clock.now();
+        // the human's result answers the original asker (when it still waits), and is recorded as the outcome
+        const answered = task.awaitsReply === true ? await this.#ports.announceTaskDone({ type: "tether.override.v1.task-done", taskId: task.taskId, actorId: task.actorId, result: msg.result, by: msg.by, at }) : false;
+        await this.#ports.recordEvent("override.task.done", task.overrideId, { task: task.taskId, actorId: task.actorId, messageId: task.messageId, wid: task.wid ?? null, by: msg.by, result: msg.result, at, answered });
+        return { task, recorded: true, answered };
       }
     }
   }

@@ -10,6 +10,7 @@ import {
   type ActorRecord,
   type ControlEnvelope,
   type HumanTask,
+  type HumanTaskDone,
   type OverrideEscalation,
   type RollbackReport,
   type RollbackRequestInput,
@@ -42,6 +43,8 @@ export interface OverridePorts {
   queryHolding(ids: readonly string[]): Promise<Map<string, Map<string, string>>>;
   rollback(request: RollbackRequestInput): Promise<RollbackReport>;
   completeTask(taskId: string): Promise<HumanTask>;
+  /** Announces a completed task; true when the node holding its ask answered the asker with the result. */
+  announceTaskDone(done: HumanTaskDone): Promise<boolean>;
 }
 
 /** The override actor's ports on `node`. `clock` defaults to the node's. */
@@ -103,5 +106,13 @@ export const createOverridePorts = async (node: Node, options: { clock?: Clock; 
     publishEscalation: (escalation) => node.nats.publish(subjects.escalations(escalation.overrideId), encodeBody(escalation)),
     rollback: (request) => node.rollback(request),
     completeTask: (taskId) => node.humanWork.complete(taskId),
+    announceTaskDone: async (done) => {
+      try {
+        const reply = await node.nats.request(subjects.done(), encodeBody(done), { timeout: 5_000 });
+        return (decodeBody(reply.data) as { delivered?: unknown } | undefined)?.delivered === true;
+      } catch {
+        return false; // no node holds the ask any more (it restarted, or the asker gave up)
+      }
+    },
   };
 };
