@@ -99,6 +99,8 @@ export const ActiveOverride = z.strictObject({
   at: z.number().int(),
   /** The actors expected to acknowledge, when the scope could be resolved from the registry. */
   expected: z.array(Id).max(100_000).nullable(),
+  /** Workflow scopes: every actor caught by it so far (acknowledged), so fencing re-applies it where they activate next. */
+  caught: z.array(Id).max(100_000).optional(),
   /** When its acknowledgement deadline was settled (escalated or fully acknowledged): a new owner does not re-arm it. */
   settledAt: z.number().int().optional(),
 });

@@ -51,6 +51,8 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
   static override readonly protocol = OverrideRequest;
   readonly #ports: OverridePorts;
   readonly #tracking = new Map<string, { stop: () => void; timer: TimerHandle }>();
+  /** Workflow-scoped standing signals: every actor caught so far, kept in the KV record (`caught`) for fencing. */
+  readonly #caught = new Map<string, { actors: Set<string>; stop: () => void; writing: Promise<void> | undefined; dirty: boolean }>();
 
   constructor(ports: OverridePorts) {
     super();
@@ -87,7 +89,9 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
   }
 
   async #rearm(): Promise<void> {
-    const open = (await this.#ports.store.list()).filter((r) => r.expected !== null && r.settledAt === undefined && !this.#tracking.has(`${r.id}:${r.signal.action}`));
+    const records = await this.#ports.store.list();
+    for (const r of records) if (r.signal.scope.kind === "workflow" && isStanding(r.signal.action)) this.#watchCaught(r.id, r.caught ?? []);
+    const open = records.filter((r) => r.expected !== null && r.settledAt === undefined && !this.#tracking.has(`${r.id}:${r.signal.action}`));
     if (open.length === 0) return;
     const now = this.#ports.clock.now();
     const holders = this.#ports.queryHolding(open.map((r) => r.id));
@@ -102,7 +106,35 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     }
   }
 
+  /** Follows the acknowledgements of a workflow-scoped signal until it is lifted, persisting who was caught. */
+  #watchCaught(id: string, known: readonly string[]): void {
+    if (this.#caught.has(id)) return;
+    const entry = { actors: new Set(known), stop: (): void => undefined, writing: undefined as Promise<void> | undefined, dirty: false };
+    const persist = (): void => {
+      if (entry.writing !== undefined) {
+        entry.dirty = true;
+        return;
+      }
+      entry.dirty = false;
+      entry.writing = this.#ports.store
+        .amend(id, (record) => ({ ...record, caught: [...entry.actors].slice(0, 100_000) }))
+        .then(() => undefined, () => undefined)
+        .finally(() => {
+          entry.writing = undefined;
+          if (entry.dirty && this.#caught.get(id) === entry) persist();
+        });
+    };
+    entry.stop = this.#ports.watchAcks(id, (ack) => {
+      if (ack.outcome !== "applied" || entry.actors.has(ack.actorId)) return;
+      entry.actors.add(ack.actorId);
+      persist();
+    });
+    this.#caught.set(id, entry);
+  }
+
   override onStop(): void {
+    for (const c of this.#caught.values()) c.stop();
+    this.#caught.clear();
     for (const t of this.#tracking.values()) {
       t.stop();
       this.#ports.clock.clearTimeout(t.timer);
@@ -131,6 +163,7 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     // before the broadcast; who is expected is worked out after it, so it does not delay the signal
     if (isStanding(signal.action)) await this.#ports.store.put(record);
     const tally = this.#track(signal.id, signal.action, signal.ackDeadlineMs);
+    if (signal.scope.kind === "workflow" && isStanding(signal.action)) this.#watchCaught(signal.id, []);
     this.#ports.broadcast("apply", envelope);
     expected =
       signal.action === "resume"
@@ -139,7 +172,8 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
           : [...new Set(lifted.flatMap((r) => r.expected ?? []))]
         : expectedActors(signal.scope, await this.#ports.listActors(), this.#ports.exempt);
     tally.expect(expected);
-    if (isStanding(signal.action)) await this.#ports.store.put({ ...record, expected });
+    // (a workflow scope's expected set stays unknown: no second write, which could drop its `caught`)
+    if (isStanding(signal.action) && expected !== null) await this.#ports.store.put({ ...record, expected });
     await this.#ports.recordEvent("override.issued", signal.id, this.#describe(signal, v, now, expected));
     await signalEct;
     return { id: signal.id, expected, issuedAt: now, deadlineAt: now + signal.ackDeadlineMs };
@@ -152,6 +186,8 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
     const record = await this.#ports.store.get(lift.id);
     if (record === undefined) throw new TetherError("ERR_OVERRIDE_INVALID", `no active override ${lift.id}`);
     await this.#ports.store.delete(lift.id);
+    this.#caught.get(lift.id)?.stop();
+    this.#caught.delete(lift.id);
     const now = this.#ports.clock.now();
     await this.#ports.recordEvent("override.lifted", lift.id, {
       action: record.signal.action,

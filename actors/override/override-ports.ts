@@ -26,7 +26,7 @@ export interface OverridePorts {
   readonly clock: Clock;
   /** Actors no node/network/capability scope touches (the audit ledger). */
   readonly exempt: readonly string[];
-  readonly store: Pick<OverrideStore, "get" | "put" | "delete" | "list" | "settle">;
+  readonly store: Pick<OverrideStore, "get" | "put" | "delete" | "list" | "settle" | "amend">;
   verify(envelope: ControlEnvelope): Promise<VerifiedControl>;
   broadcast(op: "apply" | "lift", envelope: ControlEnvelope): void;
   listActors(): Promise<ActorRecord[]>;

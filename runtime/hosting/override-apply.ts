@@ -19,7 +19,7 @@ import { TakenOverAsks } from "./override-replies.ts";
 /** One active override as a node holds it: the signal, and the actors it was applied to here. */
 export interface HeldOverride {
   readonly signal: OverrideSignalBody;
-  /** Actors it was applied to on this node (workflow scopes match only at the moment of the signal). */
+  /** Actors it was applied to on this node (workflow scopes: at the signal, and each actor caught later). */
   readonly applied: Set<string>;
   /** Actors whose `onOverride` declined it (advisory). */
   readonly declined: Set<string>;
@@ -98,7 +98,7 @@ export class OverrideApplier {
    * signal being applied now (emergency and takeover abort the handler in flight; takeover moves the
    * queued work). Returns what the acknowledgement reports.
    */
-  evaluate(cell: ActorCell, held: Iterable<HeldOverride>, fresh?: OverrideSignalBody): { aborted: boolean; queued: number } {
+  evaluate(cell: ActorCell, held: Iterable<HeldOverride>, fresh?: OverrideSignalBody, preempt = true): { aborted: boolean; queued: number } {
     let stop: HeldOverride | undefined;
     let pause = false;
     let takeover: HeldOverride | undefined;
@@ -117,9 +117,9 @@ export class OverrideApplier {
     if (pause) cell.hold("pause", true);
     if (takeover !== undefined) cell.hold("takeover", true);
     let aborted = false;
-    if (fresh !== undefined && cell.current !== undefined) {
-      const preempt = (fresh.action === "stop" && fresh.level === "emergency") || fresh.action === "takeover";
-      if (preempt && (fresh.action === "stop" ? stop !== undefined : takeover !== undefined)) {
+    if (preempt && fresh !== undefined && cell.current !== undefined) {
+      const preempting = (fresh.action === "stop" && fresh.level === "emergency") || fresh.action === "takeover";
+      if (preempting && (fresh.action === "stop" ? stop !== undefined : takeover !== undefined)) {
         cell.abortCurrent(stoppedError(cell.id, fresh.id, fresh.reason));
         aborted = true;
       }

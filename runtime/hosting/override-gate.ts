@@ -25,6 +25,7 @@ import type { CellDirectory } from "./cell-directory.ts";
 import { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
 import { matchesScope, type HeldOverride, type OverrideApplier } from "./override-apply.ts";
 import { answerHolding } from "./override-holding.ts";
+import { WorkflowScopes } from "./override-workflow.ts";
 
 /** Mints, stores and appends one override ECT (see `mintOverrideEct`); resolves with its jti. */
 export type MintOverrideEct = (e: OverrideEvidence) => Promise<string>;
@@ -66,6 +67,7 @@ export class OverrideGate {
   #holdingSub: Subscription | undefined;
   #stale = false;
   #refreshing: Promise<void> | undefined;
+  readonly #workflows: WorkflowScopes;
   /** Serializes signal handling so signals apply in arrival order. */
   #tail: Promise<void> = Promise.resolve();
 
@@ -82,6 +84,15 @@ export class OverrideGate {
     this.subjects = overrideSubjects(p.core.network);
     this.#replay = new MemoryReplayCache({ now: () => p.core.clock.now() });
     this.#issueReplay = new MemoryReplayCache({ now: () => p.core.clock.now() });
+    this.#workflows = new WorkflowScopes({ held: this.#held, store: p.store, exempt: this.#exempt, catch: (cell, h, fenced) => this.#catchLate(cell, h, fenced), stale: () => this.#stale, logger: p.core.logger });
+  }
+
+  /** A workflow override reaches an actor after its signal (see `WorkflowScopes`): applied without pre-empting, and acknowledged. */
+  #catchLate(cell: ActorCell, h: HeldOverride, fenced: boolean): void {
+    h.applied.add(cell.id);
+    const outcome = this.#apply.evaluate(cell, this.#held.values(), h.signal, false);
+    this.#ackOne(h.signal.id, cell, "applied", outcome, fenced);
+    this.#recordAcks(h.signal.id, h.signal.action, [cell.id], fenced);
   }
 
   /** Loads the active overrides (before the node hosts anything) and starts listening. */
@@ -143,9 +154,12 @@ export class OverrideGate {
    */
   admit(cell: ActorCell): void {
     if (this.#stale) cell.hold("fencing", true);
+    cell.screen = (delivery) => this.#workflows.screen(cell, delivery);
+    this.#workflows.admit(cell);
     const applied: HeldOverride[] = [];
     for (const h of this.#held.values()) {
-      if (h.signal.scope.kind === "workflow" || !matchesScope(h.signal.scope, cell, this.#scopeParams())) continue;
+      // a workflow scope re-applies to an actor caught here before (re-activation); others: WorkflowScopes.admit
+      if (h.signal.scope.kind === "workflow" ? !h.applied.has(cell.id) : !matchesScope(h.signal.scope, cell, this.#scopeParams())) continue;
       h.applied.add(cell.id);
       applied.push(h);
     }

@@ -46,20 +46,25 @@ export class OverrideStore {
   }
 
   /**
-   * Marks a record's acknowledgement deadline settled, unless the record changed or was lifted
-   * meanwhile (compare-and-set on its revision, so a lift is never undone). True when written.
+   * Changes a record unless it changed or was lifted meanwhile (compare-and-set on its revision, so a
+   * lift is never undone). True when written.
    */
-  async settle(id: string, at: number): Promise<boolean> {
+  async amend(id: string, change: (record: ActiveOverride) => ActiveOverride): Promise<boolean> {
     const entry = await this.#kv.get(`o.${id}`);
     if (entry === null || entry.operation !== "PUT") return false;
     const record = parse(entry.string());
     if (record === undefined) return false;
     try {
-      await this.#kv.update(`o.${id}`, encoder.encode(JSON.stringify({ ...record, settledAt: at })), entry.revision);
+      await this.#kv.update(`o.${id}`, encoder.encode(JSON.stringify(change(record))), entry.revision);
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** Marks a record's acknowledgement deadline settled (see `amend`). */
+  settle(id: string, at: number): Promise<boolean> {
+    return this.amend(id, (record) => ({ ...record, settledAt: at }));
   }
 
   async delete(id: string): Promise<void> {
