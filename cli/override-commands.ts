@@ -165,8 +165,8 @@ export const registerOverrideCommands = (program: Command): void => {
     withConnection(flags, async (nc) => {
       const work = await HumanWork.open(nc, flags.net, { replicas: 1, logger: silentLogger });
       printRows(flags.json, await work.list(), {
-        head: ["TASK", "OVERRIDE", "ACTOR", "MESSAGE", "TYPE", "BODY"],
-        cells: (t) => [t.taskId, t.overrideId, t.actorId, t.messageId, t.messageType ?? "", JSON.stringify(t.body).slice(0, 80)],
+        head: ["TASK", "OVERRIDE", "ACTOR", "MESSAGE", "TYPE", "ASKER", "BODY"],
+        cells: (t) => [t.taskId, t.overrideId, t.actorId, t.messageId, t.messageType ?? "", t.awaitsReply === true ? "waits" : "-", JSON.stringify(t.body).slice(0, 80)],
         empty: "the human work queue is empty",
       });
     }),

@@ -8,7 +8,7 @@ import { encodeBody, hasCode, overrideSubjects, type ActiveOverride } from "../.
 import { OverrideStore, type Node } from "../../runtime/index.ts";
 import { startAccountsServer, type AccountsServer } from "../support/accounts.ts";
 import { eventually, startNode } from "../support/nats.ts";
-import { Worker, keyDir, operatorKeys, startOversight } from "../support/override.ts";
+import { Worker, journal, keyDir, operatorKeys, startOversight } from "../support/override.ts";
 
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
@@ -79,6 +79,19 @@ describe("the overrides bucket on a network with accounts", () => {
       const lifted = await client.lift(stop.id);
       expect(lifted.coverage.complete).toBe(true);
       expect(await w.ask({ type: "work", seq: 3, ms: 0 })).toBe(3);
+
+      // a takeover works across the identities too: the node queues the task, the override identity
+      // completes it (removing it from the work stream) and announces the result, the node answers the asker
+      const busy = w.ask({ type: "work", seq: 4, ms: 60_000 }, { timeoutMs: 60_000 });
+      busy.catch(() => undefined);
+      await eventually(() => journal.get("w-acct")?.handled.includes(4) === true, 10_000, "in flight");
+      const takeover = await client.issue({ action: "takeover", scope: { kind: "agent", id: "w-acct" }, reason: "by hand" });
+      expect(takeover.coverage.complete).toBe(true);
+      let task: string | undefined;
+      await eventually(async () => (task = (await oversight.humanWork.list())[0]?.taskId) !== undefined, 10_000, "human task queued");
+      expect(await client.completeTask(task ?? "", { done: "by hand" }, "oscar")).toMatchObject({ answered: true });
+      expect(await busy).toEqual({ done: "by hand" });
+      expect(await oversight.humanWork.list()).toEqual([]);
     } finally {
       await attacker.close();
       await admin.close();
