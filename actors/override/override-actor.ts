@@ -247,13 +247,19 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
         this.#tracking.delete(key);
         const c = tally.snapshot;
         const at = this.#ports.clock.now();
-        if (c.expected !== null && c.missing.length > 0) {
+        const escalate = c.expected !== null && c.missing.length > 0;
+        if (escalate && c.expected !== null) {
           this.#ports.publishEscalation({ type: "tether.override.v1.escalation", overrideId: id, at, expected: c.expected.length, acked: c.acked.size, missing: [...c.missing].slice(0, 100_000) });
+        }
+        // settled first (one KV write), so a slow ledger never leaves a judged deadline open for a next owner
+        if (action !== "lift" && isStanding(action as OverrideSignalBody["action"])) {
+          await this.#ports.store.settle(id, at).catch((error: unknown) => this.#ports.recordEvent("override.settle.failed", id, { at, error: String(error).slice(0, 1024) }).catch(() => undefined));
+        }
+        if (escalate && c.expected !== null) {
           await this.#ports
             .recordEvent("override.escalated", id, { action, at, expected: c.expected.length, acked: c.expected.length - c.missing.length, missing: c.missing.slice(0, 200), ...(ready === undefined ? {} : { rearmed: true }) })
             .catch(() => undefined);
         }
-        if (action !== "lift" && isStanding(action as OverrideSignalBody["action"])) await this.#ports.store.settle(id, at).catch(() => false);
       })();
     }, deadlineMs);
     this.#tracking.set(key, { stop, timer });

@@ -54,7 +54,9 @@ describe("acknowledgement deadlines after the override actor fails over (3-node 
     // the fully acknowledged constrain does not escalate; both are settled, so no later owner re-arms them
     await eventually(async () => ((await client.list()) as { id: string }[]).length === 2, 5_000, "still active");
     const store = await createOverridePorts(b);
-    await eventually(async () => (await store.store.list()).every((r) => r.settledAt !== undefined), 10_000, "records settled");
+    await eventually(async () => (await store.store.list()).every((r) => r.settledAt !== undefined), 10_000, "records settled").catch(async (error: unknown) => {
+      throw new Error(`${String(error)}: ${JSON.stringify((await store.store.list()).map((r) => [r.id, r.signal.action, r.settledAt]))}; ${JSON.stringify(await ledgerEvents(b, "override.settle.failed"))}`);
+    });
     expect(escalations).toHaveLength(1);
   });
 });
