@@ -101,7 +101,14 @@ export class OverrideClient {
    * not a running supervisor and no member was given.
    */
   async resolveSubtree(id: string, extra: readonly string[] = []): Promise<{ kind: "subtree"; id: string; members: string[] }> {
-    const resolved = await resolveSubtree((actorId, body) => this.#ask(body, actorId), id);
+    let resolved: string[] | undefined;
+    try {
+      resolved = await resolveSubtree((actorId, body) => this.#ask(body, actorId), id);
+    } catch (error) {
+      // e.g. a regulated node refusing an ask without an execution context: the members given by hand still apply
+      if (extra.length === 0) throw new TetherError("ERR_OVERRIDE_INVALID", `the subtree of ${id} could not be resolved (${String(error).slice(0, 300)}): name its actors with members / --members`, { cause: error });
+      resolved = undefined;
+    }
     if (resolved === undefined && extra.length === 0) {
       throw new TetherError("ERR_OVERRIDE_INVALID", `${id} is not a running supervisor: its subtree cannot be resolved (name the actors with members / --members)`);
     }
