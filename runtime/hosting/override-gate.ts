@@ -313,6 +313,7 @@ export class OverrideGate {
       acked.push(cell.id);
     }
     this.#recordAcks(signal.id, signal.action, acked, fenced);
+    this.#workflows.sweep(held, this.#directory.cells.values()); // workflow scopes: messages already queued
   }
 
   /** Removes an override here and re-evaluates the actors it held; each acknowledges the lift. */

@@ -8,6 +8,7 @@ import type { HeldOverride } from "./override-apply.ts";
  * Workflow-scoped overrides after the moment of the signal. A workflow scope names the actors working
  * on a workflow id; the signal reaches those whose handler carries it then, and later:
  *
+ * - **sweep**: at the signal, an actor with a message of the workflow already queued is caught too.
  * - **screen**: a message carrying the workflow id that reaches an actor not yet held by the override
  *   (it arrives, or the actor is activated, after the signal) brings the actor into the scope before
  *   the message can run: it is held (pause), kept and new work refused (stop), or moved to the human
@@ -53,6 +54,19 @@ export class WorkflowScopes {
     const wid = delivery.incoming?.wid;
     if (wid === undefined || delivery.control) return;
     for (const h of this.#open(cell)) if (h.signal.scope.kind === "workflow" && h.signal.scope.wid === wid) this.#catch(cell, h, false);
+  }
+
+  /**
+   * Right after a workflow signal was applied: an actor with a message of the workflow already queued
+   * (behind another workflow's handler, say) is caught too, before that message can run.
+   */
+  sweep(h: HeldOverride, cells: Iterable<ActorCell>): void {
+    if (h.signal.scope.kind !== "workflow" || h.signal.level === "advisory") return;
+    const wid = h.signal.scope.wid;
+    for (const cell of cells) {
+      if (cell.state === "stopped" || h.applied.has(cell.id) || cell.id === OVERRIDE_ACTOR_ID || this.#exempt.has(cell.id)) continue;
+      if (cell.mailbox.someWork((d) => !d.control && d.incoming?.wid === wid)) this.#catch(cell, h, false);
+    }
   }
 
   /**

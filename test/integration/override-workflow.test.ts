@@ -10,7 +10,7 @@ import { Worker, journal, keyDir, operatorKeys, startOversight } from "../suppor
 
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
-const RelayMsg = z.strictObject({ type: z.literal("relay"), first: z.string(), later: z.string() });
+const RelayMsg = z.strictObject({ type: z.literal("relay"), first: z.array(z.string()), later: z.string() });
 /** Latches the test opens: the relay's second message of the workflow waits for it. */
 const gates = { release: () => undefined as void, wid: undefined as string | undefined };
 
@@ -20,7 +20,7 @@ class Relay extends Actor<z.infer<typeof RelayMsg>, undefined> {
   async handle(msg: z.infer<typeof RelayMsg>, ctx: ActorContext): Promise<unknown> {
     await ctx.act("relay", {}, () => undefined);
     gates.wid = ctx.workflowId;
-    await ctx.ref(msg.first).tell({ type: "work", seq: 1, ms: 60_000 });
+    for (const to of msg.first) await ctx.ref(to).tell({ type: "work", seq: 1, ms: 60_000 });
     await new Promise<void>((resolve) => (gates.release = resolve));
     await ctx.ref(msg.later).tell({ type: "work", seq: 2, ms: 0 });
     return ctx.workflowId;
@@ -46,7 +46,11 @@ describe("a workflow-scoped override on a 3-node cluster", () => {
     const acks: OverrideAck[] = [];
     const subjects = overrideSubjects(b.network);
 
-    const run = relay.ask({ type: "relay", first: "w-first", later: "w-fo" }, { timeoutMs: 60_000 });
+    // w-queue is busy with other work (no workflow): the workflow's message will wait in its queue
+    const queueWorker = await c.spawn("w-queue", Worker);
+    const otherWork = queueWorker.ask({ type: "work", seq: 10, ms: 2_000 }, { timeoutMs: 30_000 });
+    await eventually(() => journal.get("w-queue")?.handled.length === 1, 10_000, "w-queue busy");
+    const run = relay.ask({ type: "relay", first: ["w-queue", "w-first"], later: "w-fo" }, { timeoutMs: 60_000 });
     run.catch(() => undefined);
     await eventually(() => journal.get("w-first")?.handled.length === 1, 10_000, "w-first busy with the workflow");
     const wid = gates.wid ?? "";
@@ -55,8 +59,13 @@ describe("a workflow-scoped override on a 3-node cluster", () => {
     await b.nats.flush();
 
     const stop = await client.issue({ action: "stop", scope: { kind: "workflow", wid }, reason: "bad workflow" });
-    expect([...stop.coverage.acked.keys()]).toEqual(["w-first"]); // only the handler in flight carries it now
+    expect(stop.coverage.acked.get("w-first")).toMatchObject({ aborted: true }); // its handler in flight carries the workflow
     expect(journal.get("w-first")?.aborted).toEqual(["ERR_ACTOR_STOPPED_BY_OVERRIDE"]);
+    // w-queue has a message of the workflow queued: caught, its other handler not aborted
+    await eventually(() => acks.some((a) => a.actorId === "w-queue"), 10_000, "w-queue caught");
+    expect(acks.find((a) => a.actorId === "w-queue")).toMatchObject({ overrideId: stop.id, aborted: false, queued: 1 });
+    expect(await otherWork).toBe(10); // finished normally
+    expect(journal.get("w-queue")?.handled).toEqual([10]); // the workflow's message did not run
 
     // later: a message of the workflow reaches w-fo (on the victim node): it is caught before it runs
     gates.release();
@@ -67,7 +76,7 @@ describe("a workflow-scoped override on a 3-node cluster", () => {
     expect(await other.ask({ type: "work", seq: 4, ms: 0 })).toBe(4); // no message of the workflow: untouched
     // the override actor keeps who was caught, for fencing anywhere
     const { store } = await createOverridePorts(c);
-    await eventually(async () => (await store.get(stop.id))?.caught?.toSorted().join() === "w-first,w-fo", 10_000, "caught actors persisted");
+    await eventually(async () => (await store.get(stop.id))?.caught?.toSorted().join() === "w-first,w-fo,w-queue", 10_000, "caught actors persisted");
 
     // w-fo's node dies: w-fo comes up on a survivor still stopped, before it handles anything
     const before = acks.length;
