@@ -41,6 +41,8 @@ export class CellRuntime implements CellHost {
   readonly #verifyCompensation: VerifyCompensation;
   /** Asks whose handler deferred its reply (ctx.deferReply): the handler's return value is not the answer. */
   readonly #deferred = new WeakSet<Delivery>();
+  /** Asks a takeover handed to a human: answered later with the human's result (`settleHandedOver`), whatever the handler did. */
+  readonly #handedOver = new WeakSet<Delivery>();
   readonly #idleWaiters = new Set<() => void>();
 
   constructor(p: {
@@ -91,6 +93,18 @@ export class CellRuntime implements CellHost {
   settle(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): void {
     if (delivery.creditTo !== undefined) this.#flow.handled(delivery.creditTo); // a remote tell is done, whatever its outcome
     if (this.#deferred.has(delivery) && outcome.ok) return; // answered later through ctx.deferReply
+    if (this.#handedOver.has(delivery)) return; // a human answers it (takeover)
+    this.#settleNow(cell, delivery, outcome);
+  }
+
+  /** A takeover gave this ask to a human: nothing the actor does answers it any more. */
+  handOver(delivery: Delivery): void {
+    this.#handedOver.add(delivery);
+  }
+
+  /** Answers an ask handed to a human with the human's outcome (once). */
+  settleHandedOver(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): void {
+    if (!this.#handedOver.delete(delivery)) return;
     this.#settleNow(cell, delivery, outcome);
   }
 

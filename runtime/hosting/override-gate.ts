@@ -25,6 +25,8 @@ import type { CellDirectory } from "./cell-directory.ts";
 import { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
 import { matchesScope, type HeldOverride, type OverrideApplier } from "./override-apply.ts";
 import { DeferredEvidence } from "./deferred-evidence.ts";
+import { answerHolding } from "./override-holding.ts";
+import { WorkflowScopes } from "./override-workflow.ts";
 
 /** Mints, stores and appends one override ECT (see `mintOverrideEct`); resolves with its jti. */
 export type MintOverrideEct = (e: OverrideEvidence) => Promise<string>;
@@ -65,8 +67,10 @@ export class OverrideGate {
   readonly #replay: MemoryReplayCache;
   readonly #issueReplay: MemoryReplayCache;
   #sub: Subscription | undefined;
+  #holdingSub: Subscription | undefined;
   #stale = false;
   #refreshing: Promise<void> | undefined;
+  readonly #workflows: WorkflowScopes;
   /** Serializes signal handling so signals apply in arrival order. */
   #tail: Promise<void> = Promise.resolve();
 
@@ -84,17 +88,28 @@ export class OverrideGate {
     this.subjects = overrideSubjects(p.core.network);
     this.#replay = new MemoryReplayCache({ now: () => p.core.clock.now() });
     this.#issueReplay = new MemoryReplayCache({ now: () => p.core.clock.now() });
+    this.#workflows = new WorkflowScopes({ held: this.#held, store: p.store, exempt: this.#exempt, catch: (cell, h, fenced) => this.#catchLate(cell, h, fenced), stale: () => this.#stale, logger: p.core.logger });
+  }
+
+  /** A workflow override reaches an actor after its signal (see `WorkflowScopes`): applied without pre-empting, and acknowledged. */
+  #catchLate(cell: ActorCell, h: HeldOverride, fenced: boolean): void {
+    h.applied.add(cell.id);
+    const outcome = this.#apply.evaluate(cell, this.#held.values(), h.signal, false);
+    this.#ackOne(h.signal.id, cell, "applied", outcome, fenced);
+    this.#recordAcks(h.signal.id, h.signal.action, [cell.id], fenced);
   }
 
   /** Loads the active overrides (before the node hosts anything) and starts listening. */
   async open(): Promise<void> {
     await this.#load();
     this.#sub = this.#core.nc.subscribe(this.subjects.signals(), { callback: (_err, msg) => this.#onSignal(msg) });
+    this.#holdingSub = this.#core.nc.subscribe(this.subjects.holding(), { callback: (_err, msg) => answerHolding(msg, this.#held, this.#core.id, this.#core.logger) });
     void this.#watchTransport();
   }
 
   close(): void {
     this.#sub?.unsubscribe();
+    this.#holdingSub?.unsubscribe();
   }
 
   /** Waits (at most `timeoutMs`) for the acknowledgement ECTs still queued: a closing node records them first. */
@@ -150,9 +165,12 @@ export class OverrideGate {
    */
   admit(cell: ActorCell): void {
     if (this.#stale) cell.hold("fencing", true);
+    cell.screen = (delivery) => this.#workflows.screen(cell, delivery);
+    this.#workflows.admit(cell);
     const applied: HeldOverride[] = [];
     for (const h of this.#held.values()) {
-      if (h.signal.scope.kind === "workflow" || !matchesScope(h.signal.scope, cell, this.#scopeParams())) continue;
+      // a workflow scope re-applies to an actor caught here before (re-activation); others: WorkflowScopes.admit
+      if (h.signal.scope.kind === "workflow" ? !h.applied.has(cell.id) : !matchesScope(h.signal.scope, cell, this.#scopeParams())) continue;
       h.applied.add(cell.id);
       applied.push(h);
     }
@@ -306,6 +324,7 @@ export class OverrideGate {
       acked.push(cell.id);
     }
     this.#recordAcks(signal.id, signal.action, acked, fenced);
+    this.#workflows.sweep(held, this.#directory.cells.values()); // workflow scopes: messages already queued
   }
 
   /** Removes an override here and re-evaluates the actors it held; each acknowledges the lift. */
