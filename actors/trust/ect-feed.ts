@@ -1,0 +1,137 @@
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { verifyEct, verifyUnsignedEct, type EctClaims } from "../../protocols/index.ts";
+import { StoredEctRecord, networkAudience, type Node } from "../../runtime/index.ts";
+import { deriveOutcome, type DeriveOptions, type DerivedOutcome, type TokenSigner } from "./ect-outcomes.ts";
+
+/** One message of the ECT stream as the trust actor sees it. */
+export interface FeedEntry {
+  readonly seq: number;
+  /** The server's timestamp of the message (ms): when the record was stored, which no client can choose. */
+  readonly storedAt: number;
+  /** The record's jti, once its token verified (for replay memory). */
+  readonly jti?: string;
+  readonly derived?: DerivedOutcome;
+  /** Why the record was refused (forged, wrong signer, stored long after it was minted). */
+  readonly rejected?: string;
+}
+
+/** What the trust actor reads from its node (`ectFeed(node)` builds it). */
+export interface EctFeed {
+  /** Up to `limit` messages of the ECT stream after sequence `after`, in order, each verified. */
+  read(after: number, limit: number): Promise<FeedEntry[]>;
+}
+
+export interface EctFeedOptions {
+  readonly verifiers: readonly string[];
+  readonly ignore: readonly string[];
+  /** A record must be stored within this many ms of its token's `iat`; default the node's clock skew + 1 s. */
+  readonly storeWindowMs?: number;
+}
+
+const decoder = new TextDecoder();
+const VERIFY_CONCURRENCY = 64;
+
+/**
+ * Reads the ECT DAG store's KV stream (`KV_tether_<net>_ect`) with an ordered consumer from a
+ * position, and believes only what each token proves: the signature is checked against the network's
+ * key registry at the token's own `iat` (records are read after the fact), the signing key's role and
+ * owner must fit the record (see `deriveOutcome`), the KV key must be `ect.<the token's jti>`, and the
+ * server must have stored it within `storeWindowMs` of its `iat`: a genuine record written again later
+ * (a replay) is refused, and one written again within the window is caught by the actor's jti memory.
+ * Unsigned (L1) tokens count only when this node is relaxed.
+ */
+export const ectFeed = (node: Node, options: EctFeedOptions): EctFeed => {
+  const network = node.network;
+  const bucket = node.subjects.ectBucket();
+  const stream = `KV_${bucket}`;
+  const prefix = `$KV.${bucket}.ect.`;
+  const skewSeconds = node.options.assurance.clockSkewSeconds;
+  const windowMs = options.storeWindowMs ?? skewSeconds * 1000 + 1000;
+  const derive: DeriveOptions = { network, verifiers: options.verifiers, ignore: new Set(options.ignore) };
+
+  const verify = async (record: StoredEctRecord): Promise<{ claims: EctClaims; signer: TokenSigner | undefined }> => {
+    const common = { audience: networkAudience(network), clockSkewSeconds: skewSeconds, now: () => record.iat * 1000, allowMissingParents: true };
+    if (!record.token.includes(".")) {
+      if (node.assurance.level !== "L1") throw new Error("unsigned token on a signed network");
+      return { claims: (await verifyUnsignedEct(record.token, common)).claims, signer: undefined };
+    }
+    const v = await verifyEct(record.token, { ...common, keys: node.assurance.keys });
+    const key = await node.assurance.keys.lookup(v.header?.kid ?? "");
+    if (typeof key !== "object") throw new Error("signing key unknown or revoked");
+    return { claims: v.claims, signer: { role: key.role, owner: key.owner } };
+  };
+
+  const entryOf = async (m: JsMsg): Promise<FeedEntry> => {
+    const seq = m.seq;
+    const storedAt = Number(m.timestampNanos / 1_000_000n);
+    if (!m.subject.startsWith(prefix) || m.data.length === 0) return { seq, storedAt };
+    let record: StoredEctRecord;
+    try {
+      const parsed = StoredEctRecord.safeParse(JSON.parse(decoder.decode(m.data)));
+      if (!parsed.success) return { seq, storedAt, rejected: "malformed ECT record" };
+      record = parsed.data;
+    } catch {
+      return { seq, storedAt, rejected: "malformed ECT record" };
+    }
+    let verified;
+    try {
+      verified = await verify(record);
+    } catch (error) {
+      return { seq, storedAt, rejected: `token does not verify: ${error instanceof Error ? error.message.slice(0, 200) : "malformed"}` };
+    }
+    const { claims, signer } = verified;
+    if (claims.jti !== record.jti || m.subject !== `${prefix}${claims.jti}`) return { seq, storedAt, rejected: "record stored under another jti than its token's" };
+    if (Math.abs(storedAt - claims.iat * 1000) > windowMs) return { seq, storedAt, rejected: "record stored long after its token was minted (a replay)" };
+    const derived = deriveOutcome(claims, signer, derive);
+    if (typeof derived === "string") return { seq, storedAt, rejected: derived };
+    return derived === undefined ? { seq, storedAt, jti: claims.jti } : { seq, storedAt, jti: claims.jti, derived };
+  };
+
+  /** Messages after `after`, up to the stream's last sequence now, at most `limit`. */
+  const fetch = async (after: number, limit: number): Promise<JsMsg[]> => {
+    const jsm = await jetstreamManager(node.nats);
+    const info = await jsm.streams.info(stream).catch(() => undefined);
+    const last = info?.state.last_seq ?? 0;
+    if (info === undefined || info.state.messages === 0 || last <= after) return [];
+    const consumer = await jetstream(node.nats).consumers.get(stream, { opt_start_seq: Math.max(after + 1, info.state.first_seq) });
+    const out: JsMsg[] = [];
+    try {
+      while (out.length < limit) {
+        const batch = await consumer.fetch({ max_messages: Math.min(1_000, limit - out.length), expires: 2_000 });
+        let got = 0;
+        let done = false;
+        for await (const m of batch) {
+          got++;
+          if (m.seq > last) {
+            done = true;
+            break;
+          }
+          out.push(m);
+          if (m.seq >= last || m.info.pending === 0 || out.length >= limit) {
+            done = true;
+            break;
+          }
+        }
+        batch.stop();
+        if (done || got === 0) break;
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+    return out;
+  };
+
+  return {
+    read: async (after, limit) => {
+      const messages = await fetch(after, limit);
+      const entries: FeedEntry[] = new Array(messages.length);
+      // signatures are checked concurrently (WebCrypto), results kept in stream order
+      for (let i = 0; i < messages.length; i += VERIFY_CONCURRENCY) {
+        const chunk = messages.slice(i, i + VERIFY_CONCURRENCY);
+        const done = await Promise.all(chunk.map(entryOf));
+        done.forEach((e, k) => (entries[i + k] = e));
+      }
+      return entries;
+    },
+  };
+};
