@@ -87,12 +87,12 @@ export const ectFeed = (node: Node, options: EctFeedOptions): EctFeed => {
     return derived === undefined ? { seq, storedAt, jti: claims.jti } : { seq, storedAt, jti: claims.jti, derived };
   };
 
-  /** Messages after `after`, up to the stream's last sequence now, at most `limit`. */
-  const fetch = async (after: number, limit: number): Promise<JsMsg[]> => {
+  /** Messages after `after`, up to the stream's last sequence now (`last`), at most `limit`. */
+  const fetch = async (after: number, limit: number): Promise<{ messages: JsMsg[]; last: number }> => {
     const jsm = await jetstreamManager(node.nats);
     const info = await jsm.streams.info(stream).catch(() => undefined);
     const last = info?.state.last_seq ?? 0;
-    if (info === undefined || info.state.messages === 0 || last <= after) return [];
+    if (info === undefined || info.state.messages === 0 || last <= after) return { messages: [], last };
     const consumer = await jetstream(node.nats).consumers.get(stream, { opt_start_seq: Math.max(after + 1, info.state.first_seq) });
     const out: JsMsg[] = [];
     try {
@@ -118,12 +118,14 @@ export const ectFeed = (node: Node, options: EctFeedOptions): EctFeed => {
     } finally {
       await consumer.delete().catch(() => undefined);
     }
-    return out;
+    return { messages: out, last };
   };
 
   return {
     read: async (after, limit) => {
-      const messages = await fetch(after, limit);
+      const { messages, last } = await fetch(after, limit);
+      // everything up to `last` is gone (expired or replaced): move past it instead of waiting on it again
+      if (messages.length === 0 && last > after) return [{ seq: last, storedAt: 0 }];
       const entries: FeedEntry[] = new Array(messages.length);
       // signatures are checked concurrently (WebCrypto), results kept in stream order
       for (let i = 0; i < messages.length; i += VERIFY_CONCURRENCY) {

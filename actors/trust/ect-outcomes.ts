@@ -26,8 +26,8 @@ export interface DeriveOptions {
   readonly ignore: ReadonlySet<string>;
 }
 
-/** Record types that are not an agent's own action: evidence and oversight records, reports, votes, compensations. */
-const NOT_ACTIONS = /^(tether\.|trust\.|consensus\.|approval\.|compensate:)/;
+/** Record types that are not an agent's own action: evidence and oversight records, reports, votes, workflow bookkeeping, compensations. */
+const NOT_ACTIONS = /^(tether\.|trust\.|consensus\.|approval\.|workflow\.|compensate:)/;
 
 const agentOf = (iss: string, network: string): string | undefined => {
   const prefix = `tether://${network}/agent/`;

@@ -39,7 +39,7 @@ export const ingest = async (state: TrustState, book: TrustBook, limit: number, 
   let rejected = 0;
   for (const entry of batch) {
     state.position = entry.seq;
-    state.positionAt = entry.storedAt;
+    if (entry.storedAt > 0) state.positionAt = entry.storedAt;
     let reason = entry.rejected;
     if (reason === undefined && entry.jti !== undefined) {
       if (d.seen.has(entry.jti)) reason = "record written again (replay)";

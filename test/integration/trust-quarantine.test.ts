@@ -6,6 +6,7 @@ import { defineProfile } from "../../protocols/index.ts";
 import { FakeClock, type ActorContext, type Node } from "../../runtime/index.ts";
 import { eventually, startCluster, startNode } from "../support/nats.ts";
 import { keyDir, ledgerEvents, operatorKeys, personKey, startOversight } from "../support/override.ts";
+import { runTether } from "../support/processes.ts";
 
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
@@ -95,6 +96,13 @@ describe("trust feeds supervision: quarantine through the override plane (3-node
     // more bad news about a quarantined agent does not pause it again
     expect(await trust.ingestAll()).toMatchObject({ quarantined: [] });
     expect(await trust.quarantines()).toHaveLength(2);
+    const cli = await runTether(["trust", "quarantines", "--json", "--nats", cluster.urls[0] ?? ""]);
+    expect(cli.code, cli.stderr).toBe(0);
+    const rows = cli.stdout.trim().split("\n").map((l) => JSON.parse(l) as { agent: string; overrideId: string });
+    expect(rows.map((r) => [r.agent, r.overrideId])).toEqual([
+      ["strict", first.quarantined[0]?.overrideId],
+      ["penalised", q?.overrideId],
+    ]);
 
     // an operator lifts it: the held trade runs, and new ones too
     const overrides = new OverrideClient({ nc: a.nats, signer: operator });
