@@ -42,6 +42,8 @@ export type { EctFeed, EctFeedOptions, FeedEntry } from "./trust/ect-feed.ts";
 export { deriveOutcome } from "./trust/ect-outcomes.ts";
 export type { DerivedOutcome, DeriveOptions, TokenSigner } from "./trust/ect-outcomes.ts";
 export { overrideQuarantine, quarantineOverrideId } from "./trust/trust-quarantine.ts";
+export { ingest, decideQuarantines, issueQuarantines } from "./trust/trust-ingest.ts";
+export type { IngestDeps } from "./trust/trust-ingest.ts";
 export type { QuarantineOptions, QuarantinePort } from "./trust/trust-quarantine.ts";
 export { ConsensusActor } from "./consensus/consensus-actor.ts";
 export type { ConsensusDeps, ConsensusState } from "./consensus/consensus-actor.ts";
