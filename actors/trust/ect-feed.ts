@@ -29,7 +29,6 @@ export interface EctFeedOptions {
 }
 
 const decoder = new TextDecoder();
-const VERIFY_CONCURRENCY = 64;
 
 /**
  * Reads the ECT DAG store's KV stream (`KV_tether_<net>_ect`) with an ordered consumer from a
@@ -55,7 +54,7 @@ export const ectFeed = (node: Node, options: EctFeedOptions): EctFeed => {
       if (node.assurance.level !== "L1") throw new Error("unsigned token on a signed network");
       return { claims: (await verifyUnsignedEct(record.token, common)).claims, signer: undefined };
     }
-    const v = await verifyEct(record.token, { ...common, keys: node.assurance.keys });
+    const v = await verifyEct(record.token, { ...common, keys: node.assurance.keys, offloadSignature: true });
     const key = await node.assurance.keys.lookup(v.header?.kid ?? "");
     if (typeof key !== "object") throw new Error("signing key unknown or revoked");
     return { claims: v.claims, signer: { role: key.role, owner: key.owner } };
@@ -87,17 +86,20 @@ export const ectFeed = (node: Node, options: EctFeedOptions): EctFeed => {
     return derived === undefined ? { seq, storedAt, jti: claims.jti } : { seq, storedAt, jti: claims.jti, derived };
   };
 
-  /** Messages after `after`, up to the stream's last sequence now (`last`), at most `limit`. */
-  const fetch = async (after: number, limit: number): Promise<{ messages: JsMsg[]; last: number }> => {
+  /**
+   * Messages after `after`, up to the stream's last sequence now (`last`), at most `limit`, each handed
+   * to `each` as it arrives (so verification overlaps the next fetch); resolves with what `each` returned.
+   */
+  const fetch = async <T>(after: number, limit: number, each: (m: JsMsg) => Promise<T>): Promise<{ results: Promise<T>[]; last: number }> => {
     const jsm = await jetstreamManager(node.nats);
     const info = await jsm.streams.info(stream).catch(() => undefined);
     const last = info?.state.last_seq ?? 0;
-    if (info === undefined || info.state.messages === 0 || last <= after) return { messages: [], last };
+    const results: Promise<T>[] = [];
+    if (info === undefined || info.state.messages === 0 || last <= after) return { results, last };
     const consumer = await jetstream(node.nats).consumers.get(stream, { opt_start_seq: Math.max(after + 1, info.state.first_seq) });
-    const out: JsMsg[] = [];
     try {
-      while (out.length < limit) {
-        const batch = await consumer.fetch({ max_messages: Math.min(1_000, limit - out.length), expires: 2_000 });
+      while (results.length < limit) {
+        const batch = await consumer.fetch({ max_messages: Math.min(1_000, limit - results.length), expires: 2_000 });
         let got = 0;
         let done = false;
         for await (const m of batch) {
@@ -106,8 +108,8 @@ export const ectFeed = (node: Node, options: EctFeedOptions): EctFeed => {
             done = true;
             break;
           }
-          out.push(m);
-          if (m.seq >= last || m.info.pending === 0 || out.length >= limit) {
+          results.push(each(m));
+          if (m.seq >= last || m.info.pending === 0 || results.length >= limit) {
             done = true;
             break;
           }
@@ -118,22 +120,16 @@ export const ectFeed = (node: Node, options: EctFeedOptions): EctFeed => {
     } finally {
       await consumer.delete().catch(() => undefined);
     }
-    return { messages: out, last };
+    return { results, last };
   };
 
   return {
     read: async (after, limit) => {
-      const { messages, last } = await fetch(after, limit);
+      const { results, last } = await fetch(after, limit, (m) => entryOf(m).catch((): FeedEntry => ({ seq: m.seq, storedAt: 0, rejected: "unreadable record" })));
       // everything up to `last` is gone (expired or replaced): move past it instead of waiting on it again
-      if (messages.length === 0 && last > after) return [{ seq: last, storedAt: 0 }];
-      const entries: FeedEntry[] = new Array(messages.length);
-      // signatures are checked concurrently (WebCrypto), results kept in stream order
-      for (let i = 0; i < messages.length; i += VERIFY_CONCURRENCY) {
-        const chunk = messages.slice(i, i + VERIFY_CONCURRENCY);
-        const done = await Promise.all(chunk.map(entryOf));
-        done.forEach((e, k) => (entries[i + k] = e));
-      }
-      return entries;
+      if (results.length === 0 && last > after) return [{ seq: last, storedAt: 0 }];
+      // signatures are checked concurrently (on the thread pool), results kept in stream order
+      return Promise.all(results);
     },
   };
 };
