@@ -111,6 +111,8 @@ export class TrustActor {
       self: this.#self,
       seen: this.#seen,
       windowMs: port.storeWindowMs,
+      assert: async (parents, scores) =>
+        (await port.mint({ actorId: this.#self, act: "trust.assert", par: parents, wid: undefined, input: { counted: parents.length, scores }, output: scores, ext: { [`${TETHER_EXT_PREFIX}trust-scores`]: scores } })).jti,
     });
   }
 

@@ -114,6 +114,11 @@ export class TrustBook {
     if (last !== undefined) last.assertion = assertionJti;
   }
 
+  /** Links a batch's assertion ECT to the evidence lines of the records it counted. */
+  noteBatchAssertion(subjects: Iterable<string>, records: ReadonlySet<string>, assertionJti: string): void {
+    for (const subject of subjects) for (const line of this.#s.agents[subject]?.recent ?? []) if (records.has(line.report)) line.assertion = assertionJti;
+  }
+
   /** The score of any agent: the newcomer prior when nobody reported on it. */
   score(agent: string, now: number): TrustScore {
     const entry = this.#s.agents[agent];

@@ -16,6 +16,11 @@ export interface IngestDeps {
   /** Replay memory: jti → stored-at of the records counted within the store window (in memory, rebuilt after a restart). */
   readonly seen: Map<string, number>;
   readonly windowMs: number;
+  /**
+   * Mints the batch's trust assertion ECT (`trust.assert`, parents the counted records, at most 100,
+   * the newest; the new scores in `ext`); resolves with its jti. Absent: no assertion (unit tests).
+   */
+  readonly assert?: (parents: readonly string[], scores: Record<string, number>) => Promise<string>;
 }
 
 const MAX_QUARANTINES = 100;
@@ -37,6 +42,7 @@ export const ingest = async (state: TrustState, book: TrustBook, limit: number, 
   const askQuarantine = new Map<string, string>();
   let counted = 0;
   let rejected = 0;
+  const countedJtis: string[] = [];
   for (const entry of batch) {
     state.position = entry.seq;
     if (entry.storedAt > 0) state.positionAt = entry.storedAt;
@@ -56,6 +62,7 @@ export const ingest = async (state: TrustState, book: TrustBook, limit: number, 
     try {
       const score = book.apply({ observer: o.observer, subject: o.subject, outcome: o.outcome, count: 1, jti: o.jti, expiresAt: 0, evidence: o.jti }, now);
       changed.set(o.subject, { score, evidence: o.jti });
+      countedJtis.push(o.jti);
       counted++;
       if (o.quarantine === true) askQuarantine.set(o.subject, o.jti);
     } catch (error) {
@@ -71,6 +78,11 @@ export const ingest = async (state: TrustState, book: TrustBook, limit: number, 
     d.seen.delete(jti);
   }
   state.recentJtis = [...d.seen].slice(-REPLAY_MEMORY);
+  if (counted > 0 && d.assert !== undefined) {
+    const scores = Object.fromEntries([...changed].slice(0, 50).map(([agent, c]) => [agent, Math.round(c.score.score * 1e6) / 1e6]));
+    const assertion = await d.assert(countedJtis.slice(-100), scores);
+    book.noteBatchAssertion(changed.keys(), new Set(countedJtis), assertion);
+  }
   const due = d.quarantine === undefined ? [] : decideQuarantines(state, d.quarantine.threshold, changed, askQuarantine, now);
   await d.checkpoint();
   if (counted > 0) {

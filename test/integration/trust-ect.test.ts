@@ -61,8 +61,11 @@ describe("the trust actor reading outcomes from the ECT stream (3-node cluster)"
     const why = await trust.show("bad");
     expect(why.shares.map((s) => s.observer)).toEqual([`node:${c.id}`]);
     const last = why.recent.at(-1);
-    // each evidence line is the action's own ECT
+    // each evidence line is the action's own ECT, asserted by the batch's trust assertion ECT
     expect((await a.assurance.store.get(last?.report ?? "?"))?.actor).toBe("bad");
+    const assertion = await a.assurance.store.get(last?.assertion ?? "?");
+    expect(assertion).toMatchObject({ exec_act: "trust.assert", iss: `tether://${a.network}/agent/trust` });
+    expect(assertion?.par).toContain(last?.report);
 
     // a second ingest finds nothing new: nothing is counted twice
     expect(await trust.ingestAll()).toMatchObject({ counted: 0 });
