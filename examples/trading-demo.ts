@@ -55,7 +55,7 @@ try {
 
   // the verifier ignores the wall-clock pace of the agent (not stationary on a shared machine; docs/verifier.md)
   const verifier = await new VerifierClient({ params: { detector: { baseline: BASELINE }, ignoreSeries: ["rate"] } }).attach(risk).start();
-  const trust = await new TrustClient({ quarantine: { threshold: THRESHOLD, signer: supervisor } }).attach(risk).start();
+  const trust = await new TrustClient({ quarantine: { threshold: THRESHOLD, signer: supervisor, ackDeadlineMs: 20_000 } }).attach(risk).start();
   const trader = await desk.spawn("trader", Trader);
   say(`- nodes desk and risk on ${desk.url} (standard profile: every action a signed ECT)`);
   say("- trader on desk; audit ledger, override actor, drift verifier and trust actor on risk");

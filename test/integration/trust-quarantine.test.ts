@@ -57,7 +57,7 @@ describe("trust feeds supervision: quarantine through the override plane (3-node
     await using _c = c;
     const { operator, supervisor } = await oversight(a);
     const clock = new FakeClock(Date.now());
-    const trust = await new TrustClient({ clock, quarantine: { threshold: 0.4, signer: supervisor } }).attach(c).start();
+    const trust = await new TrustClient({ clock, quarantine: { threshold: 0.4, signer: supervisor, ackDeadlineMs: 20_000 } }).attach(c).start();
     const penalised = await b.spawn("penalised", PenalisedTrader);
     const strict = await b.spawn("strict", QuarantinedTrader);
     for (let i = 0; i < 3; i++) {
@@ -122,7 +122,7 @@ describe("trust feeds supervision: quarantine through the override plane (3-node
     const { supervisor } = await oversight(a);
     const clock = new FakeClock(Date.now());
     const verifier = await new VerifierClient({ clock, appraiseEveryMs: 60_000, params: { detector: { baseline: 20 } } }).attach(c).start();
-    const trust = await new TrustClient({ clock, ingest: { everyMs: 60_000 }, quarantine: { threshold: 0.6, signer: supervisor } }).attach(a).start();
+    const trust = await new TrustClient({ clock, ingest: { everyMs: 60_000 }, quarantine: { threshold: 0.6, signer: supervisor, ackDeadlineMs: 20_000 } }).attach(a).start();
     const trader = await b.spawn("drifter", PenalisedTrader);
     // a baseline of sizes 40..59, then a "model update": sizes around 90, still inside the limit of 100
     for (let i = 0; i < 20; i++) await trader.ask({ type: "trade", qty: 40 + i });
