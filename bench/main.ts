@@ -216,17 +216,18 @@ program
 
 program
   .command("trust")
-  .description("trust update throughput: signed outcome reports verified, counted and asserted per second (standard profile, two nodes)")
+  .description("trust update throughput from the ECT stream (signed action records verified and counted per second) beside the relaxed profile's action rate; explicit signed reports per second")
   .option("--json", "one JSON object per metric per line on stdout", false)
-  .option("--reports <n>", "reports per round", positiveInt, 2_000)
+  .option("--actions <n>", "actions (ECT records) per round", positiveInt, 5_000)
+  .option("--agents <n>", "agents acting at once", positiveInt, 16)
+  .option("--reports <n>", "explicit signed reports (once; 0 skips)", (v) => Number(v), 500)
   .option("--rounds <n>", "measured rounds (the median is reported)", positiveInt, 3)
-  .option("--in-flight <n>", "reports outstanding", positiveInt, 16)
-  .action(async (opts: { json: boolean; reports: number; rounds: number; inFlight: number }) => {
+  .action(async (opts: { json: boolean; actions: number; agents: number; reports: number; rounds: number }) => {
     const machine = describeMachine();
     const load0 = loadavg()[0] ?? 0;
-    const result = await runTrust({ reports: opts.reports, rounds: opts.rounds, inFlight: opts.inFlight });
+    const result = await runTrust({ actions: opts.actions, agents: opts.agents, reports: opts.reports, rounds: opts.rounds });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
-    write(`\ntrust: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.reports} reports, ${opts.inFlight} in flight\n\n${valueTable(result.metrics)}\n`, opts.json);
+    write(`\ntrust: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.actions} actions by ${opts.agents} agents, then read from the ECT stream; ${opts.reports} explicit reports\n\n${valueTable(result.metrics)}\n`, opts.json);
   });
 
 program

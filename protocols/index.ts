@@ -279,7 +279,7 @@ export {
   workflowActorId,
 } from "./workflow.ts";
 export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";
-export { TrustOutcome, TrustReportBody, TrustReport, TrustMessage, TrustScore, ObserverShare, EvidenceEntry, TrustExplanation } from "./trust.ts";
+export { TrustOutcome, TrustReportBody, TrustReport, TrustMessage, TrustScore, ObserverShare, EvidenceEntry, TrustExplanation, TrustIngest, TrustIngestResult, TrustQuarantine } from "./trust.ts";
 export type { TrustReportBodyInput } from "./trust.ts";
 export { ConsensusRule, Proposal, VoteBody, Vote, Resolve, ConsensusMessage, VoteRefusal, AcceptedVote, RefusedVote, ProposalStatus, ProposalRecord } from "./consensus.ts";
 export type { ProposalInput } from "./consensus.ts";
