@@ -18,6 +18,8 @@ export interface ActorEct {
   readonly input: unknown;
   readonly ext: Record<string, unknown>;
   readonly outcome?: "ok" | "failed";
+  /** Default: a random uuid (a caller that must name the ECT before it exists passes its own). */
+  readonly jti?: string;
   readonly output?: unknown;
 }
 
@@ -29,7 +31,7 @@ export interface ActorEct {
  */
 export const mintActorEct = async (node: Node, p: ActorEct): Promise<MintedEct> => {
   const assurance = node.assurance;
-  const jti = randomUUID();
+  const jti = p.jti ?? randomUUID();
   const outcome = p.outcome ?? "ok";
   const claims = {
     iss: agentUri(node.network, p.actorId),

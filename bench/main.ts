@@ -12,7 +12,7 @@ import { runCoreWithAccounts } from "./core-accounts.ts";
 import { runCoreTls } from "./core-tls.ts";
 import { runPeers } from "./peers.ts";
 import { ECT_PARTS, describeEctRun, parseEctParts, runEct, type EctOptions } from "./ect.ts";
-import { comparedTable, jsonLines, valueTable } from "./report.ts";
+import { comparedTable, jsonLines, progress, valueTable } from "./report.ts";
 import { runScale } from "./scale.ts";
 import { runFailover } from "./failover.ts";
 import { runOverride } from "./override.ts";
@@ -21,6 +21,9 @@ import { runHitl } from "./hitl.ts";
 import { runTrust } from "./trust.ts";
 import { runConsensus } from "./consensus.ts";
 import { runAgents } from "./agents.ts";
+import { runScenario } from "./agent-scenarios.ts";
+import { defaultSvgPath, scenarioTable, writeScenarioSvg } from "./agent-report.ts";
+import { SCENARIOS, findScenario, scenarioNames } from "./scenarios/catalogue.ts";
 
 const positiveInt = (value: string): number => {
   const n = Number(value.replaceAll("_", ""));
@@ -214,17 +217,18 @@ program
 
 program
   .command("trust")
-  .description("trust update throughput: signed outcome reports verified, counted and asserted per second (standard profile, two nodes)")
+  .description("trust update throughput from the ECT stream (signed action records verified and counted per second) beside the relaxed profile's action rate; explicit signed reports per second")
   .option("--json", "one JSON object per metric per line on stdout", false)
-  .option("--reports <n>", "reports per round", positiveInt, 2_000)
+  .option("--actions <n>", "actions (ECT records) per round", positiveInt, 5_000)
+  .option("--agents <n>", "agents acting at once", positiveInt, 16)
+  .option("--reports <n>", "explicit signed reports (once; 0 skips)", (v) => Number(v), 500)
   .option("--rounds <n>", "measured rounds (the median is reported)", positiveInt, 3)
-  .option("--in-flight <n>", "reports outstanding", positiveInt, 16)
-  .action(async (opts: { json: boolean; reports: number; rounds: number; inFlight: number }) => {
+  .action(async (opts: { json: boolean; actions: number; agents: number; reports: number; rounds: number }) => {
     const machine = describeMachine();
     const load0 = loadavg()[0] ?? 0;
-    const result = await runTrust({ reports: opts.reports, rounds: opts.rounds, inFlight: opts.inFlight });
+    const result = await runTrust({ actions: opts.actions, agents: opts.agents, reports: opts.reports, rounds: opts.rounds });
     if (opts.json) process.stdout.write(jsonLines(result.metrics));
-    write(`\ntrust: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.reports} reports, ${opts.inFlight} in flight\n\n${valueTable(result.metrics)}\n`, opts.json);
+    write(`\ntrust: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.actions} actions by ${opts.agents} agents, then read from the ECT stream; ${opts.reports} explicit reports\n\n${valueTable(result.metrics)}\n`, opts.json);
   });
 
 program
@@ -243,13 +247,31 @@ program
 
 program
   .command("agents")
-  .description("agent benchmarks: ctx.act rate under a behavioural profile vs the same agent without one (profile_enforcement)")
+  .description("agent benchmarks: without a scenario, ctx.act rate under a behavioural profile vs without one (profile_enforcement); with one, per-agent accuracy, latency, efficiency, safety and consistency")
+  .argument("[scenario]", `a scenario to run (${scenarioNames().join(", ")})`, (name: string) => findScenario(name).name)
   .option("--json", "one JSON object per metric per line on stdout", false)
-  .option("--rounds <n>", "measured rounds, alternating sides (the median is reported)", positiveInt, 15)
-  .option("--actions <n>", "actions per round and side", positiveInt, 3_000)
-  .action(async (opts: { json: boolean; rounds: number; actions: number }) => {
+  .option("--rounds <n>", "profile_enforcement: measured rounds, alternating sides (the median is reported)", positiveInt, 15)
+  .option("--actions <n>", "profile_enforcement: actions per round and side", positiveInt, 3_000)
+  .option("--runs <n>", "scenario: measured runs (consistency is the variance across them)", positiveInt, 5)
+  .option("--tasks <n>", "scenario: tasks per run (default: the scenario's)", positiveInt)
+  .option("--seed <n>", "scenario: base seed of the workloads and agents (same seed, same tasks)", positiveInt, 1)
+  .option("--svg <path>", "scenario: where to write the chart (default .tether/bench/agents-<scenario>.svg)")
+  .option("--no-warmup", "scenario: skip the unmeasured warm-up run")
+  .addHelpText("after", `\nScenarios:\n${[...SCENARIOS.values()].map((s) => `  ${s.name.padEnd(10)} ${s.description}`).join("\n")}\n`)
+  .action(async (scenarioName: string | undefined, opts: { json: boolean; rounds: number; actions: number; runs: number; tasks?: number; seed: number; svg?: string; warmup: boolean }) => {
     const machine = describeMachine();
     const load0 = loadavg()[0] ?? 0;
+    if (scenarioName !== undefined) {
+      const scenario = findScenario(scenarioName);
+      const report = await runScenario(scenario, { runs: opts.runs, tasks: opts.tasks, seed: opts.seed, warmup: opts.warmup, progress: (line) => progress(`agents ${scenario.name}: ${line}`) });
+      if (opts.json) process.stdout.write(jsonLines(report.metrics));
+      const svg = writeScenarioSvg(report, opts.svg ?? defaultSvgPath(scenario.name));
+      write(
+        `\nagents ${scenario.name}: ${machine}; ${loadNote(load0)}\n${scenario.description}\n${report.runs} runs of ${report.tasks} tasks, seed ${report.seed}; latency = ask to reply as the caller sees it; ${report.unit} and violations from the runtime's ECT records\n\n${scenarioTable(report, scenario)}${report.notes.map((n) => `note: ${n}\n`).join("")}\nchart: ${svg}\n`,
+        opts.json,
+      );
+      return;
+    }
     const result = await runAgents({ rounds: opts.rounds, actions: opts.actions });
     if (opts.json) process.stdout.write(jsonLines(result));
     write(`\nagents: ${machine}; ${loadNote(load0)}\n${opts.rounds} rounds of ${opts.actions} actions per side; ratio = profiled / bare\n\n${comparedTable(result, "bare")}`, opts.json);

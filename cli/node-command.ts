@@ -2,7 +2,9 @@ import type { Command } from "commander";
 import { Node, createStderrLogger, type LogLevel } from "../runtime/index.ts";
 import { OVERRIDE_ACTOR_ID, TetherError, hasCode } from "../protocols/index.ts";
 import { SupervisionHost } from "../supervisors/index.ts";
-import { Workflows } from "../actors/index.ts";
+import { ApprovalClient, Workflows } from "../actors/index.ts";
+import { approvalLink, systemClock } from "../runtime/index.ts";
+import { loadApprovalPolicies, type LoadedApprovalPolicies } from "./approval-policies.ts";
 import { importAgentsModule, loadAgentsModule } from "./agents-module.ts";
 import { natsOption } from "./nats-option.ts";
 import { hostOverrides } from "./override-host.ts";
@@ -27,6 +29,7 @@ interface NodeStartFlags extends TlsFlags {
   keyDir: string;
   ledgerMode: string;
   overrides?: boolean;
+  approvalPolicies?: string;
   leaseMs?: number;
   durableAckWaitMs?: number;
   metricsPort?: number;
@@ -56,6 +59,7 @@ export const registerNodeCommand = (program: Command): void => {
     .option("--key-dir <dir>", "directory of the node's private signing key", ".tether/keys")
     .option("--ledger-mode <mode>", "regulated profile: sync (L3, wait for receipts) | async (L2)", "sync")
     .option("--overrides", "host the network's override actor (stop, pause, … signals), or stand by for it")
+    .option("--approval-policies <file>", "approval gates (JSON, or an ES module exporting them): actions they match wait for a human's signed decision; the node hosts the approvals actor or stands by for it")
     .option("--lease-ms <ms>", "node lease: declared dead (and its actors failed over) after this long without a heartbeat", parsePositiveInt("--lease-ms"))
     .option("--durable-ack-wait-ms <ms>", "durable lane: a message handled but not acknowledged (its node died) is redelivered after this long", parsePositiveInt("--durable-ack-wait-ms"))
     .option("--metrics-port <port>", "serve Prometheus metrics on http://<metrics-host>:<port>/metrics and a health check on /healthz (0: any free port)", parsePort("--metrics-port"))
@@ -69,6 +73,8 @@ export const registerNodeCommand = (program: Command): void => {
       }
       const agentsModule = flags.agents;
       await importAgentsModule(agentsModule); // fails fast, before anything starts
+      const gates: LoadedApprovalPolicies | undefined = flags.approvalPolicies === undefined ? undefined : await loadApprovalPolicies(flags.approvalPolicies);
+      const approvals = gates === undefined ? undefined : new ApprovalClient();
       const natsSource = command.getOptionValueSource("nats");
       const servers = serversOrEmbedded(flags, natsSource);
       const telemetry = await startTelemetry(process.env, "tether-node", { prometheus: flags.metricsPort !== undefined });
@@ -101,7 +107,13 @@ export const registerNodeCommand = (program: Command): void => {
             ...(flags.minLevel === undefined ? {} : { minLevel: flags.minLevel as "L1" }),
           },
         },
-        { logger, ...(telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider }) },
+        {
+          logger,
+          ...(telemetry.tracerProvider === undefined ? {} : { tracerProvider: telemetry.tracerProvider }),
+          ...(gates === undefined || approvals === undefined
+            ? {}
+            : { actionInterceptors: [approvalLink({ policies: gates.policies, risks: gates.risks, port: approvals, clock: systemClock, profile: flags.profile })] }),
+        },
       ).catch((error: unknown) => {
         // a new user without a server: say how to get one
         if (hasCode(error, "ERR_TRANSPORT_FAILED") && natsSource === "default") {
@@ -144,6 +156,10 @@ export const registerNodeCommand = (program: Command): void => {
       try {
         const loaded = await loadAgentsModule(agentsModule, { nodeId: n.id, network: n.network });
         Workflows.register(n); // every node can run (and take over) workflows: `tether workflow run`
+        if (approvals !== undefined && gates !== undefined) {
+          await approvals.attach(n).start(); // hosts the approvals actor unless it runs elsewhere (then stands by for it)
+          process.stdout.write(`tether: ${gates.policies.length} approval ${gates.policies.length === 1 ? "policy" : "policies"} loaded from ${gates.file} (${gates.policies.map((p) => p.id).join(", ")})\n`);
+        }
         const specs = loaded.agents;
         n.onEvent((e) => {
           if (e.type === "actor-failed-over") process.stdout.write(`tether: took over ${e.actorId} from dead node ${e.from}\n`);

@@ -86,8 +86,8 @@ const withScope = (c: Command): Command =>
   c
     .option("--agent <id>", "one agent")
     .option("--workflow <wid>", "the actors working on this workflow id now")
-    .option("--subtree <id>", "a supervisor (with --members: its children)")
-    .option("--members <ids>", "comma-separated children of --subtree")
+    .option("--subtree <id>", "a supervisor and every actor under it, transitively, wherever it runs (resolved from the tree)")
+    .option("--members <ids>", "comma-separated actors added to --subtree (needed when its root is not a running supervisor)")
     .option("--capability <c>", "agents advertising this capability")
     .option("--node <id>", "every agent on this node")
     .option("--network", "every agent of the network");
@@ -165,8 +165,8 @@ export const registerOverrideCommands = (program: Command): void => {
     withConnection(flags, async (nc) => {
       const work = await HumanWork.open(nc, flags.net, { replicas: 1, logger: silentLogger });
       printRows(flags.json, await work.list(), {
-        head: ["TASK", "OVERRIDE", "ACTOR", "MESSAGE", "TYPE", "BODY"],
-        cells: (t) => [t.taskId, t.overrideId, t.actorId, t.messageId, t.messageType ?? "", JSON.stringify(t.body).slice(0, 80)],
+        head: ["TASK", "OVERRIDE", "ACTOR", "MESSAGE", "TYPE", "ASKER", "BODY"],
+        cells: (t) => [t.taskId, t.overrideId, t.actorId, t.messageId, t.messageType ?? "", t.awaitsReply === true ? "waits" : "-", JSON.stringify(t.body).slice(0, 80)],
         empty: "the human work queue is empty",
       });
     }),
@@ -182,8 +182,8 @@ export const registerOverrideCommands = (program: Command): void => {
         } catch {
           value = result;
         }
-        await new OverrideClient({ nc, signer }).completeTask(task, value, signer.kid);
-        process.stdout.write(`task ${task} completed; result recorded\n`);
+        const done = (await new OverrideClient({ nc, signer }).completeTask(task, value, signer.kid)) as { answered?: boolean };
+        process.stdout.write(`task ${task} completed; result recorded${done.answered === true ? "; the waiting asker was answered with it" : ""}\n`);
       }),
     );
 };

@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { fetchStream } from "../runtime/index.ts";
 
 export interface StoredMessage {
   readonly seq: number;
@@ -24,19 +25,7 @@ export const readStream = async (nc: NatsConnection, stream: string, from?: Read
   const start = Math.max(first, wanted);
   const total = start > last ? 0 : start === first ? messages : last - start + 1;
   async function* read(): AsyncGenerator<StoredMessage> {
-    if (total === 0) return;
-    const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start });
-    let seen = 0;
-    while (seen < total) {
-      const batch = await consumer.fetch({ max_messages: Math.min(1_000, total - seen), expires: 5_000 });
-      let got = 0;
-      for await (const m of batch) {
-        got++;
-        seen++;
-        yield { seq: m.seq, subject: m.subject, data: m.data };
-      }
-      if (got === 0) return; // nothing more arrived within `expires`
-    }
+    for await (const m of fetchStream(nc, stream, { count: total, startSeq: start })) yield { seq: m.seq, subject: m.subject, data: m.data };
   }
   return { total, messages: read() };
 };

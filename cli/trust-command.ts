@@ -35,7 +35,7 @@ export const explainText = (e: TrustExplanation): string => {
   return `${lines.join("\n")}\n`;
 };
 
-/** `tether trust ls|show <agent>`: agents' trust scores and the evidence behind each. */
+/** `tether trust ls|show <agent>|ingest|quarantines`: agents' trust scores, the evidence behind each, and the quarantines. */
 export const registerTrustCommand = (program: Command): void => {
   const trust = examples(program.command("trust").description("trust scores of agents (beta reputation from signed outcome reports)"), "tether trust ls", "tether trust show diagnosis");
   common(examples(trust.command("ls").description("every scored agent, lowest score first"), "tether trust ls --json | jq -r .agent")).action((flags: TrustFlags) =>
@@ -54,5 +54,20 @@ export const registerTrustCommand = (program: Command): void => {
         const explanation = await client.show(agent);
         process.stdout.write(flags.json === true ? `${JSON.stringify(explanation)}\n` : explainText(explanation));
       }),
+  );
+  common(examples(trust.command("ingest").description("read the ECT stream on from the trust actor's position now and count what it proves"), "tether trust ingest")).action((flags: TrustFlags) =>
+    withTrust(flags, async (client) => {
+      const r = await client.ingestAll();
+      process.stdout.write(flags.json === true ? `${JSON.stringify(r)}\n` : `read ${r.read} records: ${r.counted} outcomes counted, ${r.rejected} refused; position ${r.position}; ${r.quarantined.length} quarantined\n`);
+    }),
+  );
+  common(examples(trust.command("quarantines").description("the quarantines the trust actor issued (pause overrides; lift with tether overrides lift <id>)"), "tether trust quarantines")).action((flags: TrustFlags) =>
+    withTrust(flags, async (client) => {
+      printRows(flags.json, await client.quarantines(), {
+        head: ["AGENT", "OVERRIDE", "CAUSE", "SCORE", "ACKED", "AT", "EVIDENCE"],
+        cells: (q) => [q.agent, q.overrideId, q.cause, fixed(q.score), q.issued ? `${q.acked ?? "?"}/${q.expected ?? "?"}` : (q.error ?? "pending"), when(q.at), q.evidence ?? "-"],
+        empty: "no quarantines",
+      });
+    }),
   );
 };

@@ -125,6 +125,7 @@ export const ErrorCodes = {
   ERR_APPROVAL_ALREADY_DECIDED: { retryable: false, summary: "The approval is no longer open to this decision (already decided, executed, or expired)." },
   ERR_APPROVAL_CHOICE_INVALID: { retryable: false, summary: "An approval of a gate with choices (a consensus escalation) must name one of them; other decisions and other gates name none." },
   ERR_APPROVAL_DECIDER_FORBIDDEN: { retryable: false, summary: "The signing key's role or owner is not among the deciders the gate names for its current escalation level." },
+  ERR_APPROVAL_POLICIES_INVALID: { retryable: false, summary: "An approval policies file (`tether node start --approval-policies`) could not be read or failed validation; the message names the file and each problem." },
   ERR_APPROVAL_LIMIT: { retryable: true, summary: "The approvals actor holds as many open approvals as it may; the gated action was not run." },
   // The trust actor (protocols/trust.ts).
   ERR_TRUST_REPORT_INVALID: { retryable: false, summary: "A trust report was refused: its token does not verify, is not the observer's, does not cover the report body, or was already counted (replay)." },

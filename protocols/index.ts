@@ -93,7 +93,10 @@ export {
   OVERRIDE_TARGET,
   ActiveOverride,
   AckOutcome,
+  HoldingQuery,
+  HoldingReply,
   HumanTask,
+  HumanTaskDone,
   IssueReply,
   LiftDisposition,
   OverrideAck,
@@ -276,7 +279,7 @@ export {
   workflowActorId,
 } from "./workflow.ts";
 export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";
-export { TrustOutcome, TrustReportBody, TrustReport, TrustMessage, TrustScore, ObserverShare, EvidenceEntry, TrustExplanation } from "./trust.ts";
+export { TrustOutcome, TrustReportBody, TrustReport, TrustMessage, TrustScore, ObserverShare, EvidenceEntry, TrustExplanation, TrustIngest, TrustIngestResult, TrustQuarantine } from "./trust.ts";
 export type { TrustReportBodyInput } from "./trust.ts";
 export { ConsensusRule, Proposal, ProposalParam, VoteBody, Vote, Resolve, ResolveBody, ConsensusSettle, ConsensusMessage, VoteRefusal, AcceptedVote, RefusedVote, ProposalStatus, ProposalRecord, VoteReceipt } from "./consensus.ts";
 export type { ProposalInput } from "./consensus.ts";

@@ -20,7 +20,10 @@ export const OverrideScope = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("agent"), id: Id }),
   /** The actors whose handler in flight carries an ECT of this workflow id. */
   z.strictObject({ kind: z.literal("workflow"), wid: Name }),
-  /** A supervisor and the children it names (`members`, resolved by the issuer from the supervisor spec). */
+  /**
+   * A supervisor and every actor under it (`members`): the issuer resolves them from the supervision
+   * tree (`OverrideClient.resolveSubtree`) before signing, so the list is the operator's.
+   */
   z.strictObject({ kind: z.literal("subtree"), id: Id, members: z.array(Id).max(10_000).default([]) }),
   z.strictObject({ kind: z.literal("capability"), capability: Name }),
   z.strictObject({ kind: z.literal("node"), id: Id }),
@@ -96,6 +99,10 @@ export const ActiveOverride = z.strictObject({
   at: z.number().int(),
   /** The actors expected to acknowledge, when the scope could be resolved from the registry. */
   expected: z.array(Id).max(100_000).nullable(),
+  /** Workflow scopes: every actor caught by it so far (acknowledged), so fencing re-applies it where they activate next. */
+  caught: z.array(Id).max(100_000).optional(),
+  /** When its acknowledgement deadline was settled (escalated or fully acknowledged): a new owner does not re-arm it. */
+  settledAt: z.number().int().optional(),
 });
 export type ActiveOverride = z.infer<typeof ActiveOverride>;
 
@@ -169,17 +176,53 @@ export const HumanTask = z.strictObject({
   body: z.unknown(),
   wid: z.string().max(256).optional(),
   at: z.number().int(),
+  /** The message was an ask whose asker still waits: the human's result is sent to it (`HumanTaskDone`). */
+  awaitsReply: z.boolean().optional(),
 });
 export type HumanTask = z.infer<typeof HumanTask>;
+
+/**
+ * Published by the override actor (on `done()`, as a request) when a human completed a task: the node
+ * that took the task's ask over answers the original asker with `result` and replies `delivered`.
+ */
+export const HumanTaskDone = z.strictObject({
+  type: z.literal("tether.override.v1.task-done"),
+  taskId: Id,
+  actorId: Id,
+  result: z.unknown(),
+  by: z.string().max(256),
+  at: z.number().int(),
+});
+export type HumanTaskDone = z.infer<typeof HumanTaskDone>;
+
+/**
+ * Asked by an override actor that took over (failover): which local actors hold these overrides now?
+ * Every node answers on the reply subject with a `HoldingReply`, so the new owner knows who already
+ * acknowledged before it re-arms the deadlines.
+ */
+export const HoldingQuery = z.strictObject({ type: z.literal("tether.override.v1.holding-query"), ids: z.array(Id).max(10_000) });
+export type HoldingQuery = z.infer<typeof HoldingQuery>;
+
+export const HoldingReply = z.strictObject({
+  type: z.literal("tether.override.v1.holding"),
+  nodeId: Id,
+  /** Override id → the local actors it was applied to (declined ones included: they acknowledged too). */
+  held: z.record(Id, z.array(Id).max(100_000)),
+});
+export type HoldingReply = z.infer<typeof HoldingReply>;
 
 export interface OverrideSubjects {
   /** The priority subject every node listens to. */
   signals(): string;
   acks(overrideId: string): string;
   escalations(overrideId: string): string;
+  /** Holding queries of a new override actor (see `HoldingQuery`). */
+  holding(): string;
   bucket(): string;
   workStream(): string;
   work(): string;
+  /** Completed human tasks (`HumanTaskDone`), for the node holding the original ask. */
+  done(): string;
 }
 
 export const overrideSubjects = (network: string): OverrideSubjects => {
@@ -189,9 +232,11 @@ export const overrideSubjects = (network: string): OverrideSubjects => {
     signals: () => `${base}.signals`,
     acks: (id) => `${base}.acks.${assertToken("correlation id", id)}`,
     escalations: (id) => `${base}.escalations.${assertToken("correlation id", id)}`,
+    holding: () => `${base}.holding`,
     bucket: () => `tether_${net}_overrides`,
     workStream: () => `TETHER_${net.replaceAll("-", "_")}_OVERRIDE_WORK`,
     work: () => `${base}.work`,
+    done: () => `${base}.done`,
   };
 };
 

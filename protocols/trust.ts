@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** What an observer saw an agent do. Each outcome is positive or negative evidence (see `docs/trust.md`). */
-export const TrustOutcome = z.enum(["success", "failure", "timeout", "violation", "rollback-caused", "vote-agreed", "vote-disagreed"]);
+export const TrustOutcome = z.enum(["success", "failure", "timeout", "violation", "rollback-caused", "vote-agreed", "vote-disagreed", "drift"]);
 export type TrustOutcome = z.infer<typeof TrustOutcome>;
 
 const AgentId = z.string().min(1).max(128);
@@ -38,8 +38,18 @@ export const TrustScoreQuery = z.strictObject({ type: z.literal("tether.trust.v1
 export const TrustShowQuery = z.strictObject({ type: z.literal("tether.trust.v1.show"), agent: AgentId });
 export const TrustListQuery = z.strictObject({ type: z.literal("tether.trust.v1.list") });
 
+/**
+ * Read the ECT stream on from the checkpointed position (at most `limit` records) and count the
+ * outcomes the verified records prove. `tick` marks the actor's own timer (it re-arms after it).
+ */
+export const TrustIngest = z.strictObject({ type: z.literal("tether.trust.v1.ingest"), limit: z.int().min(1).max(100_000).default(5_000), tick: z.boolean().optional() });
+export type TrustIngest = z.infer<typeof TrustIngest>;
+
+/** The quarantines the trust actor issued (most recent last). */
+export const TrustQuarantinesQuery = z.strictObject({ type: z.literal("tether.trust.v1.quarantines") });
+
 /** Everything the trust actor accepts. */
-export const TrustMessage = z.discriminatedUnion("type", [TrustReport, TrustScoreQuery, TrustShowQuery, TrustListQuery]);
+export const TrustMessage = z.discriminatedUnion("type", [TrustReport, TrustScoreQuery, TrustShowQuery, TrustListQuery, TrustIngest, TrustQuarantinesQuery]);
 export type TrustMessage = z.infer<typeof TrustMessage>;
 
 /** One agent's score: the posterior mean of its beta reputation, decayed to `at`. */
@@ -97,3 +107,38 @@ export const TrustExplanation = z.strictObject({
   recent: z.array(EvidenceEntry),
 });
 export type TrustExplanation = z.infer<typeof TrustExplanation>;
+
+/** A quarantine the trust actor issued through the override plane (a pause of one agent). */
+export const TrustQuarantine = z.strictObject({
+  agent: AgentId,
+  /** The pause override's id (fixed per agent and quarantine, so a retry after a crash does not issue twice). */
+  overrideId: z.string().max(128),
+  /** `score` (fell below the threshold) or `violation` (a profile violation whose response is quarantine). */
+  cause: z.enum(["score", "violation"]),
+  score: z.number(),
+  /** The ECT that tipped it (the action, violation or drift evidence). */
+  evidence: z.string().max(256).optional(),
+  at: z.int(),
+  /** Whether the override plane accepted the pause (false: pending, retried by the next ingest). */
+  issued: z.boolean(),
+  /** Acknowledged / expected when issued (null: not known, e.g. issued before a restart). */
+  acked: z.int().nullable(),
+  expected: z.int().nullable(),
+  error: z.string().max(512).optional(),
+});
+export type TrustQuarantine = z.infer<typeof TrustQuarantine>;
+
+/** What one ingest did. */
+export const TrustIngestResult = z.strictObject({
+  /** ECT records read (every record of the stream, counted or not). */
+  read: z.int(),
+  /** Outcomes counted. */
+  counted: z.int(),
+  /** Records refused (token does not verify, wrong signer, replayed, stored late). */
+  rejected: z.int(),
+  /** Stream sequence the checkpoint now covers. */
+  position: z.int(),
+  more: z.boolean(),
+  quarantined: z.array(TrustQuarantine),
+});
+export type TrustIngestResult = z.infer<typeof TrustIngestResult>;

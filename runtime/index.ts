@@ -50,10 +50,12 @@ export type { MessageKind, BreakerStateName, ObservedActor, ObservedBreaker } fr
 export type { BreakerBoard } from "./stores/breaker-board.ts";
 export { LedgerStream } from "./stores/ledger-stream.ts";
 export type { LedgerStreamOptions, LedgerAnchor, LedgerAppendOptions, LedgerReadOptions } from "./stores/ledger-stream.ts";
+export { fetchStream, type FetchedMessage } from "./stores/stream-fetch.ts";
 export { loadOrCreateSigningKey, loadSigningKey, saveSigningKey } from "./assurance/key-file.ts";
 export { ControlSigner } from "./cluster/control-signer.ts";
 export { Discovery, negotiate, negotiateAgents, rankProviders, pickWeighted } from "./cluster/discovery.ts";
 export type { TrustScorer, Provider, FindOptions, DiscoveryDeps } from "./cluster/discovery.ts";
+export type { CapabilityQuery } from "./actor/actor-types.ts";
 export { sendControl, findLiveNode } from "./cluster/control-client.ts";
 export type { ControlSignerOptions } from "./cluster/control-signer.ts";
 export type { NodeRequest } from "./cluster/control-plane.ts";

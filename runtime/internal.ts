@@ -24,6 +24,7 @@ export { ensureKvBucket, ensureStream, isTransientJetStreamError } from "./store
 export { ControlGuard } from "./cluster/control-guard.ts";
 export type { RecordEvent } from "./cluster/control-guard.ts";
 export { Checkpoints } from "./hosting/checkpoints.ts";
+export { DeferredEvidence } from "./hosting/deferred-evidence.ts";
 export { CellDirectory } from "./hosting/cell-directory.ts";
 export type { CheckpointBucket } from "./stores/state-store.ts";
 export type { NodeCore } from "./node-core.ts";

@@ -9,7 +9,8 @@ import { Assurance } from "./assurance/assurance.ts";
 import { ControlGuard } from "./cluster/control-guard.ts";
 import { ControlPlane } from "./cluster/control-plane.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
-import { negotiateAgents } from "./cluster/discovery.ts";
+import { Discovery, negotiateAgents } from "./cluster/discovery.ts";
+import { BreakerBoard } from "./stores/breaker-board.ts";
 import { Failover } from "./cluster/failover.ts";
 import { Governance } from "./cluster/governance.ts";
 import { Lease } from "./cluster/lease.ts";
@@ -106,6 +107,9 @@ export interface Rooms {
   readonly overrides: OverrideGate;
   readonly humanWork: HumanWork;
   readonly profiles: ProfileGuard;
+  /** The network's shared circuit-breaker states, opened on first use (a failed open is tried again). */
+  readonly breakerBoard: () => Promise<BreakerBoard>;
+  readonly discovery: Discovery;
 }
 
 export const connectNats = async (options: NodeOptionsResolved, nodeId: string, server: NatsServer | undefined): Promise<NatsConnection> => {
@@ -187,7 +191,30 @@ export const assemble = async (
     }
   };
   const refs = profiledRefs(profiles, (id, from, trace, scope) => outbound.ref(id, from, trace, scope));
-  const runtime = new CellRuntime({ core, directory, lease, replies, flow, durable, passivation, checkpoints, outbound: { ref: refs }, act, verifyCompensation, negotiate: (self, peer, protocol) => negotiateAgents(registry, self, peer, protocol) });
+  let breakers: Promise<BreakerBoard> | undefined;
+  const breakerBoard = (): Promise<BreakerBoard> => {
+    breakers ??= BreakerBoard.open(core.nc, core.subjects, { replicas: core.options.jetstreamReplicas, maxBytes: core.options.storage.breakersMb * 1024 * 1024 }).catch((error: unknown) => {
+      breakers = undefined; // a later call tries again
+      throw error;
+    });
+    return breakers;
+  };
+  const discovery = new Discovery({ registry, clock: core.clock, breakers: breakerBoard, random: core.random });
+  const runtime = new CellRuntime({
+    core,
+    directory,
+    lease,
+    replies,
+    flow,
+    durable,
+    passivation,
+    checkpoints,
+    outbound: { ref: refs },
+    act,
+    verifyCompensation,
+    negotiate: (self, peer, protocol) => negotiateAgents(registry, self, peer, protocol),
+    pickProvider: async (capability, query) => (await discovery.pick(capability, query)).actorId,
+  });
   const host = new ActorHost({ core, directory, registry, checkpoints, durable, passivation, inbound, runtime, sink, epoch: () => lease.epoch, admit: (id, type, caps) => governance.admit(id, type, caps) });
   const replicas = core.options.jetstreamReplicas;
   const mb = 1024 * 1024;
@@ -219,7 +246,7 @@ export const assemble = async (
     await activate(actorId, className, false);
     return "started";
   });
-  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, governance, verifyCompensation, overrides, humanWork, profiles };
+  return { core, server, registry, directory, types, sink, replies, flow, lease, checkpoints, outbound, host, control, guard, signer, failover, assurance, governance, verifyCompensation, overrides, humanWork, profiles, breakerBoard, discovery };
 };
 
 /**

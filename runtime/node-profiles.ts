@@ -18,8 +18,9 @@ export interface ViolationPorts {
 
 /**
  * The default response to a violation, after it was blocked and recorded: every violation is a
- * `profile-violation` node event (a trust actor consumes the `trust-penalty` ones); `quarantine` and
- * `escalate` go to their ports.
+ * `profile-violation` node event; `quarantine` and `escalate` go to their ports. The network-wide
+ * responses (`trust-penalty`, and quarantine through the override plane) are the trust actor's: it
+ * reads the violation's evidence ECT from the ECT stream (docs/trust.md).
  */
 export const defaultOnViolation = (core: NodeCore, assurance: Assurance, pause: Pause, ports: ViolationPorts): OnViolation => {
   const quarantine = ports.quarantine ?? ((n: ViolationNotice) => pause(n.actorId, n.quarantineMs));

@@ -20,7 +20,7 @@ import { Assurance } from "./assurance/assurance.ts";
 import type { NodeRequest } from "./cluster/control-plane.ts";
 import type { Governance } from "./cluster/governance.ts";
 import { ControlSigner } from "./cluster/control-signer.ts";
-import { Discovery, type FindOptions, type Provider } from "./cluster/discovery.ts";
+import type { Discovery, FindOptions, Provider } from "./cluster/discovery.ts";
 import type { OverrideGate } from "./hosting/override-gate.ts";
 import type { HumanWork } from "./stores/human-work.ts";
 import { migrate } from "./cluster/migration.ts";
@@ -33,7 +33,7 @@ import { NodeCore } from "./node-core.ts";
 import type { NodeEventListener } from "./node-events.ts";
 import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved, type SpawnOptions } from "./node-options.ts";
 import { runNodeRollback } from "./rollback/node-rollback.ts";
-import { BreakerBoard } from "./stores/breaker-board.ts";
+import type { BreakerBoard } from "./stores/breaker-board.ts";
 import { DeadLetters } from "./stores/dead-letters.ts";
 import { DurableLane } from "./stores/durable-lane.ts";
 import { Registry } from "./stores/registry.ts";
@@ -63,8 +63,6 @@ export class Node implements AsyncDisposable {
   readonly #r: Rooms;
   #heartbeat: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
-  #breakers: Promise<BreakerBoard> | undefined;
-  #discovery: Discovery | undefined;
 
   private constructor(rooms: Rooms) {
     this.#r = rooms;
@@ -311,19 +309,12 @@ export class Node implements AsyncDisposable {
 
   /** The network's shared circuit-breaker states (opened on first use, then shared by callers on this node). */
   breakerBoard(): Promise<BreakerBoard> {
-    const { core } = this.#r;
-    this.#breakers ??= BreakerBoard.open(core.nc, core.subjects, { replicas: core.options.jetstreamReplicas, maxBytes: core.options.storage.breakersMb * 1024 * 1024 }).catch((error: unknown) => {
-      this.#breakers = undefined; // a later call tries again
-      throw error;
-    });
-    return this.#breakers;
+    return this.#r.breakerBoard();
   }
 
   /** Capability discovery (see `cluster/discovery.ts`, docs/capabilities.md). */
   get discovery(): Discovery {
-    const { core, registry } = this.#r;
-    this.#discovery ??= new Discovery({ registry, clock: core.clock, breakers: () => this.breakerBoard(), random: core.random });
-    return this.#discovery;
+    return this.#r.discovery;
   }
 
   /** Live providers of a capability, highest trust first (scored when `options.trust` is given). */
@@ -419,6 +410,7 @@ export class Node implements AsyncDisposable {
       if (this.#heartbeat !== undefined) core.clock.clearInterval(this.#heartbeat);
       try {
         await host.stop([...directory.cells.values()]);
+        await overrides.flushEvidence(core.options.shutdownTimeoutMs);
         flow.close(); // last credits out, waiting senders released (their next tell fails with ERR_NODE_STOPPED)
         await lease.remove().catch((error: unknown) => core.logger.warn("removing node lease failed", { error }));
         await sink.flush();

@@ -24,6 +24,7 @@ import {
 } from "../../protocols/index.ts";
 import { systemClock, type Clock, type ControlSigner } from "../../runtime/index.ts";
 import { CoverageTally, type Coverage } from "./coverage.ts";
+import { resolveSubtree } from "./subtree.ts";
 
 export interface OverrideInput {
   readonly action: OverrideAction;
@@ -76,12 +77,13 @@ export class OverrideClient {
 
   /** Issues a signal and follows its acknowledgements (`onAck` sees coverage grow). */
   async issue(input: OverrideInput, onAck?: CoverageListener): Promise<OverrideOutcome> {
+    const scope = input.scope.kind === "subtree" ? await this.resolveSubtree(input.scope.id, input.scope.members ?? []) : input.scope;
     const preempting = input.action === "stop" || input.action === "takeover";
     const signal = OverrideSignalBody.parse({
       type: "tether.override.v1.signal",
       id: input.id ?? nuid.next(),
       action: input.action,
-      scope: input.scope,
+      scope,
       level: input.level ?? (preempting ? "emergency" : "mandatory"),
       reason: input.reason,
       ...(input.onLift === undefined ? {} : { onLift: input.onLift }),
@@ -90,6 +92,27 @@ export class OverrideClient {
       ...(input.rollback === undefined ? {} : { rollback: input.rollback }),
     });
     return this.#send(signal.id, signal, "tether.override.v1.issue", signal.ackDeadlineMs, onAck);
+  }
+
+  /**
+   * A subtree scope as it is signed: the supervisor `id` and every actor under it, transitively, wherever
+   * it runs (asked of the supervisors themselves), plus `extra` members given by hand. The resolved list
+   * is part of the signed signal, so nodes trust it as the operator's. ERR_OVERRIDE_INVALID when `id` is
+   * not a running supervisor and no member was given.
+   */
+  async resolveSubtree(id: string, extra: readonly string[] = []): Promise<{ kind: "subtree"; id: string; members: string[] }> {
+    let resolved: string[] | undefined;
+    try {
+      resolved = await resolveSubtree((actorId, body) => this.#ask(body, actorId), id);
+    } catch (error) {
+      // e.g. a regulated node refusing an ask without an execution context: the members given by hand still apply
+      if (extra.length === 0) throw new TetherError("ERR_OVERRIDE_INVALID", `the subtree of ${id} could not be resolved (${String(error).slice(0, 300)}): name its actors with members / --members`, { cause: error });
+      resolved = undefined;
+    }
+    if (resolved === undefined && extra.length === 0) {
+      throw new TetherError("ERR_OVERRIDE_INVALID", `${id} is not a running supervisor: its subtree cannot be resolved (name the actors with members / --members)`);
+    }
+    return { kind: "subtree", id, members: [...new Set([...(resolved ?? []), ...extra])] };
   }
 
   /** Lifts an active override; a stop's kept messages are released or dead-lettered. */
@@ -157,10 +180,10 @@ export class OverrideClient {
     }
   }
 
-  async #ask(body: unknown): Promise<unknown> {
-    const subject = networkSubjects(this.#signer.network).actor(this.#actorId);
+  async #ask(body: unknown, actorId = this.#actorId): Promise<unknown> {
+    const subject = networkSubjects(this.#signer.network).actor(actorId);
     const reply = await this.#nc.request(subject, encodeSend("ask", nuid.next(), "override-client", true, body), { timeout: this.#timeoutMs }).catch((cause: unknown) => {
-      throw new TetherError("ERR_NODE_UNREACHABLE", `the override actor ${this.#actorId} did not answer: ${String(cause)}`, { cause });
+      throw new TetherError("ERR_NODE_UNREACHABLE", `${actorId === this.#actorId ? "the override actor " : ""}${actorId} did not answer: ${String(cause)}`, { cause });
     });
     const envelope = decodeEnvelope(reply.data);
     if (envelope.kind === "error") {

@@ -32,6 +32,7 @@ export const OUTCOME_WEIGHTS: Readonly<Record<TrustOutcome, readonly [number, nu
   "rollback-caused": [0, 2],
   "vote-agreed": [1, 0],
   "vote-disagreed": [0, 1],
+  drift: [0, 2],
 };
 
 export const weightOf = (params: TrustParams, outcome: TrustOutcome): readonly [number, number] => params.weights[outcome] ?? OUTCOME_WEIGHTS[outcome];

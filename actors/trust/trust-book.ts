@@ -1,4 +1,4 @@
-import { TetherError, type EvidenceEntry, type ObserverShare, type TrustExplanation, type TrustOutcome, type TrustScore } from "../../protocols/index.ts";
+import { TetherError, type EvidenceEntry, type ObserverShare, type TrustExplanation, type TrustOutcome, type TrustQuarantine, type TrustScore } from "../../protocols/index.ts";
 import { addEvidence, betaScore, decayed, type Evidence, type TrustParams } from "./beta-reputation.ts";
 
 /**
@@ -31,9 +31,21 @@ export interface TrustState {
   agents: Record<string, AgentEntry>;
   /** Report jti → epoch ms until which a replay of it must be refused. */
   seen: Record<string, number>;
+  /** ECT stream sequence the counted outcomes cover (records after it are read by the next ingest). */
+  position?: number;
+  /** Server timestamp (ms) of the record at `position` (the replay memory is rebuilt from there after a restart). */
+  positionAt?: number;
+  /** [jti, stored-at] of the latest records counted within the store window (the replay memory across a restart; at most 2,000). */
+  recentJtis?: [string, number][];
+  /** Agents whose score is below the quarantine threshold (quarantined once per fall below it). */
+  below?: Record<string, true>;
+  /** Quarantines issued per agent (the next one's override id is fixed by it). */
+  quarantineCount?: Record<string, number>;
+  /** The latest quarantines (at most 100), pending ones (acked null, no error) are retried. */
+  quarantines?: TrustQuarantine[];
 }
 
-export const initialTrustState = (): TrustState => ({ type: "tether.trust.v1.state", agents: {}, seen: {} });
+export const initialTrustState = (): TrustState => ({ type: "tether.trust.v1.state", agents: {}, seen: {}, position: 0, positionAt: 0, below: {}, quarantineCount: {}, quarantines: [] });
 
 /** A report the port verified: who observed, what, and the report's ECT id. */
 export interface AcceptedReport {
@@ -100,6 +112,11 @@ export class TrustBook {
   noteAssertion(subject: string, reportJti: string, assertionJti: string): void {
     const last = this.#s.agents[subject]?.recent.findLast((e) => e.report === reportJti);
     if (last !== undefined) last.assertion = assertionJti;
+  }
+
+  /** Links a batch's assertion ECT to the evidence lines of the records it counted. */
+  noteBatchAssertion(subjects: Iterable<string>, records: ReadonlySet<string>, assertionJti: string): void {
+    for (const subject of subjects) for (const line of this.#s.agents[subject]?.recent ?? []) if (records.has(line.report)) line.assertion = assertionJti;
   }
 
   /** The score of any agent: the newcomer prior when nobody reported on it. */

@@ -2,6 +2,8 @@ import { TETHER_EXT_PREFIX, TetherError, isTetherError, verifyEct, verifyUnsigne
 import { hashValue, networkAudience, type Clock, type Node } from "../../runtime/index.ts";
 import { mintActorEct, type ActorEct, type MintedEct } from "../ect-minter.ts";
 import type { AcceptedReport } from "./trust-book.ts";
+import type { EctFeed } from "./ect-feed.ts";
+import type { QuarantinePort } from "./trust-quarantine.ts";
 
 /** What the trust actor needs from its node (`trustPort(node)` builds it). */
 export interface TrustPort {
@@ -13,6 +15,21 @@ export interface TrustPort {
   mint(p: ActorEct): Promise<MintedEct>;
   /** Appends an event to the audit ledger (and logs when it cannot). */
   record(event: string, subject: string, details: Record<string, unknown>): Promise<void>;
+  /** The ECT stream, verified (absent: the actor counts explicit reports only). */
+  readonly feed?: EctFeed | undefined;
+  /** A record must be stored within this many ms of its token's iat (the feed's window). */
+  readonly storeWindowMs: number;
+  /** Quarantine below a threshold through the override plane (absent: scores only). */
+  readonly quarantine?: QuarantinePort | undefined;
+  /** Sends a message to an actor (the actor's own timer ticks). */
+  tell(actorId: string, msg: unknown): void;
+}
+
+/** What `trustPort` adds to a node: the ECT feed and the quarantine port. */
+export interface TrustPortExtras {
+  readonly feed?: EctFeed | undefined;
+  readonly storeWindowMs?: number;
+  readonly quarantine?: QuarantinePort | undefined;
 }
 
 /** Key roles whose holders may vouch for an observer: a node's key (for the actors it hosts) or the agent's own key. */
@@ -34,8 +51,12 @@ const agentOf = (iss: string, network: string): string | undefined => {
  * observer itself). On a relaxed (L1) node, unsigned tokens are accepted: anyone who can publish to
  * the trust actor can then report as anyone (documented in docs/trust.md).
  */
-export const trustPort = (node: Node, clock: Clock = node.clock): TrustPort => ({
+export const trustPort = (node: Node, clock: Clock = node.clock, extras: TrustPortExtras = {}): TrustPort => ({
   clock,
+  feed: extras.feed,
+  storeWindowMs: extras.storeWindowMs ?? node.options.assurance.clockSkewSeconds * 1000 + 1000,
+  quarantine: extras.quarantine,
+  tell: (actorId, msg) => node.ref(actorId).tell(msg),
   verify: async (report) => {
     const network = node.network;
     const skew = node.options.assurance.clockSkewSeconds;

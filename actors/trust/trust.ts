@@ -1,4 +1,4 @@
-import { TrustExplanation, TrustReportBody, TrustScore, type TrustReportBodyInput } from "../../protocols/index.ts";
+import { TrustExplanation, TrustIngestResult, TrustQuarantine, TrustReportBody, TrustScore, type TrustReportBodyInput } from "../../protocols/index.ts";
 import type { Clock, Node } from "../../runtime/index.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
 import { mintActorEct } from "../ect-minter.ts";
@@ -6,6 +6,8 @@ import type { TrustParamsInput } from "./beta-reputation.ts";
 import { TrustActor } from "./trust-actor.ts";
 import type { TrustLimits } from "./trust-book.ts";
 import { trustPort } from "./trust-port.ts";
+import { ectFeed } from "./ect-feed.ts";
+import { overrideQuarantine, type QuarantineOptions } from "./trust-quarantine.ts";
 
 /** The trust actor's id unless told otherwise: one per network. */
 export const TRUST_ACTOR_ID = "trust";
@@ -16,7 +18,29 @@ export interface TrustOptions {
   readonly clock?: Clock;
   readonly params?: TrustParamsInput;
   readonly limits?: Partial<TrustLimits>;
+  /**
+   * Outcomes from the ECT stream (docs/trust.md). Default on: the actor reads the stream when asked
+   * (`ingest`) and, with `everyMs`, on its own timer (the `clock`'s). `false`: explicit reports only.
+   */
+  readonly ingest?:
+    | false
+    | {
+        readonly everyMs?: number;
+        /** Records per ingest at most (default 5,000). */
+        readonly limit?: number;
+        /** Agents whose drift evidence counts (default ["verifier"]). */
+        readonly verifiers?: readonly string[];
+        /** Agents never scored (default: the built-in actors). */
+        readonly ignore?: readonly string[];
+        /** A record must be stored within this many ms of its token's iat (default: clock skew + 1 s). */
+        readonly storeWindowMs?: number;
+      };
+  /** Quarantine an agent whose score falls below a threshold (a pause through the override plane). */
+  readonly quarantine?: QuarantineOptions;
 }
+
+/** Built-in actors the trust actor does not score. */
+export const BUILT_IN_ACTORS: readonly string[] = ["trust", "verifier", "consensus", "approvals", "tether-override", "audit"];
 
 /**
  * Trust over one node: `attach` lets the node host the trust actor (and take it over on failover),
@@ -37,7 +61,44 @@ export class TrustClient extends BuiltInActorClient {
 
   protected deps(node: Node) {
     const o = this.#options;
-    return { port: trustPort(node, o.clock), ...(o.params === undefined ? {} : { params: o.params }), ...(o.limits === undefined ? {} : { limits: o.limits }) };
+    const i = o.ingest === false ? undefined : (o.ingest ?? {});
+    const feed = i === undefined ? undefined : ectFeed(node, { verifiers: i.verifiers ?? ["verifier"], ignore: i.ignore ?? [...BUILT_IN_ACTORS, this.actorId], ...(i.storeWindowMs === undefined ? {} : { storeWindowMs: i.storeWindowMs }) });
+    const port = trustPort(node, o.clock, {
+      feed,
+      ...(i?.storeWindowMs === undefined ? {} : { storeWindowMs: i.storeWindowMs }),
+      quarantine: o.quarantine === undefined ? undefined : overrideQuarantine(node, o.quarantine),
+    });
+    return {
+      port,
+      ...(o.params === undefined ? {} : { params: o.params }),
+      ...(o.limits === undefined ? {} : { limits: o.limits }),
+      ...(i?.everyMs === undefined ? {} : { ingestEveryMs: i.everyMs }),
+      ...(i?.limit === undefined ? {} : { ingestLimit: i.limit }),
+    };
+  }
+
+  /** Reads the ECT stream on from the last position (at most `limit` records) and counts what it proves. */
+  async ingest(limit = 5_000): Promise<TrustIngestResult> {
+    return TrustIngestResult.parse(await this.bound().ref(this.actorId).ask({ type: "tether.trust.v1.ingest", limit }, { timeoutMs: 120_000 }));
+  }
+
+  /** Ingests until the stream is read to its end; merges the batches' results. */
+  async ingestAll(limit = 5_000): Promise<TrustIngestResult> {
+    const total: TrustIngestResult = { read: 0, counted: 0, rejected: 0, position: 0, more: false, quarantined: [] };
+    for (;;) {
+      const r = await this.ingest(limit);
+      total.read += r.read;
+      total.counted += r.counted;
+      total.rejected += r.rejected;
+      total.position = r.position;
+      total.quarantined.push(...r.quarantined);
+      if (!r.more) return total;
+    }
+  }
+
+  /** The quarantines this actor issued (latest 100). */
+  async quarantines(): Promise<TrustQuarantine[]> {
+    return TrustQuarantine.array().parse(await this.bound().ref(this.actorId).ask({ type: "tether.trust.v1.quarantines" }));
   }
 
   /**

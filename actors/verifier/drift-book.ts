@@ -30,6 +30,8 @@ export const VerifierParams = z.strictObject({
   maxSeriesPerAgent: z.int().min(4).max(256).default(32),
   /** Peers remembered as an agent's baseline set. */
   maxPeers: z.int().min(1).max(1000).default(64),
+  /** Series not monitored (e.g. `rate` where the wall-clock pace of an agent is not stationary). */
+  ignoreSeries: z.array(z.string().max(256)).max(64).default([]),
   /** Findings kept in state for `findings` queries (the ledger keeps all). */
   maxFindings: z.int().min(1).max(10_000).default(200),
 });
@@ -133,6 +135,7 @@ export class DriftBook {
   }
 
   #feed(agent: AgentSeries, o: EctObservation, name: string, x: number, p: PageHinkleyParams, found: DriftFinding[]): void {
+    if (this.#p.ignoreSeries.includes(name)) return;
     let detector = agent.series[name];
     if (detector === undefined) {
       if (Object.keys(agent.series).length >= this.#p.maxSeriesPerAgent) return;

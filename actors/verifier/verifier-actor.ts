@@ -1,5 +1,5 @@
 import { TETHER_EXT_PREFIX } from "../../protocols/index.ts";
-import type { ActorContext, ActorLifecycleContext } from "../../runtime/index.ts";
+import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../../runtime/index.ts";
 import { RefusalBudget } from "../refusal-budget.ts";
 import { DriftBook, VerifierParams, initialVerifierState, type DriftFinding, type VerifierParamsInput, type VerifierState } from "./drift-book.ts";
 import { VerifierMessage, type AppraisalResult, type VerifierFinding } from "./verifier-messages.ts";
@@ -11,6 +11,10 @@ export const DRIFT_ACT = "tether.verifier.drift";
 export interface VerifierDeps {
   readonly port: VerifierPort;
   readonly params?: VerifierParamsInput;
+  /** Appraise every this many ms on the port's clock (the actor's own timer); absent: only on request. */
+  readonly appraiseEveryMs?: number;
+  /** Records per timed appraisal (default 1,000; the next tick follows at once while more are stored). */
+  readonly appraiseLimit?: number;
 }
 
 /**
@@ -28,22 +32,54 @@ export class VerifierActor {
   readonly #port: VerifierPort;
   readonly #params: VerifierParams;
   readonly #refusals = new RefusalBudget();
+  readonly #everyMs: number | undefined;
+  readonly #limit: number;
+  #timer: TimerHandle | undefined;
+  #stopped = false;
   #self = "";
 
   constructor(deps: VerifierDeps) {
     this.#port = deps.port;
     this.#params = VerifierParams.parse(deps.params ?? {});
+    this.#everyMs = deps.appraiseEveryMs;
+    this.#limit = deps.appraiseLimit ?? 1000;
   }
 
   onStart(ctx: ActorLifecycleContext): void {
     this.#self = ctx.self;
     if (this.state?.type !== "tether.verifier.v1.state") this.state = initialVerifierState();
+    this.#arm(this.#everyMs);
+  }
+
+  onStop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#port.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** The appraisal schedule: the actor tells itself to appraise after `ms`; the tick re-arms when done. */
+  #arm(ms: number | undefined): void {
+    if (ms === undefined || this.#stopped) return;
+    if (this.#timer !== undefined) this.#port.clock.clearTimeout(this.#timer);
+    this.#timer = this.#port.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#port.tell(this.#self, { type: "tether.verifier.v1.appraise", limit: this.#limit, tick: true });
+    }, ms);
   }
 
   async handle(msg: VerifierMessage, ctx: ActorContext): Promise<unknown> {
     switch (msg.type) {
-      case "tether.verifier.v1.appraise":
-        return this.#appraise(msg.limit, ctx);
+      case "tether.verifier.v1.appraise": {
+        if (msg.tick !== true) return this.#appraise(msg.limit, ctx);
+        try {
+          const result = await this.#appraise(msg.limit, ctx);
+          this.#arm(result.more ? 0 : this.#everyMs);
+          return result;
+        } catch (error) {
+          this.#arm(this.#everyMs);
+          throw error;
+        }
+      }
       case "tether.verifier.v1.findings":
         return this.state.findings.filter((f) => msg.agent === undefined || f.agent === msg.agent);
       case "tether.verifier.v1.show":

@@ -3,7 +3,12 @@ import { z } from "zod";
 const AgentId = z.string().min(1).max(128);
 
 /** Appraise the ECT records stored since the last appraisal (at most `limit` of them). */
-export const VerifierAppraise = z.strictObject({ type: z.literal("tether.verifier.v1.appraise"), limit: z.int().min(1).max(100_000).default(1000) });
+export const VerifierAppraise = z.strictObject({
+  type: z.literal("tether.verifier.v1.appraise"),
+  limit: z.int().min(1).max(100_000).default(1000),
+  /** Marks the verifier's own timer (it re-arms after the appraisal). */
+  tick: z.boolean().optional(),
+});
 /** The findings kept in state, optionally of one agent. */
 export const VerifierFindingsQuery = z.strictObject({ type: z.literal("tether.verifier.v1.findings"), agent: AgentId.optional() });
 /** One agent's monitored series: baseline mean and sd, and the current statistics. */

@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { TETHER_EXT_PREFIX, decodeBody, verifyEct, verifyUnsignedEct, type EctClaims } from "../../protocols/index.ts";
-import { StoredEctRecord, hashValue, networkAudience, type Node } from "../../runtime/index.ts";
+import { StoredEctRecord, hashValue, networkAudience, type Clock, type Node } from "../../runtime/index.ts";
 import { mintActorEct, type ActorEct, type MintedEct } from "../ect-minter.ts";
 import type { EctObservation } from "./drift-book.ts";
 
@@ -20,6 +20,10 @@ export interface VerifierPort {
   record(event: string, subject: string, details: Record<string, unknown>): Promise<void>;
   /** Epoch ms (rate-limits refusal records). */
   now(): number;
+  /** The clock the appraisal timer runs on (the node's unless a test passes a fake one). */
+  readonly clock: Clock;
+  /** Sends a message to an actor (the verifier's own timer ticks). */
+  tell(actorId: string, msg: unknown): void;
 }
 
 const decoder = new TextDecoder();
@@ -40,7 +44,7 @@ const agentOf = (iss: string, network: string): string | undefined => {
  * verify against the network's keys (or, on a relaxed L1 node, does not parse) is rejected and reported.
  * Token lifetimes are checked at the token's own `iat`: the verifier appraises after the fact.
  */
-export const verifierPort = (node: Node): VerifierPort => {
+export const verifierPort = (node: Node, clock: Clock = node.clock): VerifierPort => {
   const network = node.network;
   const bucket = node.subjects.ectBucket();
   const stream = `KV_${bucket}`;
@@ -121,6 +125,8 @@ export const verifierPort = (node: Node): VerifierPort => {
     },
     mint: (p) => mintActorEct(node, p),
     now: () => node.clock.now(),
+    clock,
+    tell: (actorId, msg) => node.ref(actorId).tell(msg),
     record: async (event, subject, details) => {
       await node.assurance.recordEvent(event, subject, details).catch(() => undefined);
     },

@@ -1,4 +1,4 @@
-import type { Node } from "../../runtime/index.ts";
+import type { Clock, Node } from "../../runtime/index.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
 import type { VerifierParamsInput } from "./drift-book.ts";
 import { VerifierActor } from "./verifier-actor.ts";
@@ -11,6 +11,12 @@ export const VERIFIER_ACTOR_ID = "verifier";
 export interface VerifierOptions {
   readonly actorId?: string;
   readonly params?: VerifierParamsInput;
+  /** Appraise on a timer every this many ms (default: only when asked). */
+  readonly appraiseEveryMs?: number;
+  /** Records per timed appraisal (default 1,000). */
+  readonly appraiseLimit?: number;
+  /** The clock of the timer (default the node's; tests pass a `FakeClock`). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -51,6 +57,12 @@ export class VerifierClient extends BuiltInActorClient {
   }
 
   protected deps(node: Node) {
-    return { port: verifierPort(node), ...(this.#options.params === undefined ? {} : { params: this.#options.params }) };
+    const o = this.#options;
+    return {
+      port: verifierPort(node, o.clock),
+      ...(o.params === undefined ? {} : { params: o.params }),
+      ...(o.appraiseEveryMs === undefined ? {} : { appraiseEveryMs: o.appraiseEveryMs }),
+      ...(o.appraiseLimit === undefined ? {} : { appraiseLimit: o.appraiseLimit }),
+    };
   }
 }

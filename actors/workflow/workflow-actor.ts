@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   TETHER_EXT_PREFIX,
   TetherError,
@@ -139,6 +140,16 @@ export class WorkflowActor {
 
   /** Marks every ready step running (within maxParallel), saves that, then dispatches them. */
   async #launchReady(ctx: ActorContext): Promise<void> {
+    // the checkpoint's snapshot is taken now; the next steps go out while it is written (a copy that
+    // dies before it lands is resumed from the previous checkpoint, where these steps were pending or
+    // in flight: asked again either way, never skipped). Saves one JetStream round trip per step.
+    const saved = ctx.checkpoint();
+    this.#dispatchReady();
+    await saved;
+  }
+
+  /** Marks every ready step running (within maxParallel) and sends them; the caller saves that. */
+  #dispatchReady(): void {
     const steps = this.state.steps;
     let running = Object.values(steps).filter((s) => s.state === "running").length;
     const launch: [string, number][] = [];
@@ -153,12 +164,7 @@ export class WorkflowActor {
       running++;
     }
     if (Object.values(steps).every((s) => s.state === "done")) this.state.status = "done";
-    // the checkpoint's snapshot is taken now; the next steps go out while it is written (a copy that
-    // dies before it lands is resumed from the previous checkpoint, where these steps were pending or
-    // in flight: asked again either way, never skipped). Saves one JetStream round trip per step.
-    const saved = ctx.checkpoint();
     for (const [id, attempt] of launch) this.#run(id, attempt);
-    await saved;
   }
 
   /** Runs one step outside the handler; its outcome comes back as a message. */
@@ -223,7 +229,17 @@ export class WorkflowActor {
     if (rec === undefined || rec.state !== "running") return; // a late copy of a result already recorded
     const step = this.#step(id);
     const parents = step.dependsOn.length === 0 ? [this.state.startEct] : step.dependsOn.map((d) => this.state.steps[d]?.ect);
-    const ect = await this.#port.mint({
+    // The step's ECT is named now and minted while the next steps run: they only need its jti (their
+    // parent). It lands before the checkpoint that records it, so a saved state never names an ECT that
+    // does not exist; a copy that dies first resumes from the previous checkpoint (this step asked again).
+    const jti = randomUUID();
+    rec.state = "done";
+    rec.output = output;
+    rec.ect = jti;
+    rec.endedAt = this.#port.clock.now();
+    this.#dispatchReady();
+    await this.#port.mint({
+      jti,
       actorId: this.#self,
       act: `workflow.step:${id}`,
       par: parents.filter((p): p is string => p !== undefined),
@@ -232,11 +248,7 @@ export class WorkflowActor {
       output: output ?? null,
       ext: { [`${TETHER_EXT_PREFIX}step`]: id, [`${TETHER_EXT_PREFIX}agent`]: step.agent ?? `capability:${step.capability}` },
     });
-    rec.state = "done";
-    rec.output = output;
-    rec.ect = ect.jti;
-    rec.endedAt = this.#port.clock.now();
-    await this.#launchReady(ctx);
+    await ctx.checkpoint();
   }
 
   async #failed(id: string, attempt: number, code: string, message: string, ctx: ActorContext): Promise<void> {

@@ -38,5 +38,17 @@ export const jwsVerify = (signingInput: string, signature: string, alg: EctAlgor
   }
 };
 
+/** `jwsVerify` on libuv's thread pool (node:crypto's callback form); resolves false on any malformed input. */
+export const jwsVerifyOffloaded = (signingInput: string, signature: string, alg: EctAlgorithm, key: CryptoKey | KeyObject): Promise<boolean> =>
+  new Promise((resolve) => {
+    try {
+      const bytes = Buffer.from(signature, "base64url");
+      if (bytes.toString("base64url") !== signature) return resolve(false); // one spelling only
+      verify(digestOf(alg), Buffer.from(signingInput, "ascii"), options(alg, toKeyObject(key)), bytes, (error, ok) => resolve(error === null && ok));
+    } catch {
+      resolve(false);
+    }
+  });
+
 /** base64url of a string's UTF-8 bytes. */
 export const b64url = (text: string): string => Buffer.from(text, "utf8").toString("base64url");

@@ -43,6 +43,12 @@ export type VerifyEctOptions = z.input<typeof EctVerifyPolicy> &
   EctVerifyPorts & {
     /** Finds the issuer's public key by `kid`. */
     readonly keys: KeyResolver;
+    /**
+     * Check the signature on libuv's thread pool (node:crypto's callback form) instead of the calling
+     * thread: slower for one token, but a reader verifying a batch concurrently (the trust actor reading
+     * the ECT stream) then uses the other cores. Default false (one synchronous verify).
+     */
+    readonly offloadSignature?: boolean;
   };
 
 /** Reads the policy fields out of an options object; ERR_CONFIG_INVALID when one is out of range. */

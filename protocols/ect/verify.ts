@@ -1,4 +1,4 @@
-import { jwsVerify } from "./jws-crypto.ts";
+import { jwsVerify, jwsVerifyOffloaded } from "./jws-crypto.ts";
 import { assertTokenString, isUnsignedForm, parseJsonObject, splitCompactJws } from "./decode.ts";
 import { callPort, echo, ectError, guardEct } from "./ect-errors.ts";
 import { EctTypes, isAcceptedTyp, isEctAlgorithm, type EctHeader } from "./header.ts";
@@ -96,7 +96,11 @@ export const verifyEct = (token: unknown, options: VerifyEctOptions): Promise<Ec
       });
     }
     // node:crypto directly (see jws-crypto.ts): one synchronous verify instead of a WebCrypto job
-    if (signatureSegment === "" || !jwsVerify(`${headerSegment}.${payloadSegment}`, signatureSegment, alg, resolved.key)) {
+    const signingInput = `${headerSegment}.${payloadSegment}`;
+    const signed =
+      signatureSegment !== "" &&
+      (options.offloadSignature === true ? await jwsVerifyOffloaded(signingInput, signatureSegment, alg, resolved.key) : jwsVerify(signingInput, signatureSegment, alg, resolved.key));
+    if (!signed) {
       throw signatureFailure({ code: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" }, kid, alg);
     }
     const payload = Buffer.from(payloadSegment, "base64url");

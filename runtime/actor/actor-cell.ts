@@ -81,6 +81,8 @@ export class ActorCell {
   current: Delivery | undefined;
   /** The execution scope of the handler in flight, once it made one (an override's ack names its latest ECT). */
   currentScope: ExecutionScope | undefined;
+  /** Sees each delivery as it is queued (the override gate: a message of a held workflow brings the actor into its scope). */
+  screen: ((delivery: Delivery) => void) | undefined;
   /** Messages taken from the mailbox so far (passivation checks nothing was handled while it saved). */
   handled = 0;
   readonly mailbox: Mailbox<Delivery>;
@@ -111,6 +113,7 @@ export class ActorCell {
   /** Queues a delivery (throws ERR_MAILBOX_FULL) and schedules the loop if idle. */
   enqueue(delivery: Delivery, lane: MailboxLane): void {
     this.mailbox.offer(delivery, delivery.control ? "control" : lane);
+    this.screen?.(delivery);
     this.#schedule();
   }
 

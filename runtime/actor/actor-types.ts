@@ -148,6 +148,22 @@ export interface ActorLifecycleContext {
   readonly clock: Clock;
 }
 
+/**
+ * How discovery learns an agent's trust: an explicit port, e.g. `(a) => trust.score(a).then((s) => s.score)`
+ * over a `TrustClient`. Scores are in [0, 1]; nothing is global, the caller passes it.
+ */
+export type TrustScorer = (agentId: string) => Promise<number>;
+
+/** Which providers of a capability qualify (`node.find`, `node.refByCapability`, `ctx.refByCapability`). */
+export interface CapabilityQuery {
+  /** Only providers whose trust is at least this (needs `trust`). */
+  readonly minTrust?: number;
+  /** Only providers advertising this message-schema version of the capability. */
+  readonly version?: string;
+  /** The trust port; without it providers are unscored (and picked uniformly). */
+  readonly trust?: TrustScorer;
+}
+
 export interface ActorContext extends ActorLifecycleContext {
   /** Sender address of the current message (`node:<id>` for code outside an actor), if known. */
   readonly sender: string | undefined;
@@ -163,6 +179,12 @@ export interface ActorContext extends ActorLifecycleContext {
    * ERR_VERSION_NEGOTIATION_FAILED naming both offers when there is none (docs/capabilities.md).
    */
   negotiate(peer: string | { readonly id: string }, protocol: string): Promise<string>;
+  /**
+   * A ref (as `ref`) to one live provider of `capability`: picked at random weighted by trust when
+   * `query.trust` is given, never one whose shared circuit breaker is open; ERR_NO_PROVIDER when none
+   * qualifies (docs/capabilities.md).
+   */
+  refByCapability<C extends ActorClass = ActorClass>(capability: string, query?: CapabilityQuery): Promise<ActorRef<MessageOf<C>, ReplyOf<C>>>;
   /**
    * Runs a significant action through the node's action interceptors: it is metered, recorded as an
    * Execution Context Token whose parent is the ECT of the message being handled, and (regulated

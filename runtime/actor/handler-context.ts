@@ -1,7 +1,7 @@
 import type { Context } from "@opentelemetry/api";
 import { TetherError, assertToken } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "./actor-cell.ts";
-import type { ActOptions, ActionCall, ActorClass, ActorContext, ActorRef, DeferredReply, MessageOf, ReplyOf } from "./actor-types.ts";
+import type { ActOptions, ActionCall, ActorClass, ActorContext, ActorRef, CapabilityQuery, DeferredReply, MessageOf, ReplyOf } from "./actor-types.ts";
 import type { Clock } from "../support/clock.ts";
 import { newScope, type ExecutionScope } from "./execution-scope.ts";
 import type { Logger } from "../support/logger.ts";
@@ -17,6 +17,8 @@ export interface ContextHost {
   checkpoint(cell: ActorCell): Promise<number>;
   defer(cell: ActorCell, delivery: Delivery): DeferredReply;
   negotiate(self: string, peer: string, protocol: string): Promise<string>;
+  /** The id of one qualifying provider of a capability (discovery's pick). */
+  pickProvider(capability: string, query: CapabilityQuery): Promise<string>;
 }
 
 /**
@@ -79,6 +81,11 @@ export class HandlerContext implements ActorContext {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  async refByCapability<C extends ActorClass = ActorClass>(capability: string, query: CapabilityQuery = {}): Promise<ActorRef<MessageOf<C>, ReplyOf<C>>> {
+    if (typeof capability !== "string" || capability.length === 0) throw new TetherError("ERR_CONTEXT_MISUSE", "ctx.refByCapability needs a capability name");
+    return this.ref<C>(await this.#host.pickProvider(capability, query));
   }
 
   act<T>(name: string, params: Record<string, unknown>, run: () => Promise<T> | T, options?: ActOptions): Promise<T> {

@@ -29,6 +29,15 @@ class Ring<T> {
     return item;
   }
 
+  /** True when some queued item matches (front to back; nothing is removed). */
+  some(match: (item: T) => boolean): boolean {
+    for (let i = 0; i < this.#size; i++) {
+      const item = this.#items[(this.#head + i) % this.#items.length];
+      if (item !== undefined && match(item)) return true;
+    }
+    return false;
+  }
+
   #grow(): void {
     const next = new Array<T | undefined>(Math.min(this.capacity, this.#items.length * 2));
     for (let i = 0; i < this.#size; i++) next[i] = this.#items[(this.#head + i) % this.#items.length];
@@ -102,6 +111,11 @@ export class Mailbox<T> {
   /** Next control-lane item only (what may run while the mailbox is held). */
   takeControl(): T | undefined {
     return this.#control?.shift();
+  }
+
+  /** True when some queued work (priority or normal lane) matches; nothing is removed. */
+  someWork(match: (item: T) => boolean): boolean {
+    return (this.#priority?.some(match) ?? false) || (this.#normal?.some(match) ?? false);
   }
 
   /** Removes and returns everything still queued (shutdown). */

@@ -3,11 +3,9 @@ import type { BreakerBoard } from "../stores/breaker-board.ts";
 import type { Registry } from "../stores/registry.ts";
 import type { Clock } from "../support/clock.ts";
 
-/**
- * How discovery learns an agent's trust: an explicit port, e.g. `(a) => trust.score(a).then((s) => s.score)`
- * over a `TrustClient`. Scores are in [0, 1]; nothing is global, the caller passes it.
- */
-export type TrustScorer = (agentId: string) => Promise<number>;
+import type { CapabilityQuery, TrustScorer } from "../actor/actor-types.ts";
+
+export type { TrustScorer };
 
 /** One live provider of a capability, as `find` returns it. */
 export interface Provider {
@@ -20,14 +18,8 @@ export interface Provider {
   readonly trust?: number;
 }
 
-export interface FindOptions {
-  /** Only providers whose trust is at least this (needs `trust`). */
-  readonly minTrust?: number;
-  /** Only providers advertising this message-schema version of the capability. */
-  readonly version?: string;
-  /** The trust port; without it providers are unscored and sorted by id. */
-  readonly trust?: TrustScorer;
-}
+/** Which providers qualify (the same query `ctx.refByCapability` takes). */
+export type FindOptions = CapabilityQuery;
 
 export interface DiscoveryDeps {
   readonly registry: Registry;

@@ -11,7 +11,7 @@ export const CLUSTER_ACCOUNT = "_tether";
 
 const Identity = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
-  role: z.enum(["node", "ledger", "client", "operator"]),
+  role: z.enum(["node", "ledger", "override", "client", "operator"]),
   publicKey: z.string().regex(/^U[A-Z2-7]{55}$/),
 });
 const NetworkRecord = z.strictObject({
@@ -128,6 +128,7 @@ export class NetworkAccounts {
     const roles: Array<[string, IdentityRole]> = [
       ...Array.from({ length: nodes }, (_, i): [string, IdentityRole] => [`node-${i + 1}`, "node"]),
       ["ledger", "ledger"],
+      ["override", "override"],
       ["client", "client"],
       ["operator", "operator"],
     ];

@@ -1,7 +1,7 @@
 import { context as otelContext, type Context } from "@opentelemetry/api";
 import { TetherError, encodeBody, isTetherError, type CompensationRequest, type FailureNotice, type SignedCompensation } from "../../protocols/index.ts";
 import type { ActorCell, CellHost, Delivery, ReplyOutcome } from "../actor/actor-cell.ts";
-import type { DeferredReply } from "../actor/actor-types.ts";
+import type { CapabilityQuery, DeferredReply } from "../actor/actor-types.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
 import { HandlerContext, type ContextHost } from "../actor/handler-context.ts";
 import type { ActionChain } from "../interceptors/action-chain.ts";
@@ -41,6 +41,8 @@ export class CellRuntime implements CellHost {
   readonly #verifyCompensation: VerifyCompensation;
   /** Asks whose handler deferred its reply (ctx.deferReply): the handler's return value is not the answer. */
   readonly #deferred = new WeakSet<Delivery>();
+  /** Asks a takeover handed to a human: answered later with the human's result (`settleHandedOver`), whatever the handler did. */
+  readonly #handedOver = new WeakSet<Delivery>();
   readonly #idleWaiters = new Set<() => void>();
 
   constructor(p: {
@@ -57,6 +59,8 @@ export class CellRuntime implements CellHost {
     verifyCompensation: VerifyCompensation;
     /** Protocol negotiation for `ctx.negotiate` (the assembly wires it to the registry). */
     negotiate: (self: string, peer: string, protocol: string) => Promise<string>;
+    /** Capability discovery for `ctx.refByCapability` (the assembly wires it to the node's Discovery). */
+    pickProvider: (capability: string, query: CapabilityQuery) => Promise<string>;
   }) {
     this.#verifyCompensation = p.verifyCompensation;
     this.#core = p.core;
@@ -77,6 +81,7 @@ export class CellRuntime implements CellHost {
       checkpoint: (cell) => p.checkpoints.save(cell),
       defer: (cell, delivery) => this.#defer(cell, delivery),
       negotiate: p.negotiate,
+      pickProvider: p.pickProvider,
     };
   }
 
@@ -88,6 +93,18 @@ export class CellRuntime implements CellHost {
   settle(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): void {
     if (delivery.creditTo !== undefined) this.#flow.handled(delivery.creditTo); // a remote tell is done, whatever its outcome
     if (this.#deferred.has(delivery) && outcome.ok) return; // answered later through ctx.deferReply
+    if (this.#handedOver.has(delivery)) return; // a human answers it (takeover)
+    this.#settleNow(cell, delivery, outcome);
+  }
+
+  /** A takeover gave this ask to a human: nothing the actor does answers it any more. */
+  handOver(delivery: Delivery): void {
+    this.#handedOver.add(delivery);
+  }
+
+  /** Answers an ask handed to a human with the human's outcome (once). */
+  settleHandedOver(cell: ActorCell, delivery: Delivery, outcome: ReplyOutcome): void {
+    if (!this.#handedOver.delete(delivery)) return;
     this.#settleNow(cell, delivery, outcome);
   }
 

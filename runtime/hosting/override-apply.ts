@@ -14,11 +14,12 @@ import type { DeadLetterSink } from "../messaging/dead-letter-sink.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { CellDirectory } from "./cell-directory.ts";
 import type { CellRuntime } from "./cell-runtime.ts";
+import { TakenOverAsks } from "./override-replies.ts";
 
 /** One active override as a node holds it: the signal, and the actors it was applied to here. */
 export interface HeldOverride {
   readonly signal: OverrideSignalBody;
-  /** Actors it was applied to on this node (workflow scopes match only at the moment of the signal). */
+  /** Actors it was applied to on this node (workflow scopes: at the signal, and each actor caught later). */
   readonly applied: Set<string>;
   /** Actors whose `onOverride` declined it (advisory). */
   readonly declined: Set<string>;
@@ -81,12 +82,15 @@ export class OverrideApplier {
   readonly #runtime: CellRuntime;
   readonly #sink: DeadLetterSink;
   readonly #work: WorkQueue;
+  /** Asks a takeover gave to a human, answered with the human's result. */
+  readonly takenOver: TakenOverAsks;
 
   constructor(p: { core: NodeCore; runtime: CellRuntime; sink: DeadLetterSink; work: WorkQueue }) {
     this.#core = p.core;
     this.#runtime = p.runtime;
     this.#sink = p.sink;
     this.#work = p.work;
+    this.takenOver = new TakenOverAsks(p.core, p.runtime);
   }
 
   /**
@@ -94,7 +98,7 @@ export class OverrideApplier {
    * signal being applied now (emergency and takeover abort the handler in flight; takeover moves the
    * queued work). Returns what the acknowledgement reports.
    */
-  evaluate(cell: ActorCell, held: Iterable<HeldOverride>, fresh?: OverrideSignalBody): { aborted: boolean; queued: number } {
+  evaluate(cell: ActorCell, held: Iterable<HeldOverride>, fresh?: OverrideSignalBody, preempt = true): { aborted: boolean; queued: number } {
     let stop: HeldOverride | undefined;
     let pause = false;
     let takeover: HeldOverride | undefined;
@@ -113,9 +117,9 @@ export class OverrideApplier {
     if (pause) cell.hold("pause", true);
     if (takeover !== undefined) cell.hold("takeover", true);
     let aborted = false;
-    if (fresh !== undefined && cell.current !== undefined) {
-      const preempt = (fresh.action === "stop" && fresh.level === "emergency") || fresh.action === "takeover";
-      if (preempt && (fresh.action === "stop" ? stop !== undefined : takeover !== undefined)) {
+    if (preempt && fresh !== undefined && cell.current !== undefined) {
+      const preempting = (fresh.action === "stop" && fresh.level === "emergency") || fresh.action === "takeover";
+      if (preempting && (fresh.action === "stop" ? stop !== undefined : takeover !== undefined)) {
         cell.abortCurrent(stoppedError(cell.id, fresh.id, fresh.reason));
         aborted = true;
       }
@@ -144,17 +148,20 @@ export class OverrideApplier {
   }
 
   /**
-   * Takeover: the in-flight message and everything queued go to the human work queue. Queued asks are
-   * answered with ERR_ACTOR_STOPPED_BY_OVERRIDE (the human's result is recorded, not sent to the asker).
+   * Takeover: the in-flight message and everything queued go to the human work queue. An ask (in
+   * flight or queued) stays open: the human's result is its answer (`TakenOverAsks`); tells are done
+   * with here, durable ones terminated.
    */
   #moveToHumans(cell: ActorCell, signal: OverrideSignalBody, aborted: boolean): void {
     const now = this.#core.clock.now();
     const items = [...(aborted && cell.current !== undefined ? [cell.current] : []), ...cell.mailbox.drainWork()];
     for (const d of items) {
       const wid = d.incoming?.wid;
+      const taskId = `${signal.id.slice(0, 60)}-${d.id.slice(0, 60)}`;
+      const awaitsReply = d.expectsReply && d.durable === undefined && this.takenOver.hold(taskId, cell, d);
       this.#work({
         type: "tether.override.v1.human-task",
-        taskId: `${signal.id.slice(0, 60)}-${d.id.slice(0, 60)}`,
+        taskId,
         overrideId: signal.id,
         actorId: cell.id,
         messageId: d.id.slice(0, 128),
@@ -162,8 +169,9 @@ export class OverrideApplier {
         body: d.body,
         ...(wid === undefined ? {} : { wid: wid.slice(0, 256) }),
         at: now,
+        ...(awaitsReply ? { awaitsReply } : {}),
       });
-      if (d !== cell.current) {
+      if (d !== cell.current && !awaitsReply) {
         if (d.durable !== undefined) d.durable.term();
         else this.#runtime.settle(cell, d, { ok: false, error: stoppedError(cell.id, signal.id, "taken over by a human") });
       }

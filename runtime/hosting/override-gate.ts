@@ -24,6 +24,9 @@ import type { OverrideStore } from "../stores/override-store.ts";
 import type { CellDirectory } from "./cell-directory.ts";
 import { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
 import { matchesScope, type HeldOverride, type OverrideApplier } from "./override-apply.ts";
+import { DeferredEvidence } from "./deferred-evidence.ts";
+import { answerHolding } from "./override-holding.ts";
+import { WorkflowScopes } from "./override-workflow.ts";
 
 /** Mints, stores and appends one override ECT (see `mintOverrideEct`); resolves with its jti. */
 export type MintOverrideEct = (e: OverrideEvidence) => Promise<string>;
@@ -57,18 +60,23 @@ export class OverrideGate {
   readonly #apply: OverrideApplier;
   readonly #exempt: ReadonlySet<string>;
   readonly #mint: MintOverrideEct | undefined;
+  /** Acknowledgement ECTs, minted after the acknowledgements are out. */
+  readonly #evidence: DeferredEvidence;
   readonly #held = new Map<string, HeldOverride>();
   /** Live broadcasts (and issue requests) are accepted once per (kid, nonce). */
   readonly #replay: MemoryReplayCache;
   readonly #issueReplay: MemoryReplayCache;
   #sub: Subscription | undefined;
+  #holdingSub: Subscription | undefined;
   #stale = false;
   #refreshing: Promise<void> | undefined;
+  readonly #workflows: WorkflowScopes;
   /** Serializes signal handling so signals apply in arrival order. */
   #tail: Promise<void> = Promise.resolve();
 
   constructor(p: { core: NodeCore; directory: CellDirectory; store: OverrideStore; keys: ControlKeys; refuse: Refuse; recordEvent: RecordEvent; applier: OverrideApplier; exempt: readonly string[]; mint?: MintOverrideEct }) {
     this.#mint = p.mint;
+    this.#evidence = new DeferredEvidence({ onError: (error) => p.core.logger.warn("override acknowledgement ECT not minted", { error }) });
     this.#core = p.core;
     this.#directory = p.directory;
     this.#store = p.store;
@@ -80,17 +88,35 @@ export class OverrideGate {
     this.subjects = overrideSubjects(p.core.network);
     this.#replay = new MemoryReplayCache({ now: () => p.core.clock.now() });
     this.#issueReplay = new MemoryReplayCache({ now: () => p.core.clock.now() });
+    this.#workflows = new WorkflowScopes({ held: this.#held, store: p.store, exempt: this.#exempt, catch: (cell, h, fenced) => this.#catchLate(cell, h, fenced), stale: () => this.#stale, logger: p.core.logger });
+  }
+
+  /** A workflow override reaches an actor after its signal (see `WorkflowScopes`): applied without pre-empting, and acknowledged. */
+  #catchLate(cell: ActorCell, h: HeldOverride, fenced: boolean): void {
+    h.applied.add(cell.id);
+    const outcome = this.#apply.evaluate(cell, this.#held.values(), h.signal, false);
+    this.#ackOne(h.signal.id, cell, "applied", outcome, fenced);
+    this.#recordAcks(h.signal.id, h.signal.action, [cell.id], fenced);
   }
 
   /** Loads the active overrides (before the node hosts anything) and starts listening. */
   async open(): Promise<void> {
     await this.#load();
     this.#sub = this.#core.nc.subscribe(this.subjects.signals(), { callback: (_err, msg) => this.#onSignal(msg) });
+    this.#holdingSub = this.#core.nc.subscribe(this.subjects.holding(), { callback: (_err, msg) => answerHolding(msg, this.#held, this.#core.id, this.#core.logger) });
     void this.#watchTransport();
   }
 
   close(): void {
     this.#sub?.unsubscribe();
+    this.#holdingSub?.unsubscribe();
+  }
+
+  /** Waits (at most `timeoutMs`) for the acknowledgement ECTs still queued: a closing node records them first. */
+  async flushEvidence(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#evidence.settled(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   /**
@@ -139,9 +165,12 @@ export class OverrideGate {
    */
   admit(cell: ActorCell): void {
     if (this.#stale) cell.hold("fencing", true);
+    cell.screen = (delivery) => this.#workflows.screen(cell, delivery);
+    this.#workflows.admit(cell);
     const applied: HeldOverride[] = [];
     for (const h of this.#held.values()) {
-      if (h.signal.scope.kind === "workflow" || !matchesScope(h.signal.scope, cell, this.#scopeParams())) continue;
+      // a workflow scope re-applies to an actor caught here before (re-activation); others: WorkflowScopes.admit
+      if (h.signal.scope.kind === "workflow" ? !h.applied.has(cell.id) : !matchesScope(h.signal.scope, cell, this.#scopeParams())) continue;
       h.applied.add(cell.id);
       applied.push(h);
     }
@@ -295,6 +324,7 @@ export class OverrideGate {
       acked.push(cell.id);
     }
     this.#recordAcks(signal.id, signal.action, acked, fenced);
+    this.#workflows.sweep(held, this.#directory.cells.values()); // workflow scopes: messages already queued
   }
 
   /** Removes an override here and re-evaluates the actors it held; each acknowledges the lift. */
@@ -333,17 +363,20 @@ export class OverrideGate {
       ...(decision === undefined ? {} : { decision }),
     };
     this.#apply.ack(this.subjects.acks(overrideId), ack);
-    // the acknowledgement's ECT, after the ack is out (it never delays coverage): parents are the
+    // the acknowledgement's ECT, after the acks are out (it never delays coverage): parents are the
     // signal's ECT and the ECT of the action it interrupted
-    if (this.#mint === undefined) return;
-    this.#mint({
+    const mint = this.#mint;
+    if (mint === undefined) return;
+    this.#evidence.add(() =>
+      mint({
       act: OVERRIDE_ACK_ACT,
       actorId: cell.id,
       parents: [overrideSignalJti(overrideId), ...(interrupted === undefined ? [] : [interrupted.jti])],
       wid: interrupted?.wid,
       input: ack,
-      details: { overrideId, outcome, aborted: o.aborted, queued: o.queued, fenced, ...(decision === undefined ? {} : { decision }), ...(interrupted === undefined ? {} : { interrupted: interrupted.jti }) },
-    }).catch((error: unknown) => this.#core.logger.warn("override acknowledgement ECT not minted", { overrideId, actorId: cell.id, error }));
+        details: { overrideId, outcome, aborted: o.aborted, queued: o.queued, fenced, ...(decision === undefined ? {} : { decision }), ...(interrupted === undefined ? {} : { interrupted: interrupted.jti }) },
+      }),
+    );
   }
 
   /** One ledger record per node and signal (in chunks of 200 actor ids): who acknowledged, when. */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
-import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import {
   RECORD_SEAL_HEADER,
   TetherError,
@@ -12,6 +12,7 @@ import {
   type NetworkSubjects,
 } from "../../protocols/index.ts";
 import { ensureStream } from "./jetstream-provisioning.ts";
+import { fetchStream } from "./stream-fetch.ts";
 
 export interface LedgerStreamOptions {
   readonly replicas: number;
@@ -245,33 +246,24 @@ export class LedgerStream {
     const total = messages === 0 ? 0 : head !== undefined && "records" in head ? (head.records.at(-1)?.index ?? -1) + 1 : undefined;
     async function* records(): AsyncGenerator<unknown> {
       if (messages === 0) return;
-      const consumer = await jetstream(nc).consumers.get(name, { deliver_policy: DeliverPolicy.All });
-      let seen = 0;
       // about 8 MiB per fetch by the stream's mean message size (a message holds up to 1 MiB of records)
       const perFetch = Math.max(1, Math.min(1_000, Math.floor((8 * 1024 * 1024) / Math.max(1, (info?.state.bytes ?? 0) / messages))));
-      while (seen < messages) {
-        const batch = await consumer.fetch({ max_messages: Math.min(perFetch, messages - seen), expires: 5_000 });
-        let got = 0;
-        for await (const m of batch) {
-          got++;
-          seen++;
-          if (options.authenticate !== undefined) {
-            const g = await genuine(m.data, m.headers, options.authenticate);
-            if ("foreign" in g) {
-              options.onForeign?.(m.seq, g.foreign);
-              continue;
-            }
+      for await (const m of fetchStream(nc, name, { count: messages, perFetch })) {
+        if (options.authenticate !== undefined) {
+          const g = await genuine(m.data, m.headers, options.authenticate);
+          if ("foreign" in g) {
+            options.onForeign?.(m.seq, g.foreign);
+            continue;
           }
-          const text = decoder.decode(m.data);
-          let value: unknown;
-          try {
-            value = JSON.parse(text);
-          } catch {
-            value = text; // not JSON: verification reports it where it stands
-          }
-          yield* ledgerMessageRecords(value);
         }
-        if (got === 0) return; // nothing more arrived within `expires`
+        const text = decoder.decode(m.data);
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          value = text; // not JSON: verification reports it where it stands
+        }
+        yield* ledgerMessageRecords(value);
       }
     }
     return { ...(total === undefined ? {} : { total }), records: records() };

@@ -45,6 +45,31 @@ export class OverrideStore {
     await this.#kv.put(`o.${record.id}`, encoder.encode(JSON.stringify(record)));
   }
 
+  /**
+   * Changes a record unless it changed or was lifted meanwhile (compare-and-set on its revision, so a
+   * lift is never undone). True when written.
+   */
+  async amend(id: string, change: (record: ActiveOverride) => ActiveOverride, attempts = 5): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const entry = await this.#kv.get(`o.${id}`);
+      if (entry === null || entry.operation !== "PUT") return false; // lifted: never written back
+      const record = parse(entry.string());
+      if (record === undefined) return false;
+      try {
+        await this.#kv.update(`o.${id}`, encoder.encode(JSON.stringify(change(record))), entry.revision);
+        return true;
+      } catch (error) {
+        // changed meanwhile (or a replica answered with an older revision): read again and retry
+        if (attempt >= attempts) throw new TetherError("ERR_STORE_UNAVAILABLE", `override ${id} could not be amended: ${String(error)}`, { cause: error });
+      }
+    }
+  }
+
+  /** Marks a record's acknowledgement deadline settled (see `amend`). */
+  settle(id: string, at: number): Promise<boolean> {
+    return this.amend(id, (record) => ({ ...record, settledAt: at }));
+  }
+
   async delete(id: string): Promise<void> {
     await this.#kv.delete(`o.${id}`);
   }

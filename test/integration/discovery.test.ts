@@ -39,6 +39,18 @@ class Negotiator extends Actor<{ type: "negotiate"; peer: string }> {
   }
 }
 
+/** An agent that routes to a capability from inside its handler (ctx.refByCapability), trust-weighted. */
+class Router extends Actor<{ type: "route"; capability: string }> {
+  static override readonly protocol = z.strictObject({ type: z.literal("route"), capability: z.string() });
+  constructor(readonly scorer: TrustScorer) {
+    super();
+  }
+  async handle(msg: { capability: string }, ctx: ActorContext): Promise<{ via: string; answer: unknown }> {
+    const ref = await ctx.refByCapability(msg.capability, { trust: this.scorer, minTrust: 0.5 });
+    return { via: ref.id, answer: await ref.ask({ type: "quote" }) };
+  }
+}
+
 const codeOf = async (p: Promise<unknown>): Promise<{ code: string; message: string }> => {
   try {
     await p;
@@ -144,6 +156,19 @@ describe("capability discovery on nats-server", () => {
     // a half-open breaker lets probes through again
     await board.put("good", { ...open(Date.now()), state: "half_open", generation: 2, openUntil: null });
     expect((await b.refByCapability("quote", { trust: scorer })).id).toBe("good");
+  });
+
+  it("routes by capability from inside a handler (ctx.refByCapability): the trusted provider, never one under minTrust; ERR_NO_PROVIDER reaches the asker", async () => {
+    await using server = await startServer();
+    const { a, b, scorer } = await setup(server.url);
+    await using _a = a;
+    await using _b = b;
+    await b.spawn("router", Router, { args: [scorer] });
+    expect(await a.ref<typeof Router>("router").ask({ type: "route", capability: "quote" })).toEqual({ via: "good", answer: "good" });
+    const board = await a.breakerBoard();
+    await board.put("good", open(Date.now())); // shady is below minTrust: nobody qualifies
+    expect((await codeOf(a.ref<typeof Router>("router").ask({ type: "route", capability: "quote" }))).code).toBe("ERR_NO_PROVIDER");
+    expect((await codeOf(a.ref<typeof Router>("router").ask({ type: "route", capability: "translate" }))).code).toBe("ERR_NO_PROVIDER");
   });
 
   it("negotiates the highest common protocol version between two agents on two nodes, or fails naming both offers", async () => {

@@ -20,7 +20,7 @@ describe("tether network create|ls|rm", () => {
       expect(created.code, created.stderr).toBe(0);
       expect(created.stdout).toMatch(/servers reloaded/);
       const creds = join(store, "networks", "acme");
-      for (const identity of ["node-1", "node-2", "ledger", "client", "operator"]) expect(statSync(join(creds, `${identity}.creds`)).mode & 0o777).toBe(0o600);
+      for (const identity of ["node-1", "node-2", "ledger", "override", "client", "operator"]) expect(statSync(join(creds, `${identity}.creds`)).mode & 0o777).toBe(0o600);
       expect((await runTether(["network", "create", "acme", "--store", store])).stderr).toMatch(/ERR_NETWORK_EXISTS/);
 
       const listed = await runTether(["network", "ls", "--store", store, "--json"]);

@@ -39,7 +39,9 @@ describe("override signals and acknowledgements as ECTs", () => {
       return ackJti !== undefined;
     }, 5_000, "ack ECT stored");
     const ack = await node.assurance.store.get(ackJti as string);
-    const units = (await node.assurance.store.listWorkflow(rx.workflowId)).filter((r) => r.exec_act === "dispense_unit").sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+    // the interrupted action is the last unit completed before the stop (a unit the stop aborted mid-run
+    // is recorded afterwards, failed, and is not the handler's latest action when the ack is made)
+    const units = (await node.assurance.store.listWorkflow(rx.workflowId)).filter((r) => r.exec_act === "dispense_unit" && r.outcome === "ok").sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
     const lastUnit = units.at(-1);
     expect(lastUnit).toBeDefined();
     expect(ack).toMatchObject({ exec_act: OVERRIDE_ACK_ACT, actor: "dispenser", wid: rx.workflowId });

@@ -193,23 +193,27 @@ describe("the override plane on one server", () => {
     await startOversight(node);
     const { operator } = await operatorKeys(node);
     const worker = await node.spawn("w-take", Worker);
-    const busy = worker.ask({ type: "work", seq: 1, ms: 60_000 });
+    const busy = worker.ask({ type: "work", seq: 1, ms: 60_000 }, { timeoutMs: 60_000 });
     busy.catch(() => undefined);
     await eventually(() => journal.get("w-take")?.handled.length === 1, 5_000, "in flight");
-    const queued = worker.ask({ type: "work", seq: 2, ms: 0 });
+    const queued = worker.ask({ type: "work", seq: 2, ms: 0 }, { timeoutMs: 60_000 });
     queued.catch(() => undefined);
     const client = new OverrideClient({ nc: node.nats, signer: operator });
     const takeover = await client.issue({ action: "takeover", scope: { kind: "agent", id: "w-take" }, reason: "a pharmacist decides" });
     expect(takeover.coverage.acked.get("w-take")).toMatchObject({ outcome: "applied", aborted: true, queued: 0 });
-    await expect(busy).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_HANDLER_ABORTED"));
-    await expect(queued).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_ACTOR_STOPPED_BY_OVERRIDE"));
+    expect(journal.get("w-take")?.aborted).toEqual(["ERR_ACTOR_STOPPED_BY_OVERRIDE"]);
     await eventually(async () => (await node.humanWork.list()).length === 2, 5_000, "two human tasks");
     const tasks = await node.humanWork.list();
     expect(tasks.map((t) => [t.actorId, (t.body as { seq: number }).seq, t.overrideId])).toEqual([["w-take", 1, takeover.id], ["w-take", 2, takeover.id]]);
-    await client.completeTask(tasks[0]?.taskId ?? "", { dispensed: 0, note: "held for review" }, "oscar");
+    expect(tasks.every((t) => t.awaitsReply === true)).toBe(true);
+    // the human's result is the answer the asker was waiting for, and is recorded as the outcome
+    expect(await client.completeTask(tasks[0]?.taskId ?? "", { dispensed: 0, note: "held for review" }, "oscar")).toMatchObject({ answered: true });
+    expect(await busy).toEqual({ dispensed: 0, note: "held for review" });
     expect((await node.humanWork.list()).map((t) => t.taskId)).toEqual([tasks[1]?.taskId]);
     await eventually(async () => (await ledgerEvents(node, "override.task.done")).length === 1, 5_000, "task result recorded");
-    expect((await ledgerEvents(node, "override.task.done"))[0]).toMatchObject({ subject: takeover.id, actorId: "w-take", by: "oscar", result: { dispensed: 0 } });
+    expect((await ledgerEvents(node, "override.task.done"))[0]).toMatchObject({ subject: takeover.id, actorId: "w-take", by: "oscar", result: { dispensed: 0 }, answered: true });
+    await client.completeTask(tasks[1]?.taskId ?? "", 2, "oscar");
+    expect(await queued).toBe(2);
 
     // rollback of a workflow: the override actor runs the node's rollback coordinator and returns its report
     const shop: string[] = [];

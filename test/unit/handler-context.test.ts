@@ -51,6 +51,9 @@ class FakeContextHost implements ContextHost {
   negotiate(self: string, peer: string, protocol: string): Promise<string> {
     return Promise.resolve(`${self}|${peer}|${protocol}`);
   }
+  pickProvider(capability: string): Promise<string> {
+    return Promise.resolve(`provider-of-${capability}`);
+  }
   refFrom(id: string, from: string, trace: Context | undefined, scope: ExecutionScope): ActorRef {
     this.refs.push({ id, from, trace, scope });
     return { id, tell: () => true, ready: async () => undefined, ask: async () => undefined, send: async () => ({ id: "s", duplicate: false }) };

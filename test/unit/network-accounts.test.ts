@@ -19,7 +19,7 @@ describe("NetworkAccounts", () => {
     const dir = fresh();
     const accounts = NetworkAccounts.open(dir);
     const info = accounts.create("acme", { nodes: 2 });
-    expect(Object.keys(info.credentials)).toEqual(["node-1", "node-2", "ledger", "client", "operator"]);
+    expect(Object.keys(info.credentials)).toEqual(["node-1", "node-2", "ledger", "override", "client", "operator"]);
     for (const path of [...Object.values(info.credentials), accounts.clusterCredentials]) {
       expect(statSync(path).mode & 0o777).toBe(0o600);
       expect(() => credentialsAuthenticator(path)).not.toThrow();

@@ -170,6 +170,19 @@ describe("verifyEct", () => {
       await expectEctError(verifyEct(token, options()), "ERR_ECT_SIGNATURE_INVALID");
     });
 
+    it("checks the signature the same way on the thread pool (offloadSignature): genuine passes, impostor and tampered fail", async () => {
+      const offloaded = (extra: Record<string, unknown> = {}) => options({ offloadSignature: true, ...extra });
+      const genuine = await mintEct(rootClaims(), signerOf(keys.es));
+      expect((await verifyEct(genuine, offloaded())).claims.exec_act).toBe(rootClaims().exec_act);
+      const eddsa = await mintEct(rootClaims(), signerOf(keys.ed));
+      expect((await verifyEct(eddsa, offloaded())).level).toBe("L2");
+      const impostor = await generateSigningKey("ES256");
+      await expectEctError(verifyEct(await mintEct(rootClaims(), { key: impostor.privateKey, kid: keys.es.kid, alg: "ES256" }), offloaded()), "ERR_ECT_SIGNATURE_INVALID");
+      const [h, , sig] = genuine.split(".");
+      await expectEctError(verifyEct(`${h}.${b64json(rootClaims({ exec_act: "approve_release" }))}.${sig}`, offloaded()), "ERR_ECT_SIGNATURE_INVALID");
+      await expectEctError(verifyEct(`${h}.${genuine.split(".")[1]}.${sig}x`, offloaded()), "ERR_ECT_SIGNATURE_INVALID");
+    });
+
     it("does not let a key of one alg verify a token claiming another alg", async () => {
       // The kid names an Ed25519 key; the token says ES256 and is signed with an ES256 key.
       const token = await signRaw(rootClaims(), { alg: "ES256", typ: "wimse-exec+jwt", kid: keys.ed.kid }, keys.es.privateKey);
