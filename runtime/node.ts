@@ -1,9 +1,7 @@
-import { nuid, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
-  TetherError,
   assertToken,
   isLeaseAlive,
-  networkSubjects,
   type ActorRecord,
   type EdgeReport,
   type FailureNotice,
@@ -24,26 +22,20 @@ import type { Discovery, FindOptions, Provider } from "./cluster/discovery.ts";
 import type { OverrideGate } from "./hosting/override-gate.ts";
 import type { HumanWork } from "./stores/human-work.ts";
 import { migrate } from "./cluster/migration.ts";
-import { NatsServer } from "./embedded/nats-server.ts";
+import type { NatsServer } from "./embedded/nats-server.ts";
 import { publishEdges, watchEdges } from "./messaging/edge-feed.ts";
 import { watchFailures } from "./messaging/failure-feed.ts";
 import type { CallObserver } from "./messaging/outbound.ts";
 import { ACTIVE_CONTEXT } from "./messaging/ref.ts";
-import { NodeCore } from "./node-core.ts";
 import type { NodeEventListener } from "./node-events.ts";
-import { resolveNodeOptions, type NodeOptionsInput, type NodeOptionsResolved, type SpawnOptions } from "./node-options.ts";
+import { type NodeOptionsInput, type NodeOptionsResolved, type SpawnOptions } from "./node-options.ts";
 import { runNodeRollback } from "./rollback/node-rollback.ts";
 import type { BreakerBoard } from "./stores/breaker-board.ts";
-import { DeadLetters } from "./stores/dead-letters.ts";
-import { DurableLane } from "./stores/durable-lane.ts";
-import { Registry } from "./stores/registry.ts";
-import { StateStore } from "./stores/state-store.ts";
-import { systemClock, type Clock, type TimerHandle } from "./support/clock.ts";
-import { createStderrLogger } from "./support/logger.ts";
-import { plaintextWarning } from "./support/nats-tls.ts";
-import { TetherMetrics } from "./telemetry/metrics.ts";
-import { Tracing, traced } from "./telemetry/tracing.ts";
-import { assemble, connectNats, type NodeDeps, type Rooms } from "./node-assembly.ts";
+import type { Clock, TimerHandle } from "./support/clock.ts";
+import type { TetherMetrics } from "./telemetry/metrics.ts";
+import { traced } from "./telemetry/tracing.ts";
+import type { NodeDeps, Rooms } from "./node-assembly.ts";
+import { bootRooms, shutDownRooms, startRooms } from "./node-lifecycle.ts";
 
 export type { NodeDeps } from "./node-assembly.ts";
 
@@ -77,59 +69,9 @@ export class Node implements AsyncDisposable {
    * the node lease and starts its heartbeat.
    */
   static async create(input: NodeOptionsInput = {}, deps: NodeDeps = {}): Promise<Node> {
-    const resolved = resolveNodeOptions(input);
-    const nodeId = resolved.nodeId ?? `node-${nuid.next().slice(-10)}`;
-    assertToken("node id", nodeId);
-    const options = { ...resolved, nodeId };
-    const logger = deps.logger ?? createStderrLogger("warn", { node: nodeId });
-    const clock = deps.clock ?? systemClock;
-    const subjects = networkSubjects(options.network);
-    const server =
-      options.servers.length === 0
-        ? await NatsServer.start({ name: `embedded-${nodeId}`, ...(deps.natsServerBinary === undefined ? {} : { binary: deps.natsServerBinary }) })
-        : undefined;
-    const nc = await connectNats(options, nodeId, server);
-    const plaintext = plaintextWarning(nc.getServer(), nc.info);
-    if (plaintext !== undefined) logger.warn(plaintext);
-    let registry: Registry | undefined;
-    try {
-      const replicas = options.jetstreamReplicas;
-      const mb = (n: number) => n * 1024 * 1024;
-      const budget = options.storage;
-      registry = await Registry.open(nc, subjects, { replicas, clock, maxBytes: mb(budget.registryMb) });
-      const deadLetters = await DeadLetters.open(nc, subjects, { replicas, maxAgeMs: options.deadLetterMaxAgeMs, maxBytes: mb(budget.deadLettersMb), logger });
-      const states = await StateStore.open(nc, subjects, { replicas, maxBytes: mb(budget.stateMb) });
-      const lane = await DurableLane.open(nc, subjects, { replicas, maxBytes: mb(budget.durableMb) }, logger);
-      const record = await registry.registerNode(nodeId, options.network, options.leaseTtlMs);
-      const core = new NodeCore({ id: nodeId, options, subjects, nc, clock, logger, random: deps.random ?? Math.random, tracing: new Tracing(deps.tracerProvider, options.network, deps.propagator, serverAddress(nc.getServer())), metrics: new TetherMetrics(deps.meterProvider, { network: options.network, node: nodeId }) });
-      const rooms = await assemble(core, server, registry, deadLetters, states, lane, record, deps);
-      const node = new Node(rooms);
-      node.#start();
-      return node;
-    } catch (error) {
-      if (registry !== undefined) await registry.removeNode(nodeId).catch(() => undefined);
-      await nc.close().catch(() => undefined);
-      await server?.stop();
-      throw error;
-    }
-  }
-
-  #start(): void {
-    const { core, replies, control, lease, failover } = this.#r;
-    replies.listen();
-    control.listen();
-    this.#heartbeat = core.clock.setInterval(() => {
-      if (!core.running) return;
-      void lease.beat().then((ok) => {
-        if (ok) failover.trigger();
-      });
-    }, core.options.heartbeatMs);
-    this.#heartbeat.unref?.();
-    void (async () => {
-      for await (const status of core.nc.status()) {
-        core.emit({ type: "transport", status: status.type, detail: JSON.stringify(status).slice(0, 512) });
-      }
-    })();
+    const node = new Node(await bootRooms(input, deps));
+    node.#heartbeat = startRooms(node.#r);
+    return node;
   }
 
   /** The NATS server URL this node is connected to. */
@@ -402,42 +344,12 @@ export class Node implements AsyncDisposable {
    * connection, and stop the embedded server. Safe to call twice.
    */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      const { core, host, directory, lease, sink, assurance, replies, flow, server, overrides } = this.#r;
-      overrides.close();
-      core.state = "stopping";
-      core.emit({ type: "node-stopping", nodeId: core.id });
-      if (this.#heartbeat !== undefined) core.clock.clearInterval(this.#heartbeat);
-      try {
-        await host.stop([...directory.cells.values()]);
-        await overrides.flushEvidence(core.options.shutdownTimeoutMs);
-        flow.close(); // last credits out, waiting senders released (their next tell fails with ERR_NODE_STOPPED)
-        await lease.remove().catch((error: unknown) => core.logger.warn("removing node lease failed", { error }));
-        await sink.flush();
-        await assurance.release();
-        this.#r.governance.close();
-        assurance.close();
-        replies.pending.rejectAll(new TetherError("ERR_NODE_STOPPED", `node ${core.id} stopped`));
-        await core.nc.drain().catch(() => core.nc.close());
-      } finally {
-        core.state = "stopped";
-        core.metrics.close();
-        await server?.stop();
-        core.emit({ type: "node-stopped", nodeId: core.id });
-      }
-    })();
-    return this.#closing;
+    const closing = this.#closing ?? shutDownRooms(this.#r, this.#heartbeat);
+    this.#closing = closing;
+    return closing;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 }
-
-/** `server.address`/`server.port` span attributes from nats.js's "host:port" of the connected server. */
-const serverAddress = (hostPort: string): { address?: string; port?: number } => {
-  const i = hostPort.lastIndexOf(":");
-  if (i <= 0) return hostPort === "" ? {} : { address: hostPort };
-  const port = Number(hostPort.slice(i + 1));
-  return Number.isInteger(port) ? { address: hostPort.slice(0, i).replace(/^\[|\]$/g, ""), port } : { address: hostPort };
-};
