@@ -97,7 +97,7 @@ export const runOverride = async (options: OverrideBenchOptions): Promise<{ metr
         }
         worstCoverage = Math.min(worstCoverage, outcome.coverage.fraction);
         const sorted = expected.map((a) => (arrivals.get(a) ?? Number.NaN) - sentAt).sort((x, y) => x - y);
-        log(`round ${round + 1}/${options.rounds}: ${outcome.coverage.acked.size}/${expected.length} acknowledged; last after ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms from send`);
+        log(`round ${round + 1}/${options.rounds}: ${outcome.coverage.acked.size}/${expected.length} acknowledged; broadcast seen ${(broadcastAt - sentAt).toFixed(1)} ms after send, last ack ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms after send`);
         await client.lift(id, { ackDeadlineMs: 10_000 });
       }
     } finally {

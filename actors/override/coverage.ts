@@ -15,6 +15,9 @@ export interface Coverage {
 export class CoverageTally {
   readonly overrideId: string;
   #expected: readonly string[] | null | undefined;
+  #expectedSet: ReadonlySet<string> = new Set();
+  /** How many of the expected have acknowledged (kept as acks arrive: `complete` is O(1)). */
+  #ackedExpected = 0;
   readonly #acked = new Map<string, OverrideAck>();
 
   constructor(overrideId: string) {
@@ -23,10 +26,20 @@ export class CoverageTally {
 
   expect(expected: readonly string[] | null): void {
     this.#expected = expected;
+    this.#expectedSet = new Set(expected ?? []);
+    this.#ackedExpected = 0;
+    for (const id of this.#acked.keys()) if (this.#expectedSet.has(id)) this.#ackedExpected++;
   }
 
   add(ack: OverrideAck): void {
-    if (ack.overrideId === this.overrideId && !this.#acked.has(ack.actorId)) this.#acked.set(ack.actorId, ack);
+    if (ack.overrideId !== this.overrideId || this.#acked.has(ack.actorId)) return;
+    this.#acked.set(ack.actorId, ack);
+    if (this.#expectedSet.has(ack.actorId)) this.#ackedExpected++;
+  }
+
+  /** True once the expected set is known and every member acknowledged (without building a snapshot). */
+  get complete(): boolean {
+    return this.#expected !== undefined && this.#expected !== null && this.#ackedExpected === this.#expectedSet.size;
   }
 
   get snapshot(): Coverage {

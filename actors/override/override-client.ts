@@ -138,7 +138,7 @@ export class OverrideClient {
     let escalated = false;
     let known = false;
     const check = () => {
-      if (known && tally.snapshot.complete) wake();
+      if (known && tally.complete) wake();
     };
     const acks = this.#nc.subscribe(subjects.acks(id), {
       callback: (_err, msg) => {
