@@ -1,19 +1,9 @@
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-
-const root = resolve(import.meta.dirname, "..", "..");
+import { runScript } from "../support/run-script.ts";
 
 describe("npm run demo:router", () => {
   it("decides by trust-weighted vote, escalates the tie to a signed human choice, moves the wrong agents' trust down, and verifies the ledger", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/router-demo.ts"], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TETHER_NATS_URL: "" } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    const code = await new Promise<number | null>((r) => child.once("exit", r));
-    clearTimeout(timer);
+    const { code, out, err } = await runScript("examples/router-demo.ts");
     expect({ code, err }).toEqual({ code: 0, err: "" });
     // policy: the out-of-bounds proposal is refused before anyone votes
     expect(out).toMatch(/100% of the traffic → ERR_CONSENSUS_POLICY_VIOLATION: .*trafficShare=1 is outside \[0, 0\.5\]/);

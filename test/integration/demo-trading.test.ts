@@ -1,20 +1,5 @@
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-
-const root = resolve(import.meta.dirname, "..", "..");
-
-const runScript = async (script: string): Promise<{ code: number | null; out: string; err: string }> => {
-  const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TETHER_NATS_URL: "" } });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  const code = await new Promise<number | null>((r) => child.once("exit", r));
-  clearTimeout(timer);
-  return { code, out, err };
-};
+import { runScript } from "../support/run-script.ts";
 
 describe("npm run demo:trading", () => {
   it("blocks the over-limit trade with signed evidence, flags the drift inside the limit, quarantines the trader through the override plane, shows trust fall, and verifies the ledger", async () => {

@@ -1,24 +1,9 @@
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-
-const root = resolve(import.meta.dirname, "..", "..");
-
-const runScript = async (script: string): Promise<{ code: number | null; out: string; err: string }> => {
-  const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TETHER_NATS_URL: "" } });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
-  const code = await new Promise<number | null>((r) => child.once("exit", r));
-  clearTimeout(timer);
-  return { code, out, err };
-};
+import { runScript } from "../support/run-script.ts";
 
 describe("the demos", () => {
   it("npm run demo: runs the two-node pipeline on an embedded nats-server, prints the narrative and exits 0", async () => {
-    const { code, out, err } = await runScript("examples/demo.ts");
+    const { code, out, err } = await runScript("examples/demo.ts", 45_000);
     expect({ code, err }).toEqual({ code: 0, err: "" });
     expect(out).toMatch(/node ops started an embedded nats-server at nats:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/INC-103 \(critical\)[\s\S]*HELD/);
@@ -29,7 +14,7 @@ describe("the demos", () => {
   });
 
   it("npm run demo:regulated: leaves a ledger that verifies and catches each single-record tampering", async () => {
-    const { code, out, err } = await runScript("examples/regulated-demo.ts");
+    const { code, out, err } = await runScript("examples/regulated-demo.ts", 45_000);
     expect({ code, err }).toEqual({ code: 0, err: "" });
     expect(out).toMatch(/ect\s+route_incident\s+level L3/);
     expect(out).toMatch(/checkpoint over #0\.\.#\d+, Merkle root .*signed/);
@@ -39,7 +24,7 @@ describe("the demos", () => {
   });
 
   it("npm run demo:rollback: compensates payment, then shipping, then inventory, and restores every state", async () => {
-    const { code, out, err } = await runScript("examples/rollback-demo.ts");
+    const { code, out, err } = await runScript("examples/rollback-demo.ts", 45_000);
     expect({ code, err }).toEqual({ code: 0, err: "" });
     expect(out).toMatch(/Rollback complete: compensated in order payment → shipping → inventory/);
     expect(out).toMatch(/payment\s+refund_payment\s+compensated after 2 attempt/);
@@ -48,7 +33,7 @@ describe("the demos", () => {
     expect(out).toMatch(/money collected:\s+0/);
   });
   it("npm run demo:hospital: rejects the hallucinated dose at the gate, stops the dispenser (acknowledged), recalls the batch newest first, and verifies the ledger", async () => {
-    const { code, out, err } = await runScript("examples/hospital-demo.ts");
+    const { code, out, err } = await runScript("examples/hospital-demo.ts", 45_000);
     expect({ code, err }).toEqual({ code: 0, err: "" });
     // path 1: the gate, the signed rejection, the dispense aborted, nothing dispensed
     expect(out).toMatch(/GATE \S+: pharmacy wants to dispense, held by policy dose-above-2x-usual-max/);
