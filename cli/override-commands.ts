@@ -182,7 +182,7 @@ export const registerOverrideCommands = (program: Command): void => {
         } catch {
           value = result;
         }
-        const done = (await new OverrideClient({ nc, signer }).completeTask(task, value, signer.kid)) as { answered?: boolean };
+        const done = (await new OverrideClient({ nc, signer }).completeTask(task, value)) as { answered?: boolean };
         process.stdout.write(`task ${task} completed; result recorded${done.answered === true ? "; the waiting asker was answered with it" : ""}\n`);
       }),
     );

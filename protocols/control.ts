@@ -10,7 +10,7 @@ import type { KeyRole } from "./keys.ts";
 import { MemberAddRequest, MemberRemoveRequest, mayManageMember } from "./membership.ts";
 import { PolicySetRequest } from "./network-policy.ts";
 import { NodeControl } from "./registry.ts";
-import { OverrideLiftBody, OverrideSignalBody } from "./override.ts";
+import { OverrideLiftBody, OverrideSignalBody, OverrideTaskResultBody } from "./override.ts";
 import { CompensationRequest } from "./rollback.ts";
 import { ApprovalDecisionBody } from "./hitl.ts";
 import { ResolveBody } from "./consensus.ts";
@@ -56,7 +56,7 @@ export const CompensationGrant = z.strictObject({
 });
 export type CompensationGrant = z.infer<typeof CompensationGrant>;
 
-export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest, ApprovalDecisionBody, ResolveBody, OverrideSignalBody, OverrideLiftBody]);
+export const ControlBody = z.discriminatedUnion("type", [...NodeControl.options, CompensationGrant, MemberAddRequest, MemberRemoveRequest, PolicySetRequest, ApprovalDecisionBody, ResolveBody, OverrideSignalBody, OverrideLiftBody, OverrideTaskResultBody]);
 export type ControlBody = z.infer<typeof ControlBody>;
 
 /** What the JWS payload holds. `target` is the node id (node control) or the actor id (compensation). */
@@ -101,6 +101,9 @@ export const operationOf = (body: ControlBody): ControlOperation => {
       return `override.${body.action}`;
     case "tether.override.v1.lift":
       return "override.lift";
+    case "tether.override.v1.task-result":
+      // completing a taken-over task is part of the takeover: whoever may take over may answer
+      return "override.takeover";
     case "tether.node.v1.member-add":
       return "member.add";
     case "tether.node.v1.member-remove":

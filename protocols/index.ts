@@ -108,6 +108,7 @@ export {
   OverrideEscalation,
   OverrideLevel,
   OverrideLiftBody,
+  OverrideTaskResultBody,
   OverrideRequest,
   OverrideScope,
   OverrideSignalBody,

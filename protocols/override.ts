@@ -83,6 +83,17 @@ export const OverrideLiftBody = z.strictObject({
 });
 export type OverrideLiftBody = z.infer<typeof OverrideLiftBody>;
 
+/**
+ * A human's result for a task of the human work queue (a takeover), signed by that person: it answers
+ * the original asker and is recorded as the action's outcome, so nobody else on the bus may send it.
+ */
+export const OverrideTaskResultBody = z.strictObject({
+  type: z.literal("tether.override.v1.task-result"),
+  taskId: Id,
+  result: z.unknown(),
+});
+export type OverrideTaskResultBody = z.infer<typeof OverrideTaskResultBody>;
+
 export const OverrideControl = z.discriminatedUnion("type", [OverrideSignalBody, OverrideLiftBody]);
 export type OverrideControl = z.infer<typeof OverrideControl>;
 
@@ -111,7 +122,8 @@ export const OverrideRequest = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("tether.override.v1.issue"), envelope: Envelope }),
   z.strictObject({ type: z.literal("tether.override.v1.lift-request"), envelope: Envelope }),
   z.strictObject({ type: z.literal("tether.override.v1.list") }),
-  z.strictObject({ type: z.literal("tether.override.v1.work-result"), taskId: Id, result: z.unknown(), by: z.string().max(256) }),
+  /** `envelope` carries a signed `OverrideTaskResultBody`. */
+  z.strictObject({ type: z.literal("tether.override.v1.work-result"), envelope: Envelope }),
 ]);
 export type OverrideRequest = z.infer<typeof OverrideRequest>;
 
@@ -189,7 +201,8 @@ export const HumanTaskDone = z.strictObject({
   type: z.literal("tether.override.v1.task-done"),
   taskId: Id,
   actorId: Id,
-  result: z.unknown(),
+  /** The person's signed `OverrideTaskResultBody`: the node holding the ask checks it and answers with its result. */
+  envelope: Envelope,
   by: z.string().max(256),
   at: z.number().int(),
 });

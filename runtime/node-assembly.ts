@@ -219,6 +219,7 @@ export const assemble = async (
   const replicas = core.options.jetstreamReplicas;
   const mb = 1024 * 1024;
   const humanWork = await HumanWork.open(core.nc, core.network, { replicas, logger: core.logger, maxBytes: core.options.storage.humanWorkMb * mb });
+  const applier = new OverrideApplier({ core, runtime, sink, work: (task) => humanWork.push(task) });
   const overrides = new OverrideGate({
     core,
     directory,
@@ -226,11 +227,12 @@ export const assemble = async (
     keys: assurance.keys,
     refuse: (error, target, extra) => guard.refused(error, target, extra),
     recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details),
-    applier: new OverrideApplier({ core, runtime, sink, work: (task) => humanWork.push(task) }),
+    applier,
     exempt: [core.options.assurance.ledger.actorId],
     mint: (e) =>
       mintOverrideEct({ network: core.network, nodeId: core.id, level: assurance.level, signingKey: () => assurance.signingKey, tokenTtlSeconds: assurance.options.tokenTtlSeconds, store: assurance.store, clock: core.clock, ledger: assurance.ledger, logger: core.logger }, e),
   });
+  applier.takenOver.verify = (envelope) => overrides.verifyTaskResult(envelope);
   await overrides.open(); // before anything is hosted: fencing
   host.onActivate = (cell) => overrides.admit(cell);
   lease.onClaimLost = (cell, reason) => host.fence(cell, reason);

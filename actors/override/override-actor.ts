@@ -68,12 +68,18 @@ export class OverrideActor extends Actor<OverrideRequest, undefined> {
       case "tether.override.v1.list":
         return (await this.#ports.store.list()).map((r) => ({ id: r.id, signal: r.signal, by: r.by, at: r.at, expected: r.expected?.length ?? null }));
       case "tether.override.v1.work-result": {
-        const task = await this.#ports.completeTask(msg.taskId);
+        // signed by the person who did the work (a role that may take over), checked like a signal:
+        // a result from anyone else on the bus would answer the asker and be recorded as the outcome
+        const v = await this.#ports.verify(msg.envelope);
+        if (v.body.type !== "tether.override.v1.task-result") throw new TetherError("ERR_OVERRIDE_INVALID", "work-result takes a signed task result");
+        const { taskId, result } = v.body;
+        const by = v.owner;
+        const task = await this.#ports.completeTask(taskId);
         const at = this.#ports.clock.now();
         // the human's result answers the original asker (when it still waits), and is recorded as the outcome
-        const answered = task.awaitsReply === true ? await this.#ports.announceTaskDone({ type: "tether.override.v1.task-done", taskId: task.taskId, actorId: task.actorId, result: msg.result, by: msg.by, at }) : false;
-        await this.#ports.recordEvent("override.task.done", task.overrideId, { task: task.taskId, actorId: task.actorId, messageId: task.messageId, wid: task.wid ?? null, by: msg.by, result: msg.result, at, answered });
-        return { task, recorded: true, answered };
+        const answered = task.awaitsReply === true ? await this.#ports.announceTaskDone({ type: "tether.override.v1.task-done", taskId: task.taskId, actorId: task.actorId, envelope: msg.envelope, by, at }) : false;
+        await this.#ports.recordEvent("override.task.done", task.overrideId, { task: task.taskId, actorId: task.actorId, messageId: task.messageId, wid: task.wid ?? null, by: { kid: v.kid, role: v.role, owner: v.owner }, result, at, answered });
+        return { task, recorded: true, answered, by };
       }
     }
   }

@@ -7,6 +7,7 @@ import {
   OverrideAck,
   OverrideEscalation,
   OverrideLiftBody,
+  OverrideTaskResultBody,
   OverrideSignalBody,
   TetherError,
   decodeBody,
@@ -126,9 +127,13 @@ export class OverrideClient {
     return this.#ask({ type: "tether.override.v1.list" });
   }
 
-  /** Completes a task of the human work queue; the result is recorded in the ledger as its outcome. */
-  async completeTask(taskId: string, result: unknown, by: string): Promise<unknown> {
-    return this.#ask({ type: "tether.override.v1.work-result", taskId, result, by });
+  /**
+   * Completes a task of the human work queue with the signer's result: it answers the original asker
+   * (when one waits) and is recorded in the ledger as the action's outcome, under the signer's name.
+   */
+  async completeTask(taskId: string, result: unknown): Promise<unknown> {
+    const body = OverrideTaskResultBody.parse({ type: "tether.override.v1.task-result", taskId, result });
+    return this.#ask({ type: "tether.override.v1.work-result", envelope: await this.#signer.sign(body, OVERRIDE_TARGET) });
   }
 
   async #send(id: string, body: ControlBody, type: "tether.override.v1.issue" | "tether.override.v1.lift-request", deadlineMs: number, onAck?: CoverageListener): Promise<OverrideOutcome> {

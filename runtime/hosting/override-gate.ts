@@ -183,6 +183,15 @@ export class OverrideGate {
     return { nodeId: this.#core.id, directory: this.#directory, exempt: this.#exempt };
   }
 
+  /**
+   * Checks a person's signed task result carried by a task-done announcement: signature, role, expiry.
+   * No replay cache: the result is bound to its task, which is answered once (and the override actor,
+   * which may run on this node, already remembered its nonce).
+   */
+  verifyTaskResult(envelope: unknown): Promise<VerifiedControl> {
+    return this.#verify(envelope, NO_REPLAY, this.#core.clock.now());
+  }
+
   async #verify(envelope: unknown, replay: ReplayCache, now: number): Promise<VerifiedControl> {
     return verifyControl(envelope, { network: this.#core.network, target: OVERRIDE_TARGET, now, keys: this.#keys, replay, clockSkewMs: this.#core.options.assurance.clockSkewSeconds * 1000 });
   }

@@ -1,5 +1,5 @@
 import type { Msg, Subscription } from "@nats-io/transport-node";
-import { HumanTaskDone, decodeBody, encodeBody, overrideSubjects } from "../../protocols/index.ts";
+import { HumanTaskDone, decodeBody, encodeBody, overrideSubjects, type VerifiedControl } from "../../protocols/index.ts";
 import type { ActorCell, Delivery } from "../actor/actor-cell.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { CellRuntime } from "./cell-runtime.ts";
@@ -19,6 +19,12 @@ export class TakenOverAsks {
   readonly #runtime: Pick<CellRuntime, "handOver" | "settleHandedOver">;
   readonly #waiting = new Map<string, { cell: ActorCell; delivery: Delivery }>();
   #sub: Subscription | undefined;
+  /**
+   * Checks the person's signed task result an announcement carries (set by the assembly: the override
+   * gate's verification). Anyone on the bus can publish on the done subject; only a result signed by a
+   * person who may take over, for this very task, answers the asker. Unset: nothing is answered.
+   */
+  verify: ((envelope: unknown) => Promise<VerifiedControl>) | undefined;
 
   constructor(core: NodeCore, runtime: Pick<CellRuntime, "handOver" | "settleHandedOver">) {
     this.#core = core;
@@ -45,14 +51,25 @@ export class TakenOverAsks {
     } catch {
       return;
     }
-    const entry = this.#waiting.get(done.taskId);
-    if (entry === undefined) return; // another node's task
-    this.#waiting.delete(done.taskId);
-    this.#runtime.settleHandedOver(entry.cell, entry.delivery, { ok: true, value: done.result });
-    if (msg.reply) msg.respond(encodeBody({ delivered: true, nodeId: this.#core.id }));
-    if (this.#waiting.size === 0) {
-      this.#sub?.unsubscribe();
-      this.#sub = undefined;
-    }
+    if (!this.#waiting.has(done.taskId) || this.verify === undefined) return; // another node's task
+    const ignored = (error: unknown) => this.#core.logger.warn("an unverified human task result was ignored", { taskId: done.taskId, error });
+    this.verify(done.envelope).then(
+      (v) => {
+        if (v.body.type !== "tether.override.v1.task-result" || v.body.taskId !== done.taskId) {
+          ignored(new Error("not this task's signed result"));
+          return;
+        }
+        const entry = this.#waiting.get(done.taskId);
+        if (entry === undefined) return; // answered meanwhile
+        this.#waiting.delete(done.taskId);
+        this.#runtime.settleHandedOver(entry.cell, entry.delivery, { ok: true, value: v.body.result });
+        if (msg.reply) msg.respond(encodeBody({ delivered: true, nodeId: this.#core.id }));
+        if (this.#waiting.size === 0) {
+          this.#sub?.unsubscribe();
+          this.#sub = undefined;
+        }
+      },
+      ignored,
+    );
   }
 }

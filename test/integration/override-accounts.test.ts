@@ -89,7 +89,7 @@ describe("the overrides bucket on a network with accounts", () => {
       expect(takeover.coverage.complete).toBe(true);
       let task: string | undefined;
       await eventually(async () => (task = (await oversight.humanWork.list())[0]?.taskId) !== undefined, 10_000, "human task queued");
-      expect(await client.completeTask(task ?? "", { done: "by hand" }, "oscar")).toMatchObject({ answered: true });
+      expect(await client.completeTask(task ?? "", { done: "by hand" })).toMatchObject({ answered: true });
       expect(await busy).toEqual({ done: "by hand" });
       expect(await oversight.humanWork.list()).toEqual([]);
     } finally {

@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { rmSync } from "node:fs";
+import { connect } from "@nats-io/transport-node";
 import { OverrideClient } from "../../actors/index.ts";
+import { OVERRIDE_ACTOR_ID, OVERRIDE_TARGET, encodeBody, encodeSend, overrideSubjects, generateSigningKey, signControl, type OverrideTaskResultBody } from "../../protocols/index.ts";
+import { readAnswer } from "../support/wire.ts";
 import { eventually, startCluster, startNode } from "../support/nats.ts";
 import { runTether } from "../support/processes.ts";
 import { Worker, journal, keyDir, keyFiles, ledgerEvents, operatorKeys, startOversight } from "../support/override.ts";
@@ -37,15 +40,42 @@ describe("takeover on a 3-node cluster", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(settled).toBe(false); // the aborted handler does not answer: the human will
 
+    // an attacker with a plain NATS client cannot answer for the human: an unsigned result, one signed by
+    // an unknown key and a bare body are refused; the asker still waits, the task stays
+    const plain = await connect({ servers: u2 });
+    try {
+      const forged: OverrideTaskResultBody = { type: "tether.override.v1.task-result", taskId: tasks[0]?.taskId ?? "", result: { dispensed: 500 } };
+      const send = async (envelope: unknown) =>
+        readAnswer((await plain.request(c.subjects.actor(OVERRIDE_ACTOR_ID), encodeSend("ask", `forge-${Date.now()}-${Math.random()}`, "x", true, { type: "tether.override.v1.work-result", envelope }), { timeout: 10_000 })).data);
+      const unsigned = await send({ type: "tether.control.v1.signed", token: "e30.e30.e30" });
+      const stranger = await send({ type: "tether.control.v1.signed", token: (await signControl(forged, { key: await generateSigningKey("ES256"), network: c.network, target: OVERRIDE_TARGET, now: Date.now() })).token });
+      const wrongShape = await send({ type: "tether.override.v1.task-result", taskId: forged.taskId, result: forged.result });
+      for (const answer of [unsigned, stranger, wrongShape]) expect(answer.ok).toBe(false);
+      expect(stranger.ok ? "" : stranger.error.code).toBe("ERR_CONTROL_KEY_UNKNOWN");
+      // nor by announcing the task done straight to the nodes: the node holding the ask checks the person's signature
+      const done = overrideSubjects(c.network).done();
+      const announce = (envelope: unknown) => encodeBody({ type: "tether.override.v1.task-done", taskId: forged.taskId, actorId: "w-human", envelope, by: "oscar", at: Date.now() });
+      plain.publish(done, announce({ type: "tether.control.v1.signed", token: "e30.e30.e30" }));
+      plain.publish(done, announce({ type: "tether.control.v1.signed", token: (await signControl(forged, { key: await generateSigningKey("ES256"), network: c.network, target: OVERRIDE_TARGET, now: Date.now() })).token }));
+      // a genuine operator-signed result, but for another task, replayed under this one's id
+      plain.publish(done, announce(await operator.sign({ ...forged, taskId: tasks[1]?.taskId ?? "" }, OVERRIDE_TARGET)));
+      await plain.flush();
+    } finally {
+      await plain.close();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(settled).toBe(false); // still waiting for the human
+    expect((await c.humanWork.list()).length).toBe(3);
+
     // the human completes the in-flight one from the shell
     const done = await runTether(["overrides", "done", tasks[0]?.taskId ?? "", '{"dispensed":0,"by":"hand"}', "--nats", u3, "--signer", keyFiles.get(operator.kid) ?? ""]);
     expect(done.code).toBe(0);
     expect(done.stdout).toContain("the waiting asker was answered with it");
     expect(await inFlight).toEqual({ dispensed: 0, by: "hand" });
     // ... and the queued one through the API
-    expect(await client.completeTask(tasks[1]?.taskId ?? "", 20, "oscar")).toMatchObject({ answered: true });
+    expect(await client.completeTask(tasks[1]?.taskId ?? "", 20)).toMatchObject({ answered: true });
     expect(await queued).toBe(20);
-    expect(await client.completeTask(tasks[2]?.taskId ?? "", "noted", "oscar")).toMatchObject({ answered: false }); // a tell: nobody waits
+    expect(await client.completeTask(tasks[2]?.taskId ?? "", "noted")).toMatchObject({ answered: false }); // a tell: nobody waits
     expect(journal.get("w-human")?.handled).toEqual([1]); // the agent itself never handled 2 or 3
 
     await eventually(async () => (await ledgerEvents(c, "override.task.done")).length === 3, 10_000, "three outcomes recorded");

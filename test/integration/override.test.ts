@@ -207,12 +207,12 @@ describe("the override plane on one server", () => {
     expect(tasks.map((t) => [t.actorId, (t.body as { seq: number }).seq, t.overrideId])).toEqual([["w-take", 1, takeover.id], ["w-take", 2, takeover.id]]);
     expect(tasks.every((t) => t.awaitsReply === true)).toBe(true);
     // the human's result is the answer the asker was waiting for, and is recorded as the outcome
-    expect(await client.completeTask(tasks[0]?.taskId ?? "", { dispensed: 0, note: "held for review" }, "oscar")).toMatchObject({ answered: true });
+    expect(await client.completeTask(tasks[0]?.taskId ?? "", { dispensed: 0, note: "held for review" })).toMatchObject({ answered: true });
     expect(await busy).toEqual({ dispensed: 0, note: "held for review" });
     expect((await node.humanWork.list()).map((t) => t.taskId)).toEqual([tasks[1]?.taskId]);
     await eventually(async () => (await ledgerEvents(node, "override.task.done")).length === 1, 5_000, "task result recorded");
-    expect((await ledgerEvents(node, "override.task.done"))[0]).toMatchObject({ subject: takeover.id, actorId: "w-take", by: "oscar", result: { dispensed: 0 }, answered: true });
-    await client.completeTask(tasks[1]?.taskId ?? "", 2, "oscar");
+    expect((await ledgerEvents(node, "override.task.done"))[0]).toMatchObject({ subject: takeover.id, actorId: "w-take", by: { owner: "oscar", role: "operator" }, result: { dispensed: 0 }, answered: true });
+    await client.completeTask(tasks[1]?.taskId ?? "", 2);
     expect(await queued).toBe(2);
 
     // rollback of a workflow: the override actor runs the node's rollback coordinator and returns its report
