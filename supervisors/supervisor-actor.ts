@@ -1,15 +1,8 @@
-import {
-  SupervisorCheckpoint,
-  SupervisorMessage,
-  TetherError,
-  hasCode,
-  isTetherError,
-  type RollbackReport,
-  type SupervisorStatus,
-} from "../protocols/index.ts";
+import { SupervisorCheckpoint, SupervisorMessage, TetherError, hasCode, isTetherError, type SupervisorStatus } from "../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../runtime/index.ts";
 import { backoffDelay } from "./backoff.ts";
 import { ChildPlacement } from "./child-placement.ts";
+import { rollBackChildren } from "./child-rollback.ts";
 import { RestartIntensity } from "./restart-intensity.ts";
 import { planRestart } from "./restart-plan.ts";
 import { supervisorError } from "./supervisor-errors.ts";
@@ -378,25 +371,9 @@ export class SupervisorActor {
     this.#deps.port.stopActor(this.#id).catch(() => undefined);
   }
 
-  /**
-   * Compensates what the affected children did since they last started: each of their compensable
-   * actions, and everything those actions caused, across agents and nodes (node.rollback). A rollback
-   * that escalates is reported, and the restart goes on.
-   */
+  /** Compensates what the affected children did since they last started (`child-rollback.ts`). */
   async #rollBack(children: readonly string[]): Promise<void> {
-    const port = this.#deps.port;
-    const reports: RollbackReport[] = [];
-    for (const child of children) {
-      const since = this.state.children[child]?.startedAt ?? 0;
-      const actions = (await port.listCompensableBy(child)).filter((r) => r.iat >= since && r.outcome === "ok" && r.wid !== undefined).reverse(); // newest first
-      for (const action of actions) {
-        try {
-          reports.push(await port.rollback({ workflow: action.wid as string, from: action.jti }));
-        } catch (error) {
-          await port.recordEvent("supervisor.rollback_failed", this.#id, { child, jti: action.jti, error: String(error) }).catch(() => undefined);
-        }
-      }
-    }
+    const reports = await rollBackChildren(this.#deps.port, this.#id, children, (child) => this.state.children[child]?.startedAt ?? 0);
     if (reports.length > 0) this.#emit({ type: "rolled-back", supervisor: this.#id, children, reports });
   }
 

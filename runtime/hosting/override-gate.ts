@@ -11,7 +11,6 @@ import {
   verifyControl,
   type ActiveOverride,
   type ControlKeys,
-  type OverrideAck,
   type OverrideConstraints,
   type OverrideSignalBody,
   type OverrideSubjects,
@@ -22,9 +21,9 @@ import type { ActorCell } from "../actor/actor-cell.ts";
 import type { NodeCore } from "../node-core.ts";
 import type { OverrideStore } from "../stores/override-store.ts";
 import type { CellDirectory } from "./cell-directory.ts";
-import { OVERRIDE_ACK_ACT, OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
+import { OVERRIDE_SIGNAL_ACT, overrideSignalJti, type OverrideEvidence } from "../assurance/override-evidence.ts";
 import { matchesScope, type HeldOverride, type OverrideApplier } from "./override-apply.ts";
-import { DeferredEvidence } from "./deferred-evidence.ts";
+import { OverrideAcks, inFlight } from "./override-acks.ts";
 import { answerHolding } from "./override-holding.ts";
 import { WorkflowScopes } from "./override-workflow.ts";
 
@@ -34,9 +33,6 @@ export type MintOverrideEct = (e: OverrideEvidence) => Promise<string>;
 /** Records a refusal (violation in the ledger, node event) and returns the error; the control guard's `refused`. */
 export type Refuse = (error: unknown, target: string, extra?: Record<string, unknown>) => TetherError;
 export type RecordEvent = (event: string, subject: string, details: Record<string, unknown>) => Promise<unknown>;
-
-/** Records in the ledger carry at most this many actor ids each. */
-const ACK_RECORD_CHUNK = 200;
 
 /** A replay cache that remembers nothing: records read back from KV are checked for signature and role only. */
 const NO_REPLAY: ReplayCache = { checkAndRemember: () => true };
@@ -56,12 +52,11 @@ export class OverrideGate {
   readonly #store: OverrideStore;
   readonly #keys: ControlKeys;
   readonly #refuse: Refuse;
-  readonly #record: RecordEvent;
   readonly #apply: OverrideApplier;
   readonly #exempt: ReadonlySet<string>;
   readonly #mint: MintOverrideEct | undefined;
-  /** Acknowledgement ECTs, minted after the acknowledgements are out. */
-  readonly #evidence: DeferredEvidence;
+  /** Sends acknowledgements, then their ECTs and ledger records. */
+  readonly #acks: OverrideAcks;
   readonly #held = new Map<string, HeldOverride>();
   /** Live broadcasts (and issue requests) are accepted once per (kid, nonce). */
   readonly #replay: MemoryReplayCache;
@@ -76,13 +71,12 @@ export class OverrideGate {
 
   constructor(p: { core: NodeCore; directory: CellDirectory; store: OverrideStore; keys: ControlKeys; refuse: Refuse; recordEvent: RecordEvent; applier: OverrideApplier; exempt: readonly string[]; mint?: MintOverrideEct }) {
     this.#mint = p.mint;
-    this.#evidence = new DeferredEvidence({ onError: (error) => p.core.logger.warn("override acknowledgement ECT not minted", { error }) });
+    this.#acks = new OverrideAcks({ core: p.core, applier: p.applier, recordEvent: p.recordEvent, ...(p.mint === undefined ? {} : { mint: p.mint }) });
     this.#core = p.core;
     this.#directory = p.directory;
     this.#store = p.store;
     this.#keys = p.keys;
     this.#refuse = p.refuse;
-    this.#record = p.recordEvent;
     this.#apply = p.applier;
     this.#exempt = new Set(p.exempt);
     this.subjects = overrideSubjects(p.core.network);
@@ -95,8 +89,8 @@ export class OverrideGate {
   #catchLate(cell: ActorCell, h: HeldOverride, fenced: boolean): void {
     h.applied.add(cell.id);
     const outcome = this.#apply.evaluate(cell, this.#held.values(), h.signal, false);
-    this.#ackOne(h.signal.id, cell, "applied", outcome, fenced);
-    this.#recordAcks(h.signal.id, h.signal.action, [cell.id], fenced);
+    this.#acks.one(h.signal.id, cell, "applied", outcome, fenced);
+    this.#acks.record(h.signal.id, h.signal.action, [cell.id], fenced);
   }
 
   /** Loads the active overrides (before the node hosts anything) and starts listening. */
@@ -114,9 +108,7 @@ export class OverrideGate {
 
   /** Waits (at most `timeoutMs`) for the acknowledgement ECTs still queued: a closing node records them first. */
   async flushEvidence(timeoutMs: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#evidence.settled(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    await this.#acks.flush(timeoutMs);
   }
 
   /**
@@ -176,7 +168,7 @@ export class OverrideGate {
     }
     if (applied.length === 0) return;
     const outcome = this.#apply.evaluate(cell, this.#held.values());
-    for (const h of applied) this.#ackOne(h.signal.id, cell, "applied", { ...outcome, aborted: false }, true);
+    for (const h of applied) this.#acks.one(h.signal.id, cell, "applied", { ...outcome, aborted: false }, true);
   }
 
   #scopeParams() {
@@ -327,12 +319,12 @@ export class OverrideGate {
         }
       }
       held.applied.add(cell.id);
-      const interrupted = this.#inFlight(cell);
+      const interrupted = inFlight(cell);
       const outcome = held.declined.has(cell.id) ? { aborted: false, queued: cell.mailbox.size } : this.#apply.evaluate(cell, this.#held.values(), signal);
-      this.#ackOne(signal.id, cell, held.declined.has(cell.id) ? "declined" : "applied", outcome, fenced, decision, interrupted);
+      this.#acks.one(signal.id, cell, held.declined.has(cell.id) ? "declined" : "applied", outcome, fenced, decision, interrupted);
       acked.push(cell.id);
     }
-    this.#recordAcks(signal.id, signal.action, acked, fenced);
+    this.#acks.record(signal.id, signal.action, acked, fenced);
     this.#workflows.sweep(held, this.#directory.cells.values()); // workflow scopes: messages already queued
   }
 
@@ -345,60 +337,9 @@ export class OverrideGate {
       if (cell === undefined) continue;
       const outcome = this.#apply.evaluate(cell, this.#held.values());
       if (h.signal.action === "stop") this.#apply.discardQueued(cell, id, disposition);
-      this.#ackOne(ackAs, cell, "lifted", outcome, false);
+      this.#acks.one(ackAs, cell, "lifted", outcome, false);
       lifted.push(actorId);
     }
-    this.#recordAcks(ackAs, "lift", lifted, false, id);
-  }
-
-  /** The ECT of the handler in flight: its latest action's, else the one its message came with. */
-  #inFlight(cell: ActorCell): { jti: string; wid: string | undefined } | undefined {
-    if (cell.current === undefined) return undefined;
-    const token = cell.currentScope?.current ?? cell.current.incoming;
-    return token === undefined ? undefined : { jti: token.jti, wid: token.wid };
-  }
-
-  #ackOne(overrideId: string, cell: ActorCell, outcome: OverrideAck["outcome"], o: { aborted: boolean; queued: number }, fenced: boolean, decision?: string, interrupted?: { jti: string; wid: string | undefined }): void {
-    const ack: OverrideAck = {
-      type: "tether.override.v1.ack",
-      overrideId,
-      actorId: cell.id,
-      nodeId: this.#core.id,
-      at: this.#core.clock.now(),
-      outcome,
-      aborted: o.aborted,
-      queued: o.queued,
-      fenced,
-      ...(decision === undefined ? {} : { decision }),
-    };
-    this.#apply.ack(this.subjects.acks(overrideId), ack);
-    // the acknowledgement's ECT, after the acks are out (it never delays coverage): parents are the
-    // signal's ECT and the ECT of the action it interrupted
-    const mint = this.#mint;
-    if (mint === undefined) return;
-    this.#evidence.add(() =>
-      mint({
-      act: OVERRIDE_ACK_ACT,
-      actorId: cell.id,
-      parents: [overrideSignalJti(overrideId), ...(interrupted === undefined ? [] : [interrupted.jti])],
-      wid: interrupted?.wid,
-      input: ack,
-        details: { overrideId, outcome, aborted: o.aborted, queued: o.queued, fenced, ...(decision === undefined ? {} : { decision }), ...(interrupted === undefined ? {} : { interrupted: interrupted.jti }) },
-      }),
-    );
-  }
-
-  /** One ledger record per node and signal (in chunks of 200 actor ids): who acknowledged, when. */
-  #recordAcks(overrideId: string, action: string, actors: readonly string[], fenced: boolean, lifted?: string): void {
-    for (let i = 0; i < actors.length; i += ACK_RECORD_CHUNK) {
-      void this.#record("override.ack", overrideId, {
-        action,
-        node: this.#core.id,
-        at: this.#core.clock.now(),
-        fenced,
-        actors: actors.slice(i, i + ACK_RECORD_CHUNK),
-        ...(lifted === undefined ? {} : { lifted }),
-      }).catch(() => undefined);
-    }
+    this.#acks.record(ackAs, "lift", lifted, false, id);
   }
 }
