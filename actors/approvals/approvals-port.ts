@@ -1,4 +1,5 @@
-import { TetherError, verifyControl, type ReplayCache, type VerifiedControl } from "../../protocols/index.ts";
+import { type ReplayCache, type VerifiedControl } from "../../protocols/index.ts";
+import { verifySignedFor } from "../verify-signed.ts";
 import type { Clock, Node } from "../../runtime/index.ts";
 import { mintActorEct, type ActorEct, type MintedEct } from "../ect-minter.ts";
 
@@ -23,18 +24,7 @@ export interface ApprovalsPort {
 export const approvalsPort = (node: Node, clock: Clock = node.clock): ApprovalsPort => ({
   network: node.network,
   clock,
-  verify: (input, target, replay) =>
-    verifyControl(input, {
-      network: node.network,
-      target,
-      now: node.clock.now(),
-      keys: node.assurance.keys,
-      replay,
-      clockSkewMs: node.options.assurance.clockSkewSeconds * 1000,
-      accept: (body) => {
-        if (body.type !== "tether.approval.v1.decision") throw new TetherError("ERR_CONTROL_MISDIRECTED", "the approvals actor accepts only approval decisions");
-      },
-    }),
+  verify: (input, target, replay) => verifySignedFor(node, input, target, replay, "tether.approval.v1.decision", "approvals actor"),
   mint: (p) => mintActorEct(node, p),
   tell: (actorId, msg) => {
     node.ref(actorId).tell(msg);

@@ -1,10 +1,10 @@
+import { verifySignedFor } from "../verify-signed.ts";
 import {
   ApprovalPolicy,
   TETHER_EXT_PREFIX,
   TetherError,
   isTetherError,
   mintEct,
-  verifyControl,
   verifyEct,
   type ApprovalRecord,
   type GateInput,
@@ -79,18 +79,7 @@ export const consensusPort = (node: Node, options: ConsensusPortOptions = {}): C
     const scores = await Promise.all(agents.map(async (a) => [a, trust === undefined ? 1 : (await trust.score(a)).score] as const));
     return Object.fromEntries(scores);
   },
-  verifyResolve: (input, target, replay) =>
-    verifyControl(input, {
-      network: node.network,
-      target,
-      now: node.clock.now(),
-      keys: node.assurance.keys,
-      replay,
-      clockSkewMs: node.options.assurance.clockSkewSeconds * 1000,
-      accept: (body) => {
-        if (body.type !== "tether.consensus.v1.resolve-body") throw new TetherError("ERR_CONTROL_MISDIRECTED", "the consensus actor accepts only resolve bodies");
-      },
-    }),
+  verifyResolve: (input, target, replay) => verifySignedFor(node, input, target, replay, "tether.consensus.v1.resolve-body", "consensus actor"),
   openGate: async (consensusId, rec) => {
     if (options.approvals === undefined) return undefined;
     const p = rec.proposal;
