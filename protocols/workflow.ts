@@ -164,6 +164,8 @@ export const StepRecord = z.strictObject({
   output: z.unknown().optional(),
   error: z.strictObject({ code: z.string().max(64), message: z.string().max(1024) }).optional(),
   ect: z.string().max(256).optional(),
+  /** Set while a done step's ECT is named but not yet stored (a resuming owner mints it again). */
+  ectPending: z.boolean().optional(),
   startedAt: z.number().int().optional(),
   endedAt: z.number().int().optional(),
 });

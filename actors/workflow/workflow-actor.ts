@@ -76,6 +76,8 @@ export class WorkflowActor {
       case "tether.workflow.v1.resume": {
         if (this.state.status !== "running") return undefined;
         for (const rec of Object.values(this.state.steps)) if (rec.state === "running") rec.state = "pending";
+        // a done step whose ECT was named but maybe not minted when the last owner died: mint it (same jti)
+        for (const [id, rec] of Object.entries(this.state.steps)) if (rec.state === "done" && rec.ectPending === true) await this.#mintStep(id, rec);
         await this.#launchReady(ctx);
         return undefined;
       }
@@ -142,14 +144,16 @@ export class WorkflowActor {
   async #launchReady(ctx: ActorContext): Promise<void> {
     // the checkpoint's snapshot is taken now; the next steps go out while it is written (a copy that
     // dies before it lands is resumed from the previous checkpoint, where these steps were pending or
-    // in flight: asked again either way, never skipped). Saves one JetStream round trip per step.
+    // in flight: asked again either way, never skipped; no step was done in between). Saves one
+    // JetStream round trip per launch.
+    const launch = this.#markReady();
     const saved = ctx.checkpoint();
-    this.#dispatchReady();
+    this.#send(launch);
     await saved;
   }
 
-  /** Marks every ready step running (within maxParallel) and sends them; the caller saves that. */
-  #dispatchReady(): void {
+  /** Marks every ready step running (within maxParallel); returns them for `#send` once saved. */
+  #markReady(): [string, number][] {
     const steps = this.state.steps;
     let running = Object.values(steps).filter((s) => s.state === "running").length;
     const launch: [string, number][] = [];
@@ -164,6 +168,10 @@ export class WorkflowActor {
       running++;
     }
     if (Object.values(steps).every((s) => s.state === "done")) this.state.status = "done";
+    return launch;
+  }
+
+  #send(launch: [string, number][]): void {
     for (const [id, attempt] of launch) this.#run(id, attempt);
   }
 
@@ -227,28 +235,39 @@ export class WorkflowActor {
   async #done(id: string, output: unknown, ctx: ActorContext): Promise<void> {
     const rec = this.state.steps[id];
     if (rec === undefined || rec.state !== "running") return; // a late copy of a result already recorded
-    const step = this.#step(id);
-    const parents = step.dependsOn.length === 0 ? [this.state.startEct] : step.dependsOn.map((d) => this.state.steps[d]?.ect);
-    // The step's ECT is named now and minted while the next steps run: they only need its jti (their
-    // parent). It lands before the checkpoint that records it, so a saved state never names an ECT that
-    // does not exist; a copy that dies first resumes from the previous checkpoint (this step asked again).
-    const jti = randomUUID();
+    // The step is done only once a checkpoint says so: its dependants go out after that save, so a
+    // copy that dies at any point never asks a done step again. The step's ECT is named now and minted
+    // beside the save (the dependants only need its jti, their parent); the saved state marks it
+    // pending until minted, and a next owner mints it again under the same jti (the store keeps one).
     rec.state = "done";
     rec.output = output;
-    rec.ect = jti;
+    rec.ect = randomUUID();
+    rec.ectPending = true;
     rec.endedAt = this.#port.clock.now();
-    this.#dispatchReady();
+    const launch = this.#markReady();
+    const saved = ctx.checkpoint();
+    const minted = this.#mintStep(id, rec);
+    minted.catch(() => undefined); // awaited below; not unhandled if the save throws first
+    await saved;
+    this.#send(launch);
+    await minted;
+    if (this.state.status !== "running") await ctx.checkpoint(); // the last step: keep "minted" too
+  }
+
+  async #mintStep(id: string, rec: StepRecord): Promise<void> {
+    const step = this.#step(id);
+    const parents = step.dependsOn.length === 0 ? [this.state.startEct] : step.dependsOn.map((d) => this.state.steps[d]?.ect);
     await this.#port.mint({
-      jti,
+      jti: rec.ect as string,
       actorId: this.#self,
       act: `workflow.step:${id}`,
       par: parents.filter((p): p is string => p !== undefined),
       wid: this.state.wid,
       input: step.message,
-      output: output ?? null,
+      output: rec.output ?? null,
       ext: { [`${TETHER_EXT_PREFIX}step`]: id, [`${TETHER_EXT_PREFIX}agent`]: step.agent ?? `capability:${step.capability}` },
     });
-    await ctx.checkpoint();
+    delete rec.ectPending;
   }
 
   async #failed(id: string, attempt: number, code: string, message: string, ctx: ActorContext): Promise<void> {

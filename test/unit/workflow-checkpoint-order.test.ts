@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { WorkflowActor, type WorkflowPort, type WorkflowState } from "../../actors/index.ts";
+import { FakeClock, type ActorContext, type ActorLifecycleContext } from "../../runtime/index.ts";
+
+/** A workflow actor on a fake port: records asks, mints and every checkpoint's snapshot; saves land when the test says. */
+const harness = () => {
+  const asks: string[] = [];
+  const minted: string[] = [];
+  const told: unknown[] = [];
+  const saves: { snapshot: WorkflowState; land: () => void }[] = [];
+  const port: WorkflowPort = {
+    clock: new FakeClock(0),
+    ask: (actorId) => {
+      asks.push(actorId);
+      return new Promise(() => undefined); // results are delivered by the test as step-done messages
+    },
+    tell: (_id, msg) => void told.push(msg),
+    findCapability: () => Promise.resolve(undefined),
+    mint: (p) => {
+      const jti = p.jti ?? `start-${minted.length}`;
+      minted.push(jti);
+      return Promise.resolve({ jti, token: "t", level: "L1" });
+    },
+    traced: (_name, _attrs, work) => work(),
+    approvals: undefined,
+  };
+  const actor = new WorkflowActor({ port });
+  const ctx = {
+    checkpoint: () =>
+      new Promise<number>((resolve) => {
+        saves.push({ snapshot: structuredClone(actor.state), land: () => resolve(saves.length) });
+      }),
+  } as unknown as ActorContext;
+  actor.onStart({ self: "wf-1" } as ActorLifecycleContext);
+  const landAll = () => {
+    for (const s of saves.splice(0)) s.land();
+  };
+  return { actor, ctx, asks, minted, told, saves, landAll };
+};
+
+const chain = {
+  name: "chain",
+  steps: [
+    { id: "a", agent: "s-a", message: { type: "work" } },
+    { id: "b", agent: "s-b", message: { type: "work" }, dependsOn: ["a"] },
+  ],
+};
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe("workflow checkpoints and dispatch order", () => {
+  it("asks a dependant only after a checkpoint that records its dependency as done has landed", async () => {
+    const h = harness();
+    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
+    await settle();
+    h.landAll();
+    await started;
+    await settle();
+    expect(h.asks).toEqual(["s-a"]);
+
+    const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step: "a", attempt: 1, output: { v: 1 } }, h.ctx);
+    await settle();
+    // b is marked running in the snapshot being saved, with a done, but not asked before the save lands
+    expect(h.asks).toEqual(["s-a"]);
+    const pending = h.saves.at(-1)?.snapshot;
+    expect(pending?.steps["a"]).toMatchObject({ state: "done", ectPending: true });
+    expect(pending?.steps["b"]?.state).toBe("running");
+    h.landAll();
+    await done;
+    expect(h.asks).toEqual(["s-a", "s-b"]);
+    // the ECT named in the checkpoint is the one minted, and it is no longer pending in memory
+    expect(h.minted).toContain(h.actor.state.steps["a"]?.ect);
+    expect(h.actor.state.steps["a"]?.ectPending).toBeUndefined();
+  });
+
+  it("a resuming owner mints a done step's pending ECT again under the same jti and re-asks only the step in flight", async () => {
+    const h = harness();
+    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
+    await settle();
+    h.landAll();
+    await started;
+    const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step: "a", attempt: 1, output: { v: 1 } }, h.ctx);
+    await settle();
+    const saved = h.saves.at(-1)?.snapshot as WorkflowState; // the copy dies here, with this checkpoint landed
+    h.landAll();
+    await done;
+
+    const next = harness();
+    next.actor.state = structuredClone(saved);
+    next.actor.onStart({ self: "wf-1" } as ActorLifecycleContext);
+    expect(next.told).toEqual([{ type: "tether.workflow.v1.resume" }]);
+    const resumed = next.actor.handle({ type: "tether.workflow.v1.resume" }, next.ctx);
+    await settle();
+    next.landAll();
+    await resumed;
+    expect(next.minted).toEqual([saved.steps["a"]?.ect]);
+    expect(next.asks).toEqual(["s-b"]); // a is never asked again
+  });
+});
