@@ -109,7 +109,7 @@ describe("the durable lane on a 3-node cluster", () => {
       expect(s.distinct).toBe(sent); // nothing lost
       expect(s.count).toBe(sent); // nothing applied twice
     }
-  }, 60_000);
+  }, 180_000); // above the recovery bound plus the rounds, so a stall reports its counts instead of a bare timeout
 
   it("re-creates an actor's durable consumer that was deleted under it, and delivers what was sent meanwhile", async () => {
     await using server = await startServer();
