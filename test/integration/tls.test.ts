@@ -176,10 +176,15 @@ describe("TLS", () => {
 
   it("with client verification (mutual TLS) refuses a client without a certificate and accepts the CA's client certificate", async () => {
     await using server = await startTlsServer(dir, "mtls", certs.caFile, certs.server, true);
+    // TLS 1.3: the server refuses the missing certificate after the client's side of the handshake is
+    // done; the client usually reads the alert, but under load its CONNECT may race the close and see a reset
     const e = await rejection(() => tryConnect(server.url, { caFile: certs.caFile }));
-    expect(hasCode(e, "ERR_NATS_TLS")).toBe(true);
-    expect(e.details["reason"]).toBe("client-certificate");
-    expect(e.message).toMatch(/requires a client certificate.*--tls-cert/);
+    expect(["ERR_NATS_TLS", "ERR_TRANSPORT_FAILED"], e.message).toContain(e.code);
+    if (e.code === "ERR_NATS_TLS") {
+      expect(e.details["reason"]).toBe("client-certificate");
+      expect(e.message).toMatch(/requires a client certificate.*--tls-cert/);
+    }
+    await eventually(() => /client didn't provide a certificate|failed to verify client certificate|certificate required/i.test(server.log), 5_000, "the server's refusal of a client without a certificate");
     const foreign = await createDevCertificates({ dir: join(dir, "mtls-foreign") });
     // a client certificate from another CA: refused (the client sees an alert or, racing it, a reset)
     const other = await rejection(() => tryConnect(server.url, { caFile: certs.caFile, ...foreign.client }));
