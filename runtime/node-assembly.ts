@@ -152,7 +152,7 @@ export const assemble = async (
   const types = new RegisteredTypes();
   const sink = new DeadLetterSink(core, deadLetters);
   const flow = new TellFlow(core);
-  const replies = new Replies(core, sink, flow);
+  const replies = new Replies(core, sink, flow, async (id) => (await registry.getActor(id)) !== undefined);
   const lease = new Lease(core, registry, directory, record);
   const checkpoints = new Checkpoints(core, states, directory, () => lease.ensure());
   const durable = new DurableDelivery(core, lane, checkpoints, sink);

@@ -175,9 +175,10 @@ export class Outbound {
     // an ask's reply subject is unique (a "no responders" notice must name the ask); a tell's is fixed per target
     const reply = isAsk ? prefix + id : `${prefix}t.${target}`;
     const pending = this.#replies.pending;
-    const waiting = isAsk ? pending.wait(id, target, timeoutMs) : undefined;
+    const publish = () => this.#core.nc.publish(subject, data, headers === undefined ? { reply } : { headers, reply });
+    const waiting = isAsk ? pending.wait(id, target, timeoutMs, publish) : undefined;
     try {
-      this.#core.nc.publish(subject, data, headers === undefined ? { reply } : { headers, reply });
+      publish();
     } catch (cause) {
       const error = new TetherError("ERR_TRANSPORT_FAILED", `publish to ${target} failed: ${String(cause)}`, { cause });
       pending.reject(id, error);

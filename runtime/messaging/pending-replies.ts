@@ -7,6 +7,18 @@ interface Pending {
   readonly deadline: number;
   readonly target: string;
   readonly timeoutMs: number;
+  /** Publishes the ask again, unchanged (same id and reply subject): for "no responders" during a failover. */
+  readonly resend: (() => void) | undefined;
+  /** Times it was sent again. */
+  resent: number;
+}
+
+/** What a "no responders" notice needs to decide whether to send an ask again. */
+export interface PendingAsk {
+  readonly target: string;
+  readonly deadline: number;
+  readonly resend: (() => void) | undefined;
+  readonly resent: number;
 }
 
 /**
@@ -31,10 +43,10 @@ export class PendingReplies {
   }
 
   /** Registers a waiter for `id`; the returned promise settles with the reply, an error, or ERR_ASK_TIMEOUT. */
-  wait(id: string, target: string, timeoutMs: number): Promise<unknown> {
+  wait(id: string, target: string, timeoutMs: number, resend?: () => void): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const deadline = this.#clock.now() + timeoutMs;
-      this.#pending.set(id, { resolve, reject, deadline, target, timeoutMs });
+      this.#pending.set(id, { resolve, reject, deadline, target, timeoutMs, resend, resent: 0 });
       const slot = Math.ceil(deadline / this.#tickMs);
       const ids = this.#slots.get(slot);
       if (ids === undefined) this.#slots.set(slot, [id]);
@@ -57,6 +69,20 @@ export class PendingReplies {
     if (p === undefined) return false;
     this.#pending.delete(id);
     p.reject(error);
+    return true;
+  }
+
+  /** The ask still waiting under `id`, if any. */
+  ask(id: string): PendingAsk | undefined {
+    return this.#pending.get(id);
+  }
+
+  /** Sends the ask under `id` again if it is still waiting; false when it is not. */
+  resend(id: string): boolean {
+    const p = this.#pending.get(id);
+    if (p?.resend === undefined) return false;
+    p.resent++;
+    p.resend();
     return true;
   }
 

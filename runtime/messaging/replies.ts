@@ -20,10 +20,18 @@ export class Replies {
   readonly #prefix: string;
   readonly #flow: TellFlow;
 
-  constructor(core: NodeCore, sink: DeadLetterSink, flow: TellFlow) {
+  readonly #registered: ((actorId: string) => Promise<boolean>) | undefined;
+
+  /**
+   * `registered` says whether an actor id is claimed in the registry: an ask that meets "no responders"
+   * for a registered actor (its node died and a survivor has not taken it over yet, or its new host is
+   * still subscribing) is sent again with backoff until its deadline, instead of failing at once.
+   */
+  constructor(core: NodeCore, sink: DeadLetterSink, flow: TellFlow, registered?: (actorId: string) => Promise<boolean>) {
     this.#core = core;
     this.#sink = sink;
     this.#flow = flow;
+    this.#registered = registered;
     this.pending = new PendingReplies(core.clock);
     this.#prefix = core.subjects.replyPrefix(core.id);
   }
@@ -63,21 +71,8 @@ export class Replies {
       // no subscriber for the target subject: no live actor has that id
       const target = tellTarget ?? (id === undefined ? undefined : this.pending.targetOf(id));
       if (target === undefined) return; // a late or forged notice for nothing we wait for
-      const error = new TetherError("ERR_ACTOR_NOT_FOUND", `no live actor ${target} in network ${this.#core.network}`, { details: { actorId: target } });
-      this.#sink.write("ERR_ACTOR_NOT_FOUND", error.message, {
-        subject: this.#core.subjects.actor(target),
-        target,
-        kind: tellTarget === undefined ? "ask" : "tell",
-        messageType: undefined,
-        from: this.#core.self,
-        messageId: id,
-        data: undefined,
-      });
-      if (id !== undefined) this.pending.reject(id, error);
-      else {
-        this.#flow.credit(target, 1);
-        this.#core.emit({ type: "undeliverable", messageId: undefined, target, code: error.code, message: error.message });
-      }
+      if (id !== undefined) this.#noResponders(id, target);
+      else this.#notFound(undefined, target, 0);
       return;
     }
     if (status !== 0) {
@@ -112,6 +107,61 @@ export class Replies {
       return;
     }
     this.#core.logger.debug("unexpected message on reply inbox", { subject: msg.subject.slice(0, 256), kind: envelope.kind });
+  }
+
+  /**
+   * An ask nobody subscribed to. Sent again after 50, 100, 200… (at most 1,000) ms while its target is
+   * registered and its deadline allows (a "no responders" notice means nobody received it, so sending
+   * again cannot deliver it twice); else it fails with ERR_ACTOR_NOT_FOUND and a dead letter.
+   */
+  #noResponders(id: string, target: string): void {
+    const ask = this.pending.ask(id);
+    if (ask === undefined) return;
+    const clock = this.#core.clock;
+    const delay = Math.min(1_000, 50 * 2 ** ask.resent);
+    if (this.#registered === undefined || ask.resend === undefined || clock.now() + delay >= ask.deadline) {
+      this.#notFound(id, target, ask.resent);
+      return;
+    }
+    this.#registered(target).then(
+      (registered) => {
+        if (this.pending.ask(id) === undefined) return;
+        if (!registered) {
+          this.#notFound(id, target, ask.resent);
+          return;
+        }
+        const timer = clock.setTimeout(() => {
+          if (this.#core.nc.isClosed()) return;
+          try {
+            this.pending.resend(id);
+          } catch (cause) {
+            this.pending.reject(id, new TetherError("ERR_TRANSPORT_FAILED", `publish to ${target} failed: ${String(cause)}`, { cause }));
+          }
+        }, delay);
+        timer.unref?.();
+      },
+      () => this.#notFound(id, target, ask.resent),
+    );
+  }
+
+  /** No live actor `target`: a dead letter, then the ask's rejection or the tell's undeliverable event. */
+  #notFound(id: string | undefined, target: string, resent: number): void {
+    const after = resent === 0 ? "" : ` (sent ${resent + 1} times while it was registered)`;
+    const error = new TetherError("ERR_ACTOR_NOT_FOUND", `no live actor ${target} in network ${this.#core.network}${after}`, { details: { actorId: target, attempts: resent + 1 } });
+    this.#sink.write("ERR_ACTOR_NOT_FOUND", error.message, {
+      subject: this.#core.subjects.actor(target),
+      target,
+      kind: id === undefined ? "tell" : "ask",
+      messageType: undefined,
+      from: this.#core.self,
+      messageId: id,
+      data: undefined,
+    });
+    if (id !== undefined) this.pending.reject(id, error);
+    else {
+      this.#flow.credit(target, 1);
+      this.#core.emit({ type: "undeliverable", messageId: undefined, target, code: error.code, message: error.message });
+    }
   }
 
   /** Sends a handler's outcome to a remote asker. */

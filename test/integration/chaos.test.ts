@@ -119,8 +119,14 @@ describe("chaos on a 3-node cluster (node processes SIGKILLed)", () => {
     await eventually(async () => (await Promise.all(counters.map((id) => answers(client, id)))).every(Boolean), 10_000, "every counter answering");
 
     await fleet.kill("cn1");
+    // asks sent while cn1's counters have no host wait for the failover (within their timeout) instead of
+    // failing with "no responders"; an id nobody registered still fails at once, after one attempt
+    const during = Promise.allSettled([0, 1, 2, 3].map((i) => client.ref<typeof Counter>(`cn1-c${i}`).ask({ type: "get" }, { timeoutMs: 40_000 })));
+    const ghost = await client.ref("cn1-ghost").ask({ type: "get" }, { timeoutMs: 40_000 }).catch((e: unknown) => e);
+    expect(ghost).toMatchObject({ code: "ERR_ACTOR_NOT_FOUND", details: { attempts: 1 } });
     const takenBy = (node: string) => [...(fleet.processes.get(node)?.stdout.matchAll(/took over (cn1-c\d) from dead node cn1/g) ?? [])].map((m) => m[1] as string);
     await eventually(() => takenBy("cn2").length + takenBy("cn3").length === 4, 20_000, "cn1's counters taken over");
+    expect((await during).map((r) => (r.status === "fulfilled" ? typeof r.value : String(r.reason)))).toEqual(["number", "number", "number", "number"]);
     // the survivor that took over more of them dies next, and comes back at once under the same id
     const victim = takenBy("cn2").length >= takenBy("cn3").length ? "cn2" : "cn3";
     const adopted = takenBy(victim);

@@ -34,7 +34,13 @@ describe("the durable lane on a 3-node cluster", () => {
     await using cluster = await startCluster();
     // a long lease: this test is about the durable lane, not about the node being declared dead
     const reattached: Record<string, unknown>[] = [];
-    const logger: Logger = { ...silentLogger, info: (msg, fields = {}) => msg === "durable consumer re-attached" && reattached.push(fields) };
+    const warnings: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      info: (msg, fields = {}) => msg === "durable consumer re-attached" && reattached.push(fields),
+      warn: (msg, fields = {}) => warnings.push(`${new Date().toISOString().slice(11, 23)} ${msg} ${JSON.stringify(fields).slice(0, 300)}`),
+      error: (msg, fields = {}) => warnings.push(`${new Date().toISOString().slice(11, 23)} ERROR ${msg} ${JSON.stringify(fields).slice(0, 300)}`),
+    };
     // right after start the meta leader may not know every peer yet ("no suitable peers for placement")
     let started: Node | undefined;
     await eventually(
@@ -101,7 +107,25 @@ describe("the durable lane on a 3-node cluster", () => {
       RECOVERY_BOUND_MS,
       `all ${ACTORS} actors caught up (${consumersLed} consumers were led by the killed server)`,
     ).catch(async (error: unknown) => {
-      throw new Error(`${String(error)}; caught up: ${JSON.stringify([...caughtUpAfter])}; applied now (of ${sent}): ${JSON.stringify(await Promise.all(refs.map(distinct)))}; node on ${node.url}`);
+      // where each stalled actor's messages are: JetStream's view of its consumer, and what the node logged
+      const consumers = await (async () => {
+        const nc = await connect({ servers: cluster.urls });
+        try {
+          const jsm = await jetstreamManager(nc);
+          return await Promise.all(
+            ids.map(async (id) => {
+              const i = await jsm.consumers.info(stream, `a_${id}`).catch((e: unknown) => String(e));
+              return typeof i === "string" ? `${id}: ${i}` : `${id}: pending ${i.num_pending} ack_pending ${i.num_ack_pending} waiting ${i.num_waiting} redelivered ${i.num_redelivered} delivered ${i.delivered.stream_seq} floor ${i.ack_floor.stream_seq} leader ${i.cluster?.leader}`;
+            }),
+          );
+        } finally {
+          await nc.close();
+        }
+      })().catch((e: unknown) => [String(e)]);
+      throw new Error(
+        `${String(error)}; caught up: ${JSON.stringify([...caughtUpAfter])}; applied now (of ${sent}): ${JSON.stringify(await Promise.all(refs.map(distinct)))}; node on ${node.url}; killed ${leader}` +
+          `\nconsumers:\n${consumers.join("\n")}\nre-attached: ${JSON.stringify(reattached)}\nnode warnings:\n${warnings.slice(-60).join("\n")}`,
+      );
     });
     console.log(`durable recovery: ${consumersLed}/${ACTORS} consumer leaders on the killed server; ms after cluster back:`, Object.fromEntries(caughtUpAfter), "re-attached:", reattached);
     for (const ref of refs) {
