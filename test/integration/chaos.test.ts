@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { networkSubjects } from "../../protocols/index.ts";
 import type { ActorRef, Node } from "../../runtime/index.ts";
 import type { OrderBook } from "../fixtures/durable-agents.ts";
 import type { Counter } from "../support/actors.ts";
@@ -120,7 +121,13 @@ describe("chaos on a 3-node cluster (node processes SIGKILLed)", () => {
 
     await fleet.kill("cn1");
     // asks sent while cn1's counters have no host wait for the failover (within their timeout) instead of
-    // failing with "no responders"; an id nobody registered still fails at once, after one attempt
+    // failing with "no responders"; an id nobody registered still fails at once, after one attempt.
+    // First the servers must have withdrawn the dead connection's interest: until then a request can be
+    // routed to it and lost (any NATS request; only its timeout tells). A probe either meets "no
+    // responders" or, if a survivor was quicker, an answer; a probe that times out was lost: try again.
+    const subjects = networkSubjects("default");
+    const probe = (id: string) => client.nats.request(subjects.actor(id), new Uint8Array(0), { timeout: 1_000 }).then(() => true, (e: unknown) => !/timeout/i.test(String(e)));
+    await eventually(async () => (await Promise.all([0, 1, 2, 3].map((i) => probe(`cn1-c${i}`)))).every(Boolean), 20_000, "cn1's interest withdrawn");
     const during = Promise.allSettled([0, 1, 2, 3].map((i) => client.ref<typeof Counter>(`cn1-c${i}`).ask({ type: "get" }, { timeoutMs: 40_000 })));
     const ghost = await client.ref("cn1-ghost").ask({ type: "get" }, { timeoutMs: 40_000 }).catch((e: unknown) => e);
     expect(ghost).toMatchObject({ code: "ERR_ACTOR_NOT_FOUND", details: { attempts: 1 } });
