@@ -227,7 +227,7 @@ export type {
   StitchOptions,
 } from "./audit/index.ts";
 export { AuditEntry, AuditMsg, AuditReceipt } from "./audit-wire.ts";
-export { CompensationRequest, RollbackRequest, RollbackStepOutcome } from "./rollback.ts";
+export { CompensationRequest, ROLLBACK_CAUSED_ACT, RollbackRequest, RollbackStepOutcome } from "./rollback.ts";
 export type { RollbackRequestInput, RollbackStep, RollbackReport } from "./rollback.ts";
 export { SlotMsg, SlotGrant } from "./slots.ts";
 export { EdgeReport, CascadeMonitorMessage, CascadeMonitorState } from "./cascade.ts";

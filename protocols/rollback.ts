@@ -32,6 +32,12 @@ export const RollbackRequest = z.strictObject({
   backoffMs: z.number().int().min(0).max(60_000).default(100),
   /** Time limit of one compensation call. */
   timeoutMs: z.number().int().min(1).max(600_000).default(10_000),
+  /**
+   * The agent whose fault made this rollback necessary (a supervisor names the child that failed). When
+   * something was compensated, the node records a signed `tether.rollback.caused` ECT about that agent
+   * (parent: `from`), which the trust actor counts as `rollback-caused`. Absent: nobody is blamed.
+   */
+  cause: z.strictObject({ agent: z.string().min(1).max(128), reason: z.string().min(1).max(512) }).optional(),
 });
 export type RollbackRequestInput = z.input<typeof RollbackRequest>;
 export type RollbackRequest = z.output<typeof RollbackRequest>;
@@ -56,4 +62,9 @@ export interface RollbackReport {
   readonly ok: boolean;
   /** In the order compensations ran: children before parents (reverse topological order). */
   readonly steps: RollbackStep[];
+  /** The jti of the `tether.rollback.caused` record, when the request named a cause and something was compensated. */
+  readonly causeEct?: string;
 }
+
+/** The ECT node type (`exec_act`) of the record that names the agent whose fault caused a rollback. */
+export const ROLLBACK_CAUSED_ACT = "tether.rollback.caused";

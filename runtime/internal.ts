@@ -12,7 +12,7 @@ export { classifySchemaError } from "./messaging/schema-errors.ts";
 export { readWireHeaders, encodedHeaders, headerLine, isSafeHeaderValue } from "./messaging/wire-headers.ts";
 export type { WireHeaders } from "./messaging/wire-headers.ts";
 export { TellFlow } from "./messaging/tell-flow.ts";
-export { RollbackCoordinator } from "./rollback/rollback-coordinator.ts";
+export { RollbackCoordinator, type RollbackCause } from "./rollback/rollback-coordinator.ts";
 export type { RollbackDeps, WorkflowRecords } from "./rollback/rollback-coordinator.ts";
 export { StateStore } from "./stores/state-store.ts";
 export type { Checkpoint, ProcessedMark } from "./stores/state-store.ts";

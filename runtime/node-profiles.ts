@@ -48,17 +48,11 @@ export const defaultOnViolation = (core: NodeCore, assurance: Assurance, pause: 
 export type Pause = (actorId: string, ms: number) => void;
 
 export const openProfiles = (core: NodeCore, assurance: Assurance, directory: CellDirectory, pause: Pause, ports: ViolationPorts = {}): ProfileGuard => {
-  const options = assurance.options;
   const guard = new ProfileGuard({
     clock: core.clock,
     logger: core.logger,
     declared: (actorId) => directory.live(actorId)?.actorClass.profile,
-    evidence: (judged, violation) =>
-      mintViolationEvidence(
-        { network: core.network, nodeId: core.id, level: assurance.level, signingKey: () => assurance.signingKey, tokenTtlSeconds: options.tokenTtlSeconds, store: assurance.store, clock: core.clock },
-        judged,
-        violation,
-      ),
+    evidence: (judged, violation) => mintViolationEvidence(assurance.evidence, judged, violation),
     recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details),
     onViolation: defaultOnViolation(core, assurance, pause, ports),
   });

@@ -1,4 +1,4 @@
-import { TETHER_EXT_PREFIX, type EctClaims, type TrustOutcome } from "../../protocols/index.ts";
+import { ROLLBACK_CAUSED_ACT, TETHER_EXT_PREFIX, type EctClaims, type TrustOutcome } from "../../protocols/index.ts";
 
 /** An outcome a verified ECT proves: who did what, as observed by whom (see docs/trust.md). */
 export interface DerivedOutcome {
@@ -44,7 +44,9 @@ const isTimeout = (code: unknown): boolean => typeof code === "string" && code.i
  *   it failed with a timeout code, `failure` when it failed otherwise (quota refusals count nothing);
  * - a profile violation (`tether.profile.violation`) whose response is `trust-penalty` or `quarantine`:
  *   `violation` (`block` and `escalate` leave trust alone);
- * - a drift finding (`tether.verifier.drift`) issued by a configured verifier: `drift`, about the agent it names.
+ * - a drift finding (`tether.verifier.drift`) issued by a configured verifier: `drift`, about the agent it names;
+ * - a rollback cause (`tether.rollback.caused`, minted when `node.rollback` names a cause and compensated
+ *   something): `rollback-caused`, about the agent it blames, signed by the node that ran the rollback.
  *
  * Actions and violations are observed by the runtime that signed them: the token must be signed by the
  * `node` key of the node it names (`dev.tether.node`), or by the agent's own `agent` key. The observer
@@ -73,6 +75,12 @@ export const deriveOutcome = (claims: EctClaims, signer: TokenSigner | undefined
     if (!signedByRuntime) return "violation evidence not signed by the agent's node or the agent";
     if (typeof node !== "string") return "violation evidence names no node";
     return { observer: `node:${node.slice(0, 128)}`, subject: issuer, outcome: "violation", jti: claims.jti, ...(v.response === "quarantine" ? { quarantine: true } : {}) };
+  }
+  if (act === ROLLBACK_CAUSED_ACT) {
+    // blame for a rollback is the judgement of the node that ran it: its own key, never the agent's
+    if (signer !== undefined && !(signer.role === "node" && signer.owner === node)) return "rollback cause not signed by its node's key";
+    if (typeof node !== "string") return "rollback cause names no node";
+    return { observer: `node:${node.slice(0, 128)}`, subject: issuer, outcome: "rollback-caused", jti: claims.jti };
   }
   if (NOT_ACTIONS.test(act)) return undefined;
   const outcome = ext[`${TETHER_EXT_PREFIX}outcome`];

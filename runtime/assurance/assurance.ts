@@ -18,6 +18,7 @@ import { profileLevel, type AssuranceOptionsResolved } from "./assurance-options
 import type { Clock } from "../support/clock.ts";
 import { KvEctStore } from "../stores/ect-store.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
+import type { EvidenceDeps } from "./evidence-record.ts";
 import { networkAudience } from "./identity.ts";
 import { loadOrCreateSigningKey } from "./key-file.ts";
 import { KeyRegistry } from "../stores/key-registry.ts";
@@ -200,6 +201,19 @@ export class Assurance {
   /** The key this node signs with now (undefined in the relaxed profile: tokens are unsigned). */
   get signingKey(): SigningKey | undefined {
     return this.#signingKey;
+  }
+
+  /** What signs and stores this node's evidence records (violations, rollback causes). */
+  get evidence(): EvidenceDeps {
+    return {
+      network: this.#p.subjects.network,
+      nodeId: this.#p.nodeId,
+      level: this.level,
+      signingKey: () => this.#signingKey,
+      tokenTtlSeconds: this.#p.options.tokenTtlSeconds,
+      store: this.store,
+      clock: this.#p.clock,
+    };
   }
 
   /** The resolved assurance options this engine runs with. */

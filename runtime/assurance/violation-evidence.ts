@@ -1,22 +1,11 @@
-import { randomUUID } from "node:crypto";
-import { TETHER_EXT_PREFIX, mintEct, mintUnsignedEct, type AssuranceLevel, type ProfileViolation, type SigningKey } from "../../protocols/index.ts";
+import { TETHER_EXT_PREFIX, type ProfileViolation } from "../../protocols/index.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
-import type { KvEctStore } from "../stores/ect-store.ts";
-import type { Clock } from "../support/clock.ts";
-import { agentUri, hashValue, networkAudience } from "./identity.ts";
+import { mintEvidenceRecord, type EvidenceDeps } from "./evidence-record.ts";
+
+export type { EvidenceDeps } from "./evidence-record.ts";
 
 /** The ECT node type of a profile violation (`exec_act`). */
 export const PROFILE_VIOLATION_ACT = "tether.profile.violation";
-
-export interface EvidenceDeps {
-  readonly network: string;
-  readonly nodeId: string;
-  readonly level: AssuranceLevel;
-  readonly signingKey: () => SigningKey | undefined;
-  readonly tokenTtlSeconds: number;
-  readonly store: KvEctStore;
-  readonly clock: Clock;
-}
 
 /** What a violation judged: the action or message, and the ECT it continued (its parent in the DAG). */
 export interface Judged {
@@ -34,22 +23,15 @@ export interface Judged {
  * ext names the kind, the judged action or target, the response and the reason. It is not made the
  * scope's current token: a blocked action is nobody's parent. Resolves with its jti.
  */
-export const mintViolationEvidence = async (deps: EvidenceDeps, judged: Judged, violation: ProfileViolation): Promise<string> => {
-  const jti = randomUUID();
-  const wid = judged.wid ?? randomUUID();
-  const par = judged.parent === undefined ? [] : [judged.parent.jti];
-  const claims = {
-    iss: agentUri(deps.network, judged.actorId),
-    aud: [networkAudience(deps.network)],
-    jti,
-    exec_act: PROFILE_VIOLATION_ACT,
-    par,
-    wid,
-    inp_hash: hashValue(judged.input),
+export const mintViolationEvidence = (deps: EvidenceDeps, judged: Judged, violation: ProfileViolation): Promise<string> =>
+  mintEvidenceRecord(deps, {
+    actorId: judged.actorId,
+    act: PROFILE_VIOLATION_ACT,
+    par: judged.parent === undefined ? [] : [judged.parent.jti],
+    wid: judged.wid,
+    input: judged.input,
+    outcome: "refused",
     ext: {
-      [`${TETHER_EXT_PREFIX}node`]: deps.nodeId,
-      [`${TETHER_EXT_PREFIX}outcome`]: "refused",
-      [`${TETHER_EXT_PREFIX}level`]: deps.level,
       [`${TETHER_EXT_PREFIX}violation`]: {
         kind: violation.kind,
         judged: violation.judged.slice(0, 256),
@@ -58,23 +40,4 @@ export const mintViolationEvidence = async (deps: EvidenceDeps, judged: Judged, 
         message: judged.messageId.slice(0, 128),
       },
     },
-  };
-  const now = () => deps.clock.now();
-  const key = deps.signingKey();
-  const ttlSeconds = deps.tokenTtlSeconds;
-  const token = key === undefined ? mintUnsignedEct(claims, { now, ttlSeconds }) : await mintEct(claims, { key: key.privateKey, kid: key.kid, alg: key.alg, now, ttlSeconds });
-  await deps.store.put({
-    jti,
-    iat: Math.floor(now() / 1000),
-    par,
-    wid,
-    iss: claims.iss,
-    exec_act: PROFILE_VIOLATION_ACT,
-    level: deps.level,
-    token,
-    actor: judged.actorId,
-    at: now(),
-    outcome: "refused",
   });
-  return jti;
-};

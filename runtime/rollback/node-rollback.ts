@@ -2,6 +2,7 @@ import { compensationDigest, type ControlBody, type ControlEnvelope, type Rollba
 import type { Assurance } from "../assurance/assurance.ts";
 import type { Outbound } from "../messaging/outbound.ts";
 import type { NodeCore } from "../node-core.ts";
+import { mintRollbackCause } from "./rollback-evidence.ts";
 import { RollbackCoordinator } from "./rollback-coordinator.ts";
 
 /** What signs the grants (the node's control signer). */
@@ -24,4 +25,5 @@ export const runNodeRollback = (request: RollbackRequestInput, core: NodeCore, a
     logger: core.logger,
     emit: (event) => core.emit(event),
     recordEvent: (event, subject, details) => assurance.recordEvent(event, subject, details),
+    recordCause: (cause) => mintRollbackCause(assurance.evidence, cause),
   }).run(request);

@@ -18,6 +18,18 @@ export interface RollbackDeps {
   readonly logger: Logger;
   emit(event: NodeEvent): void;
   recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<unknown>;
+  /** Records the signed `tether.rollback.caused` ECT about the agent a request blames; resolves with its jti. */
+  recordCause?(cause: RollbackCause): Promise<string>;
+}
+
+/** Who caused a rollback, and what it undid. */
+export interface RollbackCause {
+  readonly agent: string;
+  readonly reason: string;
+  readonly workflow: string;
+  readonly from: string | undefined;
+  /** The actions compensated (jti), in the order they ran. */
+  readonly compensated: readonly string[];
 }
 
 const COMPENSATION_PREFIX = "compensate:";
@@ -79,11 +91,19 @@ export class RollbackCoordinator {
         await this.#d.recordEvent("rollback.escalated", step.actor, { workflow: req.workflow, jti: step.jti, action: step.action, error: step.error ?? null });
       }
     }
+    // blame is recorded once per rollback that undid something, about the agent the request names only
+    const undone = steps.filter((s) => s.outcome === "compensated").map((s) => s.jti);
+    let causeEct: string | undefined;
+    if (req.cause !== undefined && undone.length > 0 && this.#d.recordCause !== undefined) {
+      causeEct = await this.#d.recordCause({ ...req.cause, workflow: req.workflow, from: req.from, compensated: undone });
+      await this.#d.recordEvent("rollback.caused", req.cause.agent, { workflow: req.workflow, from: req.from ?? null, reason: req.cause.reason, ect: causeEct });
+    }
     const report: RollbackReport = {
       workflow: req.workflow,
       from: req.from,
       ok: steps.every((s) => s.outcome === "compensated" || s.outcome === "already-compensated" || s.outcome === "not-compensable"),
       steps,
+      ...(causeEct === undefined ? {} : { causeEct }),
     };
     await this.#d.recordEvent("rollback.finished", req.workflow, { ok: report.ok, compensated: steps.filter((s) => s.outcome === "compensated").length });
     return report;

@@ -127,23 +127,30 @@ describe("the trust actor reading outcomes from the ECT stream (3-node cluster)"
         const v = crypto.randomUUID();
         const violation = failedClaims(v, "tether.profile.violation", { "dev.tether.outcome": "refused", "dev.tether.violation": { kind: "params", judged: "work", response: "quarantine", reason: "made up", message: "m" } });
         await put(v, record(v, await mintEct(violation, { key: rogue.privateKey, kid: rogue.kid, alg: rogue.alg, now, ttlSeconds: 60 }), "tether.profile.violation"));
-        forged += 3;
+        // 3. blame for a rollback that never ran, unsigned and under the rogue key
+        for (const sign of [false, true]) {
+          const c = crypto.randomUUID();
+          const blame = failedClaims(c, "tether.rollback.caused", { "dev.tether.outcome": "ok", "dev.tether.rollback": { reason: "made up", compensated: 1 } });
+          const token = sign ? await mintEct(blame, { key: rogue.privateKey, kid: rogue.kid, alg: rogue.alg, now, ttlSeconds: 60 }) : mintUnsignedEct(blame, { now, ttlSeconds: 60 });
+          await put(c, record(c, token, "tether.rollback.caused"));
+        }
+        forged += 5;
       }
-      // 3. a genuine record copied under another key
+      // 4. a genuine record copied under another key
       for (const [i, g] of genuine.entries()) {
         const copy = crypto.randomUUID();
         await put(copy, { ...g, jti: copy });
         void i;
         forged++;
       }
-      // 4. a genuine record written again at once (within the store window: the actor's jti memory)
+      // 5. a genuine record written again at once (within the store window: the actor's jti memory)
       await put(genuine[0]?.jti ?? "?", genuine[0]);
       forged++;
-      // 5. and written again later than the window (the server's timestamp gives it away)
+      // 6. and written again later than the window (the server's timestamp gives it away)
       await new Promise((r) => setTimeout(r, 2_500));
       await put(genuine[1]?.jti ?? "?", genuine[1]);
       forged++;
-      // 6. garbage
+      // 7. garbage
       await put("garbage", { not: "a record" });
       forged++;
     } finally {

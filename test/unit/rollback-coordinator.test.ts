@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, silentLogger, type NodeEvent, type StoredEctRecord } from "../../runtime/index.ts";
-import { RollbackCoordinator } from "../../runtime/internal.ts";
+import { RollbackCoordinator, type RollbackCause } from "../../runtime/internal.ts";
 import { TetherError, encodeBody, hasCode, type CompensationRequest, type RollbackReport, type RollbackRequestInput } from "../../protocols/index.ts";
 import { MemoryEctStore } from "../support/memory-ect-store.ts";
 
@@ -46,6 +46,7 @@ const setup = (records: StoredEctRecord[], compensate: Compensate = async () => 
   const calls: { actorId: string; request: CompensationRequest; timeoutMs: number }[] = [];
   const events: NodeEvent[] = [];
   const ledger: { event: string; subject: string; details: Record<string, unknown> }[] = [];
+  const causes: RollbackCause[] = [];
   const coordinator = new RollbackCoordinator({
     store,
     clock,
@@ -56,6 +57,10 @@ const setup = (records: StoredEctRecord[], compensate: Compensate = async () => 
     },
     emit: (event) => events.push(event),
     recordEvent: async (event, subject, details) => ledger.push({ event, subject, details }),
+    recordCause: async (cause) => {
+      causes.push(cause);
+      return `cause-${causes.length}`;
+    },
   });
   /** Runs a rollback to its end, moving the fake clock on whenever it waits for a backoff. */
   const run = async (request: Partial<RollbackRequestInput> = {}): Promise<RollbackReport> => {
@@ -72,7 +77,7 @@ const setup = (records: StoredEctRecord[], compensate: Compensate = async () => 
     if (outcome.error !== undefined) throw outcome.error;
     return outcome.report as RollbackReport;
   };
-  return { coordinator, clock, calls, events, ledger, run };
+  return { coordinator, clock, calls, events, ledger, causes, run };
 };
 
 const flush = async (ticks = 30): Promise<void> => {
@@ -113,6 +118,18 @@ describe("RollbackCoordinator", () => {
       ["a", "compensated"],
     ]);
     expect(calls.map((c) => c.actorId)).toEqual(["audit", "shipping", "payment", "inventory"]);
+  });
+
+  it("records the cause a request names once, about that agent only, when it compensated something", async () => {
+    const { run, causes, ledger } = setup(diamond());
+    const report = await run({ from: "b", cause: { agent: "payment", reason: "charged the wrong card" } });
+    expect(report.causeEct).toBe("cause-1");
+    expect(causes).toEqual([{ agent: "payment", reason: "charged the wrong card", workflow: WID, from: "b", compensated: ["b"] }]);
+    expect(ledger.find((l) => l.event === "rollback.caused")).toMatchObject({ subject: "payment", details: { from: "b", ect: "cause-1" } });
+    // nothing compensated (d declares no compensation): nobody is blamed; no cause named: nobody is blamed
+    expect((await run({ from: "d", cause: { agent: "mailer", reason: "spam" } })).causeEct).toBeUndefined();
+    expect((await run({})).causeEct).toBeUndefined();
+    expect(causes).toHaveLength(1);
   });
 
   it("orders independent actions minted in the same second by jti", async () => {

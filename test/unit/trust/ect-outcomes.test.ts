@@ -38,6 +38,17 @@ describe("deriveOutcome", () => {
     expect(deriveOutcome(d("verifier"), { role: "node", owner: "n9" }, o)).toBeTypeOf("string");
   });
 
+  it("counts a rollback cause about the agent it blames, only when signed by the node that ran the rollback", () => {
+    const r = claims("a", "tether.rollback.caused", { "dev.tether.node": "n1", "dev.tether.outcome": "ok", "dev.tether.rollback": { reason: "wrong batch", compensated: 3 } });
+    expect(deriveOutcome(r, node, o)).toMatchObject({ observer: "node:n1", subject: "a", outcome: "rollback-caused" });
+    expect(deriveOutcome(r, undefined, o)).toMatchObject({ outcome: "rollback-caused" }); // unsigned: a relaxed network
+    expect(deriveOutcome(r, { role: "node", owner: "n2" }, o)).toBeTypeOf("string");
+    expect(deriveOutcome(r, { role: "agent", owner: "a" }, o)).toBeTypeOf("string");
+    expect(deriveOutcome(r, { role: "operator", owner: "n1" }, o)).toBeTypeOf("string");
+    expect(deriveOutcome(claims("a", "tether.rollback.caused", { "dev.tether.outcome": "ok" }), undefined, o)).toBeTypeOf("string");
+    expect(deriveOutcome(claims("trust", "tether.rollback.caused", { "dev.tether.node": "n1" }), node, o)).toBeUndefined();
+  });
+
   it("skips reports, votes, compensations, oversight records, built-in actors and other networks", () => {
     for (const act of ["trust.report", "trust.assert", "consensus.vote", "compensate:cancel", "tether.override.ack"]) expect(deriveOutcome(claims("a", act, { "dev.tether.node": "n1", "dev.tether.outcome": "ok" }), node, o)).toBeUndefined();
     expect(deriveOutcome(claims("trust", "trade", { "dev.tether.node": "n1", "dev.tether.outcome": "ok" }), node, o)).toBeUndefined();
