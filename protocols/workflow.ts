@@ -190,6 +190,8 @@ export const WorkflowMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("tether.workflow.v1.retry"), step: Id, attempt: z.number().int() }),
   z.strictObject({ type: z.literal("tether.workflow.v1.resume") }),
   z.strictObject({ type: z.literal("tether.workflow.v1.status") }),
+  /** Answered with the status once the workflow is done, failed or rolled back (at once if it is). */
+  z.strictObject({ type: z.literal("tether.workflow.v1.await") }),
 ]);
 export type WorkflowMessage = z.infer<typeof WorkflowMessage>;
 

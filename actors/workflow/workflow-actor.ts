@@ -11,7 +11,7 @@ import {
   type WorkflowStatus,
   type WorkflowStep,
 } from "../../protocols/index.ts";
-import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../../runtime/index.ts";
+import type { ActorContext, ActorLifecycleContext, DeferredReply, TimerHandle } from "../../runtime/index.ts";
 import { noApprovals, type WorkflowPort } from "./workflow-port.ts";
 
 export interface WorkflowState {
@@ -27,6 +27,8 @@ export interface WorkflowState {
 }
 
 const initialState = (): WorkflowState => ({ type: "tether.workflow.v1.state", wid: "", name: "", status: "new", definition: undefined, input: undefined, order: [], steps: {}, startEct: undefined });
+
+const TERMINAL: ReadonlySet<WorkflowStatus["status"]> = new Set(["done", "failed", "rolled_back"]);
 
 const NO_RETRY = new Set(["ERR_APPROVAL_REJECTED", "ERR_APPROVAL_REVOKED", "ERR_APPROVAL_EXPIRED", "ERR_MESSAGE_INVALID", "ERR_MESSAGE_UNKNOWN_TYPE"]);
 
@@ -48,6 +50,8 @@ export class WorkflowActor {
   readonly #port: WorkflowPort;
   #self = "";
   readonly #timers = new Set<TimerHandle>();
+  /** Askers of `await`, answered when the workflow ends (in memory: a failover makes them ask again). */
+  #waiters: DeferredReply[] = [];
   #stopped = false;
 
   constructor(deps: { port: WorkflowPort }) {
@@ -65,10 +69,24 @@ export class WorkflowActor {
     this.#stopped = true;
     for (const t of this.#timers) this.#port.clock.clearTimeout(t);
     this.#timers.clear();
+    for (const w of this.#waiters.splice(0)) w.reject(new TetherError("ERR_ACTOR_STOPPED", `workflow ${this.state.wid} moved or stopped before it ended; wait again`));
   }
 
   async handle(msg: WorkflowMessage, ctx: ActorContext): Promise<WorkflowStatus | undefined> {
+    const reply = await this.#handle(msg, ctx);
+    if (this.#waiters.length > 0 && TERMINAL.has(this.state.status)) {
+      const status = this.#status();
+      for (const w of this.#waiters.splice(0)) w.resolve(status);
+    }
+    return reply;
+  }
+
+  async #handle(msg: WorkflowMessage, ctx: ActorContext): Promise<WorkflowStatus | undefined> {
     switch (msg.type) {
+      case "tether.workflow.v1.await":
+        if (TERMINAL.has(this.state.status)) return this.#status();
+        this.#waiters.push(ctx.deferReply());
+        return undefined;
       case "tether.workflow.v1.start":
         return this.#start(msg.wid, msg.definition, msg.input, ctx);
       case "tether.workflow.v1.status":

@@ -51,9 +51,14 @@ export class Workflows {
     }
   }
 
-  /** Polls until the workflow is done, failed or rolled back; `onStatus` sees every status read. Retries through a failover. */
+  /**
+   * Resolves once the workflow is done, failed or rolled back. Without `onStatus` the workflow actor
+   * answers when it ends (no polling); with it, the status is polled every `pollMs` and `onStatus`
+   * sees every read (a live progress display). Both carry on through a failover.
+   */
   async wait(wid: string, options: { timeoutMs?: number; pollMs?: number; onStatus?: (s: WorkflowStatus) => void } = {}): Promise<WorkflowStatus> {
     const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    if (options.onStatus === undefined) return this.#awaitEnd(wid, deadline, options.pollMs ?? 100);
     for (;;) {
       const status = await this.status(wid).catch((error: unknown) => {
         if (Date.now() > deadline) throw error;
@@ -65,6 +70,25 @@ export class Workflows {
       }
       if (Date.now() > deadline) throw new TetherError("ERR_ASK_TIMEOUT", `workflow ${wid} did not finish in time`);
       await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
+    }
+  }
+
+  /** Asks the workflow actor to answer when it ends; asks again (after `retryMs`) when it moved, stopped or is failing over. */
+  async #awaitEnd(wid: string, deadline: number, retryMs: number): Promise<WorkflowStatus> {
+    const ref = this.#node.ref(workflowActorId(wid));
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new TetherError("ERR_ASK_TIMEOUT", `workflow ${wid} did not finish in time`);
+      try {
+        return WorkflowStatus.parse(await ref.ask({ type: "tether.workflow.v1.await" }, { timeoutMs: Math.min(left, 10_000) }));
+      } catch (error) {
+        if (!hasCode(error, "ERR_ASK_TIMEOUT") && !hasCode(error, "ERR_ACTOR_NOT_FOUND") && !hasCode(error, "ERR_ACTOR_STOPPED") && !hasCode(error, "ERR_ACTOR_FENCED")) throw error;
+        if (Date.now() >= deadline) {
+          if (hasCode(error, "ERR_ACTOR_NOT_FOUND")) throw new TetherError("ERR_WORKFLOW_NOT_FOUND", `no workflow ${wid} is running`, { cause: error });
+          throw new TetherError("ERR_ASK_TIMEOUT", `workflow ${wid} did not finish in time`, { cause: error });
+        }
+        await new Promise((r) => setTimeout(r, retryMs));
+      }
     }
   }
 }

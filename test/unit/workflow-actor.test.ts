@@ -25,17 +25,19 @@ const harness = () => {
     approvals: undefined,
   };
   const actor = new WorkflowActor({ port });
+  const answered: unknown[] = [];
   const ctx = {
     checkpoint: () =>
       new Promise<number>((resolve) => {
         saves.push({ snapshot: structuredClone(actor.state), land: () => resolve(saves.length) });
       }),
+    deferReply: () => ({ resolve: (v: unknown) => answered.push(v), reject: (e: unknown) => answered.push(e) }),
   } as unknown as ActorContext;
   actor.onStart({ self: "wf-1" } as ActorLifecycleContext);
   const landAll = () => {
     for (const s of saves.splice(0)) s.land();
   };
-  return { actor, ctx, asks, minted, told, saves, landAll };
+  return { actor, ctx, asks, minted, told, saves, landAll, answered };
 };
 
 const chain = {
@@ -48,7 +50,7 @@ const chain = {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
-describe("workflow checkpoints and dispatch order", () => {
+describe("the workflow actor: checkpoints, dispatch order, await", () => {
   it("asks a dependant only after a checkpoint that records its dependency as done has landed", async () => {
     const h = harness();
     const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
@@ -95,5 +97,36 @@ describe("workflow checkpoints and dispatch order", () => {
     await resumed;
     expect(next.minted).toEqual([saved.steps["a"]?.ect]);
     expect(next.asks).toEqual(["s-b"]); // a is never asked again
+  });
+
+  it("answers await when the workflow ends, after its last checkpoint, and at once once it has ended", async () => {
+    const h = harness();
+    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
+    await settle();
+    h.landAll();
+    await started;
+    expect(await h.actor.handle({ type: "tether.workflow.v1.await" }, h.ctx)).toBeUndefined(); // deferred
+    for (const step of ["a", "b"]) {
+      const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step, attempt: 1, output: { v: 1 } }, h.ctx);
+      for (let i = 0; i < 3; i++) {
+        await settle();
+        h.landAll();
+      }
+      await done;
+      if (step === "a") expect(h.answered).toEqual([]);
+    }
+    expect(h.answered).toMatchObject([{ wid: "w1", status: "done" }]);
+    expect(await h.actor.handle({ type: "tether.workflow.v1.await" }, h.ctx)).toMatchObject({ status: "done" });
+  });
+
+  it("tells await askers to ask again when the actor stops before the workflow ends", async () => {
+    const h = harness();
+    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
+    await settle();
+    h.landAll();
+    await started;
+    await h.actor.handle({ type: "tether.workflow.v1.await" }, h.ctx);
+    h.actor.onStop();
+    expect(h.answered).toMatchObject([{ code: "ERR_ACTOR_STOPPED" }]);
   });
 });
