@@ -28,14 +28,17 @@ export interface EvidenceRecord {
   readonly outcome: "ok" | "failed" | "refused";
   /** Extension claims beside the node, outcome and level. */
   readonly ext: Record<string, unknown>;
+  /** Default: a random uuid (a caller that must name the record before it exists passes its own). */
+  readonly jti?: string;
 }
 
 /**
  * Mints an evidence record (an ECT about an agent, signed by this node's key; unsigned L1 on a relaxed
- * network) and stores it in the ECT DAG store, where the trust actor and audits read it. Resolves with its jti.
+ * network) and stores it in the ECT DAG store, where the trust actor and audits read it. Resolves with
+ * its jti and token.
  */
-export const mintEvidenceRecord = async (deps: EvidenceDeps, r: EvidenceRecord): Promise<string> => {
-  const jti = randomUUID();
+export const mintEvidenceRecord = async (deps: EvidenceDeps, r: EvidenceRecord): Promise<{ jti: string; token: string }> => {
+  const jti = r.jti ?? randomUUID();
   const wid = r.wid ?? randomUUID();
   const par = [...r.par];
   const claims = {
@@ -65,5 +68,5 @@ export const mintEvidenceRecord = async (deps: EvidenceDeps, r: EvidenceRecord):
     at: now(),
     outcome: r.outcome,
   });
-  return jti;
+  return { jti, token };
 };

@@ -1,9 +1,8 @@
-import { createHash, randomUUID } from "node:crypto";
-import { TETHER_EXT_PREFIX, mintEct, mintUnsignedEct } from "../../protocols/index.ts";
+import { createHash } from "node:crypto";
+import { TETHER_EXT_PREFIX } from "../../protocols/index.ts";
 import type { LedgerClient } from "./ledger-client.ts";
 import type { Logger } from "../support/logger.ts";
-import { agentUri, hashValue, networkAudience } from "./identity.ts";
-import type { EvidenceDeps } from "./violation-evidence.ts";
+import { mintEvidenceRecord, type EvidenceDeps } from "./evidence-record.ts";
 
 /** The ECT node types of the override plane (`exec_act`, seed 03's new node type). */
 export const OVERRIDE_SIGNAL_ACT = "tether.override.signal";
@@ -50,29 +49,16 @@ export interface OverrideEvidence {
  * events still record the override).
  */
 export const mintOverrideEct = async (deps: OverrideEvidenceDeps, e: OverrideEvidence): Promise<string> => {
-  const jti = e.jti ?? randomUUID();
-  const wid = e.wid ?? randomUUID();
-  const par = [...new Set(e.parents)];
-  const claims = {
-    iss: agentUri(deps.network, e.actorId),
-    aud: [networkAudience(deps.network)],
-    jti,
-    exec_act: e.act,
-    par,
-    wid,
-    inp_hash: hashValue(e.input),
-    ext: {
-      [`${TETHER_EXT_PREFIX}node`]: deps.nodeId,
-      [`${TETHER_EXT_PREFIX}outcome`]: "ok",
-      [`${TETHER_EXT_PREFIX}level`]: deps.level,
-      [`${TETHER_EXT_PREFIX}override`]: e.details,
-    },
-  };
-  const now = () => deps.clock.now();
-  const key = deps.signingKey();
-  const ttlSeconds = deps.tokenTtlSeconds;
-  const token = key === undefined ? mintUnsignedEct(claims, { now, ttlSeconds }) : await mintEct(claims, { key: key.privateKey, kid: key.kid, alg: key.alg, now, ttlSeconds });
-  await deps.store.put({ jti, iat: Math.floor(now() / 1000), par, wid, iss: claims.iss, exec_act: e.act, level: deps.level, token, actor: e.actorId, at: now(), outcome: "ok" });
+  const { jti, token } = await mintEvidenceRecord(deps, {
+    actorId: e.actorId,
+    act: e.act,
+    par: [...new Set(e.parents)],
+    wid: e.wid,
+    input: e.input,
+    outcome: "ok",
+    ext: { [`${TETHER_EXT_PREFIX}override`]: e.details },
+    ...(e.jti === undefined ? {} : { jti: e.jti }),
+  });
   try {
     await deps.ledger.append({ kind: "ect", token, level: deps.level });
   } catch (error) {

@@ -40,4 +40,4 @@ export const mintViolationEvidence = (deps: EvidenceDeps, judged: Judged, violat
         message: judged.messageId.slice(0, 128),
       },
     },
-  });
+  }).then((r) => r.jti);

@@ -6,26 +6,18 @@ import {
   isTetherError,
   mintEct,
   mintUnsignedEct,
-  type AssuranceLevel,
-  type SigningKey,
 } from "../../protocols/index.ts";
 import type { ActionCall, ActionInterceptor } from "../actor/actor-types.ts";
 import type { ScopeToken } from "../actor/execution-scope.ts";
 import { agentUri, hashValue, networkAudience } from "../assurance/identity.ts";
-import type { KvEctStore } from "../stores/ect-store.ts";
-import type { Clock } from "../support/clock.ts";
 import type { Logger } from "../support/logger.ts";
+import type { EvidenceDeps } from "../assurance/evidence-record.ts";
 
-export interface MintDeps {
-  readonly network: string;
-  readonly nodeId: string;
-  /** The level minted tokens carry (L2 for the regulated profile with an async ledger). */
-  readonly level: AssuranceLevel;
-  /** The node's current signing key; undefined mints L1 (unsigned) tokens. */
-  readonly signingKey: () => SigningKey | undefined;
-  readonly tokenTtlSeconds: number;
-  readonly store: KvEctStore;
-  readonly clock: Clock;
+/**
+ * What the mint link needs: the evidence deps (`level`: what minted tokens carry, L2 for the regulated
+ * profile with an async ledger; `signingKey`: undefined mints L1 unsigned tokens) and a logger.
+ */
+export interface MintDeps extends EvidenceDeps {
   readonly logger: Logger;
 }
 

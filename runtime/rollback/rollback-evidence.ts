@@ -17,4 +17,4 @@ export const mintRollbackCause = (deps: EvidenceDeps, cause: RollbackCause): Pro
     input: { compensated: cause.compensated },
     outcome: "ok",
     ext: { [`${TETHER_EXT_PREFIX}rollback`]: { reason: cause.reason.slice(0, 512), compensated: cause.compensated.length } },
-  });
+  }).then((r) => r.jti);

@@ -50,13 +50,18 @@ const chain = {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
+/** Starts the chain on a harness, letting its first checkpoint land. */
+const start = async (h: ReturnType<typeof harness>): Promise<void> => {
+  const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
+  await settle();
+  h.landAll();
+  await started;
+};
+
 describe("the workflow actor: checkpoints, dispatch order, await", () => {
   it("asks a dependant only after a checkpoint that records its dependency as done has landed", async () => {
     const h = harness();
-    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
-    await settle();
-    h.landAll();
-    await started;
+    await start(h);
     await settle();
     expect(h.asks).toEqual(["s-a"]);
 
@@ -77,10 +82,7 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
 
   it("a resuming owner mints a done step's pending ECT again under the same jti and re-asks only the step in flight", async () => {
     const h = harness();
-    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
-    await settle();
-    h.landAll();
-    await started;
+    await start(h);
     const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step: "a", attempt: 1, output: { v: 1 } }, h.ctx);
     await settle();
     const saved = h.saves.at(-1)?.snapshot as WorkflowState; // the copy dies here, with this checkpoint landed
@@ -101,10 +103,7 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
 
   it("answers await when the workflow ends, after its last checkpoint, and at once once it has ended", async () => {
     const h = harness();
-    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
-    await settle();
-    h.landAll();
-    await started;
+    await start(h);
     expect(await h.actor.handle({ type: "tether.workflow.v1.await" }, h.ctx)).toBeUndefined(); // deferred
     for (const step of ["a", "b"]) {
       const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step, attempt: 1, output: { v: 1 } }, h.ctx);
@@ -121,10 +120,7 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
 
   it("tells await askers to ask again when the actor stops before the workflow ends", async () => {
     const h = harness();
-    const started = h.actor.handle({ type: "tether.workflow.v1.start", wid: "w1", definition: chain }, h.ctx);
-    await settle();
-    h.landAll();
-    await started;
+    await start(h);
     await h.actor.handle({ type: "tether.workflow.v1.await" }, h.ctx);
     h.actor.onStop();
     expect(h.answered).toMatchObject([{ code: "ERR_ACTOR_STOPPED" }]);
