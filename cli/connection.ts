@@ -17,7 +17,7 @@ export const openConnection = async (flags: ConnectionFlags): Promise<NatsConnec
   try {
     return await connect({ servers, maxReconnectAttempts: 0, timeout: 5_000, ...authOf(flags), ...natsTlsConnectOptions(tlsFromFlags(flags), servers) });
   } catch (cause) {
-    throw natsConnectError(cause, servers);
+    throw natsConnectError(cause, servers, natsTlsConnectOptions(tlsFromFlags(flags), servers).tls);
   }
 };
 

@@ -130,7 +130,7 @@ export const connectNats = async (options: NodeOptionsResolved, nodeId: string, 
     });
   } catch (cause) {
     await server?.stop();
-    throw natsConnectError(cause, servers);
+    throw natsConnectError(cause, servers, natsTlsConnectOptions(options.tls, servers).tls);
   }
 };
 

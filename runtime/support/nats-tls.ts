@@ -94,6 +94,7 @@ export const TlsFailure = {
   "tls-required": "the server requires TLS",
   "bad-files": "a TLS file could not be read",
   handshake: "the TLS handshake failed",
+  "closed-by-server": "the server closed the TLS connection without an alert; if it verifies clients, give a certificate signed by its CA (--tls-cert and --tls-key)",
 } as const;
 export type TlsFailure = keyof typeof TlsFailure;
 
@@ -134,12 +135,15 @@ export const classifyTlsFailure = (error: unknown): TlsFailure | undefined => {
 
 /**
  * The error of a failed connect: ERR_NATS_TLS with `details.reason` when TLS failed, else
- * ERR_TRANSPORT_FAILED. The message names the servers and the underlying reason.
+ * ERR_TRANSPORT_FAILED. The message names the servers and the underlying reason. `tls` is the client's
+ * TLS option (from `natsTlsConnectOptions`), when TLS was asked for.
  */
-export const natsConnectError = (cause: unknown, servers: readonly string[]): TetherError => {
+export const natsConnectError = (cause: unknown, servers: readonly string[], tls?: { readonly certFile?: string }): TetherError => {
   if (isTetherError(cause)) return cause; // e.g. ERR_CREDENTIALS_INVALID from the authenticator
   const where = servers.join(",");
-  const reason = classifyTlsFailure(cause);
+  // TLS 1.3: a server that verifies clients refuses a missing certificate after the client's side of
+  // the handshake is done; a loaded client often sees the reset before it reads the alert
+  const reason = classifyTlsFailure(cause) ?? (tls !== undefined && tls.certFile === undefined && (/^(ECONNRESET|EPIPE)$/.test(codeOf(cause)) || /connection closed|closed connection|socket hang up/i.test(messageOf(cause))) ? "closed-by-server" : undefined);
   if (reason !== undefined) {
     return new TetherError("ERR_NATS_TLS", `TLS connection to NATS at ${where} failed: ${TlsFailure[reason]} (${messageOf(cause)})`, {
       cause,

@@ -27,7 +27,7 @@ const tryConnect = async (url: string, tls?: { caFile?: string; certFile?: strin
     await nc.flush();
     await nc.close();
   } catch (cause) {
-    throw natsConnectError(cause, [url]);
+    throw natsConnectError(cause, [url], natsTlsConnectOptions(tls, [url]).tls);
   }
 };
 
@@ -177,12 +177,14 @@ describe("TLS", () => {
   it("with client verification (mutual TLS) refuses a client without a certificate and accepts the CA's client certificate", async () => {
     await using server = await startTlsServer(dir, "mtls", certs.caFile, certs.server, true);
     // TLS 1.3: the server refuses the missing certificate after the client's side of the handshake is
-    // done; the client usually reads the alert, but under load its CONNECT may race the close and see a reset
+    // done; the client usually reads the alert, but under load its CONNECT may race the close and see a
+    // reset. Either way the user is told to give a client certificate
     const e = await rejection(() => tryConnect(server.url, { caFile: certs.caFile }));
+    // (a reset is classified in test/unit/tls.test.ts; a failure of another kind still counts as refused here)
     expect(["ERR_NATS_TLS", "ERR_TRANSPORT_FAILED"], e.message).toContain(e.code);
     if (e.code === "ERR_NATS_TLS") {
-      expect(e.details["reason"]).toBe("client-certificate");
-      expect(e.message).toMatch(/requires a client certificate.*--tls-cert/);
+      expect(["client-certificate", "closed-by-server"]).toContain(e.details["reason"]);
+      expect(e.message).toMatch(/client certificate.*--tls-cert|verifies clients.*--tls-cert/);
     }
     await eventually(() => /client didn't provide a certificate|failed to verify client certificate|certificate required/i.test(server.log), 5_000, "the server's refusal of a client without a certificate");
     const foreign = await createDevCertificates({ dir: join(dir, "mtls-foreign") });

@@ -121,6 +121,13 @@ describe("client TLS", () => {
     expect(tls.code).toBe("ERR_NATS_TLS");
     expect(tls.details).toMatchObject({ reason: "expired", underlying: "CERT_HAS_EXPIRED" });
     expect(natsConnectError(nodeError("ECONNREFUSED", "connection refused"), ["nats://127.0.0.1:1"]).code).toBe("ERR_TRANSPORT_FAILED");
+    // a reset of a TLS connection that offered no client certificate: most likely a server verifying clients
+    const reset = natsConnectError(nodeError("ECONNRESET", "read ECONNRESET"), ["tls://127.0.0.1:4222"], { caFile: "ca.pem" } as { certFile?: string });
+    expect({ code: reset.code, reason: reset.details["reason"] }).toEqual({ code: "ERR_NATS_TLS", reason: "closed-by-server" });
+    expect(reset.message).toMatch(/--tls-cert/);
+    expect(natsConnectError(new Error("connection closed"), ["tls://127.0.0.1:4222"], {}).details["reason"]).toBe("closed-by-server");
+    expect(natsConnectError(nodeError("ECONNRESET", "read ECONNRESET"), ["tls://127.0.0.1:4222"], { certFile: "c.pem" }).code).toBe("ERR_TRANSPORT_FAILED");
+    expect(natsConnectError(nodeError("ECONNRESET", "read ECONNRESET"), ["nats://127.0.0.1:4222"]).code).toBe("ERR_TRANSPORT_FAILED");
   });
 
   it("gives --tls-ca, --tls-cert and --tls-key (with environment defaults) to every command that takes --nats", () => {
