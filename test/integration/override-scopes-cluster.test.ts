@@ -20,7 +20,7 @@ const journalOf = (id: string) => journal.get(id)?.handled ?? [];
 const refusedByOverride = (e: unknown) => hasCode(e, "ERR_ACTOR_STOPPED_BY_OVERRIDE");
 
 describe("every override scope on a 3-node cluster, acknowledged by the actors it names and no others", () => {
-  it("agent, capability, node and network scopes: coverage is exactly the actors in scope, wherever they run; a node that joins later is fenced", async () => {
+  it("agent, capability (pause, resume, constrain), node and network scopes: coverage is exactly the actors in scope, wherever they run; a node that joins later is fenced", async () => {
     await using cluster = await startCluster();
     const [u1, u2, u3] = cluster.urls as [string, string, string];
     const opts = { jetstreamReplicas: 3 };
@@ -56,6 +56,18 @@ describe("every override scope on a 3-node cluster, acknowledged by the actors i
     const resume = await client.issue({ action: "resume", scope: { kind: "capability", capability: "billing" }, reason: "audit done" });
     expect(sorted([...resume.coverage.acked.values()].map((a) => `${a.actorId}@${a.outcome}`))).toEqual(["b1@lifted", "b2@lifted", "b3@lifted"]);
     expect(await held).toBe(3);
+
+    // constrain: the billers on every node get a tighter bound at run time, from another server; the workers do not
+    const act = (node: Node, id: string, dose: number) => node.ref<typeof Worker>(id).ask({ type: "act", name: "dispense", dose }, { timeoutMs: 5_000 });
+    const tighten = await client.issue({ action: "constrain", scope: { kind: "capability", capability: "billing" }, reason: "cap doses", constraints: { bounds: { dose: { max: 10 } } } });
+    expect(ackedBy(tighten)).toEqual(billers);
+    for (const [i, n] of nodes.entries()) {
+      await expect(act(n, `b${((i + 1) % 3) + 1}`, 50)).rejects.toSatisfy((e: unknown) => hasCode(e, "ERR_ACTION_CONSTRAINED"));
+      expect(await act(n, `b${((i + 1) % 3) + 1}`, 5)).toBe("done");
+    }
+    expect(await act(n1, "w2", 50)).toBe("done");
+    await client.lift(tighten.id);
+    expect(await act(n1, "b3", 50)).toBe("done");
 
     // node: every actor hosted on sc-n2, and only those
     const drain = await client.issue({ action: "stop", scope: { kind: "node", id: "sc-n2" }, reason: "bad host" });
