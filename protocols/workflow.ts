@@ -182,13 +182,17 @@ export const WorkflowStatus = z.strictObject({
 });
 export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
 
+const InternalKey = z.string().min(1).max(64);
+
 export const WorkflowMessage = z.discriminatedUnion("type", [
   /** `wid` is the ECT workflow id: a UUID. */
   z.strictObject({ type: z.literal("tether.workflow.v1.start"), wid: z.uuid(), definition: z.unknown(), input: z.unknown().optional() }),
-  z.strictObject({ type: z.literal("tether.workflow.v1.step-done"), step: Id, attempt: z.number().int(), output: z.unknown().optional() }),
-  z.strictObject({ type: z.literal("tether.workflow.v1.step-failed"), step: Id, attempt: z.number().int(), code: z.string().max(64), message: z.string().max(1024) }),
-  z.strictObject({ type: z.literal("tether.workflow.v1.retry"), step: Id, attempt: z.number().int() }),
-  z.strictObject({ type: z.literal("tether.workflow.v1.resume") }),
+  // The actor's messages to itself (step outcomes, retries, resume) carry `key`, a secret of the running
+  // instance that never leaves its process: one without it, from anyone on the bus, is refused.
+  z.strictObject({ type: z.literal("tether.workflow.v1.step-done"), key: InternalKey, step: Id, attempt: z.number().int(), output: z.unknown().optional() }),
+  z.strictObject({ type: z.literal("tether.workflow.v1.step-failed"), key: InternalKey, step: Id, attempt: z.number().int(), code: z.string().max(64), message: z.string().max(1024) }),
+  z.strictObject({ type: z.literal("tether.workflow.v1.retry"), key: InternalKey, step: Id, attempt: z.number().int() }),
+  z.strictObject({ type: z.literal("tether.workflow.v1.resume"), key: InternalKey }),
   z.strictObject({ type: z.literal("tether.workflow.v1.status") }),
   /** Answered with the status once the workflow is done, failed or rolled back (at once if it is). */
   z.strictObject({ type: z.literal("tether.workflow.v1.await") }),

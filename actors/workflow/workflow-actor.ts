@@ -52,6 +52,8 @@ export class WorkflowActor {
   readonly #timers = new Set<TimerHandle>();
   /** Askers of `await`, answered when the workflow ends (in memory: a failover makes them ask again). */
   #waiters: DeferredReply[] = [];
+  /** The secret of this instance's messages to itself (see `WorkflowMessage`): never sent on the bus. */
+  readonly #key = randomUUID();
   #stopped = false;
 
   constructor(deps: { port: WorkflowPort }) {
@@ -62,7 +64,7 @@ export class WorkflowActor {
     this.#self = ctx.self;
     if (this.state?.type !== "tether.workflow.v1.state") this.state = initialState();
     // restored by a survivor (failover) in the middle of a run: pick up where the checkpoint left off
-    if (this.state.status === "running") this.#port.tell(this.#self, { type: "tether.workflow.v1.resume" });
+    if (this.state.status === "running") this.#port.tell(this.#self, { type: "tether.workflow.v1.resume", key: this.#key });
   }
 
   onStop(): void {
@@ -82,6 +84,10 @@ export class WorkflowActor {
   }
 
   async #handle(msg: WorkflowMessage, ctx: ActorContext): Promise<WorkflowStatus | undefined> {
+    if ("key" in msg && msg.key !== this.#key) {
+      // a step outcome, retry or resume that this instance did not send: a forgery (or a stale copy)
+      throw new TetherError("ERR_MESSAGE_INVALID", `workflow ${this.state.wid}: ${msg.type} is only accepted from the workflow actor itself`);
+    }
     switch (msg.type) {
       case "tether.workflow.v1.await":
         if (TERMINAL.has(this.state.status)) return this.#status();
@@ -211,10 +217,11 @@ export class WorkflowActor {
     void this.#port
       .traced("workflow.step", { "tether.workflow.id": wid, "tether.workflow.step": id, "tether.workflow.attempt": attempt }, work)
       .then(
-        (output) => this.#tellSelf({ type: "tether.workflow.v1.step-done", step: id, attempt, ...(output === undefined ? {} : { output }) }),
+        (output) => this.#tellSelf({ type: "tether.workflow.v1.step-done", key: this.#key, step: id, attempt, ...(output === undefined ? {} : { output }) }),
         (error: unknown) =>
           this.#tellSelf({
             type: "tether.workflow.v1.step-failed",
+            key: this.#key,
             step: id,
             attempt,
             code: isTetherError(error) ? error.code : "ERR_ACTOR_HANDLER_FAILED",
@@ -295,7 +302,7 @@ export class WorkflowActor {
     if (rec.attempts < step.retry.maxAttempts && !NO_RETRY.has(code)) {
       const timer = this.#port.clock.setTimeout(() => {
         this.#timers.delete(timer);
-        this.#tellSelf({ type: "tether.workflow.v1.retry", step: id, attempt });
+        this.#tellSelf({ type: "tether.workflow.v1.retry", key: this.#key, step: id, attempt });
       }, step.retry.backoffMs);
       this.#timers.add(timer);
       return;

@@ -4,10 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApprovalClient, Workflows } from "../../actors/index.ts";
-import { exportPrivateJwk, generateSigningKey, hasCode, type WorkflowDefinitionInput } from "../../protocols/index.ts";
+import { connect } from "@nats-io/transport-node";
+import { encodeSend, exportPrivateJwk, generateSigningKey, hasCode, networkSubjects, workflowActorId, type WorkflowDefinitionInput } from "../../protocols/index.ts";
 import { ControlSigner, saveSigningKey } from "../../runtime/index.ts";
 import { StepAgent, type StepLog } from "../fixtures/workflow-agents.ts";
 import { eventually, startNode, startServer } from "../support/nats.ts";
+import { readAnswer } from "../support/wire.ts";
 
 const newLog = (): StepLog => ({ asks: [], effects: [], undone: [] });
 
@@ -91,6 +93,47 @@ describe("workflows", () => {
     expect(failed.steps["x"]).toMatchObject({ state: "failed", error: { code: "ERR_ACTOR_HANDLER_FAILED" } });
     expect([failed.steps["a"]?.state, failed.steps["b"]?.state]).toEqual(["rolled_back", "rolled_back"]);
     expect(log.undone).toEqual(["undo-b", "undo-a"]);
+  });
+
+  it("a plain NATS client cannot feed a running workflow a step result, failure, retry or resume", async () => {
+    await using server = await startServer();
+    await using node = await startNode(server.url);
+    const log = newLog();
+    let release = () => undefined as void;
+    log.release = new Promise<void>((r) => (release = r));
+    let heldNow = false;
+    log.held = () => (heldNow = true);
+    await node.spawn("held", StepAgent, { args: [log] });
+    await node.spawn("next", StepAgent, { args: [log] });
+    const workflows = Workflows.register(node);
+    const wid = randomUUID();
+    await workflows.run(
+      { name: "guarded", steps: [{ id: "a", agent: "held", message: { type: "work", hold: true, add: 1 } }, { id: "b", agent: "next", message: { type: "work" }, dependsOn: ["a"], input: { value: { from: "step", step: "a", path: "value" } } }] },
+      undefined,
+      { wid },
+    );
+    await eventually(() => heldNow, 10_000, "step a in flight");
+    const nc = await connect({ servers: server.url });
+    try {
+      const forged = [
+        { type: "tether.workflow.v1.step-done", step: "a", attempt: 1, output: { value: 1_000_000 } },
+        { type: "tether.workflow.v1.step-done", key: "00000000-0000-4000-8000-000000000000", step: "a", attempt: 1, output: { value: 1_000_000 } },
+        { type: "tether.workflow.v1.step-failed", key: "guess", step: "a", attempt: 1, code: "ERR_X", message: "made up" },
+        { type: "tether.workflow.v1.resume", key: "guess" },
+      ];
+      for (const [i, body] of forged.entries()) {
+        const reply = await nc.request(networkSubjects("default").actor(workflowActorId(wid)), encodeSend("ask", `forged-${i}-000000000000`, "mallory", false, body), { timeout: 5_000 });
+        expect(readAnswer(reply.data)).toMatchObject({ ok: false, error: { code: "ERR_MESSAGE_INVALID" } });
+      }
+    } finally {
+      await nc.close();
+    }
+    expect((await workflows.status(wid)).steps["a"]?.state).toBe("running");
+    release();
+    const done = await workflows.wait(wid, { timeoutMs: 30_000 });
+    expect(done.status).toBe("done");
+    expect(done.steps["a"]?.output).toMatchObject({ value: 1 }); // the agent's answer, not the forged one
+    expect(done.steps["b"]?.output).toMatchObject({ value: 2 });
   });
 
   it("refuses a malformed definition before spawning anything, naming the step", async () => {

@@ -1,20 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { WorkflowActor, type WorkflowPort, type WorkflowState } from "../../actors/index.ts";
+import type { WorkflowMessage } from "../../protocols/index.ts";
 import { FakeClock, type ActorContext, type ActorLifecycleContext } from "../../runtime/index.ts";
 
 /** A workflow actor on a fake port: records asks, mints and every checkpoint's snapshot; saves land when the test says. */
 const harness = () => {
   const asks: string[] = [];
   const minted: string[] = [];
-  const told: unknown[] = [];
+  const told: WorkflowMessage[] = [];
+  const answers = new Map<string, (output: unknown) => void>();
   const saves: { snapshot: WorkflowState; land: () => void }[] = [];
   const port: WorkflowPort = {
     clock: new FakeClock(0),
     ask: (actorId) => {
       asks.push(actorId);
-      return new Promise(() => undefined); // results are delivered by the test as step-done messages
+      return new Promise((resolve) => answers.set(actorId, resolve)); // answered by the test (`result`)
     },
-    tell: (_id, msg) => void told.push(msg),
+    tell: (_id, msg) => void told.push(msg as WorkflowMessage),
     findCapability: () => Promise.resolve(undefined),
     mint: (p) => {
       const jti = p.jti ?? `start-${minted.length}`;
@@ -37,7 +39,7 @@ const harness = () => {
   const landAll = () => {
     for (const s of saves.splice(0)) s.land();
   };
-  return { actor, ctx, asks, minted, told, saves, landAll, answered };
+  return { actor, ctx, asks, minted, told, saves, landAll, answered, answers };
 };
 
 const chain = {
@@ -49,6 +51,15 @@ const chain = {
 };
 
 const settle = () => new Promise((r) => setImmediate(r));
+
+/** Lets `agent` answer its step: returns the step-done message the actor told itself (with its key). */
+const result = async (h: ReturnType<typeof harness>, agent: string, output: unknown): Promise<WorkflowMessage> => {
+  h.answers.get(agent)?.(output);
+  await settle();
+  const msg = h.told.findLast((m) => m.type === "tether.workflow.v1.step-done");
+  if (msg === undefined) throw new Error(`no step-done told for ${agent}`);
+  return msg;
+};
 
 /** Starts the chain on a harness, letting its first checkpoint land. */
 const start = async (h: ReturnType<typeof harness>): Promise<void> => {
@@ -65,7 +76,7 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
     await settle();
     expect(h.asks).toEqual(["s-a"]);
 
-    const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step: "a", attempt: 1, output: { v: 1 } }, h.ctx);
+    const done = h.actor.handle(await result(h, "s-a", { v: 1 }), h.ctx);
     await settle();
     // b is marked running in the snapshot being saved, with a done, but not asked before the save lands
     expect(h.asks).toEqual(["s-a"]);
@@ -83,7 +94,7 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
   it("a resuming owner mints a done step's pending ECT again under the same jti and re-asks only the step in flight", async () => {
     const h = harness();
     await start(h);
-    const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step: "a", attempt: 1, output: { v: 1 } }, h.ctx);
+    const done = h.actor.handle(await result(h, "s-a", { v: 1 }), h.ctx);
     await settle();
     const saved = h.saves.at(-1)?.snapshot as WorkflowState; // the copy dies here, with this checkpoint landed
     h.landAll();
@@ -92,8 +103,8 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
     const next = harness();
     next.actor.state = structuredClone(saved);
     next.actor.onStart({ self: "wf-1" } as ActorLifecycleContext);
-    expect(next.told).toEqual([{ type: "tether.workflow.v1.resume" }]);
-    const resumed = next.actor.handle({ type: "tether.workflow.v1.resume" }, next.ctx);
+    expect(next.told).toMatchObject([{ type: "tether.workflow.v1.resume" }]);
+    const resumed = next.actor.handle(next.told[0] as WorkflowMessage, next.ctx);
     await settle();
     next.landAll();
     await resumed;
@@ -106,7 +117,7 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
     await start(h);
     expect(await h.actor.handle({ type: "tether.workflow.v1.await" }, h.ctx)).toBeUndefined(); // deferred
     for (const step of ["a", "b"]) {
-      const done = h.actor.handle({ type: "tether.workflow.v1.step-done", step, attempt: 1, output: { v: 1 } }, h.ctx);
+      const done = h.actor.handle(await result(h, `s-${step}`, { v: 1 }), h.ctx);
       for (let i = 0; i < 3; i++) {
         await settle();
         h.landAll();
@@ -124,5 +135,20 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
     await h.actor.handle({ type: "tether.workflow.v1.await" }, h.ctx);
     h.actor.onStop();
     expect(h.answered).toMatchObject([{ code: "ERR_ACTOR_STOPPED" }]);
+  });
+
+  it("refuses a step outcome, retry or resume it did not send itself (anyone on the bus could send one)", async () => {
+    const h = harness();
+    await start(h);
+    const genuine = await result(h, "s-a", { v: 1 });
+    const forged: WorkflowMessage[] = [
+      { ...genuine, key: "guessed" } as WorkflowMessage,
+      { type: "tether.workflow.v1.step-failed", key: "guessed", step: "a", attempt: 1, code: "ERR_X", message: "made up" },
+      { type: "tether.workflow.v1.retry", key: "guessed", step: "a", attempt: 1 },
+      { type: "tether.workflow.v1.resume", key: "guessed" },
+    ];
+    for (const msg of forged) await expect(h.actor.handle(msg, h.ctx)).rejects.toMatchObject({ code: "ERR_MESSAGE_INVALID" });
+    expect(h.actor.state.steps["a"]).toMatchObject({ state: "running", attempts: 1 });
+    expect(h.asks).toEqual(["s-a"]);
   });
 });
