@@ -54,6 +54,7 @@ export type { ConsensusPort, ConsensusPortOptions, GateOutcome } from "./consens
 export { ConsensusConfig, ConsensusPolicy, ParamBound, checkProposal, policyViolation } from "./consensus/consensus-policy.ts";
 export type { ConsensusConfigInput, ConsensusPolicyInput, PolicyBreach } from "./consensus/consensus-policy.ts";
 export { tally } from "./consensus/tally.ts";
+export { listProposals, summarise as summariseProposal } from "./consensus/consensus-queries.ts";
 export type { TallyResult } from "./consensus/tally.ts";
 export { RefusalBudget } from "./refusal-budget.ts";
 export { VerifierActor, DRIFT_ACT } from "./verifier/verifier-actor.ts";

@@ -7,3 +7,4 @@ export { NodeHealth, startMetricsServer } from "./metrics-server.ts";
 export type { HealthReport, MetricsServer } from "./metrics-server.ts";
 export { addPolicyCommand, applyPolicyFlags, registerNetworkPolicyCommand } from "./network-policy-command.ts";
 export { registerMembersCommand } from "./members-command.ts";
+export { proposalText } from "./consensus-command.ts";

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerAgentsCommand } from "./agents-command.ts";
 import { registerApprovalsCommand } from "./approvals-command.ts";
 import { registerTrustCommand } from "./trust-command.ts";
+import { registerConsensusCommand } from "./consensus-command.ts";
 import { registerWorkflowCommand } from "./workflow-command.ts";
 import { registerAuditCommand } from "./audit-command.ts";
 import { registerClusterCommand } from "./cluster-command.ts";
@@ -52,6 +53,7 @@ export const buildProgram = (): Command => {
   registerApprovalsCommand(program);
   registerWorkflowCommand(program);
   registerTrustCommand(program);
+  registerConsensusCommand(program);
   addTlsOptions(program); // --tls-ca/--tls-cert/--tls-key on every command that takes --nats
   addCredsOptions(program); // last: every command with --nats gets --creds
   return program;

@@ -14,6 +14,10 @@ export const ConsensusRule = z.discriminatedUnion("kind", [
 ]);
 export type ConsensusRule = z.infer<typeof ConsensusRule>;
 
+/** `rejected`: escalated, and the human at the approval gate rejected every option (no decision). */
+export const ProposalStatus = z.enum(["open", "decided", "escalated", "rejected", "resolved"]);
+export type ProposalStatus = z.infer<typeof ProposalStatus>;
+
 const ParamName = z.string().min(1).max(64);
 /** A proposal parameter: what the decision would set (a share of traffic, a target), checked against policy bounds. */
 export const ProposalParam = z.union([z.number().finite(), z.string().max(256), z.boolean()]);
@@ -61,13 +65,15 @@ export const Resolve = z.strictObject({ type: z.literal("tether.consensus.v1.res
 /** Asks the actor to look at an escalated proposal's approval now (it also looks on every tick). */
 export const ConsensusSettle = z.strictObject({ type: z.literal("tether.consensus.v1.settle"), proposal: Proposal.shape.id });
 export const ProposalQuery = z.strictObject({ type: z.literal("tether.consensus.v1.get"), proposal: Proposal.shape.id });
+/** Lists the proposals the actor holds (read-only), optionally only those with one status: answered with a `ProposalList`. */
+export const ProposalListQuery = z.strictObject({ type: z.literal("tether.consensus.v1.list"), status: ProposalStatus.optional() });
 export const ConsensusTick = z.strictObject({ type: z.literal("tether.consensus.v1.tick") });
 /** The actor's own: saves the votes accepted since the last checkpoint and answers them. */
 export const ConsensusFlush = z.strictObject({ type: z.literal("tether.consensus.v1.flush") });
 /** The actor's own: applies a vote whose signature it verified (kept in its memory under `ref`). */
 export const ConsensusApply = z.strictObject({ type: z.literal("tether.consensus.v1.apply"), ref: z.uuid() });
 
-export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ConsensusTick, ConsensusFlush, ConsensusApply, ConsensusSettle]);
+export const ConsensusMessage = z.discriminatedUnion("type", [Proposal, Vote, Resolve, ProposalQuery, ProposalListQuery, ConsensusTick, ConsensusFlush, ConsensusApply, ConsensusSettle]);
 export type ConsensusMessage = z.infer<typeof ConsensusMessage>;
 
 export const VoteRefusal = z.enum(["forged", "duplicate", "late", "ineligible", "invalid-option"]);
@@ -79,8 +85,6 @@ export type AcceptedVote = z.infer<typeof AcceptedVote>;
 export const RefusedVote = z.strictObject({ voter: z.string().max(160), reason: VoteRefusal, detail: z.string().max(512), at: z.int() });
 export type RefusedVote = z.infer<typeof RefusedVote>;
 
-/** `rejected`: escalated, and the human at the approval gate rejected every option (no decision). */
-export const ProposalStatus = z.enum(["open", "decided", "escalated", "rejected", "resolved"]);
 
 /** A proposal's record: votes accepted and refused, the tally and the outcome. */
 export const ProposalRecord = z.strictObject({
@@ -124,3 +128,27 @@ export const VoteReceipt = z.strictObject({
   ect: z.string().max(256).optional(),
 });
 export type VoteReceipt = z.infer<typeof VoteReceipt>;
+
+/** One line of `ProposalList`: a proposal without its votes (`get` gives the whole record). */
+export const ProposalSummary = z.strictObject({
+  id: Proposal.shape.id,
+  kind: z.string().max(64),
+  question: z.string().max(1024),
+  status: ProposalStatus,
+  options: z.array(Option).max(16),
+  rule: ConsensusRule,
+  deadline: z.int(),
+  /** Eligible voters, votes accepted and votes refused (counts). */
+  eligible: z.int().min(0),
+  votes: z.int().min(0),
+  refused: z.int().min(0),
+  decision: Option.optional(),
+  escalation: z.string().max(256).optional(),
+  approval: z.string().max(128).optional(),
+  truth: Option.optional(),
+});
+export type ProposalSummary = z.infer<typeof ProposalSummary>;
+
+/** The answer to `tether.consensus.v1.list`: summaries ordered by deadline (then id). */
+export const ProposalList = z.strictObject({ type: z.literal("tether.consensus.v1.list-result"), proposals: z.array(ProposalSummary).max(1_000) });
+export type ProposalList = z.infer<typeof ProposalList>;

@@ -282,7 +282,7 @@ export {
 export type { WorkflowDefinitionInput, WorkflowStepInput } from "./workflow.ts";
 export { TrustOutcome, TrustReportBody, TrustReport, TrustMessage, TrustScore, ObserverShare, EvidenceEntry, TrustExplanation, TrustIngest, TrustIngestResult, TrustQuarantine } from "./trust.ts";
 export type { TrustReportBodyInput } from "./trust.ts";
-export { ConsensusRule, Proposal, ProposalParam, VoteBody, Vote, Resolve, ResolveBody, ConsensusSettle, ConsensusMessage, VoteRefusal, AcceptedVote, RefusedVote, ProposalStatus, ProposalRecord, VoteReceipt } from "./consensus.ts";
+export { ConsensusRule, Proposal, ProposalParam, VoteBody, Vote, Resolve, ResolveBody, ConsensusSettle, ConsensusMessage, VoteRefusal, AcceptedVote, RefusedVote, ProposalStatus, ProposalRecord, VoteReceipt, ProposalListQuery, ProposalSummary, ProposalList } from "./consensus.ts";
 export type { ProposalInput } from "./consensus.ts";
 export {
   BehaviourProfile,

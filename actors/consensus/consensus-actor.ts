@@ -5,6 +5,7 @@ import { ConsensusConfig, checkProposal, policyViolation, type ConsensusConfigIn
 import type { ConsensusPort } from "./consensus-port.ts";
 import { tally } from "./tally.ts";
 import { evictOldestClosed, settleFromGate } from "./consensus-escalation.ts";
+import { listProposals } from "./consensus-queries.ts";
 import { RefusalBudget } from "../refusal-budget.ts";
 
 export interface ConsensusState {
@@ -118,6 +119,8 @@ export class ConsensusActor {
         return undefined;
       case "tether.consensus.v1.get":
         return structuredClone(this.#get(msg.proposal));
+      case "tether.consensus.v1.list":
+        return listProposals(this.state.proposals, msg.status);
       case "tether.consensus.v1.tick": {
         const now = this.#deps.port.clock.now();
         const due = Object.values(this.state.proposals).filter((r) => r.status === "open" && now > r.proposal.deadline);
@@ -148,8 +151,8 @@ export class ConsensusActor {
     const port = this.#deps.port;
     if (this.state.proposals[p.id] !== undefined) throw proposalError(`proposal ${p.id} exists already`);
     const stored = () => Object.values(this.state.proposals).reduce((n, r) => n + r.votes.length + r.refused.length, 0);
-    while (stored() > (this.#deps.maxStoredVotes ?? 2_000) && this.#evictOne());
-    if (Object.keys(this.state.proposals).length >= (this.#deps.maxProposals ?? 200) && !this.#evictOne()) throw proposalError("the consensus actor holds as many proposals as it may (all open or waiting for a gate)");
+    while (stored() > (this.#deps.maxStoredVotes ?? 2_000) && evictOldestClosed(this.state));
+    if (Object.keys(this.state.proposals).length >= (this.#deps.maxProposals ?? 200) && !evictOldestClosed(this.state)) throw proposalError("the consensus actor holds as many proposals as it may (all open or waiting for a gate)");
     if (new Set(p.options).size !== p.options.length) throw proposalError("the options must be distinct");
     const breaches = checkProposal(this.#config, p, port.clock.now());
     if (breaches.length > 0) {
@@ -244,10 +247,6 @@ export class ConsensusActor {
       if (record !== undefined) await port.record("violation", this.#self, record);
       reply?.reject(isTetherError(error) && error.code === "ERR_CONSENSUS_VOTE_REFUSED" ? error : refuse("forged", detail));
     }
-  }
-
-  #evictOne(): boolean {
-    return evictOldestClosed(this.state);
   }
 
   /** Moves the trust scores read when the proposal opened into the state (once); a failed read leaves per-vote reads. */

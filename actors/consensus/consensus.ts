@@ -1,4 +1,4 @@
-import { ProposalRecord, VoteReceipt, type ProposalInput, type SigningKey, type Vote } from "../../protocols/index.ts";
+import { ProposalList, ProposalRecord, VoteReceipt, type ProposalInput, type ProposalStatus, type ProposalSummary, type SigningKey, type Vote } from "../../protocols/index.ts";
 import type { ControlSigner, Node } from "../../runtime/index.ts";
 import type { ConsensusConfigInput } from "./consensus-policy.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
@@ -59,6 +59,12 @@ export class ConsensusClient extends BuiltInActorClient {
 
   async get(proposal: string): Promise<ProposalRecord> {
     return ProposalRecord.parse(await this.bound().ref(this.actorId).ask({ type: "tether.consensus.v1.get", proposal }));
+  }
+
+  /** The proposals the actor holds (without their votes), by deadline; only those with `status` when given. */
+  async list(status?: ProposalStatus): Promise<ProposalSummary[]> {
+    const query = { type: "tether.consensus.v1.list", ...(status === undefined ? {} : { status }) };
+    return ProposalList.parse(await this.bound().ref(this.actorId).ask(query)).proposals;
   }
 
   /**
