@@ -44,3 +44,6 @@ export const mayPerform = (role: KeyRole, operation: ControlOperation): boolean 
  */
 export const mayManageKey = (signer: KeyRole, target: KeyRole): boolean =>
   signer === "owner" || (signer === "admin" && target !== "owner" && target !== "admin");
+
+/** A role with its indefinite article, for messages: "an operator", "a node". */
+export const aRole = (role: string): string => `${/^[aeiou]/i.test(role) ? "an" : "a"} ${role}`;

@@ -1,7 +1,7 @@
 import { CompactSign, base64url, compactVerify } from "jose";
 import { z } from "zod";
 import { canonicalJson } from "./audit/index.ts";
-import { mayManageKey, mayPerform, type ControlOperation } from "./control-roles.ts";
+import { aRole, mayManageKey, mayPerform, type ControlOperation } from "./control-roles.ts";
 import { encodeBody } from "./envelope.ts";
 import { isEctAlgorithm, sha256B64url, type EctAlgorithm, type ReplayCache, type ResolvedKey, type SigningKey } from "./ect/index.ts";
 import { TetherError } from "./errors.ts";
@@ -314,16 +314,16 @@ export const verifyControl = async (input: unknown, options: VerifyControlOption
   }
   if (options.now > claims.expiresAt + skew) throw refuse("ERR_CONTROL_EXPIRED", "the control message has expired", context);
 
-  if (!mayPerform(found.role, operation)) throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not ${operation}`, context);
+  if (!mayPerform(found.role, operation)) throw refuse("ERR_CONTROL_FORBIDDEN", `${aRole(found.role)} key may not ${operation}`, context);
   const body = claims.body;
   if (body.type === "tether.node.v1.fence" && body.by !== found.owner) {
     throw refuse("ERR_CONTROL_FORBIDDEN", `node ${found.owner} may not send a fence notice for ${body.by}`, context);
   }
   if (body.type === "tether.node.v1.key-publish" && !mayManageKey(found.role, body.role)) {
-    throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not publish a ${body.role} key`, context);
+    throw refuse("ERR_CONTROL_FORBIDDEN", `${aRole(found.role)} key may not publish ${aRole(body.role)} key`, context);
   }
   if (body.type === "tether.node.v1.member-add" && !mayManageMember(found.role, body.role)) {
-    throw refuse("ERR_CONTROL_FORBIDDEN", `a ${found.role} key may not add or change a member of role ${body.role}`, context);
+    throw refuse("ERR_CONTROL_FORBIDDEN", `${aRole(found.role)} key may not add or change a member of role ${body.role}`, context);
   }
   options.accept?.(body);
 

@@ -1,7 +1,7 @@
 import { CompactSign, compactVerify } from "jose";
 import { z } from "zod";
 import { ControlClaims, ControlLimits, peekControl } from "./control.ts";
-import { mayPerform, type ControlOperation } from "./control-roles.ts";
+import { aRole, mayPerform, type ControlOperation } from "./control-roles.ts";
 import { isEctAlgorithm, sha256B64url, type ResolvedKey, type SigningKey } from "./ect/index.ts";
 import { TetherError } from "./errors.ts";
 import type { KeyRole, KeyStatus } from "./keys.ts";
@@ -139,7 +139,7 @@ export const verifyGovernanceEntry = async (value: unknown, options: { network: 
   const attested = await verifyJws(attestation, ATTESTATION_TYP, options.keys, "attestation");
   const claims = GovernanceAttestation.safeParse(attested.payload);
   if (!claims.success) throw untrusted("the attestation's claims are invalid");
-  if (attested.key.role !== "node") throw untrusted(`the attestation is signed by a ${attested.key.role} key, not a node's`);
+  if (attested.key.role !== "node") throw untrusted(`the attestation is signed by ${aRole(attested.key.role)} key, not a node's`);
   if (!validAt(attested.key, claims.data.at)) throw untrusted(`the attesting node key ${attested.kid} was not valid when it signed (${attested.key.status})`);
   if (claims.data.network !== options.network || claims.data.entry !== options.entryKey) throw untrusted(`the attestation is for ${claims.data.network}/${claims.data.entry}, not ${options.network}/${options.entryKey}`);
   if (claims.data.digest !== sha256B64url(token)) throw untrusted("the attestation names another control token");
@@ -152,8 +152,8 @@ export const verifyGovernanceEntry = async (value: unknown, options: { network: 
   if (!validAt(signed.key, control.data.issuedAt) && !attestedBeforeRevocation) throw untrusted(`the signing key ${signed.kid} was not valid when it signed (${signed.key.status})`);
   if (control.data.network !== options.network || entryKeyOf(body.data) !== options.entryKey) throw untrusted(`the control token is about ${control.data.network}/${entryKeyOf(body.data)}, not ${options.network}/${options.entryKey}`);
   const operation = governanceOperationOf(body.data);
-  if (!mayPerform(signed.key.role, operation)) throw untrusted(`a ${signed.key.role} key may not ${operation}`);
-  if (body.data.type === "tether.node.v1.member-add" && !mayManageMember(signed.key.role, body.data.role)) throw untrusted(`a ${signed.key.role} key may not add a ${body.data.role}`);
+  if (!mayPerform(signed.key.role, operation)) throw untrusted(`${aRole(signed.key.role)} key may not ${operation}`);
+  if (body.data.type === "tether.node.v1.member-add" && !mayManageMember(signed.key.role, body.data.role)) throw untrusted(`${aRole(signed.key.role)} key may not add ${aRole(body.data.role)}`);
   return {
     body: body.data,
     by: { kid: signed.kid, role: signed.key.role, owner: signed.key.owner },

@@ -87,7 +87,7 @@ export type {
   BindingHeader,
 } from "./ect/index.ts";
 export { KeyRole, KeyStatus, KeyRecord, KeyPublishRequest, KeyRevokeRequest } from "./keys.ts";
-export { ControlOperations, ControlRoles, OverrideOperations, mayPerform, mayManageKey } from "./control-roles.ts";
+export { ControlOperations, ControlRoles, OverrideOperations, aRole, mayPerform, mayManageKey } from "./control-roles.ts";
 export {
   OVERRIDE_ACTOR_ID,
   OVERRIDE_TARGET,

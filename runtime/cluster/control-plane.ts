@@ -1,5 +1,6 @@
 import type { Msg } from "@nats-io/transport-node";
 import {
+  aRole,
   TetherError,
   decodeBody,
   encodeBody,
@@ -192,7 +193,7 @@ export class ControlPlane {
         }
         if (!mayManageKey(verified.role, current.role)) {
           const context = { kid: verified.kid, role: verified.role, owner: verified.owner, operation: verified.operation };
-          refuse(new TetherError("ERR_CONTROL_FORBIDDEN", `a ${verified.role} key may not revoke a ${current.role} key`, { details: context }), { key: control.kid });
+          refuse(new TetherError("ERR_CONTROL_FORBIDDEN", `${aRole(verified.role)} key may not revoke ${aRole(current.role)} key`, { details: context }), { key: control.kid });
           return;
         }
         try {

@@ -1,4 +1,5 @@
 import {
+  aRole,
   TetherError,
   agentRefusal,
   attestGovernance,
@@ -134,7 +135,7 @@ export class Governance {
   async #memberAdd(body: MemberAddRequest, verified: VerifiedControl): Promise<Change> {
     const existing = this.#store.member(body.member);
     if (existing !== undefined && !mayManageMember(verified.role, existing.role)) {
-      throw forbidden(verified, `a ${verified.role} key may not change member ${body.member}, who is ${existing.role === "admin" ? "an" : "a"} ${existing.role}`);
+      throw forbidden(verified, `${aRole(verified.role)} key may not change member ${body.member}, who is ${aRole(existing.role)}`);
     }
     for (const kid of body.keys) {
       const key = await this.#keys.get(kid);
@@ -157,7 +158,7 @@ export class Governance {
   #memberRemove(body: MemberRemoveRequest, verified: VerifiedControl): Change {
     const existing = this.#store.member(body.member);
     if (existing === undefined) throw new TetherError("ERR_MEMBER_NOT_FOUND", `no member ${body.member} in network ${this.#core.network}`);
-    if (!mayManageMember(verified.role, existing.role)) throw forbidden(verified, `a ${verified.role} key may not remove member ${body.member}, who is ${existing.role === "admin" ? "an" : "a"} ${existing.role}`);
+    if (!mayManageMember(verified.role, existing.role)) throw forbidden(verified, `${aRole(verified.role)} key may not remove member ${body.member}, who is ${aRole(existing.role)}`);
     if (existing.role === "owner") this.#assertOtherOwner(body.member);
     return { event: "member.removed", subject: body.member, old: existing, new: null, extra: body.reason === undefined ? {} : { reason: body.reason } };
   }

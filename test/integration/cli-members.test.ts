@@ -40,7 +40,7 @@ describe("tether members / tether network policy", () => {
     const show = JSON.parse((await run(["network", "policy", "show", "--json"])).stdout) as Record<string, unknown>;
     expect(show).toMatchObject({ network: "default", maxMembers: 5, allowedAgentTypes: ["Counter", "Triage*"], allowedCapabilities: ["*"], minProfile: "relaxed", members: 3, setBy: { owner: "ada", role: "admin" } });
     const refused = await run(["network", "policy", "set", "--max-members", "50", "--signer", file("oscar")], 1);
-    expect(refused.stderr).toMatch(/^tether: error ERR_CONTROL_FORBIDDEN: a operator key may not policy\.set/m);
+    expect(refused.stderr).toMatch(/^tether: error ERR_CONTROL_FORBIDDEN: an operator key may not policy\.set/m);
     const bad = await run(["network", "policy", "set", "--min-profile", "paranoid", "--signer", file("ada")], 1);
     expect(bad.stderr).toMatch(/^tether: error ERR_CONFIG_INVALID: invalid policy: minProfile/m);
     await run(["members", "rm", "oscar", "--reason", "left", "--signer", file("ada")]);

@@ -100,7 +100,7 @@ describe("verifyGovernanceEntry", () => {
     const { admin, node, keys, entry, verify } = await setup();
     expect(await verify(await entry())).toBe("admin");
     expect(await verify(await entry(), "member.x")).toMatch(/UNTRUSTED: the attestation is for net\/policy, not net\/member\.x/);
-    expect(await verify(await entry(admin, admin))).toMatch(/UNTRUSTED: the attestation is signed by a admin key, not a node's/);
+    expect(await verify(await entry(admin, admin))).toMatch(/UNTRUSTED: the attestation is signed by an admin key, not a node's/);
     const genuine = await entry();
     const other = await entry();
     expect(await verify({ ...genuine, token: other.token })).toMatch(/attestation names another control token/);
@@ -122,6 +122,6 @@ describe("verifyGovernanceEntry", () => {
     const { keys, node, entry, verify } = await setup();
     const operator = await generateSigningKey("ES256");
     keys.set(operator.kid, { role: "operator", status: "active", signing: operator });
-    expect(await verify(await entry(operator, node))).toMatch(/a operator key may not policy\.set/);
+    expect(await verify(await entry(operator, node))).toMatch(/an operator key may not policy\.set/);
   });
 });
