@@ -33,7 +33,7 @@ export const RollbackRequest = z.strictObject({
   /** Time limit of one compensation call. */
   timeoutMs: z.number().int().min(1).max(600_000).default(10_000),
   /**
-   * The agent whose fault made this rollback necessary (a supervisor names the child that failed). When
+   * The agent whose fault made this rollback necessary (supervisors name nobody: a lost child proves no fault). When
    * something was compensated, the node records a signed `tether.rollback.caused` ECT about that agent
    * (parent: `from`), which the trust actor counts as `rollback-caused`. Absent: nobody is blamed.
    */

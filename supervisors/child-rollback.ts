@@ -5,29 +5,16 @@ import type { SupervisionPort } from "./supervision-port.ts";
  * Compensates what a supervisor's affected children did since they last started (`startedAt`): each of
  * their compensable actions, newest first, and everything those actions caused, across agents and nodes
  * (node.rollback). A rollback that fails is recorded, and the rest goes on: the restart must not wait
- * on it. Each child in `failed` is named as the cause of the first of its rollbacks that compensates
- * something (a `tether.rollback.caused` record the trust actor counts). Returns the reports of the rollbacks that ran.
+ * on it. Returns the reports of the rollbacks that ran.
  */
-export const rollBackChildren = async (
-  port: SupervisionPort,
-  supervisorId: string,
-  children: readonly string[],
-  startedAt: (child: string) => number,
-  failed: ReadonlySet<string> = new Set(),
-): Promise<RollbackReport[]> => {
+export const rollBackChildren = async (port: SupervisionPort, supervisorId: string, children: readonly string[], startedAt: (child: string) => number): Promise<RollbackReport[]> => {
   const reports: RollbackReport[] = [];
   for (const child of children) {
     const since = startedAt(child);
     const actions = (await port.listCompensableBy(child)).filter((r) => r.iat >= since && r.outcome === "ok" && r.wid !== undefined).reverse(); // newest first
-    // a failed child is blamed once per failure (the first of its rollbacks that undoes something); the
-    // siblings a restart strategy stops with it are rolled back too, but did not cause it
-    let blamed = !failed.has(child);
     for (const action of actions) {
       try {
-        const cause = blamed ? {} : { cause: { agent: child, reason: `failed under supervisor ${supervisorId}` } };
-        const report = await port.rollback({ workflow: action.wid as string, from: action.jti, ...cause });
-        if (report.causeEct !== undefined) blamed = true;
-        reports.push(report);
+        reports.push(await port.rollback({ workflow: action.wid as string, from: action.jti }));
       } catch (error) {
         await port.recordEvent("supervisor.rollback_failed", supervisorId, { child, jti: action.jti, error: String(error) }).catch(() => undefined);
       }

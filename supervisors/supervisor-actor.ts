@@ -292,7 +292,7 @@ export class SupervisorActor {
     const affected = spec.children.filter((c) => restart.has(c.id) || stop.has(c.id));
     const stopOrder = affected.map((c) => c.id).reverse();
     const intensity = this.#intensity as RestartIntensity;
-    if (spec.onFailure === "rollback") await this.#rollBack(stopOrder, failed);
+    if (spec.onFailure === "rollback") await this.#rollBack(stopOrder);
     const verdict = intensity.record();
     this.state.restartTimes = [...intensity.times];
     if (verdict === "exceeded") {
@@ -371,9 +371,9 @@ export class SupervisorActor {
     this.#deps.port.stopActor(this.#id).catch(() => undefined);
   }
 
-  /** Compensates what the affected children did since they last started (`child-rollback.ts`); the failed ones are blamed. */
-  async #rollBack(children: readonly string[], failed: readonly string[]): Promise<void> {
-    const reports = await rollBackChildren(this.#deps.port, this.#id, children, (child) => this.state.children[child]?.startedAt ?? 0, new Set(failed));
+  /** Compensates what the affected children did since they last started (`child-rollback.ts`). */
+  async #rollBack(children: readonly string[]): Promise<void> {
+    const reports = await rollBackChildren(this.#deps.port, this.#id, children, (child) => this.state.children[child]?.startedAt ?? 0);
     if (reports.length > 0) this.#emit({ type: "rolled-back", supervisor: this.#id, children, reports });
   }
 

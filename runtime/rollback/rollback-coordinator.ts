@@ -1,4 +1,4 @@
-import { decodeBody, isTetherError, RollbackRequest, TetherError, type CompensationRequest, type RollbackReport, type RollbackStep } from "../../protocols/index.ts";
+import { decodeBody, isTetherError, ROLLBACK_CAUSED_ACT, RollbackRequest, TetherError, type CompensationRequest, type RollbackReport, type RollbackStep } from "../../protocols/index.ts";
 import { OVERRIDE_ACT_PREFIX } from "../assurance/override-evidence.ts";
 import { sleep, type Clock } from "../support/clock.ts";
 import type { StoredEctRecord } from "../stores/ect-store.ts";
@@ -64,8 +64,9 @@ export class RollbackCoordinator {
     const compensated = new Set(
       records.filter((r) => r.exec_act.startsWith(COMPENSATION_PREFIX) && r.outcome === "ok").flatMap((r) => r.par),
     );
-    // override signals and acknowledgements are records of oversight, not actions: nothing to undo
-    const actions = records.filter((r) => !r.exec_act.startsWith(COMPENSATION_PREFIX) && !r.exec_act.startsWith(OVERRIDE_ACT_PREFIX));
+    // override signals and acknowledgements, and the blame of an earlier rollback, are records of
+    // oversight, not actions: nothing to undo
+    const actions = records.filter((r) => !r.exec_act.startsWith(COMPENSATION_PREFIX) && !r.exec_act.startsWith(OVERRIDE_ACT_PREFIX) && r.exec_act !== ROLLBACK_CAUSED_ACT);
     const scope = req.from === undefined ? new Set(actions.map((r) => r.jti)) : descendants(actions, req.from);
     const order = reverseTopological(actions.filter((r) => scope.has(r.jti)));
     const steps: RollbackStep[] = order
@@ -95,8 +96,13 @@ export class RollbackCoordinator {
     const undone = steps.filter((s) => s.outcome === "compensated").map((s) => s.jti);
     let causeEct: string | undefined;
     if (req.cause !== undefined && undone.length > 0 && this.#d.recordCause !== undefined) {
-      causeEct = await this.#d.recordCause({ ...req.cause, workflow: req.workflow, from: req.from, compensated: undone });
-      await this.#d.recordEvent("rollback.caused", req.cause.agent, { workflow: req.workflow, from: req.from ?? null, reason: req.cause.reason, ect: causeEct });
+      try {
+        causeEct = await this.#d.recordCause({ ...req.cause, workflow: req.workflow, from: req.from, compensated: undone });
+        await this.#d.recordEvent("rollback.caused", req.cause.agent, { workflow: req.workflow, from: req.from ?? null, reason: req.cause.reason, ect: causeEct });
+      } catch (error) {
+        // the compensations ran: their report matters more than the blame, which is logged as lost
+        this.#d.logger.warn("rollback cause not recorded", { workflow: req.workflow, agent: req.cause.agent, error });
+      }
     }
     const report: RollbackReport = {
       workflow: req.workflow,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { TrustClient } from "../../actors/index.ts";
 import { hasCode, type RollbackStep } from "../../protocols/index.ts";
 import type { Node, NodeEvent } from "../../runtime/index.ts";
 import { Inventory, Payment, Shipping, type OrderOutcome } from "../../examples/supply-chain/agents.ts";
@@ -30,7 +31,8 @@ describe("rollback along the action DAG", () => {
     // the batch was wrong: roll back the inventory action and everything it caused, from another node
     const steps: RollbackStep[] = [];
     c.onEvent((e: NodeEvent) => e.type === "rollback-step" && steps.push(e.step));
-    const report = await c.rollback({ workflow: outcome.workflowId as string, from: await reserveJti(a, outcome.workflowId as string) });
+    const from = await reserveJti(a, outcome.workflowId as string);
+    const report = await c.rollback({ workflow: outcome.workflowId as string, from, cause: { agent: "inventory", reason: "reserved from the wrong batch" } });
     expect(report.ok).toBe(true);
     expect(report.steps.map((s) => [s.actor, s.compensation, s.outcome])).toEqual([
       ["payment", "refund_payment", "compensated"],
@@ -50,6 +52,14 @@ describe("rollback along the action DAG", () => {
       expect(comp?.par).toEqual([step.jti]);
       expect(comp?.outcome).toBe("ok");
     }
+    // the named cause is blamed once, in a record signed by the node that ran the rollback (c), parented
+    // to the action the rollback started from; the trust actor reads it from the stream as rollback-caused
+    expect(records.find((r) => r.jti === report.causeEct)).toMatchObject({ exec_act: "tether.rollback.caused", actor: "inventory", par: [from] });
+    const trust = await new TrustClient().attach(b).start();
+    await trust.ingestAll();
+    expect((await trust.show("inventory")).recent.filter((e) => e.outcome === "rollback-caused")).toMatchObject([{ observer: `node:${c.id}` }]);
+    for (const agent of ["shipping", "payment"]) expect((await trust.show(agent)).recent.filter((e) => e.outcome === "rollback-caused")).toEqual([]);
+
     // a second rollback finds nothing left to do
     const again = await c.rollback({ workflow: outcome.workflowId as string });
     expect(again.steps.map((s) => s.outcome)).toEqual(["already-compensated", "already-compensated", "already-compensated"]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { Actor, TrustClient } from "../../actors/index.ts";
+import { Actor } from "../../actors/index.ts";
 import type { ActorContext } from "../../runtime/index.ts";
 import { Supervisor, constantBackoff, defineSupervisor, type SupervisorEvent } from "../../supervisors/index.ts";
 import { hasCode, type CompensationRequest } from "../../protocols/index.ts";
@@ -133,17 +133,8 @@ describe("supervisor-driven rollback", () => {
     const rolled = events.find((e) => e.type === "rolled-back") as Extract<SupervisorEvent, { type: "rolled-back" }>;
     expect(rolled.reports.every((r) => r.ok)).toBe(true);
     expect(events.findIndex((e) => e.type === "rolled-back")).toBeLessThan(events.findIndex((e) => e.type === "children-restarted"));
-
-    // the failed child is blamed once (not once per undone action): a record about it, parented to the
-    // first action its rollback started from, that the trust actor reads from the stream as rollback-caused
-    const causes = rolled.reports.flatMap((r) => (r.causeEct === undefined ? [] : [{ ect: r.causeEct, from: r.from }]));
-    expect(causes).toHaveLength(1);
-    const record = await node.assurance.store.get(causes[0]?.ect ?? "");
-    expect(record).toMatchObject({ exec_act: "tether.rollback.caused", actor: "charger", par: [causes[0]?.from] });
-    const trust = await new TrustClient().attach(node).start();
-    await trust.ingestAll();
-    const shown = await trust.show("charger");
-    expect(shown.recent.filter((e) => e.outcome === "rollback-caused")).toHaveLength(1);
+    // a supervisor blames nobody: a child lost with its node, or a failure notice, does not prove fault
+    expect(rolled.reports.every((r) => r.causeEct === undefined)).toBe(true);
   });
 });
 
