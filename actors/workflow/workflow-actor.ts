@@ -28,6 +28,9 @@ export interface WorkflowState {
 
 const initialState = (): WorkflowState => ({ type: "tether.workflow.v1.state", wid: "", name: "", status: "new", definition: undefined, input: undefined, order: [], steps: {}, startEct: undefined });
 
+/** `await` askers kept at most. */
+const MAX_WAITERS = 256;
+
 const TERMINAL: ReadonlySet<WorkflowStatus["status"]> = new Set(["done", "failed", "rolled_back"]);
 
 const NO_RETRY = new Set(["ERR_APPROVAL_REJECTED", "ERR_APPROVAL_REVOKED", "ERR_APPROVAL_EXPIRED", "ERR_MESSAGE_INVALID", "ERR_MESSAGE_UNKNOWN_TYPE"]);
@@ -63,8 +66,10 @@ export class WorkflowActor {
   onStart(ctx: ActorLifecycleContext): void {
     this.#self = ctx.self;
     if (this.state?.type !== "tether.workflow.v1.state") this.state = initialState();
-    // restored by a survivor (failover) in the middle of a run: pick up where the checkpoint left off
-    if (this.state.status === "running") this.#port.tell(this.#self, { type: "tether.workflow.v1.resume", key: this.#key });
+    // restored by a survivor (failover) in the middle of a run, or with a step ECT named but maybe not
+    // minted (also after the last step): pick up where the checkpoint left off
+    const ectPending = Object.values(this.state.steps).some((r) => r.ectPending === true);
+    if (this.state.status === "running" || ectPending) this.#port.tell(this.#self, { type: "tether.workflow.v1.resume", key: this.#key });
   }
 
   onStop(): void {
@@ -91,6 +96,8 @@ export class WorkflowActor {
     switch (msg.type) {
       case "tether.workflow.v1.await":
         if (TERMINAL.has(this.state.status)) return this.#status();
+        // bounded: an asker that timed out and asked again leaves its old reply here; the oldest is let go
+        if (this.#waiters.length >= MAX_WAITERS) this.#waiters.shift()?.reject(new TetherError("ERR_ACTOR_STOPPED", `workflow ${this.state.wid}: too many waiters; wait again`));
         this.#waiters.push(ctx.deferReply());
         return undefined;
       case "tether.workflow.v1.start":
@@ -98,10 +105,19 @@ export class WorkflowActor {
       case "tether.workflow.v1.status":
         return this.#status();
       case "tether.workflow.v1.resume": {
-        if (this.state.status !== "running") return undefined;
-        for (const rec of Object.values(this.state.steps)) if (rec.state === "running") rec.state = "pending";
         // a done step whose ECT was named but maybe not minted when the last owner died: mint it (same jti)
-        for (const [id, rec] of Object.entries(this.state.steps)) if (rec.state === "done" && rec.ectPending === true) await this.#mintStep(id, rec);
+        let minted = false;
+        for (const [id, rec] of Object.entries(this.state.steps)) {
+          if (rec.state === "done" && rec.ectPending === true) {
+            await this.#mintStep(id, rec);
+            minted = true;
+          }
+        }
+        if (this.state.status !== "running") {
+          if (minted) await ctx.checkpoint();
+          return undefined;
+        }
+        for (const rec of Object.values(this.state.steps)) if (rec.state === "running") rec.state = "pending";
         await this.#launchReady(ctx);
         return undefined;
       }
@@ -248,6 +264,14 @@ export class WorkflowActor {
     await approvals.consume(decided.id);
   }
 
+  #resumeLater(): void {
+    const timer = this.#port.clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#tellSelf({ type: "tether.workflow.v1.resume", key: this.#key });
+    }, 1_000);
+    this.#timers.add(timer);
+  }
+
   #tellSelf(msg: WorkflowMessage): void {
     if (this.#stopped) return;
     try {
@@ -273,7 +297,18 @@ export class WorkflowActor {
     const saved = ctx.checkpoint();
     const minted = this.#mintStep(id, rec);
     minted.catch(() => undefined); // awaited below; not unhandled if the save throws first
-    await saved;
+    try {
+      await saved;
+    } catch (error) {
+      // not saved: the dependants were never sent; put them back and resume (which saves again) shortly
+      for (const [sid] of launch) {
+        const r = this.state.steps[sid] as StepRecord;
+        r.state = "pending";
+        r.attempts -= 1;
+      }
+      this.#resumeLater();
+      throw error;
+    }
     this.#send(launch);
     await minted;
     if (this.state.status !== "running") await ctx.checkpoint(); // the last step: keep "minted" too

@@ -5,13 +5,14 @@ import { FakeClock, type ActorContext, type ActorLifecycleContext } from "../../
 
 /** A workflow actor on a fake port: records asks, mints and every checkpoint's snapshot; saves land when the test says. */
 const harness = () => {
+  const clock = new FakeClock(0);
   const asks: string[] = [];
   const minted: string[] = [];
   const told: WorkflowMessage[] = [];
   const answers = new Map<string, (output: unknown) => void>();
-  const saves: { snapshot: WorkflowState; land: () => void }[] = [];
+  const saves: { snapshot: WorkflowState; land: () => void; fail: (e: unknown) => void }[] = [];
   const port: WorkflowPort = {
-    clock: new FakeClock(0),
+    clock,
     ask: (actorId) => {
       asks.push(actorId);
       return new Promise((resolve) => answers.set(actorId, resolve)); // answered by the test (`result`)
@@ -30,8 +31,8 @@ const harness = () => {
   const answered: unknown[] = [];
   const ctx = {
     checkpoint: () =>
-      new Promise<number>((resolve) => {
-        saves.push({ snapshot: structuredClone(actor.state), land: () => resolve(saves.length) });
+      new Promise<number>((resolve, reject) => {
+        saves.push({ snapshot: structuredClone(actor.state), land: () => resolve(saves.length), fail: reject });
       }),
     deferReply: () => ({ resolve: (v: unknown) => answered.push(v), reject: (e: unknown) => answered.push(e) }),
   } as unknown as ActorContext;
@@ -39,7 +40,7 @@ const harness = () => {
   const landAll = () => {
     for (const s of saves.splice(0)) s.land();
   };
-  return { actor, ctx, asks, minted, told, saves, landAll, answered, answers };
+  return { actor, ctx, asks, minted, told, saves, landAll, answered, answers, clock };
 };
 
 const chain = {
@@ -150,5 +151,51 @@ describe("the workflow actor: checkpoints, dispatch order, await", () => {
     for (const msg of forged) await expect(h.actor.handle(msg, h.ctx)).rejects.toMatchObject({ code: "ERR_MESSAGE_INVALID" });
     expect(h.actor.state.steps["a"]).toMatchObject({ state: "running", attempts: 1 });
     expect(h.asks).toEqual(["s-a"]);
+  });
+
+  it("mints the last step's pending ECT when restored after the workflow was already done", async () => {
+    const h = harness();
+    await start(h);
+    for (const agent of ["s-a", "s-b"]) {
+      const done = h.actor.handle(await result(h, agent, { v: 1 }), h.ctx);
+      for (let i = 0; i < 3; i++) {
+        await settle();
+        h.landAll();
+      }
+      await done;
+    }
+    expect(h.actor.state.status).toBe("done");
+    const restored = structuredClone(h.actor.state);
+    (restored.steps["b"] as { ectPending?: boolean }).ectPending = true; // as if the copy died before the mint landed
+    const next = harness();
+    next.actor.state = restored;
+    next.actor.onStart({ self: "wf-1" } as ActorLifecycleContext);
+    expect(next.told).toMatchObject([{ type: "tether.workflow.v1.resume" }]);
+    const resumed = next.actor.handle(next.told[0] as WorkflowMessage, next.ctx);
+    await settle();
+    next.landAll();
+    await resumed;
+    expect(next.minted).toEqual([restored.steps["b"]?.ect]);
+    expect(next.asks).toEqual([]); // nothing asked again
+    expect(next.actor.state.steps["b"]?.ectPending).toBeUndefined();
+  });
+
+  it("when the save that marks a step done fails, its dependants are not sent, go back to pending, and a resume follows", async () => {
+    const h = harness();
+    await start(h);
+    const done = h.actor.handle(await result(h, "s-a", { v: 1 }), h.ctx);
+    await settle();
+    h.saves.splice(0).forEach((s) => s.fail(new Error("KV timeout")));
+    await expect(done).rejects.toThrow(/KV timeout/);
+    expect(h.asks).toEqual(["s-a"]);
+    expect(h.actor.state.steps["b"]).toMatchObject({ state: "pending", attempts: 0 });
+    h.clock.advance(1_000);
+    const resume = h.told.findLast((m) => m.type === "tether.workflow.v1.resume");
+    expect(resume).toBeDefined();
+    const resumed = h.actor.handle(resume as WorkflowMessage, h.ctx);
+    await settle();
+    h.landAll();
+    await resumed;
+    expect(h.asks).toEqual(["s-a", "s-b"]);
   });
 });
