@@ -33,3 +33,4 @@ export { mergeConstraints } from "./hosting/override-apply.ts";
 export { clientTlsConf, routeTlsConf } from "./embedded/cluster-tls.ts";
 export { writeConfigDirectory } from "./embedded/cluster-config.ts";
 export { plaintextWarning } from "./support/nats-tls.ts";
+export { RecentAsks } from "./messaging/recent-asks.ts";

@@ -152,7 +152,7 @@ export const assemble = async (
   const types = new RegisteredTypes();
   const sink = new DeadLetterSink(core, deadLetters);
   const flow = new TellFlow(core);
-  const replies = new Replies(core, sink, flow, async (id) => (await registry.getActor(id)) !== undefined);
+  const replies = new Replies(core, sink, flow, (id) => claimedByLiveOrLatelyDead(registry, core.clock, id));
   const lease = new Lease(core, registry, directory, record);
   const checkpoints = new Checkpoints(core, states, directory, () => lease.ensure());
   const durable = new DurableDelivery(core, lane, checkpoints, sink);
@@ -268,4 +268,16 @@ const openGovernance = async (core: NodeCore, assurance: Assurance): Promise<Gov
     assurance.close();
     throw error;
   }
+};
+
+/**
+ * Whether an actor is claimed by a node that is alive, or whose lease ran out lately enough (three
+ * leases and 10 s) that a survivor may still take it over: asks to it are worth sending again.
+ */
+const claimedByLiveOrLatelyDead = async (registry: Registry, clock: NodeCore["clock"], actorId: string): Promise<boolean> => {
+  const record = await registry.getActor(actorId);
+  if (record === undefined) return false;
+  const owner = await registry.getNode(record.nodeId);
+  if (owner === undefined) return false;
+  return clock.now() <= owner.heartbeatAt + owner.leaseTtlMs * 3 + 10_000;
 };

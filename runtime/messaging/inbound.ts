@@ -11,6 +11,7 @@ import type { DeadLetterSink } from "./dead-letter-sink.ts";
 import type { Replies } from "./replies.ts";
 import { classifySchemaError } from "./schema-errors.ts";
 import { tooLarge } from "./wire-errors.ts";
+import { RecentAsks } from "./recent-asks.ts";
 import { readWireHeaders } from "./wire-headers.ts";
 
 type SendEnvelope = Extract<WireEnvelope, { kind: "tell" | "ask" | "compensate" }>;
@@ -46,6 +47,7 @@ export class Inbound {
   readonly #verify: VerifyIncoming;
 
   readonly #requiresToken: boolean;
+  readonly #recentAsks = new RecentAsks();
 
   /** `requiresToken`: messages without an ECT go through `verify` too (a node whose minimum level is above L1 refuses them). */
   constructor(core: NodeCore, replies: Replies, sink: DeadLetterSink, verify: VerifyIncoming, requiresToken = false) {
@@ -85,6 +87,10 @@ export class Inbound {
     }
     const control = envelope.kind === "compensate";
     const isAsk = envelope.kind !== "tell";
+    if (isAsk && msg.reply && !this.#recentAsks.first(cell.id, msg.reply)) {
+      this.#core.logger.debug("a copy of an ask already received dropped", { actorId: cell.id, id: envelope.id });
+      return;
+    }
     const messageType = messageTypeOf(envelope.body);
     const parsed = (control ? SignedCompensation : cell.protocol).safeParse(envelope.body);
     if (!parsed.success) {

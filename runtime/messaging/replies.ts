@@ -23,9 +23,10 @@ export class Replies {
   readonly #registered: ((actorId: string) => Promise<boolean>) | undefined;
 
   /**
-   * `registered` says whether an actor id is claimed in the registry: an ask that meets "no responders"
-   * for a registered actor (its node died and a survivor has not taken it over yet, or its new host is
-   * still subscribing) is sent again with backoff until its deadline, instead of failing at once.
+   * `registered` says whether an actor id is claimed in the registry by a node that is alive or died
+   * lately: an ask that meets "no responders" for such an actor (its node died and a survivor has not
+   * taken it over yet, or its new host is still subscribing) is sent again with backoff until its
+   * deadline, instead of failing at once.
    */
   constructor(core: NodeCore, sink: DeadLetterSink, flow: TellFlow, registered?: (actorId: string) => Promise<boolean>) {
     this.#core = core;
@@ -140,7 +141,9 @@ export class Replies {
         }, delay);
         timer.unref?.();
       },
-      () => this.#notFound(id, target, ask.resent),
+      () => {
+        if (this.pending.ask(id) !== undefined) this.#notFound(id, target, ask.resent);
+      },
     );
   }
 
