@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { NetOps } from "../fixtures/netops-agent.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { z } from "zod";
-import { Actor, AuditLedger, ConsensusClient, TrustClient, createAuditLedgerDeps } from "../../actors/index.ts";
+import { AuditLedger, ConsensusClient, TrustClient, createAuditLedgerDeps } from "../../actors/index.ts";
 import { exportPrivateJwk, generateSigningKey, ProposalRecord, type KeyRole, type SigningKey } from "../../protocols/index.ts";
 import { ControlSigner, FakeClock, saveSigningKey, type Node } from "../../runtime/index.ts";
 import { startNode, startServer } from "../support/nats.ts";
@@ -13,13 +13,6 @@ import { runTether } from "../support/processes.ts";
 const keyDir = mkdtempSync(join(tmpdir(), "tether-cli-consensus-keys-"));
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
-class NetOps extends Actor<{ type: "ping" }> {
-  static override readonly protocol = z.strictObject({ type: z.literal("ping") });
-  static override readonly capabilities = ["netops"];
-  handle(): string {
-    return "pong";
-  }
-}
 
 /** Writes a fresh key to a file and, unless `publish` is false, publishes it in the network's registry (signed by `by`, or by itself for the owner). */
 const keyFile = async (node: Node, by: ControlSigner | "self" | "unpublished", role: KeyRole, owner: string): Promise<{ key: SigningKey; signer: ControlSigner; file: string }> => {

@@ -1,27 +1,20 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { NetOps } from "../fixtures/netops-agent.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "@nats-io/transport-node";
-import { Actor, ApprovalClient, AuditLedger, ConsensusClient, TrustClient, createAuditLedgerDeps, mintActorEct, signVote, type ConsensusConfigInput } from "../../actors/index.ts";
+import { ApprovalClient, AuditLedger, ConsensusClient, TrustClient, createAuditLedgerDeps, mintActorEct, signVote, type ConsensusConfigInput } from "../../actors/index.ts";
 import { encodeSend, exportPrivateJwk, generateSigningKey, type KeyRole, type ProposalRecord, type SigningKey } from "../../protocols/index.ts";
 import { ControlSigner, FakeClock, saveSigningKey, type Node } from "../../runtime/index.ts";
 import { eventually, startCluster, startNode, startServer } from "../support/nats.ts";
 import { ledgerEvents } from "../support/override.ts";
 import { runTether } from "../support/processes.ts";
 import { readAnswer } from "../support/wire.ts";
-import { z } from "zod";
 
 const keyDir = mkdtempSync(join(tmpdir(), "tether-consensus-keys-"));
 afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
-class NetOps extends Actor<{ type: "ping" }> {
-  static override readonly protocol = z.strictObject({ type: z.literal("ping") });
-  static override readonly capabilities = ["netops"];
-  handle(): string {
-    return "pong";
-  }
-}
 class Bystander extends NetOps {
   static override readonly capabilities = ["billing"];
 }
