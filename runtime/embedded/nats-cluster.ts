@@ -122,7 +122,20 @@ export class NatsCluster {
 
   static async start(options: NatsClusterOptions = {}): Promise<NatsCluster> {
     const size = options.size ?? 3;
-    const routePorts = options.routePorts !== undefined ? [...options.routePorts] : await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
+    // route ports are picked free, then bound by the servers: another process can take one in between
+    // (seen on a busy machine); with ports we picked, pick again and start afresh
+    for (let attempt = 1; ; attempt++) {
+      const routePorts = options.routePorts !== undefined ? [...options.routePorts] : await Promise.all(Array.from({ length: size }, () => freeLoopbackPort()));
+      try {
+        return await NatsCluster.#startOnce(options, size, routePorts);
+      } catch (error) {
+        const taken = error instanceof Error && /address already in use/.test(error.message);
+        if (!taken || options.routePorts !== undefined || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(options: NatsClusterOptions, size: number, routePorts: number[]): Promise<NatsCluster> {
     const listener = listenerSecurity(options.host ?? "127.0.0.1", options.tls === undefined ? undefined : options.tls !== false, options.insecurePlaintext);
     const ownsStore = options.storeDir === undefined;
     const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "tether-cluster-"));
