@@ -4,7 +4,7 @@ import { ApprovalStatus, TetherError, type ApprovalRecord } from "../protocols/i
 import { ControlSigner } from "../runtime/index.ts";
 import { withClientNode } from "./client-node.ts";
 import { natsOption } from "./nats-option.ts";
-import { examples, jsonFlag, printRows } from "./output.ts";
+import { examples, jsonFlag, printOne, printRows } from "./output.ts";
 
 interface ApprovalFlags {
   nats: string;
@@ -74,7 +74,7 @@ export const registerApprovalsCommand = (program: Command): void => {
     (id: string, flags: ApprovalFlags & { json?: boolean }) =>
       withApprovals(flags, async (client) => {
         const record = await client.get(id);
-        process.stdout.write(flags.json === true ? `${JSON.stringify(record)}\n` : describe(record));
+        printOne(flags.json, record, describe);
       }),
   );
   common(examples(approvals.command("revoke").argument("<id>", "approval id").description("revoke an approval before the action runs"), 'tether approvals revoke 6f1c… --reason "wrong patient" --signer ~/.tether/dr.jwk'))

@@ -4,7 +4,7 @@ import { ProposalStatus, TetherError, type ConsensusRule, type ProposalRecord } 
 import { ControlSigner } from "../runtime/index.ts";
 import { withClientNode } from "./client-node.ts";
 import { natsOption } from "./nats-option.ts";
-import { examples, jsonFlag, printRows } from "./output.ts";
+import { examples, jsonFlag, printOne, printRows } from "./output.ts";
 
 interface ConsensusFlags {
   nats: string;
@@ -79,7 +79,7 @@ export const registerConsensusCommand = (program: Command): void => {
     (id: string, flags: ConsensusFlags) =>
       withConsensus(flags, async (client) => {
         const record = await client.get(id);
-        process.stdout.write(flags.json === true ? `${JSON.stringify(record)}\n` : proposalText(record));
+        printOne(flags.json, record, proposalText);
       }),
   );
   common(examples(consensus.command("resolve").argument("<proposalId>", "proposal id").description("report the truth of a tallied proposal (signed): voters who chose it gain trust, the others lose it"), "tether consensus resolve router-7 --truth up --signer ~/.tether/ada.jwk"))

@@ -34,6 +34,11 @@ export const printRows = <R>(json: boolean | undefined, rows: readonly R[], tabl
   printTable(table.head, rows.map(table.cells));
 };
 
+/** One value: its JSON (`--json`) or its text for people. */
+export const printOne = <T>(json: boolean | undefined, value: T, text: (value: T) => string): void => {
+  process.stdout.write(json === true ? `${JSON.stringify(value)}\n` : text(value));
+};
+
 export const printTable = (head: string[], rows: string[][]): void => {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();

@@ -3,7 +3,7 @@ import { TRUST_ACTOR_ID, TrustClient } from "../actors/index.ts";
 import type { TrustExplanation } from "../protocols/index.ts";
 import { withClientNode } from "./client-node.ts";
 import { natsOption } from "./nats-option.ts";
-import { examples, jsonFlag, printRows } from "./output.ts";
+import { examples, jsonFlag, printOne, printRows } from "./output.ts";
 
 interface TrustFlags {
   nats: string;
@@ -52,7 +52,7 @@ export const registerTrustCommand = (program: Command): void => {
     (agent: string, flags: TrustFlags) =>
       withTrust(flags, async (client) => {
         const explanation = await client.show(agent);
-        process.stdout.write(flags.json === true ? `${JSON.stringify(explanation)}\n` : explainText(explanation));
+        printOne(flags.json, explanation, explainText);
       }),
   );
   common(examples(trust.command("ingest").description("read the ECT stream on from the trust actor's position now and count what it proves"), "tether trust ingest")).action((flags: TrustFlags) =>

@@ -6,7 +6,7 @@ import { TetherError, hasCode, validateWorkflow, workflowActorId, type WorkflowS
 import type { Node } from "../runtime/index.ts";
 import { withClientNode } from "./client-node.ts";
 import { natsOption } from "./nats-option.ts";
-import { examples } from "./output.ts";
+import { examples, printOne } from "./output.ts";
 
 interface WorkflowFlags {
   nats: string;
@@ -86,7 +86,7 @@ export const registerWorkflowCommand = (program: Command): void => {
             }
           },
         });
-        process.stdout.write(flags.json === true ? `${JSON.stringify(final)}\n` : renderWorkflow(final));
+        printOne(flags.json, final, renderWorkflow);
         if (final.status !== "done") process.exitCode = 1;
       }),
     );
@@ -95,7 +95,7 @@ export const registerWorkflowCommand = (program: Command): void => {
     (wid: string, flags: WorkflowFlags) =>
       withClientNode(flags, async (node) => {
         const status = await Workflows.client(node).status(wid);
-        process.stdout.write(flags.json === true ? `${JSON.stringify(status)}\n` : renderWorkflow(status));
+        printOne(flags.json, status, renderWorkflow);
       }),
   );
 };
