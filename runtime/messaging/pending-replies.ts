@@ -72,7 +72,7 @@ export class PendingReplies {
     return true;
   }
 
-  /** The ask still waiting under `id`, if any. */
+  /** The ask still waiting under `id` (its target names dead-letter records), if any. */
   ask(id: string): PendingAsk | undefined {
     return this.#pending.get(id);
   }
@@ -86,10 +86,6 @@ export class PendingReplies {
     return true;
   }
 
-  /** The target an ask is waiting on (for dead-letter records), if it is still waiting. */
-  targetOf(id: string): string | undefined {
-    return this.#pending.get(id)?.target;
-  }
 
   /** Rejects every waiter (node shutdown) and stops the sweep timer. */
   rejectAll(error: TetherError): void {

@@ -70,7 +70,7 @@ export class Replies {
     const status = msg.headers?.code ?? 0;
     if (status === 503) {
       // no subscriber for the target subject: no live actor has that id
-      const target = tellTarget ?? (id === undefined ? undefined : this.pending.targetOf(id));
+      const target = tellTarget ?? (id === undefined ? undefined : this.pending.ask(id)?.target);
       if (target === undefined) return; // a late or forged notice for nothing we wait for
       if (id !== undefined) this.#noResponders(id, target);
       else this.#notFound(undefined, target, 0);

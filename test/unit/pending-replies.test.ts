@@ -53,7 +53,7 @@ describe("PendingReplies", () => {
   it("tells which target an ask waits on", () => {
     const pending = new PendingReplies(new FakeClock());
     void pending.wait("x", "billing", 10).catch(() => undefined);
-    expect(pending.targetOf("x")).toBe("billing");
-    expect(pending.targetOf("y")).toBeUndefined();
+    expect(pending.ask("x")?.target).toBe("billing");
+    expect(pending.ask("y")?.target).toBeUndefined();
   });
 });
