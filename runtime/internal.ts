@@ -21,6 +21,7 @@ export type { DurableLaneOptions, DurableAttachOptions } from "./stores/durable-
 export { Quotas } from "./assurance/quotas.ts";
 export type { CounterBucket, CounterEntry, QuotaSubject } from "./assurance/quotas.ts";
 export { ensureKvBucket, ensureStream, isTransientJetStreamError } from "./stores/jetstream-provisioning.ts";
+export { withWriteRetry } from "./stores/kv-write-retry.ts";
 export { ControlGuard } from "./cluster/control-guard.ts";
 export type { RecordEvent } from "./cluster/control-guard.ts";
 export { Checkpoints } from "./hosting/checkpoints.ts";

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, type StreamConfig, type StreamInfo } from 
 import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import { TetherError } from "../../protocols/index.ts";
 import { systemClock, type Clock } from "../support/clock.ts";
+import { withWriteRetry } from "./kv-write-retry.ts";
 
 export interface ProvisionOptions {
   /** Give up after this long. Default 30 s (a fresh 3-server cluster elects stream leaders well within it). */
@@ -42,7 +43,7 @@ export const ensureKvBucket = async (nc: NatsConnection, bucket: string, kvOptio
   // the stream exists and has a leader: this is one stream info, with the timeout meant for normal use
   const js = options.timeoutMs === undefined ? jetstream(nc) : jetstream(nc, { timeout: options.timeoutMs });
   try {
-    return await new Kvm(js).create(bucket, { ...kvOptions });
+    return withWriteRetry(await new Kvm(js).create(bucket, { ...kvOptions }));
   } catch (cause) {
     throw new TetherError("ERR_STORE_UNAVAILABLE", `cannot open KV bucket ${bucket}: ${String(cause)}`, { cause });
   }
