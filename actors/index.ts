@@ -13,7 +13,7 @@ export { CoverageTally } from "./override/coverage.ts";
 export type { Coverage } from "./override/coverage.ts";
 export { ApprovalsActor } from "./approvals/approvals-actor.ts";
 export type { ApprovalsDeps } from "./approvals/approvals-actor.ts";
-export { ApprovalBook, BookLimits, initialApprovalsState } from "./approvals/approval-book.ts";
+export { ApprovalBook, BookLimits, claimHashOf, initialApprovalsState } from "./approvals/approval-book.ts";
 export type { ApprovalsState, Decider } from "./approvals/approval-book.ts";
 export { ApprovalClient, APPROVALS_ACTOR_ID } from "./approvals/approvals.ts";
 export type { ApprovalsOptions } from "./approvals/approvals.ts";

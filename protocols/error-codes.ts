@@ -122,6 +122,7 @@ export const ErrorCodes = {
   ERR_APPROVAL_REVOKED: { retryable: false, summary: "The approval was revoked before the gated action ran; the action did not run." },
   ERR_APPROVAL_EXPIRED: { retryable: false, summary: "The approval lapsed (not used within the gate's validForMs) before the gated action ran." },
   ERR_APPROVAL_NOT_FOUND: { retryable: false, summary: "The approvals actor holds no approval with this id." },
+  ERR_APPROVAL_CLAIM_INVALID: { retryable: false, summary: "Only the action that asked for an approval may use it: the consume did not show the secret its opener kept. Nothing changed." },
   ERR_APPROVAL_ALREADY_DECIDED: { retryable: false, summary: "The approval is no longer open to this decision (already decided, executed, or expired)." },
   ERR_APPROVAL_CHOICE_INVALID: { retryable: false, summary: "An approval of a gate with choices (a consensus escalation) must name one of them; other decisions and other gates name none." },
   ERR_APPROVAL_DECIDER_FORBIDDEN: { retryable: false, summary: "The signing key's role or owner is not among the deciders the gate names for its current escalation level." },

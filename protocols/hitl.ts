@@ -160,6 +160,9 @@ export const DecisionRecord = z.strictObject({
 });
 export type DecisionRecord = z.infer<typeof DecisionRecord>;
 
+/** A SHA-256 digest, base64url without padding. */
+const ClaimHash = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "a SHA-256 digest in base64url");
+
 /** One approval as the approvals actor keeps it. */
 export const ApprovalRecord = z.strictObject({
   id: z.uuid(),
@@ -179,6 +182,8 @@ export const ApprovalRecord = z.strictObject({
   requestEct: z.strictObject({ jti: z.string().max(256), token: z.string().max(64 * 1024), level: z.enum(["L1", "L2", "L3"]) }).optional(),
   /** When given, an approval must choose one of these (a consensus escalation's options). */
   choices: z.array(z.string().min(1).max(128)).min(2).max(16).optional(),
+  /** SHA-256 (base64url) of the secret the opener keeps: only its holder may use the approval (`consume`). */
+  claimHash: ClaimHash.optional(),
   decisions: z.array(DecisionRecord).max(32),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
@@ -212,13 +217,17 @@ export const ApprovalsMessage = z.discriminatedUnion("type", [
     parentJti: z.string().max(256).optional(),
     /** An approval must choose one of these (a consensus escalation's options). */
     choices: z.array(z.string().min(1).max(128)).min(2).max(16).optional(),
+    /** SHA-256 (base64url) of a secret the opener keeps and shows to `consume` the approval. */
+    claimHash: ClaimHash,
   }),
   z.strictObject({ type: z.literal("tether.approvals.v1.decide"), envelope: Envelope }),
   z.strictObject({ type: z.literal("tether.approvals.v1.await"), id: z.uuid() }),
-  z.strictObject({ type: z.literal("tether.approvals.v1.consume"), id: z.uuid() }),
+  /** Uses an approved approval once; `claim` is the secret whose hash the opener gave. */
+  z.strictObject({ type: z.literal("tether.approvals.v1.consume"), id: z.uuid(), claim: z.string().min(1).max(128) }),
   z.strictObject({ type: z.literal("tether.approvals.v1.get"), id: z.uuid() }),
   z.strictObject({ type: z.literal("tether.approvals.v1.list"), status: ApprovalStatus.optional() }),
-  z.strictObject({ type: z.literal("tether.approvals.v1.tick") }),
+  /** The actor's own deadline timer; `key` is a secret of the running instance (ticks from elsewhere are refused). */
+  z.strictObject({ type: z.literal("tether.approvals.v1.tick"), key: z.string().max(64) }),
 ]);
 export type ApprovalsMessage = z.infer<typeof ApprovalsMessage>;
 export type ApprovalsMessageInput = z.input<typeof ApprovalsMessage>;

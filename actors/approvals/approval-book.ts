@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import {
   TetherError,
   decidersAt,
@@ -33,7 +33,20 @@ export interface OpenRequest {
   readonly explanation: Explanation;
   /** An approval must choose one of these. */
   readonly choices?: readonly string[] | undefined;
+  /** SHA-256 (base64url) of the opener's secret: `consume` must show the secret (see `claimHashOf`). */
+  readonly claimHash?: string | undefined;
 }
+
+/** The hash an opener sends for its secret `claim`: SHA-256, base64url. */
+export const claimHashOf = (claim: string): string => createHash("sha256").update(claim).digest("base64url");
+
+/** Whether `claim` is the secret behind `hash` (compared in constant time). */
+const claimMatches = (claim: string | undefined, hash: string): boolean => {
+  if (claim === undefined) return false;
+  const a = Buffer.from(claimHashOf(claim));
+  const b = Buffer.from(hash);
+  return a.length === b.length && timingSafeEqual(a, b);
+};
 
 /** Limits that keep the checkpoint small (it is one KV value). */
 export const BookLimits = { maxOpen: 200, maxClosed: 200 } as const;
@@ -75,6 +88,7 @@ export class ApprovalBook {
       gate,
       explanation: request.explanation,
       ...(request.choices === undefined ? {} : { choices: [...request.choices] }),
+      ...(request.claimHash === undefined ? {} : { claimHash: request.claimHash }),
       status: gate.type === "notify" ? "notified" : "pending",
       level: 0,
       requestedAt: now,
@@ -168,8 +182,13 @@ export class ApprovalBook {
   }
 
   /** Uses an approval for the action: only an approved, unexpired one; it cannot be used twice. */
-  consume(id: string, now: number): ApprovalRecord {
+  consume(id: string, now: number, claim?: string): ApprovalRecord {
     const record = this.get(id);
+    // only the opener (the gated action waiting for it) may use an approval: anyone else on the bus
+    // could otherwise use it up, and the action would then fail
+    if (record.claimHash !== undefined && !claimMatches(claim, record.claimHash)) {
+      throw new TetherError("ERR_APPROVAL_CLAIM_INVALID", `approval ${id} can be used only by the action that asked for it`, { details: { id } });
+    }
     if (record.status === "approved" && now <= record.deadline) {
       record.status = "executed";
       return record;

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   ApprovalDecisionBody,
   ApprovalsMessage,
@@ -42,6 +43,8 @@ export class ApprovalsActor {
   readonly #waiters = new Map<string, DeferredReply[]>();
   #timer: TimerHandle | undefined;
   #self = "";
+  /** Secret of this running instance, carried by its own ticks (it never leaves the process). */
+  readonly #key = randomUUID();
 
   constructor(deps: ApprovalsDeps) {
     this.#deps = deps;
@@ -54,7 +57,7 @@ export class ApprovalsActor {
     // the timer tells the actor itself, so deadlines are handled one message at a time like everything else
     this.#timer = clock.setInterval(() => {
       try {
-        this.#deps.port.tell(this.#self, { type: "tether.approvals.v1.tick" });
+        this.#deps.port.tell(this.#self, { type: "tether.approvals.v1.tick", key: this.#key });
       } catch {
         /* stopping, or the mailbox is full: the next tick catches up */
       }
@@ -73,7 +76,7 @@ export class ApprovalsActor {
     const port = this.#deps.port;
     switch (msg.type) {
       case "tether.approvals.v1.open": {
-        const record = book.open({ ...msg, choices: msg.choices }, port.clock.now());
+        const record = book.open({ ...msg, choices: msg.choices, claimHash: msg.claimHash }, port.clock.now());
         record.requestEct = await port.mint({
           actorId: this.#self,
           act: "approval.request",
@@ -104,7 +107,7 @@ export class ApprovalsActor {
       }
       case "tether.approvals.v1.consume": {
         try {
-          const record = book.consume(msg.id, port.clock.now());
+          const record = book.consume(msg.id, port.clock.now(), msg.claim);
           await ctx.checkpoint();
           return structuredClone(record);
         } catch (error) {
@@ -117,6 +120,7 @@ export class ApprovalsActor {
       case "tether.approvals.v1.list":
         return structuredClone(book.list().filter((r) => msg.status === undefined || r.status === msg.status));
       case "tether.approvals.v1.tick": {
+        if (msg.key !== this.#key) throw new TetherError("ERR_MESSAGE_INVALID", "tick is the approvals actor's own timer: refused from elsewhere");
         const changed = book.tick(port.clock.now());
         if (changed.length === 0) return undefined;
         for (const { record, entry } of changed) if (entry !== undefined) await this.#recordDecision(record, entry);

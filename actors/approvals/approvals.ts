@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   ApprovalRecord,
   ReroutedAction,
@@ -8,6 +9,7 @@ import {
 } from "../../protocols/index.ts";
 import type { ApprovalPort, Clock, ControlSigner, Node } from "../../runtime/index.ts";
 import { BuiltInActorClient } from "../built-in-client.ts";
+import { claimHashOf } from "./approval-book.ts";
 import { ApprovalsActor } from "./approvals-actor.ts";
 import { approvalsPort } from "./approvals-port.ts";
 
@@ -23,6 +25,9 @@ export interface ApprovalsOptions {
   readonly waitRoundMs?: number;
 }
 
+/** Secrets of open approvals kept per client (one per gated action waiting on this node). */
+const MAX_CLAIMS = 10_000;
+
 const RETRY = new Set(["ERR_ASK_TIMEOUT", "ERR_ACTOR_NOT_FOUND", "ERR_ACTOR_STOPPED", "ERR_ACTOR_FENCED", "ERR_NODE_UNREACHABLE", "ERR_TRANSPORT_FAILED"]);
 
 /**
@@ -36,6 +41,12 @@ const RETRY = new Set(["ERR_ASK_TIMEOUT", "ERR_ACTOR_NOT_FOUND", "ERR_ACTOR_STOP
  */
 export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
   readonly #options: ApprovalsOptions;
+  /**
+   * The secret behind each approval this client opened (the approvals actor holds only its hash):
+   * showing it is what lets `consume` use the approval, so nobody else on the bus can use it up.
+   * In memory only: a gated action that dies with its process opens a new approval when it runs again.
+   */
+  readonly #claims = new Map<string, string>();
 
   constructor(options: ApprovalsOptions = {}) {
     super(options.actorId ?? APPROVALS_ACTOR_ID, ApprovalsActor, "approval");
@@ -53,6 +64,7 @@ export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
   }
 
   async open(request: { policy: ApprovalPolicy; actorId: string; action: string; wid: string | undefined; explanation: Explanation; parentJti: string | undefined; choices?: readonly string[] | undefined }): Promise<ApprovalRecord> {
+    const claim = randomBytes(32).toString("base64url");
     const msg = {
       type: "tether.approvals.v1.open",
       policy: request.policy,
@@ -62,8 +74,17 @@ export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
       ...(request.wid === undefined ? {} : { wid: request.wid }),
       ...(request.parentJti === undefined ? {} : { parentJti: request.parentJti }),
       ...(request.choices === undefined ? {} : { choices: [...request.choices] }),
+      claimHash: claimHashOf(claim),
     };
-    return ApprovalRecord.parse(await this.#ask(msg));
+    const record = ApprovalRecord.parse(await this.#ask(msg));
+    if (record.status !== "notified") this.#remember(record.id, claim);
+    return record;
+  }
+
+  #remember(id: string, claim: string): void {
+    this.#claims.set(id, claim);
+    // bounded: an approval never used (rejected, expired, its action gone) is forgotten first
+    if (this.#claims.size > MAX_CLAIMS) this.#claims.delete(this.#claims.keys().next().value as string);
   }
 
   async wait(id: string, signal: AbortSignal): Promise<ApprovalRecord> {
@@ -71,7 +92,9 @@ export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
     for (;;) {
       if (signal.aborted) throw new TetherError("ERR_HANDLER_ABORTED", `aborted while waiting for approval ${id}`);
       try {
-        return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.await", id }, round));
+        const record = ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.await", id }, round));
+        if (record.status !== "approved") this.#claims.delete(id);
+        return record;
       } catch (error) {
         if (!isTetherError(error) || !RETRY.has(error.code)) throw error;
         // the approvals actor failed over or the round ran out: ask again (its checkpoint has the approval)
@@ -81,7 +104,13 @@ export class ApprovalClient extends BuiltInActorClient implements ApprovalPort {
   }
 
   async consume(id: string): Promise<ApprovalRecord> {
-    return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.consume", id }));
+    const claim = this.#claims.get(id);
+    if (claim === undefined) throw new TetherError("ERR_APPROVAL_CLAIM_INVALID", `approval ${id} was not opened by this client: only the action that asked for it may use it`, { details: { id } });
+    try {
+      return ApprovalRecord.parse(await this.#ask({ type: "tether.approvals.v1.consume", id, claim }));
+    } finally {
+      this.#claims.delete(id);
+    }
   }
 
   reroute(to: string, request: { approvalId: string; actorId: string; action: string; params: Record<string, unknown> }): Promise<unknown> {

@@ -143,8 +143,9 @@ describe("approval gates", () => {
       expect(await raw({ type: "tether.approvals.v1.decide", envelope: await sign(stranger) })).toBe("ERR_CONTROL_KEY_UNKNOWN");
       expect(await raw({ type: "tether.approvals.v1.decide", envelope: await sign(impostor) })).toBe("ERR_CONTROL_SIGNATURE_INVALID");
       expect(await raw({ type: "tether.approvals.v1.decide", envelope: await approver.sign(decision, "ledger") })).toBe("ERR_CONTROL_MISDIRECTED");
-      // an attacker cannot use an approval that was never granted
-      expect(await raw({ type: "tether.approvals.v1.consume", id: a.id })).toBe("ERR_APPROVAL_ALREADY_DECIDED");
+      // an attacker cannot use an approval (only the action that opened it holds the secret to)
+      expect(await raw({ type: "tether.approvals.v1.consume", id: a.id })).toBe("ERR_MESSAGE_INVALID");
+      expect(await raw({ type: "tether.approvals.v1.consume", id: a.id, claim: "guess" })).toBe("ERR_APPROVAL_CLAIM_INVALID");
       expect(log).toEqual([]);
       expect((await approvals.get(a.id)).status).toBe("pending");
 
@@ -213,6 +214,45 @@ describe("approval gates", () => {
     await approvals.decide(approver, d.id, "reject", "recall the batch");
     await eventually(() => log.includes("discarded:800"), 15_000, "the preparation compensated");
     expect(log.slice(-2)).toEqual(["prepared:800", "discarded:800"]);
+  });
+
+  it("a plain NATS client can neither use up an approved approval nor drive the approvals actor's timer: the action that asked runs", async () => {
+    await using server = await startServer();
+    const { clock, approvals, node, log, pharmacist, approver } = await setup(server.url);
+    await using _node = node;
+    const held = pharmacist.ask({ type: "dispense", action: "dispense-held", doseMg: 2, usualMaxMg: 1 }, { timeoutMs: 60_000 });
+    const a = await pendingOne(approvals, "dispense-held");
+    const timers = clock.pending;
+    await approvals.decide(approver, a.id, "approve");
+    await eventually(() => clock.pending > timers, 5_000, "the hold period to start");
+    const nc = await connect({ servers: server.url });
+    try {
+      let n = 0;
+      const raw = async (body: unknown): Promise<string> => {
+        const reply = await nc.request(node.subjects.actor("approvals"), encodeSend("ask", `mallory-${++n}`, "mallory", false, body), { timeout: 5_000 });
+        const envelope = decodeEnvelope(reply.data);
+        return envelope.kind === "error" ? ErrorReply.parse(envelope.body).code : "accepted";
+      };
+      const approved = await approvals.get(a.id);
+      expect(approved.status).toBe("approved");
+      // before: a bare consume marked it executed, and the held action then failed with ERR_APPROVAL_ALREADY_DECIDED
+      expect(await raw({ type: "tether.approvals.v1.consume", id: a.id })).toBe("ERR_MESSAGE_INVALID");
+      expect(await raw({ type: "tether.approvals.v1.consume", id: a.id, claim: "guess" })).toBe("ERR_APPROVAL_CLAIM_INVALID");
+      expect(await raw({ type: "tether.approvals.v1.consume", id: a.id, claim: approved.claimHash })).toBe("ERR_APPROVAL_CLAIM_INVALID");
+      // another client of the approvals actor (another node's, say) did not open it either
+      const other = new ApprovalClient();
+      other.attach(node);
+      expect(await codeOf(other.consume(a.id))).toBe("ERR_APPROVAL_CLAIM_INVALID");
+      expect(await raw({ type: "tether.approvals.v1.tick" })).toBe("ERR_MESSAGE_INVALID");
+      expect(await raw({ type: "tether.approvals.v1.tick", key: "00000000-0000-4000-8000-000000000000" })).toBe("ERR_MESSAGE_INVALID");
+      expect((await approvals.get(a.id)).status).toBe("approved");
+    } finally {
+      await nc.close();
+    }
+    clock.advance(10_000);
+    expect(await held).toEqual({ dispensed: 2 });
+    expect(log).toEqual(["dispense-held:2"]);
+    expect((await approvals.get(a.id)).status).toBe("executed");
   });
 
   it("lets an approval be revoked before the action runs, notifies without waiting, and keeps pending approvals across a restart", async () => {

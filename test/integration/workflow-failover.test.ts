@@ -18,7 +18,8 @@ const nodeProcess = (url: string, id: string) => {
   const exited = new Promise((r) => child.once("exit", r));
   return {
     child,
-    up: () => eventually(() => out.includes(`workflow node ${id} up`), 60_000, `node process ${id}: ${out}`),
+    output: () => out,
+    up: () => eventually(() => out.includes(`workflow node ${id} up`), 60_000, () => `node process ${id}: ${out}`),
     async [Symbol.asyncDispose]() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGKILL");
@@ -66,7 +67,7 @@ describe("a workflow on a 3-node cluster", () => {
     release();
 
     const workflows = Workflows.client(steps);
-    await eventually(async () => (await steps.whereIs(actorId))?.record.nodeId === "wf-survivor", 60_000, "failover to the survivor");
+    await eventually(async () => (await steps.whereIs(actorId))?.record.nodeId === "wf-survivor", 60_000, () => `failover to the survivor; survivor said: ${survivor.output().slice(-4000)}`);
     const done = await workflows.wait(wid, { timeoutMs: 60_000 });
     expect(done.status).toBe("done");
     expect(Object.values(done.steps).map((s) => s.state)).toEqual(["done", "done", "done", "done"]);

@@ -22,11 +22,11 @@ export const startNode = (servers: string | string[], options: NodeOptionsInput 
   );
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
-export const eventually = async (check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<void> => {
+export const eventually = async (check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what: string | (() => string) = "condition"): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApprovalBook, initialApprovalsState } from "../../actors/index.ts";
+import { ApprovalBook, claimHashOf, initialApprovalsState } from "../../actors/index.ts";
 import { ApprovalPolicy, matchPolicy, type ApprovalPolicyInput } from "../../protocols/index.ts";
 import { FakeClock } from "../../runtime/index.ts";
 
@@ -103,6 +103,18 @@ describe("ApprovalBook", () => {
     book.decide(lapsed.id, "approve", { owner: "a", role: "approver" }, clock.now());
     clock.advance(1_001);
     expect(code(() => book.consume(lapsed.id, clock.now()))).toBe("ERR_APPROVAL_EXPIRED");
+  });
+
+  it("lets only the holder of the opener's secret use an approval; a wrong or missing secret changes nothing", () => {
+    const clock = new FakeClock(0);
+    const book = new ApprovalBook(initialApprovalsState());
+    const record = book.open({ policy: policy({}), actorId: "pharmacist", action: "dispense", explanation: { summary: "s", inputs: {}, evidence: [] }, claimHash: claimHashOf("s3cret") }, clock.now());
+    book.decide(record.id, "approve", { owner: "a", role: "approver" }, clock.now());
+    expect(code(() => book.consume(record.id, clock.now()))).toBe("ERR_APPROVAL_CLAIM_INVALID");
+    expect(code(() => book.consume(record.id, clock.now(), "guess"))).toBe("ERR_APPROVAL_CLAIM_INVALID");
+    expect(code(() => book.consume(record.id, clock.now(), claimHashOf("s3cret")))).toBe("ERR_APPROVAL_CLAIM_INVALID");
+    expect(book.get(record.id).status).toBe("approved");
+    expect(book.consume(record.id, clock.now(), "s3cret").status).toBe("executed");
   });
 
   it("accepts a decision nonce once and forgets it after its expiry", () => {
