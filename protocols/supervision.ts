@@ -14,11 +14,13 @@ export const SupervisorChildFailed = z.strictObject({
   /** The node the failing copy ran on: a notice from a copy the supervisor no longer tracks is stale. */
   nodeId: Id,
   code: z.string().max(64),
+  /** A secret of the running supervisor (it relays its own failure feed): a copy without it is ignored. */
+  key: z.string().max(64),
 });
 /** A nested supervisor exceeded its restart intensity: to its parent, that child failed. */
 export const SupervisorChildEscalated = z.strictObject({ type: z.literal("tether.supervisor.v1.child_escalated"), child: Id });
 /** Checks where every child runs and restarts those that are gone (sent on a timer and after a failover). */
-export const SupervisorReconcile = z.strictObject({ type: z.literal("tether.supervisor.v1.reconcile") });
+export const SupervisorReconcile = z.strictObject({ type: z.literal("tether.supervisor.v1.reconcile"), key: z.string().max(64) });
 /** Stops every child in reverse start order; the supervisor stays, idle, until it is itself stopped. */
 export const SupervisorShutdown = z.strictObject({ type: z.literal("tether.supervisor.v1.shutdown") });
 export const SupervisorStatusRequest = z.strictObject({ type: z.literal("tether.supervisor.v1.status") });

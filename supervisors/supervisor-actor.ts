@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { SupervisorCheckpoint, SupervisorMessage, TetherError, hasCode, isTetherError, type SupervisorStatus } from "../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../runtime/index.ts";
 import { backoffDelay } from "./backoff.ts";
+import { confirmEscalated } from "./escalation-check.ts";
 import { ChildPlacement } from "./child-placement.ts";
 import { rollBackChildren } from "./child-rollback.ts";
 import { RestartIntensity } from "./restart-intensity.ts";
@@ -56,6 +58,8 @@ export class SupervisorActor {
   #fenced = false;
 
   readonly #placement: ChildPlacement;
+  /** Secret of this running copy, carried by the messages it sends itself (failure relays, reconcile ticks). */
+  readonly #key = randomUUID();
 
   constructor(deps: SupervisorActorDeps) {
     this.#deps = deps;
@@ -93,7 +97,7 @@ export class SupervisorActor {
     this.#intensity.restore(this.state.restartTimes);
     this.#stopWatching = port.watchFailures(
       resolved.spec.children.map((c) => c.id),
-      (notice) => this.#tellSelf({ type: "tether.supervisor.v1.child_failed", child: notice.actorId, nodeId: notice.nodeId, code: notice.code }),
+      (notice) => this.#tellSelf({ type: "tether.supervisor.v1.child_failed", child: notice.actorId, nodeId: notice.nodeId, code: notice.code, key: this.#key }),
     );
     this.#timer = port.clock.setInterval(() => this.#queueReconcile(), resolved.watchMs);
     this.#timer.unref?.();
@@ -121,6 +125,7 @@ export class SupervisorActor {
           await this.#start(ctx);
           return this.#status();
         case "tether.supervisor.v1.child_failed": {
+          if (msg.key !== this.#key) return undefined; // not from its own failure feed: ignored, not thrown (a throw is a failure of this supervisor)
           const running = this.state.children[msg.child];
           // a notice from a copy we no longer track (restarted since, or moved) is stale
           if (this.state.phase !== "running" || running === undefined || running.node !== msg.nodeId) return undefined;
@@ -130,10 +135,12 @@ export class SupervisorActor {
         }
         case "tether.supervisor.v1.child_escalated":
           if (this.state.phase !== "running" || this.state.children[msg.child] === undefined) return undefined;
+          if (!(await confirmEscalated(this.#deps.port, msg.child))) return undefined;
           this.#emit({ type: "child-failed", supervisor: this.#id, child: msg.child, reason: "error" });
           await this.#handleExits([msg.child], ctx);
           return undefined;
         case "tether.supervisor.v1.reconcile":
+          if (msg.key !== this.#key) return undefined;
           this.#reconcileQueued = false;
           await this.#reconcile(ctx);
           return undefined;
@@ -187,7 +194,7 @@ export class SupervisorActor {
   #queueReconcile(): void {
     if (this.#reconcileQueued) return;
     this.#reconcileQueued = true;
-    this.#tellSelf({ type: "tether.supervisor.v1.reconcile" });
+    this.#tellSelf({ type: "tether.supervisor.v1.reconcile", key: this.#key });
   }
 
   #emit(event: SupervisorEvent): void {

@@ -130,8 +130,8 @@ describe("SupervisorActor", () => {
     port.dead.add("gone");
     actor.state = restoredState({ a: { kind: "worker", node: "gone", startedAt: 1 }, b: { kind: "worker", node: "there", startedAt: 1 } });
     actor.onStart(lifecycle);
-    expect(port.told).toEqual([{ type: "tether.supervisor.v1.reconcile" }]); // re-attaches as its first message
-    await actor.handle({ type: "tether.supervisor.v1.reconcile" }, ctx);
+    expect(port.told).toEqual([{ type: "tether.supervisor.v1.reconcile", key: expect.any(String) }]); // re-attaches as its first message
+    await actor.handle(port.told[0] as SupervisorMessage, ctx);
     expect(events[0]).toEqual({ type: "took-over", supervisor: "tree", kept: ["b"], lost: ["a"] });
     expect(events.at(-1)).toMatchObject({ type: "children-restarted", children: ["a"] });
     expect(port.placement.get("a")).toBe("here");
@@ -146,7 +146,8 @@ describe("SupervisorActor", () => {
     port.placement.set("a", "here").set("b", "there");
     actor.state = { ...restoredState({ a: { kind: "worker", node: "here", startedAt: 1 }, b: { kind: "worker", node: "there", startedAt: 1 } }), restartTimes: [port.clock.now() - 1_000] };
     actor.onStart(lifecycle);
-    await actor.handle({ type: "tether.supervisor.v1.child_failed", child: "a", nodeId: "here", code: "ERR_ACTOR_HANDLER_FAILED" }, ctx);
+    const { key } = port.told[0] as { key: string }; // the secret its own messages carry (here: the reconcile it queued)
+    await actor.handle({ type: "tether.supervisor.v1.child_failed", child: "a", nodeId: "here", code: "ERR_ACTOR_HANDLER_FAILED", key }, ctx);
     expect(events.map((e) => e.type)).toEqual(["child-failed", "gave-up"]); // maxRestarts 1: the earlier restart plus this one
     expect(actor.state.phase).toBe("gave_up");
     expect(port.placement.has("b")).toBe(false); // stopped on its node
@@ -158,10 +159,27 @@ describe("SupervisorActor", () => {
     actor.onStart(lifecycle);
     await actor.handle({ type: "tether.supervisor.v1.start" }, ctx);
     port.failureListener?.({ type: "tether.node.v1.failure", actorId: "b", nodeId: "elsewhere", messageId: "m1", code: "ERR_ACTOR_HANDLER_FAILED" });
-    expect(port.told).toEqual([{ type: "tether.supervisor.v1.child_failed", child: "b", nodeId: "elsewhere", code: "ERR_ACTOR_HANDLER_FAILED" }]);
-    await actor.handle(port.told[0] as SupervisorMessage, ctx);
+    expect(port.told).toEqual([{ type: "tether.supervisor.v1.child_failed", child: "b", nodeId: "elsewhere", code: "ERR_ACTOR_HANDLER_FAILED", key: expect.any(String) }]);
+    const relayed = port.told[0] as Extract<SupervisorMessage, { type: "tether.supervisor.v1.child_failed" }>;
+    await actor.handle(relayed, ctx);
     expect(events).toEqual([]); // b runs on "there": the notice is stale
-    await actor.handle({ type: "tether.supervisor.v1.child_failed", child: "b", nodeId: "there", code: "ERR_ACTOR_HANDLER_FAILED" }, ctx);
+    // sent to the supervisor by anyone else on the bus (without its secret): ignored, not thrown
+    expect(await actor.handle({ type: "tether.supervisor.v1.child_failed", child: "b", nodeId: "there", code: "ERR_ACTOR_HANDLER_FAILED", key: "guess" }, ctx)).toBeUndefined();
+    expect(events).toEqual([]);
+    await actor.handle({ ...relayed, nodeId: "there" }, ctx);
+    expect(events.map((e) => e.type)).toEqual(["child-failed", "children-restarted"]);
+  });
+
+  it("restarts a nested supervisor on child_escalated only when the child says it escalated (the message can come from anyone)", async () => {
+    const { port, events, actor, ctx, lifecycle } = setUp();
+    actor.onStart(lifecycle);
+    await actor.handle({ type: "tether.supervisor.v1.start" }, ctx);
+    let phase = "running";
+    port.ref = (id: string) => ({ id, tell: () => true, ready: async () => undefined, send: async () => ({ id: "", duplicate: false }), ask: async () => ({ supervisor: id, nodeId: "there", phase, children: [], restarts: 0 }) }) as ActorRef;
+    await actor.handle({ type: "tether.supervisor.v1.child_escalated", child: "b" }, ctx);
+    expect(events).toEqual([]); // b answers "running": a forged notice
+    phase = "escalated";
+    await actor.handle({ type: "tether.supervisor.v1.child_escalated", child: "b" }, ctx);
     expect(events.map((e) => e.type)).toEqual(["child-failed", "children-restarted"]);
   });
 
@@ -170,7 +188,7 @@ describe("SupervisorActor", () => {
     port.placement.set("b", "there");
     actor.state = { phase: "running", children: "garbage" } as never;
     actor.onStart(lifecycle);
-    await actor.handle({ type: "tether.supervisor.v1.reconcile" }, ctx);
+    await actor.handle(port.told[0] as SupervisorMessage, ctx);
     expect(actor.state.phase).toBe("running");
     expect(Object.keys(actor.state.children)).toEqual(["a", "b"]);
     expect(port.spawned).toEqual(["a"]);
