@@ -1,12 +1,12 @@
-import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import { TetherError, errorFromWire } from "../protocols/index.ts";
-import { Node, silentLogger, type NodeEvent } from "../runtime/index.ts";
+import type { NodeEvent } from "../runtime/index.ts";
+import { withClientNode } from "./client-node.ts";
 import { readArgOrStdin } from "./connection.ts";
-import { credentialsOf, natsOption } from "./nats-option.ts";
+import { natsOption } from "./nats-option.ts";
 import { examples } from "./output.ts";
-import { parsePositiveInt, parseServers } from "./servers.ts";
-import { nodeTls, type TlsFlags } from "./tls-options.ts";
+import { parsePositiveInt } from "./servers.ts";
+import type { TlsFlags } from "./tls-options.ts";
 
 interface MessageFlags extends TlsFlags {
   nats: string;
@@ -22,22 +22,6 @@ const parseMessage = async (arg: string): Promise<unknown> => {
     return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new TetherError("ERR_CONFIG_INVALID", `<json>: not valid JSON (${(cause as Error).message}); e.g. '{"type":"ping"}'`, { cause });
-  }
-};
-
-/**
- * A short-lived node on `--nats` (no actors of its own, random `cli-` id, gone from the registry
- * when closed) that runs `fn` and always closes. Messages go through the public API only: `node.ref`.
- */
-const withClientNode = async <T>(flags: MessageFlags, fn: (node: Node) => Promise<T>): Promise<T> => {
-  const node = await Node.create(
-    { network: flags.network, servers: parseServers(flags.nats), ...credentialsOf(flags), ...nodeTls(flags), nodeId: `cli-${randomUUID().slice(0, 8)}` },
-    { logger: silentLogger },
-  );
-  try {
-    return await fn(node);
-  } finally {
-    await node.close();
   }
 };
 

@@ -135,6 +135,12 @@ describe("TLS", () => {
     const ok = await runTether(["agents", "ls", "--nats", url, "--tls-ca", certs.caFile]);
     expect(ok.stderr).toBe("");
     expect(ok.code).toBe(0);
+    // the commands that talk to a built-in actor connect with the same flags (they ignored --tls-ca before)
+    const [approvals, workflow] = await Promise.all([
+      runTether(["approvals", "ls", "--nats", url, "--tls-ca", certs.caFile]),
+      runTether(["workflow", "status", "00000000-0000-4000-8000-000000000000", "--nats", url, "--tls-ca", certs.caFile]),
+    ]);
+    for (const r of [approvals, workflow]) expect(r.stderr).not.toMatch(/ERR_NATS_TLS/);
   });
 
   it("reports an expired server certificate and one for another host clearly", async () => {
