@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ControlEnvelope } from "./control.ts";
 
 const Id = z.string().min(1).max(128);
 
@@ -21,8 +22,12 @@ export const SupervisorChildFailed = z.strictObject({
 export const SupervisorChildEscalated = z.strictObject({ type: z.literal("tether.supervisor.v1.child_escalated"), child: Id });
 /** Checks where every child runs and restarts those that are gone (sent on a timer and after a failover). */
 export const SupervisorReconcile = z.strictObject({ type: z.literal("tether.supervisor.v1.reconcile"), key: z.string().max(64) });
-/** Stops every child in reverse start order; the supervisor stays, idle, until it is itself stopped. */
-export const SupervisorShutdown = z.strictObject({ type: z.literal("tether.supervisor.v1.shutdown") });
+/**
+ * Stops every child in reverse start order; the supervisor stays, idle, until it is itself stopped.
+ * `envelope`: a signed stop of this supervisor (`tether.node.v1.stop`, target and actorId the
+ * supervisor's id) by a key whose role may stop: a node's own key, or an operator's.
+ */
+export const SupervisorShutdown = z.strictObject({ type: z.literal("tether.supervisor.v1.shutdown"), envelope: ControlEnvelope });
 export const SupervisorStatusRequest = z.strictObject({ type: z.literal("tether.supervisor.v1.status") });
 export const SupervisorMessage = z.discriminatedUnion("type", [
   SupervisorStartRequest,

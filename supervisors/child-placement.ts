@@ -65,7 +65,8 @@ export class ChildPlacement {
   /** Stops a child wherever it runs (a nested supervisor is asked to shut its own subtree down first). */
   async stop(id: string, kind: SupervisedChild["kind"], limitMs: number): Promise<void> {
     if (kind === "supervisor") {
-      await this.#port.ref(id).ask({ type: "tether.supervisor.v1.shutdown" }, { timeoutMs: limitMs + 1_000 }).catch(() => undefined);
+      const envelope = await this.#port.signShutdown(id);
+      await this.#port.ref(id).ask({ type: "tether.supervisor.v1.shutdown", envelope }, { timeoutMs: limitMs + 1_000 }).catch(() => undefined);
     }
     await this.#stopAnywhere(id, limitMs);
   }

@@ -121,7 +121,8 @@ export class SupervisionHost {
   /** Stops a running tree wherever its supervisor runs: its children in reverse order, then the supervisor. */
   async stop(id: string): Promise<void> {
     const limit = this.#trees.get(id)?.spec.shutdownMs ?? 5_000;
-    await this.node.ref(id).ask({ type: "tether.supervisor.v1.shutdown" }, { timeoutMs: limit + 2_000 }).catch(() => undefined);
+    const envelope = await this.node.controlSigner.sign({ type: "tether.node.v1.stop", actorId: id }, id);
+    await this.node.ref(id).ask({ type: "tether.supervisor.v1.shutdown", envelope }, { timeoutMs: limit + 2_000 }).catch(() => undefined);
     await this.#stopActor(id, limit);
   }
 

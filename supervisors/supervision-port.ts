@@ -1,4 +1,4 @@
-import type { ActivateRequest, FailureNotice, RollbackReport, RollbackRequestInput, StopRequest, ActorRecord } from "../protocols/index.ts";
+import { TetherError, verifyControl, type ActivateRequest, type ActorRecord, type ControlEnvelope, type FailureNotice, type ReplayCache, type RollbackReport, type RollbackRequestInput, type StopRequest } from "../protocols/index.ts";
 import { type ActorClass, type ActorRef, type Clock, type Node, type StoredEctRecord, type TetherMetrics } from "../runtime/index.ts";
 
 /**
@@ -19,6 +19,13 @@ export interface SupervisionPort {
   stopActor(id: string): Promise<void>;
   whereIs(id: string): Promise<{ record: ActorRecord; alive: boolean } | undefined>;
   controlNode(nodeId: string, request: ActivateRequest | StopRequest, timeoutMs: number): Promise<void>;
+  /** A signed stop of `supervisor` (this node's key), which a shutdown request carries. */
+  signShutdown(supervisor: string): Promise<ControlEnvelope>;
+  /**
+   * Checks a shutdown's signed stop: a registry key whose role may stop (a node's, an operator's),
+   * addressed to `supervisor`, naming it, fresh and not replayed. Throws ERR_CONTROL_* otherwise.
+   */
+  verifyShutdown(envelope: unknown, supervisor: string, replay: ReplayCache): Promise<void>;
   /** Handler failures of these actors, wherever they run (see `watchFailures`). */
   watchFailures(actorIds: readonly string[], listener: (notice: FailureNotice) => void): () => void;
   recordEvent(event: string, subject: string, details: Record<string, unknown>): Promise<unknown>;
@@ -40,6 +47,20 @@ export const nodeSupervisionPort = (node: Node): SupervisionPort => ({
   stopActor: (id) => node.stopActor(id),
   whereIs: (id) => node.whereIs(id),
   controlNode: (nodeId, request, timeoutMs) => node.controlNode(nodeId, request, timeoutMs),
+  signShutdown: (id) => node.controlSigner.sign({ type: "tether.node.v1.stop", actorId: id }, id),
+  verifyShutdown: async (envelope, id, replay) => {
+    await verifyControl(envelope, {
+      network: node.network,
+      target: id,
+      now: node.clock.now(),
+      keys: node.assurance.keys,
+      replay,
+      clockSkewMs: node.options.assurance.clockSkewSeconds * 1000,
+      accept: (body) => {
+        if (body.type !== "tether.node.v1.stop" || body.actorId !== id) throw new TetherError("ERR_CONTROL_MISDIRECTED", `supervisor ${id} shuts down only on a signed stop of itself`);
+      },
+    });
+  },
   watchFailures: (ids, listener) => node.watchFailures(ids, listener),
   recordEvent: (event, subject, details) => node.assurance.recordEvent(event, subject, details),
   listCompensableBy: (id) => node.assurance.store.listCompensableBy(id),

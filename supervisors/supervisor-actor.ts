@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { SupervisorCheckpoint, SupervisorMessage, TetherError, hasCode, isTetherError, type SupervisorStatus } from "../protocols/index.ts";
+import { MemoryReplayCache, SupervisorCheckpoint, SupervisorMessage, TetherError, hasCode, isTetherError, type SupervisorStatus } from "../protocols/index.ts";
 import type { ActorContext, ActorLifecycleContext, TimerHandle } from "../runtime/index.ts";
 import { backoffDelay } from "./backoff.ts";
 import { confirmEscalated } from "./escalation-check.ts";
@@ -60,6 +60,8 @@ export class SupervisorActor {
   readonly #placement: ChildPlacement;
   /** Secret of this running copy, carried by the messages it sends itself (failure relays, reconcile ticks). */
   readonly #key = randomUUID();
+  /** Shutdown requests are signed; each is accepted once. */
+  readonly #replay = new MemoryReplayCache({ now: () => this.#deps.port.clock.now() });
 
   constructor(deps: SupervisorActorDeps) {
     this.#deps = deps;
@@ -145,6 +147,7 @@ export class SupervisorActor {
           await this.#reconcile(ctx);
           return undefined;
         case "tether.supervisor.v1.shutdown":
+          await this.#deps.port.verifyShutdown(msg.envelope, this.#id, this.#replay); // a refusal is answered as the status's error
           await this.#stopChildren();
           if (this.state.phase !== "new") this.state.phase = "stopped";
           await this.#save(ctx);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TetherError, type FailureNotice, type SupervisorCheckpoint, type SupervisorMessage } from "../../../protocols/index.ts";
+import { TetherError, type ControlEnvelope, type FailureNotice, type SupervisorCheckpoint, type SupervisorMessage } from "../../../protocols/index.ts";
 import { FakeClock, MetricNames, TetherMetrics, type ActorContext, type ActorRef } from "../../../runtime/index.ts";
 import { SupervisorActor, constantBackoff, defineSupervisor, type SupervisionPort, type SupervisorEvent, type SupervisorSpec } from "../../../supervisors/index.ts";
 import { TestMeters } from "../../support/metrics.ts";
@@ -59,6 +59,12 @@ class FakePort implements SupervisionPort {
     if (this.dead.has(nodeId)) throw new TetherError("ERR_ACTOR_NOT_FOUND", `node ${nodeId} did not answer`);
     if (request.type === "tether.node.v1.activate") this.placement.set(request.actorId, nodeId);
     else this.placement.delete(request.actorId);
+  }
+  async signShutdown(supervisor: string): Promise<ControlEnvelope> {
+    return { type: "tether.control.v1.signed", token: `stop:${supervisor}` };
+  }
+  async verifyShutdown(envelope: unknown, supervisor: string): Promise<void> {
+    if ((envelope as ControlEnvelope).token !== `stop:${supervisor}`) throw new TetherError("ERR_CONTROL_SIGNATURE_INVALID", "not signed");
   }
   watchFailures(_ids: readonly string[], listener: (n: FailureNotice) => void): () => void {
     this.failureListener = listener;
