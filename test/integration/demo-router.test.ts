@@ -4,7 +4,7 @@ import { runScript } from "../support/run-script.ts";
 describe("npm run demo:router", () => {
   it("decides by trust-weighted vote, escalates the tie to a signed human choice, moves the wrong agents' trust down, and verifies the ledger", async () => {
     const { code, out, err } = await runScript("examples/router-demo.ts");
-    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect({ code, err }, `the demo printed:\n${out.slice(-3000)}`).toEqual({ code: 0, err: "" });
     // policy: the out-of-bounds proposal is refused before anyone votes
     expect(out).toMatch(/100% of the traffic → ERR_CONSENSUS_POLICY_VIOLATION: .*trafficShare=1 is outside \[0, 0\.5\]/);
     // question 1: three different answers, the trusted monitor's weight decides

@@ -4,7 +4,7 @@ import { runScript } from "../support/run-script.ts";
 describe("npm run demo:trading", () => {
   it("blocks the over-limit trade with signed evidence, flags the drift inside the limit, quarantines the trader through the override plane, shows trust fall, and verifies the ledger", async () => {
     const { code, out, err } = await runScript("examples/trading-demo.ts");
-    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect({ code, err }, `the demo printed:\n${out.slice(-3000)}`).toEqual({ code: 0, err: "" });
     expect(out).toMatch(/started|nats:\/\/127\.0\.0\.1:\d+/);
     // before: trusted, no finding on a stationary trader
     expect(out).toMatch(/verifier appraised 40 actions: 0 findings/);

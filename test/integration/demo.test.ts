@@ -4,7 +4,7 @@ import { runScript } from "../support/run-script.ts";
 describe("the demos", () => {
   it("npm run demo: runs the two-node pipeline on an embedded nats-server, prints the narrative and exits 0", async () => {
     const { code, out, err } = await runScript("examples/demo.ts", 45_000);
-    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect({ code, err }, `the demo printed:\n${out.slice(-3000)}`).toEqual({ code: 0, err: "" });
     expect(out).toMatch(/node ops started an embedded nats-server at nats:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/INC-103 \(critical\)[\s\S]*HELD/);
     expect(out).toMatch(/ERR_MESSAGE_INVALID/);
@@ -15,7 +15,7 @@ describe("the demos", () => {
 
   it("npm run demo:regulated: leaves a ledger that verifies and catches each single-record tampering", async () => {
     const { code, out, err } = await runScript("examples/regulated-demo.ts", 45_000);
-    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect({ code, err }, `the demo printed:\n${out.slice(-3000)}`).toEqual({ code: 0, err: "" });
     expect(out).toMatch(/ect\s+route_incident\s+level L3/);
     expect(out).toMatch(/checkpoint over #0\.\.#\d+, Merkle root .*signed/);
     expect(out).toMatch(/Ledger verification: OK/);
@@ -25,7 +25,7 @@ describe("the demos", () => {
 
   it("npm run demo:rollback: compensates payment, then shipping, then inventory, and restores every state", async () => {
     const { code, out, err } = await runScript("examples/rollback-demo.ts", 45_000);
-    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect({ code, err }, `the demo printed:\n${out.slice(-3000)}`).toEqual({ code: 0, err: "" });
     expect(out).toMatch(/Rollback complete: compensated in order payment → shipping → inventory/);
     expect(out).toMatch(/payment\s+refund_payment\s+compensated after 2 attempt/);
     expect(out).toMatch(/stock of widgets: 100/);
@@ -34,7 +34,7 @@ describe("the demos", () => {
   });
   it("npm run demo:hospital: rejects the hallucinated dose at the gate, stops the dispenser (acknowledged), recalls the batch newest first, and verifies the ledger", async () => {
     const { code, out, err } = await runScript("examples/hospital-demo.ts", 45_000);
-    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect({ code, err }, `the demo printed:\n${out.slice(-3000)}`).toEqual({ code: 0, err: "" });
     // path 1: the gate, the signed rejection, the dispense aborted, nothing dispensed
     expect(out).toMatch(/GATE \S+: pharmacy wants to dispense, held by policy dose-above-2x-usual-max/);
     expect(out).toMatch(/inputs:\s+\{"order":"RX-1","drug":"methotrexate","doseMg":250,"usualMaxMg":25/);
