@@ -107,7 +107,9 @@ const transientApiCodes: ReadonlySet<number> = new Set([
 /** Whether a JetStream request failed for a reason that goes away by itself (see `provision`). */
 export const isTransientJetStreamError = (error: unknown): boolean => {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (["TimeoutError", "NoRespondersError", "JetStreamNotEnabled"].includes(e.name)) return true;
+    // StreamNotFoundError: a fresh 3-server cluster answered it for a KV stream that another node had
+    // just created (concurrent-start, 1 round in 20 under suite load); provisioning looks again
+    if (["TimeoutError", "NoRespondersError", "JetStreamNotEnabled", "StreamNotFoundError"].includes(e.name)) return true;
     const code = (e as { code?: unknown }).code;
     if (e.name === "JetStreamApiError" && typeof code === "number" && transientApiCodes.has(code)) return true;
     if (/timeout|no responders|jetstream not enabled|temporarily unavailable|no suitable peers|subjects overlap with an existing stream/i.test(e.message)) return true;

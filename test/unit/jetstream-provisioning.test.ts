@@ -15,6 +15,9 @@ describe("isTransientJetStreamError", () => {
     // two nodes creating the same KV bucket at once: the loser may hear of the overlap before the name clash
     expect(isTransientJetStreamError(apiError(10065, "subjects overlap with an existing stream"))).toBe(true);
     expect(isTransientJetStreamError(apiError(10058, "stream name already in use with a different configuration"))).toBe(true);
+    const notFound = new Error("stream not found");
+    notFound.name = "StreamNotFoundError"; // a fresh cluster, about a stream another node has just created
+    expect(isTransientJetStreamError(notFound)).toBe(true);
   });
 
   it("finds a transient failure in the cause chain", () => {
