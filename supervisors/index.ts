@@ -49,7 +49,7 @@ export type { SupervisorEvent } from "./supervisor-events.ts";
 export { SupervisionHost, SupervisionOptions } from "./supervision-host.ts";
 export type { SupervisorOptions } from "./supervision-host.ts";
 export { SupervisorActor } from "./supervisor-actor.ts";
-export type { SupervisorActorDeps, ResolvedSupervisor } from "./supervisor-actor.ts";
+export type { SupervisorActorDeps, ResolvedSupervisor } from "./supervisor-deps.ts";
 export { nodeSupervisionPort } from "./supervision-port.ts";
 export type { SupervisionPort } from "./supervision-port.ts";
 export { GuardedCalls, isGuardRefusal } from "./guarded-calls.ts";

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { TetherError, errorFromWire, hasCode, isLeaseAlive, type SupervisorStatus } from "../protocols/index.ts";
 import type { Node } from "../runtime/index.ts";
-import { SupervisorActor, type ResolvedSupervisor, type SupervisorActorDeps } from "./supervisor-actor.ts";
+import { SupervisorActor } from "./supervisor-actor.ts";
+import type { ResolvedSupervisor, SupervisorActorDeps } from "./supervisor-deps.ts";
 import { parseSupervisorOptions, supervisorError } from "./supervisor-errors.ts";
 import type { SupervisorEvent } from "./supervisor-events.ts";
 import type { SupervisorSpec } from "./supervisor-spec.ts";
